@@ -1,0 +1,145 @@
+// Incremental thin SVD (Brand, "Fast low-rank modifications of the thin SVD", LAA 2006).
+//
+//   IncrementalSvd<float> basis({.rank = 2, .forgetting_factor = 0.99f}, pixels);
+//   for (each column x) { auto step = basis.update(x); ... step.coefficients, step.residual_norm }
+//   basis.U(); basis.singular_values();
+//
+// Tracks the left singular vectors and singular values of all columns seen so far, each older
+// column's weight multiplied by forgetting_factor at every update. The right singular vectors are
+// not kept (they grow with every column); update() returns each column's coordinates instead.
+//
+// U is kept factored as U0 * Up (m x k times k x k), Brand's trick: a rank-preserving update
+// changes U0 by a rank-one term and Up by a k x k product, O(m k) work instead of O(m k^2).
+// Every reorthonormalize_every updates the product is folded back and re-orthonormalized, which
+// keeps U orthonormal to single-precision rounding over any number of updates.
+#pragma once
+#include <Eigen/SVD>
+#include <cmath>
+
+#include "cleanplate/linalg/common.hpp"
+
+namespace cleanplate::linalg {
+
+struct IncrementalSvdOptions {
+  Eigen::Index rank = 1;          // k, the number of components kept
+  double forgetting_factor = 1.0; // in (0, 1]; 1 remembers everything, 0.99 has a memory of ~100 columns
+  int reorthonormalize_every = 100;
+};
+
+template <typename Scalar>
+struct IncrementalSvdStep {
+  Vector<Scalar> coefficients;  // U^T x before the update (k, or fewer while the basis is growing)
+  Scalar residual_norm = 0;     // ||x - U U^T x||
+};
+
+template <typename Scalar>
+class IncrementalSvd {
+ public:
+  IncrementalSvd(const IncrementalSvdOptions& options, Eigen::Index rows) : options_(options), rows_(rows) {
+    if (options.rank < 1) throw Error("IncrementalSvd: rank must be at least 1, got " + std::to_string(options.rank));
+    if (rows < 1) throw Error("IncrementalSvd: the columns must have at least one row");
+    if (!(options.forgetting_factor > 0 && options.forgetting_factor <= 1))
+      throw Error("IncrementalSvd: forgetting_factor must be in (0, 1]");
+    if (options.reorthonormalize_every < 1) throw Error("IncrementalSvd: reorthonormalize_every must be >= 1");
+    u0_.resize(rows, 0);
+    up_.resize(0, 0);
+  }
+
+  // Coordinates of x in the current basis, without changing it: (U^T x).
+  template <typename Derived>
+  Vector<Scalar> project(const Eigen::MatrixBase<Derived>& x) const {
+    check(x);
+    return up_.transpose() * (u0_.transpose() * x);
+  }
+
+  // Add one column. Returns its coordinates in the basis as it was, and what the basis missed.
+  template <typename Derived>
+  IncrementalSvdStep<Scalar> update(const Eigen::MatrixBase<Derived>& x) {
+    check(x);
+    const Eigen::Index k = s_.size();
+    IncrementalSvdStep<Scalar> step;
+    step.coefficients = project(x);
+    Vector<Scalar> residual = x - u0_ * (up_ * step.coefficients);
+    step.residual_norm = residual.norm();
+
+    // K = [f diag(s)  c; 0  p]; its SVD rotates [U, r/p] into the new basis.
+    const Scalar f = static_cast<Scalar>(options_.forgetting_factor);
+    Matrix<Scalar> kernel = Matrix<Scalar>::Zero(k + 1, k + 1);
+    kernel.topLeftCorner(k, k).diagonal() = f * s_;
+    kernel.topRightCorner(k, 1) = step.coefficients;
+    kernel(k, k) = step.residual_norm;
+    Eigen::JacobiSVD<Matrix<Scalar>> svd(kernel, Eigen::ComputeFullU);
+    const Matrix<Scalar>& rotation = svd.matrixU();
+
+    const Scalar tiny = std::numeric_limits<Scalar>::epsilon() * std::max(s_.size() ? s_(0) : Scalar(0), step.residual_norm);
+    const bool new_direction = step.residual_norm > tiny;
+    if (k == 0 && !new_direction) {  // a zero column before any other: nothing to learn
+      ++updates_;
+      return step;
+    }
+    if (new_direction) residual /= step.residual_norm;
+    else residual.setZero();  // x lies in the span: the extra row of the rotation multiplies nothing
+
+    if (k < options_.rank && new_direction) {
+      // Grow: U = [U0 r] blockdiag(Up, 1) rotation.
+      u0_.conservativeResize(Eigen::NoChange, k + 1);
+      u0_.col(k) = residual;
+      Matrix<Scalar> grown = Matrix<Scalar>::Identity(k + 1, k + 1);
+      grown.topLeftCorner(k, k) = up_;
+      up_ = grown * rotation;
+      s_ = svd.singularValues();
+    } else {
+      // Keep rank k: U0 Up_new = U0 Up R_top + r R_bottom with Up_new = Up R_top, so
+      // U0 += r (R_bottom Up_new^-1): a rank-one change, O(m k).
+      const Matrix<Scalar> up_new = up_ * rotation.topLeftCorner(k, k);
+      Eigen::FullPivLU<Matrix<Scalar>> lu(up_new);
+      const bool well_conditioned = lu.isInvertible() && lu.rcond() > Scalar(1e-3);
+      if (well_conditioned) {
+        const Eigen::Matrix<Scalar, 1, Eigen::Dynamic> bottom = rotation.bottomLeftCorner(1, k);
+        u0_.noalias() += residual * (bottom * lu.inverse());
+        up_ = up_new;
+      } else {  // Rare (a new direction overtakes an old one): rotate U0 itself, O(m k^2).
+        u0_ = (u0_ * up_new + residual * rotation.bottomLeftCorner(1, k)).eval();
+        up_.setIdentity(k, k);
+      }
+      s_ = svd.singularValues().head(k);
+    }
+    if (++updates_ % options_.reorthonormalize_every == 0) reorthonormalize();
+    return step;
+  }
+
+  Matrix<Scalar> U() const { return u0_ * up_; }
+  const Vector<Scalar>& singular_values() const { return s_; }
+  Eigen::Index rank() const { return s_.size(); }
+  long long updates() const { return updates_; }
+
+ private:
+  template <typename Derived>
+  void check(const Eigen::MatrixBase<Derived>& x) const {
+    if (x.rows() != rows_ || x.cols() != 1)
+      throw Error("IncrementalSvd: expected a column of " + std::to_string(rows_) + " values, got " +
+                  std::to_string(x.rows()) + "x" + std::to_string(x.cols()));
+  }
+
+  // Fold Up into U0 and restore exact orthonormality: U S = Q (R S), re-diagonalized by a k x k SVD.
+  void reorthonormalize() {
+    const Eigen::Index k = s_.size();
+    if (k == 0) return;
+    Eigen::HouseholderQR<Matrix<Scalar>> qr(u0_ * up_);
+    const Matrix<Scalar> q = qr.householderQ() * Matrix<Scalar>::Identity(rows_, k);
+    const Matrix<Scalar> r = qr.matrixQR().topLeftCorner(k, k).template triangularView<Eigen::Upper>();
+    const Matrix<Scalar> rs = r * s_.asDiagonal();
+    Eigen::JacobiSVD<Matrix<Scalar>> svd(rs, Eigen::ComputeFullU);
+    u0_ = q * svd.matrixU();
+    up_.setIdentity(k, k);
+    s_ = svd.singularValues();
+  }
+
+  IncrementalSvdOptions options_;
+  Eigen::Index rows_;
+  Matrix<Scalar> u0_, up_;
+  Vector<Scalar> s_;
+  long long updates_ = 0;
+};
+
+}  // namespace cleanplate::linalg

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs everything cleanplate needs to build, test and benchmark, from Debian packages.
+# Idempotent: packages already installed are left alone, and apt is not touched when none is missing.
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkg-config
+  libopencv-dev libeigen3-dev libtbb-dev libboost-program-options-dev
+  libgtest-dev libbenchmark-dev zlib1g-dev
+  ffmpeg python3-numpy                            # end-to-end tests: stream serving, npz loading
+  clang libclang-rt-14-dev                        # fuzzing the model reader
+  xvfb                                            # --display test
+  python3-sklearn libopenblas0-pthread            # benchmark peer (scikit-learn on OpenBLAS)
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && { echo "install-deps: all ${#packages[@]} packages present"; exit 0; }
+
+sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
+echo "install-deps: installing ${missing[*]}"
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "install-deps: done"

@@ -1,0 +1,90 @@
+#include <gtest/gtest.h>
+
+#include <cleanplate/linalg/incremental_svd.hpp>
+
+#include "test_matrices.hpp"
+
+namespace cleanplate {
+namespace {
+
+using linalg::IncrementalSvd;
+
+TEST(IncrementalSvd, WithoutForgettingMatchesBatchSvd) {
+  const Eigen::MatrixXd a = test::with_spectrum<double>(200, 60, Eigen::Vector3d(10, 5, 2), 4);
+  IncrementalSvd<double> incremental({.rank = 3}, 200);
+  for (Eigen::Index j = 0; j < a.cols(); ++j) incremental.update(a.col(j));
+  const auto exact = linalg::truncated_svd(a, 3);
+  EXPECT_LE((incremental.singular_values() - exact.singular_values).norm(), 1e-10);
+  const Eigen::MatrixXd u = incremental.U();
+  EXPECT_LE((u * u.transpose() - exact.U * exact.U.transpose()).norm(), 1e-10);
+}
+
+TEST(IncrementalSvd, TruncatedUpdatesTrackTheDominantSubspace) {
+  // Rank 2 signal plus small noise; keep rank 2: the basis converges to the signal's subspace.
+  const Eigen::MatrixXd signal = test::with_spectrum<double>(300, 400, Eigen::Vector2d(40, 20), 6);
+  const Eigen::MatrixXd noise = 1e-3 * linalg::detail::gaussian_matrix<double>(300, 400, 7);
+  IncrementalSvd<double> incremental({.rank = 2}, 300);
+  for (Eigen::Index j = 0; j < 400; ++j) incremental.update((signal + noise).col(j));
+  const auto exact = linalg::truncated_svd(signal, 2);
+  const Eigen::MatrixXd u = incremental.U();
+  EXPECT_LE((u * u.transpose() - exact.U * exact.U.transpose()).norm(), 1e-2);
+}
+
+TEST(IncrementalSvd, ForgettingFollowsAChangedBackground) {
+  const Eigen::VectorXd first = Eigen::VectorXd::LinSpaced(100, 0, 1).normalized();
+  const Eigen::VectorXd second = Eigen::VectorXd::LinSpaced(100, 1, -1).normalized();
+  IncrementalSvd<double> incremental({.rank = 1, .forgetting_factor = 0.9}, 100);
+  for (int i = 0; i < 50; ++i) incremental.update(first);
+  EXPECT_NEAR(std::abs(incremental.U().col(0).dot(first)), 1.0, 1e-12);
+  for (int i = 0; i < 200; ++i) incremental.update(second);
+  EXPECT_NEAR(std::abs(incremental.U().col(0).dot(second)), 1.0, 1e-6);
+}
+
+TEST(IncrementalSvd, StepReportsCoefficientsAndResidual) {
+  IncrementalSvd<double> incremental({.rank = 1}, 3);
+  incremental.update(Eigen::Vector3d(1, 0, 0));
+  const auto step = incremental.update(Eigen::Vector3d(2, 0, 5));
+  ASSERT_EQ(step.coefficients.size(), 1);
+  EXPECT_NEAR(std::abs(step.coefficients(0)), 2.0, 1e-14);
+  EXPECT_NEAR(step.residual_norm, 5.0, 1e-14);
+}
+
+TEST(IncrementalSvd, ZeroColumnsAreHarmless) {
+  IncrementalSvd<float> incremental({.rank = 2}, 10);
+  incremental.update(Eigen::VectorXf::Zero(10));
+  EXPECT_EQ(incremental.rank(), 0);
+  incremental.update(Eigen::VectorXf::Ones(10));
+  incremental.update(Eigen::VectorXf::Zero(10));
+  EXPECT_EQ(incremental.rank(), 1);
+  EXPECT_NEAR(incremental.singular_values()(0), std::sqrt(10.0f), 1e-5f);
+}
+
+// Float, 100,000 updates with forgetting: U stays orthonormal to 1e-5.
+TEST(IncrementalSvd, StaysOrthonormalOverOneHundredThousandFloatUpdates) {
+  const Eigen::Index m = 500;
+  const Eigen::MatrixXf background = test::with_spectrum<float>(m, 3, Eigen::Vector3d(30, 10, 3), 12);
+  const Eigen::MatrixXf noise = linalg::detail::gaussian_matrix<float>(m, 64, 13);
+  IncrementalSvd<float> incremental({.rank = 3, .forgetting_factor = 0.995}, m);
+  const auto clean = [&](int t) -> Eigen::VectorXf {
+    const float phase = 0.001f * static_cast<float>(t);
+    return background.col(0) + std::sin(phase) * background.col(1) + std::cos(3 * phase) * background.col(2);
+  };
+  const int updates = 100000;
+  for (int t = 0; t < updates; ++t) incremental.update(clean(t) + 0.05f * noise.col(t % 64));
+  const Eigen::MatrixXf u = incremental.U();
+  EXPECT_LE((u.transpose() * u - Eigen::Matrix3f::Identity()).cwiseAbs().maxCoeff(), 1e-5f);
+  // And it still follows the background: the latest clean column lies in the basis.
+  const Eigen::VectorXf latest = clean(updates - 1);
+  EXPECT_LE((latest - u * (u.transpose() * latest)).norm() / latest.norm(), 0.01f);
+}
+
+TEST(IncrementalSvd, BadInputThrows) {
+  EXPECT_THROW(IncrementalSvd<double>({.rank = 0}, 10), Error);
+  EXPECT_THROW(IncrementalSvd<double>({.rank = 1, .forgetting_factor = 0}, 10), Error);
+  EXPECT_THROW(IncrementalSvd<double>({.rank = 1, .forgetting_factor = 1.5}, 10), Error);
+  IncrementalSvd<double> incremental({.rank = 1}, 10);
+  EXPECT_THROW(incremental.update(Eigen::VectorXd::Ones(9)), Error);
+}
+
+}  // namespace
+}  // namespace cleanplate

@@ -1,0 +1,175 @@
+#include <gtest/gtest.h>
+
+#include <cleanplate/linalg/svd.hpp>
+
+#include "test_matrices.hpp"
+
+namespace cleanplate {
+namespace {
+
+using linalg::Matrix;
+using linalg::RandomizedSvdOptions;
+
+template <typename Scalar>
+Scalar orthonormality_error(const Matrix<Scalar>& q) {
+  return (q.transpose() * q - Matrix<Scalar>::Identity(q.cols(), q.cols())).norm();
+}
+
+struct SpectrumCase {
+  Eigen::Index rows, cols, rank;
+  double decay;
+  int power_iterations;
+};
+
+template <typename Scalar>
+class RandomizedSvdSpectra : public ::testing::Test {};
+using Scalars = ::testing::Types<float, double>;
+TYPED_TEST_SUITE(RandomizedSvdSpectra, Scalars);
+
+// Error within 1% of the optimum (Eckart-Young: the norm of the tail singular values), singular
+// values equal to BDCSVD's, orthonormal factors: tall and wide, fast and slow decay.
+TYPED_TEST(RandomizedSvdSpectra, ErrorWithinOnePercentOfOptimal) {
+  using Scalar = TypeParam;
+  const SpectrumCase cases[] = {{600, 200, 5, 0.5, 2}, {200, 600, 5, 0.5, 2}, {600, 200, 10, 0.9, 2},
+                                {500, 300, 10, 0.97, 4}, {2000, 80, 1, 0.3, 2}};
+  std::uint64_t seed = 7;
+  for (const auto& c : cases) {
+    SCOPED_TRACE(::testing::Message() << c.rows << "x" << c.cols << " rank " << c.rank << " decay " << c.decay);
+    const Eigen::VectorXd s = test::geometric_spectrum(std::min(c.rows, c.cols), c.decay);
+    const Matrix<Scalar> a = test::with_spectrum<Scalar>(c.rows, c.cols, s, seed += 2);
+    const auto result = linalg::randomized_svd(a, {.rank = c.rank, .power_iterations = c.power_iterations});
+    ASSERT_EQ(result.U.rows(), c.rows);
+    ASSERT_EQ(result.V.rows(), c.cols);
+    ASSERT_EQ(result.rank(), c.rank);
+
+    const double optimal = s.tail(s.size() - c.rank).norm();
+    const double rounding = 10 * std::numeric_limits<Scalar>::epsilon() * s.norm();
+    EXPECT_LE(linalg::approximation_error(a, result), 1.01 * optimal + rounding);
+
+    const auto exact = linalg::truncated_svd(a, c.rank);
+    const double tolerance = std::max(0.01 * optimal, rounding);
+    EXPECT_LE((result.singular_values - exact.singular_values).template cast<double>().norm(), tolerance);
+    // Householder rounding grows like sqrt(rows) eps.
+    EXPECT_LE(orthonormality_error(result.U), 10 * std::sqrt(c.rows) * std::numeric_limits<Scalar>::epsilon());
+    EXPECT_LE(orthonormality_error(result.V), 10 * std::sqrt(c.cols) * std::numeric_limits<Scalar>::epsilon());
+  }
+}
+
+// With a gap after k, the singular vectors are determined (up to sign): residuals ||A v - s u||
+// vanish and the subspaces equal BDCSVD's.
+TYPED_TEST(RandomizedSvdSpectra, SubspacesMatchExactWhenSpectrumHasGap) {
+  using Scalar = TypeParam;
+  Eigen::VectorXd s = test::geometric_spectrum(150, 0.9);
+  s.head(3) << 100, 50, 25;
+  const Matrix<Scalar> a = test::with_spectrum<Scalar>(900, 150, s, 42);
+  const auto r = linalg::randomized_svd(a, {.rank = 3});
+  const auto exact = linalg::truncated_svd(a, 3);
+  const double scale = std::numeric_limits<Scalar>::epsilon() * s(0) * 100;
+  const double optimal_tail = s.tail(147).norm();
+  for (Eigen::Index i = 0; i < 3; ++i) {
+    const double residual = (a * r.V.col(i) - r.singular_values(i) * r.U.col(i)).norm();
+    EXPECT_LE(residual, 0.01 * optimal_tail + scale) << "component " << i;
+  }
+  // Same subspaces: U_r U_r^T = U_e U_e^T.
+  const Matrix<Scalar> pu = r.U * r.U.transpose() - exact.U * exact.U.transpose();
+  const Matrix<Scalar> pv = r.V * r.V.transpose() - exact.V * exact.V.transpose();
+  EXPECT_LE(pu.norm(), 1e-3);
+  EXPECT_LE(pv.norm(), 1e-3);
+}
+
+TEST(RandomizedSvd, RankAtLeastMinDimensionIsExact) {
+  const Eigen::VectorXd s = test::geometric_spectrum(40, 0.8);
+  const Eigen::MatrixXd a = test::with_spectrum<double>(70, 40, s, 3);
+  for (Eigen::Index rank : {40, 55}) {
+    const auto r = linalg::randomized_svd(a, {.rank = rank, .power_iterations = 0});
+    ASSERT_EQ(r.rank(), 40);
+    EXPECT_NEAR((r.singular_values - s).norm(), 0.0, 1e-12);
+    EXPECT_NEAR(linalg::approximation_error(a, r), 0.0, 1e-11);
+  }
+}
+
+TEST(RandomizedSvd, ZeroMatrixGivesZeroSingularValuesAndOrthonormalFactors) {
+  const Eigen::MatrixXf zero = Eigen::MatrixXf::Zero(300, 50);
+  const auto r = linalg::randomized_svd(zero, {.rank = 2});
+  EXPECT_EQ(r.singular_values.norm(), 0.0f);
+  EXPECT_LE(orthonormality_error(r.U), 1e-5f);
+  EXPECT_LE(orthonormality_error(r.V), 1e-5f);
+}
+
+TEST(RandomizedSvd, RankDeficientMatrixIsRecoveredExactly) {
+  // Rank 2 matrix, asked for rank 5 with oversampling: the sketch is rank-deficient.
+  const Eigen::MatrixXd a = test::with_spectrum<double>(400, 120, Eigen::Vector2d(3.0, 1.0), 11);
+  const auto r = linalg::randomized_svd(a, {.rank = 5});
+  EXPECT_NEAR(r.singular_values(0), 3.0, 1e-10);
+  EXPECT_NEAR(r.singular_values(1), 1.0, 1e-10);
+  EXPECT_LE(r.singular_values.tail(3).norm(), 1e-10);
+  EXPECT_LE(linalg::approximation_error(a, r), 1e-10);
+  EXPECT_LE(orthonormality_error(r.U), 1e-12);
+}
+
+TEST(RandomizedSvd, FixedSeedIsReproducibleAndSeedsDiffer) {
+  const Eigen::MatrixXf a = test::with_spectrum<float>(300, 100, test::geometric_spectrum(100, 0.95), 5);
+  const auto first = linalg::randomized_svd(a, {.rank = 4, .power_iterations = 0});
+  const auto second = linalg::randomized_svd(a, {.rank = 4, .power_iterations = 0});
+  const auto other = linalg::randomized_svd(a, {.rank = 4, .power_iterations = 0, .seed = 99});
+  EXPECT_EQ(first.U, second.U);
+  EXPECT_EQ(first.singular_values, second.singular_values);
+  EXPECT_NE(first.singular_values, other.singular_values);
+}
+
+// An operator that only offers the two products (no fused pass), counting how often it is applied.
+struct CountingOperator {
+  using Scalar = double;
+  const Eigen::MatrixXd& a;
+  mutable int products = 0;
+  Eigen::Index rows() const { return a.rows(); }
+  Eigen::Index cols() const { return a.cols(); }
+  Eigen::MatrixXd multiply(const Eigen::MatrixXd& x) const { ++products; return a * x; }
+  Eigen::MatrixXd adjoint_multiply(const Eigen::MatrixXd& y) const { ++products; return a.transpose() * y; }
+};
+static_assert(linalg::MatrixOperator<CountingOperator>);
+static_assert(!linalg::FusedMatrixOperator<CountingOperator>);
+static_assert(linalg::FusedMatrixOperator<linalg::DenseOperator<float>>);
+
+TEST(RandomizedSvd, WorksOnAnyOperatorAndMatchesDense) {
+  const Eigen::MatrixXd a = test::with_spectrum<double>(500, 90, test::geometric_spectrum(90, 0.7), 8);
+  const CountingOperator op{a};
+  const RandomizedSvdOptions options{.rank = 3, .power_iterations = 2};
+  const auto via_operator = linalg::randomized_svd(op, options);
+  const auto dense = linalg::randomized_svd(a, options);
+  EXPECT_EQ(op.products, 2 * (options.power_iterations + 1));
+  EXPECT_LE((via_operator.singular_values - dense.singular_values).norm(), 1e-12);
+  EXPECT_NEAR(linalg::approximation_error(a, via_operator), linalg::approximation_error(a, dense), 1e-12);
+}
+
+TEST(RandomizedSvd, BadInputThrowsClearErrors) {
+  const Eigen::MatrixXd a = Eigen::MatrixXd::Ones(10, 5);
+  EXPECT_THROW(linalg::randomized_svd(a, {.rank = 0}), Error);
+  EXPECT_THROW(linalg::randomized_svd(Eigen::MatrixXd(0, 5), {.rank = 1}), Error);
+  EXPECT_THROW(linalg::randomized_svd(a, {.rank = 1, .oversampling = -1}), Error);
+  for (double bad : {std::nan(""), std::numeric_limits<double>::infinity()}) {
+    Eigen::MatrixXd b = a;
+    b(3, 2) = bad;
+    try {
+      linalg::randomized_svd(b, {.rank = 1});
+      ADD_FAILURE() << "no exception for " << bad;
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("NaN or Inf"), std::string::npos) << e.what();
+    }
+    EXPECT_THROW(linalg::truncated_svd(b, 1), Error);
+  }
+  EXPECT_THROW(linalg::truncated_svd(a, 0), Error);
+}
+
+TEST(LowRankHelpers, ReconstructErrorAndEnergyAgreeWithSpectrum) {
+  const Eigen::VectorXd s = test::geometric_spectrum(30, 0.6);
+  const Eigen::MatrixXd a = test::with_spectrum<double>(80, 30, s, 21);
+  const auto svd = linalg::truncated_svd(a, 4);
+  EXPECT_NEAR((a - linalg::reconstruct(svd)).norm(), s.tail(26).norm(), 1e-12);
+  EXPECT_NEAR(linalg::approximation_error(a, svd), s.tail(26).norm(), 1e-12);
+  EXPECT_NEAR(linalg::explained_energy(a, svd), s.head(4).squaredNorm() / s.squaredNorm(), 1e-12);
+  EXPECT_NEAR((linalg::reconstruct(svd, 1) - s(0) * svd.U.col(0) * svd.V.col(0).transpose()).norm(), 0.0, 1e-12);
+}
+
+}  // namespace
+}  // namespace cleanplate
