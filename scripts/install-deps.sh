@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config
   libopencv-dev libeigen3-dev libtbb-dev libboost-program-options-dev
-  libgtest-dev libbenchmark-dev zlib1g-dev
+  libgtest-dev libbenchmark-dev libzip-dev
   ffmpeg python3-numpy                            # end-to-end tests: stream serving, npz loading
   clang libclang-rt-14-dev                        # fuzzing the model reader
   xvfb                                            # --display test

@@ -14,6 +14,7 @@
 #include <concepts>
 
 #include "cleanplate/linalg/common.hpp"
+#include "cleanplate/linalg/detail/skinny_products.hpp"
 
 namespace cleanplate::linalg {
 
@@ -70,8 +71,9 @@ class DenseOperator {
   Matrix<Scalar> multiply(const Matrix<Scalar>& x) const {
     check_inner(x.rows(), cols(), "multiply");
     Matrix<Scalar> y(rows(), x.cols());
+    const Matrix<Scalar> xt = x.transpose();
     for_row_blocks([&](Eigen::Index r0, Eigen::Index n) {
-      y.middleRows(r0, n).noalias() = a_.middleRows(r0, n) * x;
+      detail::skinny_product(a_.middleRows(r0, n), xt, y.middleRows(r0, n));
     });
     return y;
   }
@@ -79,7 +81,7 @@ class DenseOperator {
   Matrix<Scalar> adjoint_multiply(const Matrix<Scalar>& y) const {
     check_inner(y.rows(), rows(), "adjoint_multiply");
     return sum_over_row_blocks(y.cols(), [&](Eigen::Index r0, Eigen::Index n, Matrix<Scalar>& acc) {
-      acc.noalias() += a_.middleRows(r0, n).transpose() * y.middleRows(r0, n);
+      detail::skinny_adjoint_accumulate(a_.middleRows(r0, n), y.middleRows(r0, n), acc);
     });
   }
 
@@ -87,11 +89,12 @@ class DenseOperator {
     check_inner(x.rows(), cols(), "multiply_and_adjoint");
     ProductPair<Scalar> out;
     out.product.resize(rows(), x.cols());
+    const Matrix<Scalar> xt = x.transpose();
     out.adjoint_product = sum_over_row_blocks(x.cols(), [&](Eigen::Index r0, Eigen::Index n, Matrix<Scalar>& acc) {
       auto block = a_.middleRows(r0, n);
       auto y = out.product.middleRows(r0, n);
-      y.noalias() = block * x;
-      acc.noalias() += block.transpose() * y;  // block is still in cache
+      detail::skinny_product(block, xt, y);
+      detail::skinny_adjoint_accumulate(block, y, acc);  // block is still in cache
     });
     return out;
   }
@@ -103,9 +106,9 @@ class DenseOperator {
                   " rows, expected " + std::to_string(want) + ")");
   }
 
-  // Rows per block: about 512 KiB of A, a multiple of 16 rows (whole cache lines and SIMD registers).
+  // Rows per block: about 1 MiB of A (an L2 cache), a multiple of 16 rows (whole cache lines and SIMD registers).
   Eigen::Index block_rows() const {
-    const Eigen::Index target = (512 * 1024) / (static_cast<Eigen::Index>(sizeof(Scalar)) * std::max<Eigen::Index>(cols(), 1));
+    const Eigen::Index target = (1024 * 1024) / (static_cast<Eigen::Index>(sizeof(Scalar)) * std::max<Eigen::Index>(cols(), 1));
     return std::clamp<Eigen::Index>(target / 16 * 16, 16, 8192);
   }
 

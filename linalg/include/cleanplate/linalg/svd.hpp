@@ -47,11 +47,39 @@ Matrix<Scalar> gaussian_matrix(Eigen::Index rows, Eigen::Index cols, std::uint64
   return g;
 }
 
-// Orthonormal basis of the columns of y (thin Q of a Householder QR).
+template <typename Scalar>
+struct ThinQr {
+  Matrix<Scalar> Q;  // m x l, orthonormal columns
+  Matrix<Scalar> R;  // l x l, upper triangular, Y = Q R
+};
+
+// Thin QR of a tall, skinny y. CholeskyQR2 (Fukaya et al. 2014), with the l x l Gram matrices in
+// double: two passes over y, all in matrix products, several times faster than Householder on a
+// tall matrix. When y is too ill-conditioned for it (cond > 1e6) or rank-deficient, Householder.
+template <typename Scalar>
+ThinQr<Scalar> thin_qr(const Matrix<Scalar>& y) {
+  const Eigen::Index l = y.cols();
+  Eigen::MatrixXd q = y.template cast<double>();
+  Eigen::MatrixXd r = Eigen::MatrixXd::Identity(l, l);
+  bool stable = true;
+  for (int pass = 0; pass < 2 && stable; ++pass) {
+    Eigen::LLT<Eigen::MatrixXd> cholesky(q.transpose() * q);
+    const Eigen::VectorXd diagonal = cholesky.matrixU().toDenseMatrix().diagonal();
+    stable = cholesky.info() == Eigen::Success && diagonal.minCoeff() > 1e-6 * diagonal.maxCoeff();
+    if (!stable) break;
+    cholesky.matrixU().template solveInPlace<Eigen::OnTheRight>(q);
+    r = cholesky.matrixU() * r;
+  }
+  if (stable) return {q.cast<Scalar>(), r.cast<Scalar>()};
+  Eigen::HouseholderQR<Matrix<Scalar>> qr(y);
+  return {qr.householderQ() * Matrix<Scalar>::Identity(y.rows(), l),
+          qr.matrixQR().topRows(l).template triangularView<Eigen::Upper>()};
+}
+
+// Orthonormal basis of the columns of y.
 template <typename Scalar>
 Matrix<Scalar> orthonormal_basis(const Matrix<Scalar>& y) {
-  Eigen::HouseholderQR<Matrix<Scalar>> qr(y);
-  return qr.householderQ() * Matrix<Scalar>::Identity(y.rows(), y.cols());
+  return thin_qr(y).Q;
 }
 
 template <typename Scalar>
@@ -107,14 +135,12 @@ SvdResult<typename Op::Scalar> randomized_svd(const Op& a, const RandomizedSvdOp
     if (i < options.power_iterations) z = detail::orthonormal_basis<Scalar>(pass.adjoint_product);
   }
 
-  Eigen::HouseholderQR<Matrix<Scalar>> qr(pass.product);
-  const Matrix<Scalar> q = qr.householderQ() * Matrix<Scalar>::Identity(m, width);
-  const auto r = qr.matrixQR().topRows(width).template triangularView<Eigen::Upper>();
-  const Scalar largest = r.toDenseMatrix().diagonal().cwiseAbs().maxCoeff();
-  const Scalar smallest = r.toDenseMatrix().diagonal().cwiseAbs().minCoeff();
+  const auto [q, r] = detail::thin_qr(pass.product);
+  const Scalar largest = r.diagonal().cwiseAbs().maxCoeff();
+  const Scalar smallest = r.diagonal().cwiseAbs().minCoeff();
   Matrix<Scalar> b_transposed;  // n x width
   if (smallest > largest * std::sqrt(std::numeric_limits<Scalar>::epsilon())) {
-    b_transposed = r.template solve<Eigen::OnTheRight>(pass.adjoint_product);  // W R^-1
+    b_transposed = r.template triangularView<Eigen::Upper>().template solve<Eigen::OnTheRight>(pass.adjoint_product);
   } else {
     b_transposed = a.adjoint_multiply(q);  // A^T Q: rank-deficient sketch, one more pass
   }

@@ -1,0 +1,57 @@
+// Sinks that never present a half-written file as complete: each writes to a temporary name in
+// the destination folder and renames it on finish(). A sink destroyed without finish() (an error
+// unwinding) removes its temporary file.
+//
+//   VideoSink      H.264 (avc1) in .mp4, which every player reads; FFV1 (lossless) in .mkv/.avi
+//   PngSequenceSink  one PNG per frame with CDnet naming: bin000001.png, ...
+#pragma once
+#include <filesystem>
+#include <opencv2/core.hpp>
+#include <opencv2/videoio.hpp>
+#include <string>
+
+namespace cleanplate::io {
+
+// A file written under a temporary name and renamed into place on commit().
+class AtomicFile {
+ public:
+  explicit AtomicFile(std::filesystem::path destination);
+  ~AtomicFile();
+  AtomicFile(const AtomicFile&) = delete;
+  AtomicFile& operator=(const AtomicFile&) = delete;
+  const std::filesystem::path& temporary() const { return temporary_; }
+  const std::filesystem::path& destination() const { return destination_; }
+  void commit();
+
+ private:
+  std::filesystem::path destination_, temporary_;
+  bool committed_ = false;
+};
+
+// Writes bytes to `path` atomically.
+void write_file_atomically(const std::filesystem::path& path, const std::string& bytes);
+
+class VideoSink {
+ public:
+  VideoSink(const std::filesystem::path& path, cv::Size size, double fps, bool color);
+  void write(const cv::Mat& frame);  // 8-bit, grey or BGR as declared
+  void finish();                     // closes and renames into place
+  long frames() const { return frames_; }
+
+ private:
+  AtomicFile file_;
+  cv::VideoWriter writer_;
+  bool color_;
+  long frames_ = 0;
+};
+
+class PngSequenceSink {
+ public:
+  PngSequenceSink(const std::filesystem::path& folder, std::string prefix = "bin");
+  void write(const cv::Mat& image, long number);  // number 1 -> bin000001.png
+ private:
+  std::filesystem::path folder_;
+  std::string prefix_;
+};
+
+}  // namespace cleanplate::io

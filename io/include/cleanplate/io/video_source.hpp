@@ -1,0 +1,50 @@
+// VideoSource: frames from a video file, an image sequence (printf pattern such as in%06d.jpg, or a
+// folder of images in name order: the CDnet layout), a camera index ("0") or a stream URL.
+// Frames are 8-bit BGR or grey, with their index and timestamp.
+#pragma once
+#include <opencv2/core.hpp>
+#include <opencv2/videoio.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace cleanplate::io {
+
+struct Frame {
+  cv::Mat image;          // 8-bit, 1 or 3 channels (BGR)
+  long index = 0;         // 0-based, counted from the first frame delivered
+  double timestamp = 0;   // seconds
+};
+
+enum class SourceKind { file, image_sequence, image_folder, camera, stream };
+
+class VideoSource {
+ public:
+  // Opens `spec`; throws cleanplate::Error naming it when it cannot be opened or yields no frame.
+  explicit VideoSource(const std::string& spec);
+
+  std::optional<Frame> next();  // nullopt at the end (or when decoding fails: see read_failures())
+  bool skip(long frames);       // drops frames (for --start); false when the source ends first
+
+  SourceKind kind() const { return kind_; }
+  const std::string& spec() const { return spec_; }
+  double fps() const { return fps_; }           // 0 when unknown
+  cv::Size size() const { return size_; }
+  long frame_count() const { return count_; }   // -1 when unknown (camera, stream)
+  bool live() const { return kind_ == SourceKind::camera || kind_ == SourceKind::stream; }
+
+ private:
+  std::string spec_;
+  SourceKind kind_;
+  cv::VideoCapture capture_;
+  std::vector<std::string> files_;  // image folder
+  std::optional<Frame> first_;      // read while opening, to learn the size
+  long next_index_ = 0;
+  double fps_ = 0;
+  cv::Size size_;
+  long count_ = -1;
+
+  std::optional<Frame> read();
+};
+
+}  // namespace cleanplate::io

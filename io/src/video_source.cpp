@@ -1,0 +1,114 @@
+#include "cleanplate/io/video_source.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <filesystem>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "cleanplate/error.hpp"
+
+namespace cleanplate::io {
+namespace fs = std::filesystem;
+
+namespace {
+
+bool all_digits(const std::string& s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isdigit(c); });
+}
+
+bool is_image_file(const fs::path& p) {
+  std::string ext = p.extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
+  for (const char* e : {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm"})
+    if (ext == e) return true;
+  return false;
+}
+
+SourceKind kind_of(const std::string& spec) {
+  if (all_digits(spec)) return SourceKind::camera;
+  if (spec.find("://") != std::string::npos) return SourceKind::stream;
+  if (spec.find('%') != std::string::npos) return SourceKind::image_sequence;
+  if (fs::is_directory(spec)) return SourceKind::image_folder;
+  return SourceKind::file;
+}
+
+}  // namespace
+
+VideoSource::VideoSource(const std::string& spec) : spec_(spec), kind_(kind_of(spec)) {
+  const std::string quoted = "'" + spec + "'";
+  switch (kind_) {
+    case SourceKind::camera:
+      capture_.open(std::stoi(spec), cv::CAP_ANY);
+      if (!capture_.isOpened()) throw Error("cannot open camera " + spec + ": no such device or it is busy");
+      break;
+    case SourceKind::stream:
+      capture_.open(spec, cv::CAP_FFMPEG);
+      if (!capture_.isOpened()) throw Error("cannot open stream " + quoted + ": not reachable or not a video stream");
+      break;
+    case SourceKind::image_sequence:
+      capture_.open(spec, cv::CAP_IMAGES);
+      if (!capture_.isOpened()) throw Error("cannot open image sequence " + quoted + ": no image matches the pattern");
+      break;
+    case SourceKind::image_folder:
+      for (const auto& entry : fs::directory_iterator(spec))
+        if (entry.is_regular_file() && is_image_file(entry.path())) files_.push_back(entry.path().string());
+      std::sort(files_.begin(), files_.end());
+      if (files_.empty()) throw Error("cannot open folder " + quoted + ": it contains no images");
+      count_ = static_cast<long>(files_.size());
+      break;
+    case SourceKind::file:
+      if (!fs::exists(spec)) throw Error("cannot open " + quoted + ": no such file");
+      if (fs::is_regular_file(spec) && fs::file_size(spec) == 0) throw Error("cannot open " + quoted + ": the file is empty");
+      capture_.open(spec, cv::CAP_FFMPEG);
+      if (!capture_.isOpened()) throw Error("cannot open " + quoted + ": not a video file OpenCV can decode");
+      break;
+  }
+  if (capture_.isOpened()) {
+    fps_ = capture_.get(cv::CAP_PROP_FPS);
+    if (!(fps_ > 0 && fps_ < 1000)) fps_ = 0;
+    const double count = capture_.get(cv::CAP_PROP_FRAME_COUNT);
+    if (!live() && count > 0) count_ = static_cast<long>(count);
+  }
+  first_ = read();
+  if (!first_) throw Error("cannot read " + quoted + ": it has no decodable frame");
+  size_ = first_->image.size();
+}
+
+std::optional<Frame> VideoSource::read() {
+  Frame frame;
+  if (kind_ == SourceKind::image_folder) {
+    if (next_index_ >= static_cast<long>(files_.size())) return std::nullopt;
+    frame.image = cv::imread(files_[next_index_], cv::IMREAD_UNCHANGED);
+    if (frame.image.empty()) throw Error("cannot decode image '" + files_[next_index_] + "'");
+  } else {
+    if (!capture_.read(frame.image) || frame.image.empty()) return std::nullopt;
+  }
+  if (frame.image.depth() != CV_8U) frame.image.convertTo(frame.image, CV_8U, frame.image.depth() == CV_16U ? 1.0 / 257 : 1.0);
+  if (frame.image.channels() == 4) cv::cvtColor(frame.image, frame.image, cv::COLOR_BGRA2BGR);
+  frame.index = next_index_++;
+  frame.timestamp = live() ? capture_.get(cv::CAP_PROP_POS_MSEC) / 1000 : fps_ > 0 ? static_cast<double>(frame.index) / fps_ : 0;
+  return frame;
+}
+
+std::optional<Frame> VideoSource::next() {
+  if (first_) {
+    auto f = std::move(first_);
+    first_.reset();
+    return f;
+  }
+  auto frame = read();
+  if (frame && frame->image.size() != size_)
+    throw Error("frame " + std::to_string(frame->index) + " of '" + spec_ + "' is " + std::to_string(frame->image.cols) +
+                "x" + std::to_string(frame->image.rows) + ", unlike the first frame's " + std::to_string(size_.width) + "x" +
+                std::to_string(size_.height));
+  return frame;
+}
+
+bool VideoSource::skip(long frames) {
+  for (long i = 0; i < frames; ++i)
+    if (!next()) return false;
+  return true;
+}
+
+}  // namespace cleanplate::io

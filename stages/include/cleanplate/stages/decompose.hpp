@@ -1,0 +1,19 @@
+// The background model of a frame matrix X (pixels x frames): a rank-k truncated SVD X ~ U S V^T.
+// Frame j's background is U S v_j (v_j: row j of V); its residual, x_j minus that, is what moved.
+#pragma once
+#include <cleanplate/linalg/svd.hpp>
+
+namespace cleanplate::stages {
+
+struct BackgroundModel {
+  linalg::SvdResult<float> svd;
+  double energy = 0;  // fraction of ||X||_F^2 in the background
+
+  Eigen::VectorXf background(Eigen::Index frame) const;
+  // Average background over all frames: the clean plate.
+  Eigen::VectorXf clean_plate() const;
+};
+
+BackgroundModel decompose_svd(const Eigen::Ref<const Eigen::MatrixXf>& frames, Eigen::Index rank);
+
+}  // namespace cleanplate::stages

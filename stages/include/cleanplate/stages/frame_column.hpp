@@ -1,0 +1,32 @@
+// Frames <-> matrix columns. A frame is optionally downscaled and turned grey, then stored as
+// floats in [0, 1], row by row (colour frames interleaved B, G, R), as one column.
+#pragma once
+#include <Eigen/Core>
+#include <opencv2/core.hpp>
+
+namespace cleanplate::stages {
+
+struct ConvertOptions {
+  double scale = 1.0;  // (0, 1]: output size = round(scale x input size)
+  bool color = false;  // keep three channels (default: grey)
+};
+
+struct FrameGeometry {
+  int width = 0, height = 0, channels = 1;
+  Eigen::Index pixels() const { return static_cast<Eigen::Index>(width) * height; }
+  Eigen::Index values() const { return pixels() * channels; }  // rows of the matrix
+};
+
+FrameGeometry geometry_for(cv::Size source, const ConvertOptions& options);
+
+// Writes the converted frame into `column` (geometry.values() rows).
+void frame_to_column(const cv::Mat& frame, const ConvertOptions& options, const FrameGeometry& geometry,
+                     Eigen::Ref<Eigen::VectorXf> column);
+
+// The converted frame as an 8-bit image of the output geometry (what the matrix holds).
+cv::Mat convert_frame(const cv::Mat& frame, const ConvertOptions& options, const FrameGeometry& geometry);
+
+// A column back to an 8-bit image (values clamped to [0, 1]).
+cv::Mat column_to_image(const Eigen::Ref<const Eigen::VectorXf>& column, const FrameGeometry& geometry);
+
+}  // namespace cleanplate::stages

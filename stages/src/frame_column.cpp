@@ -1,0 +1,44 @@
+#include "cleanplate/stages/frame_column.hpp"
+
+#include <cmath>
+#include <opencv2/imgproc.hpp>
+
+#include "cleanplate/error.hpp"
+
+namespace cleanplate::stages {
+
+FrameGeometry geometry_for(cv::Size source, const ConvertOptions& options) {
+  if (!(options.scale > 0 && options.scale <= 1)) throw Error("--scale must be in (0, 1], got " + std::to_string(options.scale));
+  FrameGeometry g;
+  g.width = std::max(1, static_cast<int>(std::lround(source.width * options.scale)));
+  g.height = std::max(1, static_cast<int>(std::lround(source.height * options.scale)));
+  g.channels = options.color ? 3 : 1;
+  return g;
+}
+
+cv::Mat convert_frame(const cv::Mat& frame, const ConvertOptions& options, const FrameGeometry& geometry) {
+  cv::Mat out = frame;
+  if (out.size() != cv::Size(geometry.width, geometry.height))
+    cv::resize(out, out, cv::Size(geometry.width, geometry.height), 0, 0, cv::INTER_AREA);
+  if (geometry.channels == 1 && out.channels() == 3) cv::cvtColor(out, out, cv::COLOR_BGR2GRAY);
+  if (geometry.channels == 3 && out.channels() == 1) cv::cvtColor(out, out, cv::COLOR_GRAY2BGR);
+  (void)options;
+  return out;
+}
+
+void frame_to_column(const cv::Mat& frame, const ConvertOptions& options, const FrameGeometry& geometry,
+                     Eigen::Ref<Eigen::VectorXf> column) {
+  const cv::Mat converted = convert_frame(frame, options, geometry);
+  // Convert straight into the column's memory: no intermediate float image.
+  cv::Mat destination(geometry.height, geometry.width, CV_32FC(geometry.channels), column.data());
+  converted.convertTo(destination, CV_32F, 1.0 / 255);
+}
+
+cv::Mat column_to_image(const Eigen::Ref<const Eigen::VectorXf>& column, const FrameGeometry& geometry) {
+  const cv::Mat values(geometry.height, geometry.width, CV_32FC(geometry.channels), const_cast<float*>(column.data()));
+  cv::Mat image;
+  values.convertTo(image, CV_8U, 255.0);  // saturating, rounds
+  return image;
+}
+
+}  // namespace cleanplate::stages

@@ -1,0 +1,81 @@
+#include <gtest/gtest.h>
+
+#include <cleanplate/error.hpp>
+#include <cleanplate/io/npz.hpp>
+#include <cleanplate/stages/frame_column.hpp>
+#include <cleanplate/stages/mask.hpp>
+#include <cleanplate/stages/metrics.hpp>
+#include <cstdlib>
+#include <filesystem>
+
+namespace cleanplate {
+namespace {
+
+// Every CDnet label and the ROI, counted by hand: 2x4 frame.
+TEST(Metrics, CdnetRulesCountedByHand) {
+  const cv::Mat labels = (cv::Mat_<unsigned char>(2, 4) << 255, 255, 0, 50, 85, 170, 255, 0);
+  const cv::Mat mask = (cv::Mat_<unsigned char>(2, 4) << 255, 0, 255, 0, 255, 255, 255, 255);
+  const cv::Mat roi = (cv::Mat_<unsigned char>(2, 4) << 255, 255, 255, 255, 255, 255, 255, 0);
+  stages::ConfusionCounts c;
+  c.add(mask, labels, roi);
+  // Counted: (0,0) TP, (0,1) FN, (0,2) FP, (0,3) TN (shadow), (1,2) TP; 85, 170 and outside-ROI ignored.
+  EXPECT_EQ(c.true_positives, 2);
+  EXPECT_EQ(c.false_negatives, 1);
+  EXPECT_EQ(c.false_positives, 1);
+  EXPECT_EQ(c.true_negatives, 1);
+  EXPECT_DOUBLE_EQ(c.recall(), 2.0 / 3);
+  EXPECT_DOUBLE_EQ(c.precision(), 2.0 / 3);
+  EXPECT_DOUBLE_EQ(c.f_measure(), 2.0 / 3);
+  EXPECT_DOUBLE_EQ(c.specificity(), 0.5);
+  EXPECT_DOUBLE_EQ(c.percentage_wrong(), 40.0);
+}
+
+TEST(FrameColumn, RoundTripsGreyAndColour) {
+  cv::Mat frame(6, 8, CV_8UC3);
+  cv::randu(frame, 0, 256);
+  for (bool color : {false, true}) {
+    const stages::ConvertOptions options{.color = color};
+    const auto geometry = stages::geometry_for(frame.size(), options);
+    Eigen::VectorXf column(geometry.values());
+    stages::frame_to_column(frame, options, geometry, column);
+    EXPECT_GE(column.minCoeff(), 0.0f);
+    EXPECT_LE(column.maxCoeff(), 1.0f);
+    const cv::Mat back = stages::column_to_image(column, geometry);
+    EXPECT_EQ(cv::norm(back, stages::convert_frame(frame, options, geometry), cv::NORM_INF), 0.0);
+  }
+  EXPECT_THROW(stages::geometry_for({8, 6}, {.scale = 0}), Error);
+}
+
+TEST(Mask, RobustSigmaIgnoresOutliersAndThresholdFindsTheObject) {
+  std::vector<float> values(1000);
+  for (std::size_t i = 0; i < values.size(); ++i) values[i] = 0.01f * static_cast<float>(static_cast<int>(i % 3) - 1);
+  values[3] = 0.9f;  // an outlier barely moves the MAD
+  EXPECT_NEAR(stages::robust_sigma(values), 1.4826 * 0.01, 1e-6);
+  cv::Mat magnitude = cv::Mat::zeros(20, 20, CV_32F);
+  magnitude(cv::Rect(5, 5, 6, 6)) = 0.5f;
+  magnitude.at<float>(0, 19) = 0.5f;  // a speck: removed by the opening
+  const cv::Mat mask = stages::make_mask(magnitude, stages::mask_threshold({}, 0.01), {});
+  EXPECT_EQ(mask.at<unsigned char>(8, 8), 255);
+  EXPECT_EQ(mask.at<unsigned char>(0, 19), 0);
+}
+
+TEST(Npz, NumpyLoadsTheArraysWithTheirShapes) {
+  const auto path = std::filesystem::temp_directory_path() / "cleanplate_npz_test.npz";
+  Eigen::MatrixXf u(3, 2);
+  u << 1, 2, 3, 4, 5, 6;
+  io::NpzWriter npz;
+  npz.add("U", u);
+  npz.add("S", Eigen::VectorXf::Constant(2, 7.0f).eval());
+  npz.add("shape", std::vector<std::int64_t>{240, 320, 1});
+  npz.add_string("producer", "cleanplate");
+  npz.write(path);
+  const std::string check = std::string(CLEANPLATE_PYTHON) + " -c \"import numpy as n; d=n.load('" + path.string() +
+                            "'); assert d['U'].shape==(3,2) and d['U'][2,1]==6 and d['U'][0,1]==2 and d['U'][1,0]==3; "
+                            "assert list(d['S'])==[7,7]; assert list(d['shape'])==[240,320,1]; "
+                            "assert str(d['producer'])=='cleanplate'\"";
+  EXPECT_EQ(std::system(check.c_str()), 0);
+  std::filesystem::remove(path);
+}
+
+}  // namespace
+}  // namespace cleanplate
