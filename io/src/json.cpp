@@ -18,10 +18,31 @@ std::string json_quote(const std::string& text) {
   return out + "\"";
 }
 
-JsonObject& JsonObject::add(const std::string& key, double value) {
+namespace {
+std::string number(double value) {
   char buffer[32];
   std::snprintf(buffer, sizeof buffer, "%.6g", value);
-  members_.emplace_back(key, std::isfinite(value) ? buffer : "null");
+  return std::isfinite(value) ? buffer : "null";
+}
+
+template <class T, class Format>
+std::string array(const std::vector<T>& values, Format format) {
+  std::string out = "[";
+  for (std::size_t i = 0; i < values.size(); ++i) out.append(i ? ", " : "").append(format(values[i]));
+  return out + "]";
+}
+}  // namespace
+
+JsonObject& JsonObject::add(const std::string& key, double value) {
+  members_.emplace_back(key, number(value));
+  return *this;
+}
+JsonObject& JsonObject::add(const std::string& key, const std::vector<double>& values) {
+  members_.emplace_back(key, array(values, number));
+  return *this;
+}
+JsonObject& JsonObject::add(const std::string& key, const std::vector<std::string>& values) {
+  members_.emplace_back(key, array(values, json_quote));
   return *this;
 }
 JsonObject& JsonObject::add(const std::string& key, long value) {

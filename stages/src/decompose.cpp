@@ -1,6 +1,7 @@
 #include "cleanplate/stages/decompose.hpp"
 
 #include "cleanplate/error.hpp"
+#include "cleanplate/stages/mask.hpp"
 
 namespace cleanplate::stages {
 
@@ -21,6 +22,19 @@ BackgroundModel decompose_svd(const Eigen::Ref<const Eigen::MatrixXf>& frames, E
   const double total = frames.cast<double>().squaredNorm();
   model.energy = total > 0 ? model.svd.singular_values.cast<double>().squaredNorm() / total : 1.0;
   return model;
+}
+
+double residual_sigma(const Eigen::Ref<const Eigen::MatrixXf>& frames, const BackgroundModel& model, int sample_frames) {
+  const Eigen::Index n = frames.cols(), m = frames.rows(), samples = std::min<Eigen::Index>(n, sample_frames);
+  const Eigen::Index stride = std::max<Eigen::Index>(1, m * samples / 1'000'000);
+  std::vector<float> values;
+  values.reserve(static_cast<std::size_t>(m / stride + 1) * samples);
+  for (Eigen::Index s = 0; s < samples; ++s) {
+    const Eigen::Index j = (2 * s + 1) * n / (2 * samples);
+    const Eigen::VectorXf residual = frames.col(j) - model.background(j);
+    for (Eigen::Index i = 0; i < m; i += stride) values.push_back(residual[i]);
+  }
+  return robust_sigma(std::move(values));
 }
 
 }  // namespace cleanplate::stages

@@ -16,19 +16,18 @@ FrameGeometry geometry_for(cv::Size source, const ConvertOptions& options) {
   return g;
 }
 
-cv::Mat convert_frame(const cv::Mat& frame, const ConvertOptions& options, const FrameGeometry& geometry) {
+cv::Mat convert_frame(const cv::Mat& frame, const FrameGeometry& geometry) {
   cv::Mat out = frame;
   if (out.size() != cv::Size(geometry.width, geometry.height))
     cv::resize(out, out, cv::Size(geometry.width, geometry.height), 0, 0, cv::INTER_AREA);
   if (geometry.channels == 1 && out.channels() == 3) cv::cvtColor(out, out, cv::COLOR_BGR2GRAY);
   if (geometry.channels == 3 && out.channels() == 1) cv::cvtColor(out, out, cv::COLOR_GRAY2BGR);
-  (void)options;
   return out;
 }
 
-void frame_to_column(const cv::Mat& frame, const ConvertOptions& options, const FrameGeometry& geometry,
+void frame_to_column(const cv::Mat& frame, const FrameGeometry& geometry,
                      Eigen::Ref<Eigen::VectorXf> column) {
-  const cv::Mat converted = convert_frame(frame, options, geometry);
+  const cv::Mat converted = convert_frame(frame, geometry);
   // Convert straight into the column's memory: no intermediate float image.
   cv::Mat destination(geometry.height, geometry.width, CV_32FC(geometry.channels), column.data());
   converted.convertTo(destination, CV_32F, 1.0 / 255);

@@ -37,11 +37,11 @@ TEST(FrameColumn, RoundTripsGreyAndColour) {
     const stages::ConvertOptions options{.color = color};
     const auto geometry = stages::geometry_for(frame.size(), options);
     Eigen::VectorXf column(geometry.values());
-    stages::frame_to_column(frame, options, geometry, column);
+    stages::frame_to_column(frame, geometry, column);
     EXPECT_GE(column.minCoeff(), 0.0f);
     EXPECT_LE(column.maxCoeff(), 1.0f);
     const cv::Mat back = stages::column_to_image(column, geometry);
-    EXPECT_EQ(cv::norm(back, stages::convert_frame(frame, options, geometry), cv::NORM_INF), 0.0);
+    EXPECT_EQ(cv::norm(back, stages::convert_frame(frame, geometry), cv::NORM_INF), 0.0);
   }
   EXPECT_THROW(stages::geometry_for({8, 6}, {.scale = 0}), Error);
 }

@@ -15,6 +15,8 @@ class JsonObject {
   JsonObject& add(const std::string& key, const std::string& value);
   JsonObject& add(const std::string& key, const char* value) { return add(key, std::string(value)); }
   JsonObject& add(const std::string& key, const JsonObject& value);
+  JsonObject& add(const std::string& key, const std::vector<double>& values);
+  JsonObject& add(const std::string& key, const std::vector<std::string>& values);
   std::string str(int indent = 0) const;
 
  private:

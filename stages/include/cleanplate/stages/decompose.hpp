@@ -16,4 +16,8 @@ struct BackgroundModel {
 
 BackgroundModel decompose_svd(const Eigen::Ref<const Eigen::MatrixXf>& frames, Eigen::Index rank);
 
+// Robust standard deviation of the residuals X - background, from up to `sample_frames` evenly
+// spaced frames (about a million values): the noise level that sets the automatic mask threshold.
+double residual_sigma(const Eigen::Ref<const Eigen::MatrixXf>& frames, const BackgroundModel& model, int sample_frames = 16);
+
 }  // namespace cleanplate::stages

@@ -20,11 +20,11 @@ struct FrameGeometry {
 FrameGeometry geometry_for(cv::Size source, const ConvertOptions& options);
 
 // Writes the converted frame into `column` (geometry.values() rows).
-void frame_to_column(const cv::Mat& frame, const ConvertOptions& options, const FrameGeometry& geometry,
+void frame_to_column(const cv::Mat& frame, const FrameGeometry& geometry,
                      Eigen::Ref<Eigen::VectorXf> column);
 
 // The converted frame as an 8-bit image of the output geometry (what the matrix holds).
-cv::Mat convert_frame(const cv::Mat& frame, const ConvertOptions& options, const FrameGeometry& geometry);
+cv::Mat convert_frame(const cv::Mat& frame, const FrameGeometry& geometry);
 
 // A column back to an 8-bit image (values clamped to [0, 1]).
 cv::Mat column_to_image(const Eigen::Ref<const Eigen::VectorXf>& column, const FrameGeometry& geometry);

@@ -1,0 +1,78 @@
+// `cleanplate separate` as a function: reads a video into a frame matrix, decomposes it, and
+// writes background, foreground, masks and factors. Two oneTBB flow graphs do the work:
+//
+//   read:   decode (serial) -> limiter -> convert (parallel) -> sequencer -> stack (serial)
+//   split:  frame number (serial) -> limiter -> split + mask (parallel) -> sequencer
+//             -> broadcast -> one writer per output (serial each) -> done (frees a limiter slot)
+//
+// with the decomposition (randomized SVD of the stacked matrix) in between. The limiters bound
+// the frames in flight, so memory is the matrix plus a few frames.
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "cleanplate/stages/frame_column.hpp"
+#include "cleanplate/stages/mask.hpp"
+
+namespace cleanplate::pipeline {
+
+struct SeparateOutputs {
+  bool background = true;  // background.png (the clean plate); background.mp4 when rank > 1
+  bool foreground = true;  // foreground.mp4: the frame where the mask is on, black elsewhere
+  bool mask = true;        // mask.mp4
+  bool model = true;       // model.npz: U, S, V and the frame geometry
+  bool png = false;        // masks/bin000001.png ... (CDnet naming, lossless)
+};
+
+struct SeparateOptions {
+  std::string input;                        // file, image pattern or folder, camera, URL
+  std::filesystem::path output = "out";     // folder, created if missing
+  long rank = 1;
+  stages::ConvertOptions convert;           // --scale, --color
+  long start = 0;                           // frames skipped at the beginning
+  long frames = -1;                         // at most this many frames (-1: all)
+  stages::MaskOptions mask;                 // --threshold, --open, --close
+  SeparateOutputs outputs;
+  std::int64_t max_memory = 0;              // bytes for the frame matrix; 0: half the machine's memory
+  long frames_in_flight = 16;
+  bool progress = true;                     // on stderr, when it is a terminal
+};
+
+struct StageSeconds {
+  double read = 0;       // wall time of the read graph (decode, convert, stack overlap)
+  double decode = 0;     // busy time inside each node, summed over threads
+  double convert = 0;
+  double stack = 0;
+  double decompose = 0;
+  double threshold = 0;
+  double split_wall = 0; // wall time of the split graph
+  double split = 0;
+  double write = 0;      // all writers, busy time
+  double total = 0;
+};
+
+struct SeparateResult {
+  long frames = 0;                  // frames decomposed
+  long announced_frames = -1;       // what the container said (-1: unknown)
+  bool source_ended_early = false;  // fewer frames than announced: a truncated file
+  bool interrupted = false;
+  long frames_written = 0;          // frames in the videos (fewer than frames when interrupted)
+  stages::FrameGeometry geometry;
+  double fps = 0;
+  std::vector<double> singular_values;
+  double energy = 0;                // fraction of ||X||^2 captured by the background
+  double noise_sigma = 0;           // robust residual standard deviation, [0, 1] units
+  double threshold = 0;             // mask threshold used, [0, 1] units
+  StageSeconds seconds;
+  std::vector<std::string> files;   // written, relative to the output folder
+};
+
+// Throws cleanplate::Error on bad input or options; an interrupt returns with interrupted set.
+SeparateResult separate(const SeparateOptions& options);
+
+// Parses "512M", "4G", "1.5G", "1000000" (bytes); throws on anything else.
+std::int64_t parse_bytes(const std::string& text);
+
+}  // namespace cleanplate::pipeline

@@ -1,0 +1,154 @@
+// The `cleanplate` command line: one subcommand per job, options parsed with
+// Boost.Program_options. Errors are caught here and reported as one line with a non-zero exit.
+#include <boost/program_options.hpp>
+#include <cstdlib>
+#include <cstdio>
+#include <iostream>
+#include <sstream>
+
+#include "cleanplate/error.hpp"
+#include "cleanplate/pipeline/interrupt.hpp"
+#include "cleanplate/pipeline/separate.hpp"
+
+namespace po = boost::program_options;
+using namespace cleanplate;
+using namespace cleanplate::pipeline;
+
+namespace {
+
+constexpr const char* version = "cleanplate 0.1.0";
+constexpr int usage_error = 2, interrupted_exit = 130;
+
+const char* overview = R"(cleanplate: separate a video into a low-rank background (the clean plate) and a sparse foreground.
+
+usage: cleanplate COMMAND [options]
+
+commands:
+  separate INPUT -o OUT   background, foreground, masks and factors of a video file or image sequence
+
+cleanplate COMMAND --help shows a command's options and examples; cleanplate --version its version.
+)";
+
+const char* separate_examples = R"(
+examples:
+  cleanplate separate traffic.mp4 -o out/
+  cleanplate separate 'highway/input/in%06d.jpg' -o out/ --png       # CDnet masks out/masks/bin000001.png ...
+  cleanplate separate highway/input -o out/ --rank 3 --color --scale 0.5
+  cleanplate separate lobby.mkv -o out/ --start 100 --frames 500 --threshold 12 --outputs mask,model
+)";
+
+SeparateOutputs parse_outputs(const std::string& list) {
+  SeparateOutputs outputs{false, false, false, false, false};
+  std::stringstream items(list);
+  for (std::string item; std::getline(items, item, ',');) {
+    if (item == "background") outputs.background = true;
+    else if (item == "foreground") outputs.foreground = true;
+    else if (item == "mask") outputs.mask = true;
+    else if (item == "model") outputs.model = true;
+    else throw Error("--outputs: unknown output '" + item + "' (choose from background, foreground, mask, model)");
+  }
+  return outputs;
+}
+
+double parse_threshold(const std::string& text) {
+  if (text == "auto") return 0;
+  std::size_t used = 0;
+  double value = -1;
+  try {
+    value = std::stod(text, &used);
+  } catch (const std::exception&) {
+  }
+  if (used != text.size() || !(value > 0 && value < 256)) throw Error("--threshold must be 'auto' or a grey level in (0, 256), got '" + text + "'");
+  return value / 255;
+}
+
+void print_summary(const SeparateOptions& options, const SeparateResult& r) {
+  const auto& s = r.seconds;
+  std::fprintf(stderr, "cleanplate: %s %ld frames %dx%dx%d, rank %ld, background energy %.2f%%, threshold %.1f grey levels; "
+               "read %.2f s, decompose %.2f s, split+write %.2f s, %.1f fps overall -> %s\n",
+               r.interrupted ? "interrupted after" : "separated", r.interrupted ? r.frames_written : r.frames, r.geometry.width,
+               r.geometry.height, r.geometry.channels, options.rank, 100 * r.energy, 255 * r.threshold, s.read, s.decompose, s.split_wall,
+               s.total > 0 ? r.frames / s.total : 0.0, options.output.c_str());
+}
+
+int run_separate(const std::vector<std::string>& arguments) {
+  SeparateOptions o;
+  std::string output = "out", outputs = "background,foreground,mask,model", threshold = "auto", max_memory;
+  po::options_description visible("cleanplate separate INPUT -o OUT [options]\n\n"
+                                  "INPUT: a video file, an image pattern (in%06d.jpg), a folder of images, a camera index or a stream URL");
+  visible.add_options()("help,h", "this help")
+      ("output,o", po::value(&output)->default_value(output), "output folder (created if missing)")
+      ("rank,r", po::value(&o.rank)->default_value(o.rank), "rank of the background (1: a static scene; more for light changes)")
+      ("scale", po::value(&o.convert.scale)->default_value(o.convert.scale), "downscale frames by this factor in (0, 1]")
+      ("color", po::bool_switch(&o.convert.color), "keep three colour channels (default: grey)")
+      ("start", po::value(&o.start)->default_value(o.start), "skip this many frames first")
+      ("frames", po::value(&o.frames)->default_value(o.frames), "process at most this many frames (-1: all)")
+      ("threshold", po::value(&threshold)->default_value(threshold),
+       "mask threshold in grey levels, or 'auto': 5 robust standard deviations of the residual")
+      ("open", po::value(&o.mask.open)->default_value(o.mask.open), "morphological opening size in pixels (removes specks; 0: none)")
+      ("close", po::value(&o.mask.close)->default_value(o.mask.close), "morphological closing size in pixels (fills holes; 0: none)")
+      ("outputs", po::value(&outputs)->default_value(outputs), "what to write: any of background, foreground, mask, model")
+      ("png", po::bool_switch(&o.outputs.png), "also write the masks as PNG files, OUT/masks/bin000001.png ... (CDnet naming)")
+      ("max-memory", po::value(&max_memory), "largest frame matrix allowed, such as 4G (default: half the machine's memory)")
+      ("quiet,q", "no progress and no summary line");
+  po::options_description hidden;
+  hidden.add_options()("input", po::value(&o.input));
+  po::options_description all;
+  all.add(visible).add(hidden);
+  po::positional_options_description positional;
+  positional.add("input", 1);
+  po::variables_map vm;
+  po::store(po::command_line_parser(arguments).options(all).positional(positional).run(), vm);
+  po::notify(vm);
+  if (vm.count("help")) {
+    std::cout << visible << separate_examples;
+    return 0;
+  }
+  if (o.input.empty()) throw po::error("separate needs an INPUT (see cleanplate separate --help)");
+  const bool png = o.outputs.png;
+  o.outputs = parse_outputs(outputs);
+  o.outputs.png = png;
+  o.output = output;
+  o.mask.threshold = parse_threshold(threshold);
+  if (!max_memory.empty()) o.max_memory = parse_bytes(max_memory);
+  const bool quiet = vm.count("quiet") > 0;
+  o.progress = !quiet;
+
+  install_interrupt_handlers();
+  const SeparateResult result = separate(o);
+  if (result.source_ended_early)
+    std::fprintf(stderr, "cleanplate: warning: '%s' announced %ld frames but only %ld could be decoded; separated those\n", o.input.c_str(),
+                 result.announced_frames - o.start, result.frames);
+  if (!quiet || result.interrupted) print_summary(o, result);
+  return result.interrupted ? interrupted_exit : 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // FFmpeg's own log lines ("moov atom not found") would break the one-line errors; cleanplate
+  // reports what went wrong itself. A user's setting wins.
+  ::setenv("OPENCV_FFMPEG_LOGLEVEL", "-8", 0);
+  const std::vector<std::string> arguments(argv + std::min(argc, 2), argv + argc);
+  const std::string command = argc > 1 ? argv[1] : "";
+  try {
+    if (command == "separate") return run_separate(arguments);
+    if (command == "--version") {
+      std::cout << version << "\n";
+      return 0;
+    }
+    if (command == "--help" || command == "-h" || command == "help") {
+      std::cout << overview;
+      return 0;
+    }
+    std::cerr << (command.empty() ? std::string("cleanplate: no command given") : "cleanplate: unknown command '" + command + "'")
+              << " (cleanplate --help lists the commands)\n";
+    return usage_error;
+  } catch (const po::error& e) {
+    std::cerr << "cleanplate " << command << ": " << e.what() << " (cleanplate " << command << " --help)\n";
+    return usage_error;
+  } catch (const std::exception& e) {
+    std::cerr << "cleanplate " << command << ": " << e.what() << "\n";
+    return 1;
+  }
+}

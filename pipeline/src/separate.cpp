@@ -1,0 +1,387 @@
+#include "cleanplate/pipeline/separate.hpp"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <oneapi/tbb/flow_graph.h>
+#include <opencv2/imgcodecs.hpp>
+#include <optional>
+
+#include "cleanplate/error.hpp"
+#include "cleanplate/io/json.hpp"
+#include "cleanplate/io/npz.hpp"
+#include "cleanplate/io/video_sink.hpp"
+#include "cleanplate/io/video_source.hpp"
+#include "cleanplate/pipeline/interrupt.hpp"
+#include "cleanplate/pipeline/progress.hpp"
+#include "cleanplate/stages/clean_plate.hpp"
+#include "cleanplate/stages/decompose.hpp"
+#include "cleanplate/stages/frame_matrix.hpp"
+#include "cleanplate/stages/preview.hpp"
+
+namespace cleanplate::pipeline {
+namespace fs = std::filesystem;
+namespace flow = oneapi::tbb::flow;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
+
+// Busy time of a node body, summed over the threads that run it.
+class BusyTime {
+ public:
+  struct Scope {
+    BusyTime& owner;
+    Clock::time_point start = Clock::now();
+    ~Scope() { owner.nanoseconds_ += std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - start).count(); }
+  };
+  Scope measure() { return Scope{*this}; }
+  double seconds() const { return static_cast<double>(nanoseconds_.load()) * 1e-9; }
+
+ private:
+  std::atomic<std::int64_t> nanoseconds_{0};
+};
+
+std::string gibibytes(double bytes) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.2f GiB", bytes / (1024.0 * 1024 * 1024));
+  return text;
+}
+
+void prepare_output_folder(const fs::path& folder) {
+  std::error_code error;
+  fs::create_directories(folder, error);
+  if (error || !fs::is_directory(folder)) throw Error("cannot create output folder '" + folder.string() + "': " + (error ? error.message() : "it is a file"));
+  if (::access(folder.c_str(), W_OK) != 0) throw Error("cannot write to output folder '" + folder.string() + "': " + std::strerror(errno));
+}
+
+void check_rank(long rank, long frames) {
+  if (rank > frames) throw Error("--rank " + std::to_string(rank) + " is larger than the number of frames (" + std::to_string(frames) + ")");
+}
+
+struct DecodedFrame {
+  long index = 0;
+  cv::Mat image;
+};
+struct ConvertedFrame {
+  long index = 0;
+  Eigen::VectorXf column;
+};
+struct SplitFrame {
+  long index = 0;
+  Eigen::VectorXf residual;
+  cv::Mat mask, foreground, background;
+};
+
+// One run of `separate`: the steps in order, sharing the source, the matrix and the result.
+class SeparateRun {
+ public:
+  explicit SeparateRun(const SeparateOptions& options)
+      : options_(options), source_(options.input), progress_(options.progress) {
+    geometry_ = stages::geometry_for(source_.size(), options.convert);
+    result_.geometry = geometry_;
+    result_.fps = source_.fps();
+    result_.announced_frames = source_.frame_count();
+    max_memory_ = options.max_memory > 0 ? options.max_memory
+                                          : static_cast<std::int64_t>(::sysconf(_SC_PHYS_PAGES)) * ::sysconf(_SC_PAGE_SIZE) / 2;
+  }
+
+  SeparateResult run() {
+    const auto started = Clock::now();
+    read();
+    if (!result_.interrupted) decompose();
+    if (!result_.interrupted) split();
+    result_.seconds.total = seconds_since(started);
+    write_summary();
+    return std::move(result_);
+  }
+
+ private:
+  const SeparateOptions& options_;
+  io::VideoSource source_;
+  Progress progress_;
+  stages::FrameGeometry geometry_;
+  std::int64_t max_memory_ = 0;
+  std::optional<stages::FrameMatrix> matrix_;
+  stages::BackgroundModel model_;
+  double threshold_ = 0;
+  SeparateResult result_;
+
+  fs::path out(const std::string& name) { return options_.output / name; }
+  void wrote(const std::string& name) { result_.files.push_back(name); }
+
+  // Frames that fit in --max-memory, or -1 when the source does not say how many it has.
+  long expected_frames() const {
+    long available = source_.frame_count() < 0 ? -1 : std::max(0L, source_.frame_count() - options_.start);
+    if (options_.frames >= 0) available = available < 0 ? options_.frames : std::min(available, options_.frames);
+    return available;
+  }
+
+  void check_memory(long frames) const {
+    const double bytes = static_cast<double>(frames) * static_cast<double>(geometry_.values()) * sizeof(float);
+    if (bytes > static_cast<double>(max_memory_))
+      throw Error("the frame matrix needs " + gibibytes(bytes) + " (" + std::to_string(frames) + " frames of " + std::to_string(geometry_.width) +
+                  "x" + std::to_string(geometry_.height) + "x" + std::to_string(geometry_.channels) + " floats), more than --max-memory " +
+                  gibibytes(static_cast<double>(max_memory_)) + ": use --scale, --frames or a larger --max-memory");
+  }
+
+  // decode (serial) -> limiter -> convert (parallel) -> sequencer -> stack (serial, in order)
+  void read() {
+    const long expected = expected_frames();
+    if (expected >= 0) {
+      check_rank(options_.rank, expected);
+      check_memory(expected);
+    }
+    if (options_.start > 0 && !source_.skip(options_.start))
+      throw Error("--start " + std::to_string(options_.start) + " is past the end of '" + options_.input + "'");
+    matrix_.emplace(geometry_.values(), expected > 0 ? expected : 256);
+
+    const auto started = Clock::now();
+    BusyTime decode_time, convert_time, stack_time;
+    long decoded = 0;
+    progress_.start("reading", expected);
+    flow::graph graph;
+    flow::input_node<DecodedFrame> decode(graph, [&](oneapi::tbb::flow_control& control) -> DecodedFrame {
+      auto busy = decode_time.measure();
+      std::optional<io::Frame> frame;
+      if (interrupted() || (options_.frames >= 0 && decoded >= options_.frames) || !(frame = source_.next())) {
+        control.stop();
+        return {};
+      }
+      return {decoded++, std::move(frame->image)};
+    });
+    flow::limiter_node<DecodedFrame> in_flight(graph, static_cast<std::size_t>(options_.frames_in_flight));
+    flow::function_node<DecodedFrame, ConvertedFrame> convert(graph, flow::unlimited, [&](const DecodedFrame& frame) {
+      auto busy = convert_time.measure();
+      ConvertedFrame converted{frame.index, Eigen::VectorXf(geometry_.values())};
+      stages::frame_to_column(frame.image, geometry_, converted.column);
+      return converted;
+    });
+    flow::sequencer_node<ConvertedFrame> in_order(graph, [](const ConvertedFrame& frame) { return static_cast<std::size_t>(frame.index); });
+    flow::function_node<ConvertedFrame, flow::continue_msg> stack(graph, flow::serial, [&](const ConvertedFrame& frame) {
+      auto busy = stack_time.measure();
+      check_memory(frame.index + 1);
+      matrix_->reserve(frame.index + 1);
+      matrix_->column(frame.index) = frame.column;
+      matrix_->set_count(frame.index + 1);
+      progress_.update(frame.index + 1);
+      return flow::continue_msg();
+    });
+    flow::make_edge(decode, in_flight);
+    flow::make_edge(in_flight, convert);
+    flow::make_edge(convert, in_order);
+    flow::make_edge(in_order, stack);
+    flow::make_edge(stack, in_flight.decrementer());
+    decode.activate();
+    graph.wait_for_all();
+    progress_.finish();
+
+    result_.frames = matrix_->count();
+    result_.interrupted = interrupted();
+    result_.source_ended_early = !result_.interrupted && expected >= 0 && result_.frames < expected;
+    result_.seconds = {.read = seconds_since(started), .decode = decode_time.seconds(), .convert = convert_time.seconds(), .stack = stack_time.seconds()};
+    if (result_.frames == 0 && !result_.interrupted) throw Error("'" + options_.input + "' has no frames to separate after --start " + std::to_string(options_.start));
+  }
+
+  void decompose() {
+    check_rank(options_.rank, result_.frames);
+    auto started = Clock::now();
+    const auto frames = matrix_->view();
+    model_ = stages::decompose_svd(frames, options_.rank);
+    result_.seconds.decompose = seconds_since(started);
+    const auto& s = model_.svd.singular_values;
+    result_.singular_values.assign(s.data(), s.data() + s.size());
+    result_.energy = model_.energy;
+
+    started = Clock::now();
+    result_.noise_sigma = stages::residual_sigma(frames, model_);
+    threshold_ = result_.threshold = stages::mask_threshold(options_.mask, result_.noise_sigma);
+    result_.seconds.threshold = seconds_since(started);
+
+    if (options_.outputs.model) write_model();
+    result_.interrupted = interrupted();
+  }
+
+  void write_image(const std::string& name, const cv::Mat& image) {
+    std::vector<uchar> bytes;
+    if (!cv::imencode(".png", image, bytes)) throw Error("cannot encode '" + out(name).string() + "'");
+    io::write_file_atomically(out(name), std::string(bytes.begin(), bytes.end()));
+    wrote(name);
+  }
+
+  void write_model() {
+    io::NpzWriter npz;
+    npz.add("U", model_.svd.U);
+    npz.add("S", model_.svd.singular_values);
+    npz.add("V", model_.svd.V);
+    npz.add("shape", std::vector<std::int64_t>{result_.frames, geometry_.height, geometry_.width, geometry_.channels});
+    npz.add_string("layout", geometry_.channels == 3 ? "BGR, interleaved, row-major, values in [0, 1]" : "grey, row-major, values in [0, 1]");
+    npz.add("fps", Eigen::VectorXf(Eigen::VectorXf::Constant(1, static_cast<float>(result_.fps))));
+    npz.write(out("model.npz"));
+    wrote("model.npz");
+  }
+
+  // frame number (serial) -> limiter -> split + mask (parallel) -> sequencer -> broadcast
+  //   -> one writer per output (serial each) -> done (serial: frees a slot when all wrote)
+  void split() {
+    const long n = result_.frames;
+    const double fps = result_.fps > 0 ? result_.fps : 25;
+    const cv::Size size(geometry_.width, geometry_.height);
+    const bool color = geometry_.channels == 3;
+    const bool background_video = options_.outputs.background && options_.rank > 1;
+    std::optional<io::VideoSink> mask_video, foreground_video, background_video_sink;
+    std::optional<io::PngSequenceSink> mask_images;
+    if (options_.outputs.mask) mask_video.emplace(out("mask.mp4"), size, fps, false);
+    if (options_.outputs.foreground) foreground_video.emplace(out("foreground.mp4"), size, fps, color);
+    if (background_video) background_video_sink.emplace(out("background.mp4"), size, fps, color);
+    if (options_.outputs.png) mask_images.emplace(out("masks"));
+
+    std::vector<long> preview_frames;  // the middles of four equal parts of the clip
+    for (long k = 0; k < std::min(n, 4L); ++k) preview_frames.push_back((2 * k + 1) * n / (2 * std::min(n, 4L)));
+    std::vector<stages::PreviewRow> previews(preview_frames.size());
+
+    const auto started = Clock::now();
+    BusyTime split_time, write_time;
+    long next = 0;
+    const auto frames = matrix_->view();
+    flow::graph graph;
+    flow::input_node<long> numbers(graph, [&](oneapi::tbb::flow_control& control) -> long {
+      if (next == n || interrupted()) {
+        control.stop();
+        return 0;
+      }
+      return next++;
+    });
+    flow::limiter_node<long> in_flight(graph, static_cast<std::size_t>(options_.frames_in_flight));
+    flow::function_node<long, SplitFrame> split(graph, flow::unlimited, [&](long j) {
+      auto busy = split_time.measure();
+      const Eigen::VectorXf background = model_.background(j);
+      SplitFrame frame{j, frames.col(j) - background, {}, {}, {}};
+      frame.mask = stages::make_mask(stages::residual_magnitude(frame.residual, geometry_), threshold_, options_.mask);
+      const cv::Mat original = stages::column_to_image(frames.col(j), geometry_);
+      frame.foreground = cv::Mat::zeros(original.size(), original.type());
+      original.copyTo(frame.foreground, frame.mask);
+      const auto preview = std::find(preview_frames.begin(), preview_frames.end(), j);
+      if (background_video || preview != preview_frames.end()) frame.background = stages::column_to_image(background, geometry_);
+      if (preview != preview_frames.end()) previews[preview - preview_frames.begin()] = {original, frame.background, frame.foreground, frame.mask};
+      return frame;
+    });
+    flow::sequencer_node<SplitFrame> in_order(graph, [](const SplitFrame& frame) { return static_cast<std::size_t>(frame.index); });
+    flow::broadcast_node<SplitFrame> to_writers(graph);
+
+    std::vector<std::unique_ptr<flow::function_node<SplitFrame, long>>> writers;
+    const auto add_writer = [&](auto write) {
+      writers.push_back(std::make_unique<flow::function_node<SplitFrame, long>>(graph, flow::serial, [&, write](const SplitFrame& frame) {
+        auto busy = write_time.measure();
+        write(frame);
+        return frame.index;
+      }));
+    };
+    if (mask_video) add_writer([&](const SplitFrame& f) { mask_video->write(f.mask); });
+    if (foreground_video) add_writer([&](const SplitFrame& f) { foreground_video->write(f.foreground); });
+    if (background_video_sink) add_writer([&](const SplitFrame& f) { background_video_sink->write(f.background); });
+    if (mask_images) add_writer([&](const SplitFrame& f) { mask_images->write(f.mask, options_.start + f.index + 1); });
+    std::optional<stages::CleanPlate> plate;
+    if (options_.outputs.background) {
+      plate.emplace(geometry_, model_.clean_plate());
+      add_writer([&](const SplitFrame& f) { plate->add(f.residual, f.mask); });
+    }
+    add_writer([&](const SplitFrame&) {});  // so `done` always has a predecessor
+
+    // A frame is written when every writer has returned its number.
+    std::map<long, std::size_t> writers_done;
+    long written = 0;
+    progress_.start("writing", n);
+    using DoneNode = flow::multifunction_node<long, std::tuple<flow::continue_msg>>;
+    DoneNode done(graph, flow::serial, [&](long j, DoneNode::output_ports_type& ports) {
+      if (++writers_done[j] < writers.size()) return;
+      writers_done.erase(j);
+      progress_.update(++written);
+      std::get<0>(ports).try_put(flow::continue_msg());
+    });
+
+    flow::make_edge(numbers, in_flight);
+    flow::make_edge(in_flight, split);
+    flow::make_edge(split, in_order);
+    flow::make_edge(in_order, to_writers);
+    for (auto& writer : writers) {
+      flow::make_edge(to_writers, *writer);
+      flow::make_edge(*writer, done);
+    }
+    flow::make_edge(flow::output_port<0>(done), in_flight.decrementer());
+    numbers.activate();
+    graph.wait_for_all();
+    progress_.finish();
+    result_.seconds.split_wall = seconds_since(started);
+    result_.seconds.split = split_time.seconds();
+    result_.seconds.write = write_time.seconds();
+    result_.frames_written = written;
+    result_.interrupted = interrupted();
+
+    // Finalize whatever was written, also after an interrupt: the files are valid, and the
+    // summary says how many frames they hold.
+    const auto finish = [&](auto& sink, const char* name) {
+      if (sink && written > 0) {
+        sink->finish();
+        wrote(name);
+      }
+    };
+    finish(mask_video, "mask.mp4");
+    finish(foreground_video, "foreground.mp4");
+    finish(background_video_sink, "background.mp4");
+    if (mask_images && written > 0) wrote("masks/");
+    if (plate && written > 0) write_image("background.png", stages::column_to_image(plate->plate(), geometry_));
+    if (written == n) write_image("preview.png", stages::contact_sheet(previews));
+  }
+
+  void write_summary() {
+    const auto& r = result_;
+    const auto& s = r.seconds;
+    io::JsonObject seconds;
+    seconds.add("read", s.read).add("decode", s.decode).add("convert", s.convert).add("stack", s.stack).add("decompose", s.decompose)
+        .add("threshold", s.threshold).add("split_wall", s.split_wall).add("split", s.split).add("write", s.write).add("total", s.total);
+    io::JsonObject summary;
+    summary.add("input", options_.input).add("status", r.interrupted ? "interrupted" : "complete").add("frames", r.frames)
+        .add("announced_frames", r.announced_frames).add("source_ended_early", r.source_ended_early).add("frames_written", r.frames_written)
+        .add("start", options_.start).add("width", geometry_.width).add("height", geometry_.height).add("channels", geometry_.channels)
+        .add("fps", r.fps).add("rank", options_.rank).add("singular_values", r.singular_values)
+        .add("energy", r.energy).add("noise_sigma", r.noise_sigma).add("threshold", r.threshold).add("seconds", seconds)
+        .add("frames_per_second", s.total > 0 ? static_cast<double>(r.frames) / s.total : 0.0).add("files", r.files);
+    io::write_file_atomically(out("summary.json"), summary.str() + "\n");
+  }
+};
+
+}  // namespace
+
+SeparateResult separate(const SeparateOptions& options) {
+  if (options.rank < 1) throw Error("--rank must be at least 1");
+  if (options.frames == 0 || options.frames < -1) throw Error("--frames must be at least 1");
+  if (options.start < 0) throw Error("--start must not be negative");
+  prepare_output_folder(options.output);
+  return SeparateRun(options).run();
+}
+
+std::int64_t parse_bytes(const std::string& text) {
+  std::size_t used = 0;
+  double value = 0;
+  try {
+    value = std::stod(text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  const std::string unit = text.substr(used);
+  const double factor = unit.empty() || unit == "B" ? 1 : unit == "K" || unit == "KiB" ? 1024.0 : unit == "M" || unit == "MiB" ? 1024.0 * 1024
+                        : unit == "G" || unit == "GiB" ? 1024.0 * 1024 * 1024 : unit == "T" || unit == "TiB" ? 1024.0 * 1024 * 1024 * 1024 : -1;
+  if (used == 0 || factor < 0 || !(value > 0) || !std::isfinite(value))
+    throw Error("cannot read '" + text + "' as a memory size: use bytes or a number with K, M, G or T (such as 512M or 4G)");
+  return static_cast<std::int64_t>(value * factor);
+}
+
+}  // namespace cleanplate::pipeline

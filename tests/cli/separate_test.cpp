@@ -1,0 +1,214 @@
+// `cleanplate separate` end to end: quality on a synthetic scene with ground truth, the real
+// sequences in ../shared/data, bad input, and interrupts.
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <opencv2/videoio.hpp>
+#include <thread>
+
+#include "cli_test_support.hpp"
+
+namespace cleanplate::testing {
+namespace {
+
+// The synthetic scene (200 frames, 320x240, CDnet layout plus scene.mkv), made once per build of
+// the generator and shared by the tests of this file.
+fs::path synthetic_scene() {
+  const auto stamp = fs::last_write_time(CLEANPLATE_SYNTH).time_since_epoch().count();
+  const fs::path scene = fs::temp_directory_path() / ("cleanplate-scene-" + std::to_string(stamp));
+  if (fs::exists(scene / "scene.mkv")) return scene;
+  const fs::path partial = scene.string() + ".partial-" + std::to_string(::getpid());
+  if (std::system((std::string(CLEANPLATE_SYNTH) + " '" + partial.string() + "' > /dev/null").c_str()) != 0)
+    throw std::runtime_error("cleanplate-synth failed");
+  std::error_code raced;  // another test process may have made it first
+  fs::rename(partial, scene, raced);
+  if (raced) fs::remove_all(partial);
+  return scene;
+}
+
+long decodable_frames(const fs::path& video) {
+  cv::VideoCapture capture(video.string(), cv::CAP_FFMPEG);
+  long frames = 0;
+  for (cv::Mat frame; capture.read(frame) && !frame.empty();) ++frames;
+  return frames;
+}
+
+bool one_line(const std::string& text) { return !text.empty() && text.find('\n') == text.size() - 1; }
+
+bool has_partial_files(const fs::path& folder) {
+  if (!fs::exists(folder)) return false;
+  for (const auto& entry : fs::recursive_directory_iterator(folder))
+    if (entry.path().filename().string().find(".partial-") != std::string::npos) return true;
+  return false;
+}
+
+TEST(SyntheticScene, MasksAndBackgroundMatchTheGroundTruth) {
+  const fs::path scene = synthetic_scene(), out = scratch_folder() / "out";
+  const ProgramRun result = run(cleanplate_command("separate '" + (scene / "scene.mkv").string() + "' -o '" + out.string() + "' --png"), out.parent_path());
+  ASSERT_EQ(result.exit_code, 0) << result.errors;
+  EXPECT_TRUE(one_line(result.errors)) << "the summary line: " << result.errors;
+
+  const auto counts = score_masks(out / "masks", io::open_cdnet_sequence(scene));
+  std::printf("synthetic scene: F-measure %.4f (precision %.4f, recall %.4f)\n", counts.f_measure(), counts.precision(), counts.recall());
+  EXPECT_GE(counts.f_measure(), 0.9);
+
+  const cv::Mat truth = cv::imread((scene / "background.png").string(), cv::IMREAD_GRAYSCALE);
+  const cv::Mat plate = cv::imread((out / "background.png").string(), cv::IMREAD_UNCHANGED);
+  ASSERT_EQ(plate.size(), truth.size());
+  const double psnr = cv::PSNR(plate, truth);
+  std::printf("synthetic scene: background PSNR %.2f dB\n", psnr);
+  EXPECT_GE(psnr, 35.0);
+
+  EXPECT_EQ(decodable_frames(out / "mask.mp4"), 200);
+  EXPECT_EQ(decodable_frames(out / "foreground.mp4"), 200);
+  EXPECT_FALSE(cv::imread((out / "preview.png").string()).empty());
+  EXPECT_NE(read_text(out / "summary.json").find("\"status\": \"complete\""), std::string::npos);
+  EXPECT_FALSE(fs::exists(out / "background.mp4")) << "rank 1 writes only the clean plate";
+  EXPECT_FALSE(has_partial_files(out));
+
+  // numpy (Debian's) opens the factors with the documented shapes.
+  const std::string check =
+      "import numpy, sys; m = numpy.load(sys.argv[1]); f, h, w, c = m['shape']; "
+      "assert m['U'].shape == (h * w * c, 1) and m['S'].shape == (1,) and m['V'].shape == (f, 1), (m['U'].shape, m['V'].shape); "
+      "assert (f, h, w, c) == (200, 240, 320, 1) and m['U'].dtype == numpy.float32";
+  const ProgramRun numpy = run(std::string(CLEANPLATE_PYTHON) + " -c \"" + check + "\" '" + (out / "model.npz").string() + "'", out.parent_path());
+  EXPECT_EQ(numpy.exit_code, 0) << numpy.errors;
+}
+
+TEST(SyntheticScene, TwoRunsGiveIdenticalMasks) {
+  const fs::path scene = synthetic_scene(), scratch = scratch_folder();
+  for (const char* name : {"a", "b"}) {
+    const ProgramRun result = run(cleanplate_command("separate '" + (scene / "input").string() + "' -q --outputs mask --png -o '" + (scratch / name).string() + "'"), scratch);
+    ASSERT_EQ(result.exit_code, 0) << result.errors;
+    EXPECT_TRUE(result.errors.empty()) << "--quiet prints nothing: " << result.errors;
+  }
+  long compared = 0;
+  for (const auto& entry : fs::directory_iterator(scratch / "a" / "masks")) {
+    EXPECT_EQ(read_text(entry.path()), read_text(scratch / "b" / "masks" / entry.path().filename())) << entry.path();
+    ++compared;
+  }
+  EXPECT_EQ(compared, 200);
+}
+
+TEST(SyntheticScene, ColourRankThreeWritesABackgroundVideo) {
+  const fs::path scene = synthetic_scene(), out = scratch_folder() / "out";
+  const ProgramRun result = run(cleanplate_command("separate '" + (scene / "input/in%06d.png").string() + "' -q --rank 3 --color --scale 0.5 --start 20 --frames 100 -o '" + out.string() + "'"), out.parent_path());
+  ASSERT_EQ(result.exit_code, 0) << result.errors;
+  EXPECT_EQ(decodable_frames(out / "background.mp4"), 100);
+  cv::VideoCapture foreground((out / "foreground.mp4").string());
+  EXPECT_EQ(foreground.get(cv::CAP_PROP_FRAME_WIDTH), 160);
+  EXPECT_EQ(cv::imread((out / "background.png").string(), cv::IMREAD_UNCHANGED).channels(), 3);
+}
+
+TEST(RealData, HighwayImageSequenceScoresAtLeastTheBaseline) {
+  const fs::path highway = shared_data() / "cdnet-baseline/highway";
+  if (!fs::exists(highway)) GTEST_SKIP() << "test data not found at " << highway << " (see ../shared/data/README.md)";
+  const fs::path out = scratch_folder() / "out";
+  const ProgramRun result = run(cleanplate_command("separate '" + (highway / "input").string() + "' --png --outputs mask -o '" + out.string() + "'"), out.parent_path());
+  ASSERT_EQ(result.exit_code, 0) << result.errors;
+  const auto counts = score_masks(out / "masks", io::open_cdnet_sequence(highway));
+  std::printf("highway (frames 470-1700, ROI): F-measure %.4f, precision %.4f, recall %.4f, PWC %.3f\n", counts.f_measure(),
+              counts.precision(), counts.recall(), counts.percentage_wrong());
+  EXPECT_GE(counts.f_measure(), 0.75);
+}
+
+TEST(RealData, PedestriansVideoWithAudioRunsToCompletion) {
+  const fs::path video = shared_data() / "video/pedestrians-480x360.avi";
+  if (!fs::exists(video)) GTEST_SKIP() << "test data not found at " << video << " (see ../shared/data/README.md)";
+  const fs::path out = scratch_folder() / "out";
+  const ProgramRun result = run(cleanplate_command("separate '" + video.string() + "' -o '" + out.string() + "'"), out.parent_path());
+  ASSERT_EQ(result.exit_code, 0) << result.errors;
+  EXPECT_EQ(decodable_frames(out / "mask.mp4"), 795);
+  EXPECT_NE(read_text(out / "summary.json").find("\"frames\": 795"), std::string::npos);
+}
+
+// Bad input: one line on stderr, a non-zero exit, and nothing in OUT that looks complete.
+void expect_clean_failure(const std::string& arguments, const std::string& message, int exit_code = 1) {
+  const fs::path out = scratch_folder() / "out";
+  const ProgramRun result = run(cleanplate_command(arguments + " -o '" + out.string() + "'"), out.parent_path());
+  EXPECT_EQ(result.exit_code, exit_code) << result.errors;
+  EXPECT_TRUE(one_line(result.errors)) << result.errors;
+  EXPECT_NE(result.errors.find(message), std::string::npos) << result.errors;
+  for (const char* name : {"summary.json", "mask.mp4", "foreground.mp4", "model.npz", "background.png", "preview.png"})
+    EXPECT_FALSE(fs::exists(out / name)) << name;
+  EXPECT_FALSE(has_partial_files(out));
+}
+
+TEST(BadInput, MissingFile) { expect_clean_failure("separate /nonexistent/video.mp4", "no such file"); }
+
+TEST(BadInput, TextFileNamedMp4) {
+  const fs::path file = fs::temp_directory_path() / "cleanplate-not-a-video.mp4";
+  std::ofstream(file) << "this is not a video\n";
+  expect_clean_failure("separate '" + file.string() + "'", "not a video file");
+}
+
+TEST(BadInput, EmptyFile) {
+  const fs::path file = fs::temp_directory_path() / "cleanplate-empty.mkv";
+  std::ofstream{file};
+  expect_clean_failure("separate '" + file.string() + "'", "the file is empty");
+}
+
+TEST(BadInput, UnwritableOutputFolder) {
+  const fs::path scene = synthetic_scene(), blocker = scratch_folder() / "a-file";
+  std::ofstream(blocker) << "x";
+  const ProgramRun result = run(cleanplate_command("separate '" + (scene / "scene.mkv").string() + "' -o '" + (blocker / "out").string() + "'"), blocker.parent_path());
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_TRUE(one_line(result.errors)) << result.errors;
+  EXPECT_NE(result.errors.find("cannot create output folder"), std::string::npos) << result.errors;
+}
+
+TEST(BadInput, RankLargerThanTheFrameCount) {
+  expect_clean_failure("separate '" + (synthetic_scene() / "scene.mkv").string() + "' --frames 5 --rank 6", "larger than the number of frames");
+}
+
+TEST(BadInput, MatrixLargerThanMaxMemory) {
+  expect_clean_failure("separate '" + (synthetic_scene() / "scene.mkv").string() + "' --max-memory 10M", "more than --max-memory");
+}
+
+TEST(BadInput, UnknownOption) { expect_clean_failure("separate x.mp4 --bogus 3", "unrecognised option '--bogus'", 2); }
+
+TEST(BadInput, TruncatedVideoProcessesTheFramesItCanRead) {
+  const fs::path scratch = scratch_folder(), video = scratch / "truncated.mkv";
+  fs::copy_file(synthetic_scene() / "scene.mkv", video);
+  fs::resize_file(video, fs::file_size(video) * 6 / 10);
+  const ProgramRun result = run(cleanplate_command("separate '" + video.string() + "' -o '" + (scratch / "out").string() + "'"), scratch);
+  ASSERT_EQ(result.exit_code, 0) << result.errors;
+  EXPECT_NE(result.errors.find("could be decoded"), std::string::npos) << result.errors;
+  const std::string summary = read_text(scratch / "out/summary.json");
+  EXPECT_NE(summary.find("\"source_ended_early\": true"), std::string::npos) << summary;
+  const long frames = decodable_frames(scratch / "out/mask.mp4");
+  EXPECT_GT(frames, 50);
+  EXPECT_LT(frames, 200);
+}
+
+// Ctrl-C or SIGTERM during a run: exit 130, a summary that says so, and every video present plays.
+void expect_clean_interrupt(int signal_number) {
+  const fs::path highway = shared_data() / "cdnet-baseline/highway/input";
+  const fs::path input = fs::exists(highway) ? highway : synthetic_scene() / "input";
+  const fs::path out = scratch_folder() / "out";
+  const pid_t child = ::fork();
+  if (child == 0) {
+    ::execl(CLEANPLATE_BINARY, CLEANPLATE_BINARY, "separate", input.c_str(), "-q", "-o", out.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  ::kill(child, signal_number);
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 130);
+  EXPECT_NE(read_text(out / "summary.json").find("\"status\": \"interrupted\""), std::string::npos);
+  for (const char* video : {"mask.mp4", "foreground.mp4"}) {
+    if (fs::exists(out / video)) {
+      EXPECT_GT(decodable_frames(out / video), 0) << video;
+    }
+  }
+  EXPECT_FALSE(has_partial_files(out));
+}
+
+TEST(Interrupt, CtrlCFinalizesTheOutputs) { expect_clean_interrupt(SIGINT); }
+TEST(Interrupt, SigtermFinalizesTheOutputs) { expect_clean_interrupt(SIGTERM); }
+
+}  // namespace
+}  // namespace cleanplate::testing
