@@ -69,10 +69,12 @@ void check_rank(long rank, long frames) {
 struct DecodedFrame {
   long index = 0;
   cv::Mat image;
+  bool in_place = false;  // its matrix column exists: convert writes straight into it
 };
 struct ConvertedFrame {
   long index = 0;
-  Eigen::VectorXf column;
+  Eigen::VectorXf column;  // only for frames beyond the matrix's capacity
+  double squared_norm = 0;
 };
 struct SplitFrame {
   long index = 0;
@@ -111,6 +113,7 @@ class SeparateRun {
   std::int64_t max_memory_ = 0;
   std::optional<stages::FrameMatrix> matrix_;
   stages::BackgroundModel model_;
+  double squared_norm_ = 0;  // ||X||_F^2, summed while stacking
   double threshold_ = 0;
   SeparateResult result_;
 
@@ -141,8 +144,15 @@ class SeparateRun {
     }
     if (options_.start > 0 && !source_.skip(options_.start))
       throw Error("--start " + std::to_string(options_.start) + " is past the end of '" + options_.input + "'");
-    matrix_.emplace(geometry_.values(), expected > 0 ? expected : 256);
+    const long fitting = static_cast<long>(max_memory_ / (geometry_.values() * static_cast<std::int64_t>(sizeof(float))));
+    matrix_.emplace(geometry_.values(), expected > 0 ? expected : std::clamp(fitting, 1L, 256L));
 
+    // Frames below the capacity are converted in parallel straight into their columns. Only a
+    // frame beyond it (a source that announced fewer frames, or none) goes through a buffer that
+    // `stack` copies in after growing the matrix. That is safe because `stack` sees frames in
+    // order: when it grows the matrix, every earlier frame's conversion has finished, and later
+    // frames were decided against the old capacity, so they carry buffers too.
+    std::atomic<long> capacity = matrix_->capacity();
     const auto started = Clock::now();
     BusyTime decode_time, convert_time, stack_time;
     long decoded = 0;
@@ -155,22 +165,30 @@ class SeparateRun {
         control.stop();
         return {};
       }
-      return {decoded++, std::move(frame->image)};
+      const long index = decoded++;
+      return {index, std::move(frame->image), index < capacity.load()};
     });
     flow::limiter_node<DecodedFrame> in_flight(graph, static_cast<std::size_t>(options_.frames_in_flight));
     flow::function_node<DecodedFrame, ConvertedFrame> convert(graph, flow::unlimited, [&](const DecodedFrame& frame) {
       auto busy = convert_time.measure();
-      ConvertedFrame converted{frame.index, Eigen::VectorXf(geometry_.values())};
-      stages::frame_to_column(frame.image, geometry_, converted.column);
+      ConvertedFrame converted{frame.index, {}, 0};
+      if (!frame.in_place) converted.column.resize(geometry_.values());
+      const Eigen::Ref<Eigen::VectorXf> column = frame.in_place ? matrix_->column(frame.index) : Eigen::Ref<Eigen::VectorXf>(converted.column);
+      stages::frame_to_column(frame.image, geometry_, column);
+      converted.squared_norm = column.cast<double>().squaredNorm();  // while it is in cache: saves a pass for the energy
       return converted;
     });
     flow::sequencer_node<ConvertedFrame> in_order(graph, [](const ConvertedFrame& frame) { return static_cast<std::size_t>(frame.index); });
     flow::function_node<ConvertedFrame, flow::continue_msg> stack(graph, flow::serial, [&](const ConvertedFrame& frame) {
       auto busy = stack_time.measure();
-      check_memory(frame.index + 1);
-      matrix_->reserve(frame.index + 1);
-      matrix_->column(frame.index) = frame.column;
+      if (frame.column.size() > 0) {
+        check_memory(frame.index + 1);
+        matrix_->reserve(frame.index + 1);
+        matrix_->column(frame.index) = frame.column;
+        capacity = matrix_->capacity();
+      }
       matrix_->set_count(frame.index + 1);
+      squared_norm_ += frame.squared_norm;
       progress_.update(frame.index + 1);
       return flow::continue_msg();
     });
@@ -194,7 +212,7 @@ class SeparateRun {
     check_rank(options_.rank, result_.frames);
     auto started = Clock::now();
     const auto frames = matrix_->view();
-    model_ = stages::decompose_svd(frames, options_.rank);
+    model_ = stages::decompose_svd(frames, options_.rank, squared_norm_);
     result_.seconds.decompose = seconds_since(started);
     const auto& s = model_.svd.singular_values;
     result_.singular_values.assign(s.data(), s.data() + s.size());

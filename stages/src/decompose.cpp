@@ -13,13 +13,13 @@ Eigen::VectorXf BackgroundModel::clean_plate() const {
   return svd.U * svd.singular_values.cwiseProduct(svd.V.colwise().mean().transpose());
 }
 
-BackgroundModel decompose_svd(const Eigen::Ref<const Eigen::MatrixXf>& frames, Eigen::Index rank) {
+BackgroundModel decompose_svd(const Eigen::Ref<const Eigen::MatrixXf>& frames, Eigen::Index rank, double squared_norm) {
   if (rank > frames.cols())
     throw Error("--rank " + std::to_string(rank) + " is larger than the number of frames (" + std::to_string(frames.cols()) + ")");
   BackgroundModel model;
   const linalg::DenseOperator<float> op(frames);
   model.svd = linalg::randomized_svd(op, {.rank = rank});
-  const double total = frames.cast<double>().squaredNorm();
+  const double total = squared_norm >= 0 ? squared_norm : frames.cast<double>().squaredNorm();
   model.energy = total > 0 ? model.svd.singular_values.cast<double>().squaredNorm() / total : 1.0;
   return model;
 }

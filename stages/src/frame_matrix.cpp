@@ -1,13 +1,35 @@
 #include "cleanplate/stages/frame_matrix.hpp"
 
+#include <cstdint>
+#ifdef __linux__
+#include <sys/mman.h>
+#endif
+
 namespace cleanplate::stages {
+namespace {
+
+void advise_huge_pages([[maybe_unused]] Eigen::MatrixXf& storage) {
+#ifdef __linux__
+  constexpr std::uintptr_t huge = 2 << 20;
+  const auto begin = (reinterpret_cast<std::uintptr_t>(storage.data()) + huge - 1) & ~(huge - 1);
+  const auto end = reinterpret_cast<std::uintptr_t>(storage.data() + storage.size()) & ~(huge - 1);
+  if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);  // a hint: failure is harmless
+#endif
+}
+
+}  // namespace
 
 FrameMatrix::FrameMatrix(Eigen::Index rows, Eigen::Index expected_columns)
-    : storage_(rows, std::max<Eigen::Index>(expected_columns, 1)) {}
+    : storage_(rows, std::max<Eigen::Index>(expected_columns, 1)) {
+  advise_huge_pages(storage_);
+}
 
 void FrameMatrix::reserve(Eigen::Index columns) {
   if (columns <= storage_.cols()) return;
-  storage_.conservativeResize(Eigen::NoChange, std::max(columns, storage_.cols() * 3 / 2 + 1));
+  Eigen::MatrixXf grown(storage_.rows(), std::max(columns, storage_.cols() * 3 / 2 + 1));
+  advise_huge_pages(grown);
+  grown.leftCols(count_) = storage_.leftCols(count_);
+  storage_.swap(grown);
 }
 
 }  // namespace cleanplate::stages

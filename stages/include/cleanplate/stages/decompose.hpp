@@ -14,7 +14,8 @@ struct BackgroundModel {
   Eigen::VectorXf clean_plate() const;
 };
 
-BackgroundModel decompose_svd(const Eigen::Ref<const Eigen::MatrixXf>& frames, Eigen::Index rank);
+// `squared_norm` is ||frames||_F^2 when the caller has it (summed while stacking), else computed.
+BackgroundModel decompose_svd(const Eigen::Ref<const Eigen::MatrixXf>& frames, Eigen::Index rank, double squared_norm = -1);
 
 // Robust standard deviation of the residuals X - background, from up to `sample_frames` evenly
 // spaced frames (about a million values): the noise level that sets the automatic mask threshold.

@@ -1,5 +1,7 @@
 // FrameMatrix: frames as the columns of a preallocated column-major float matrix (each frame is
-// contiguous). It grows geometrically when a source has more frames than announced.
+// contiguous). It grows geometrically when a source has more frames than announced. On Linux the
+// storage asks for transparent huge pages: a video-sized matrix is touched once per column, and
+// 4 KiB page faults would cost more than the copy itself.
 #pragma once
 #include <Eigen/Core>
 
@@ -8,10 +10,10 @@ namespace cleanplate::stages {
 class FrameMatrix {
  public:
   FrameMatrix(Eigen::Index rows, Eigen::Index expected_columns);
-  // Column j, allocating room for it if needed. Not thread-safe when it grows: callers that write
-  // columns in parallel reserve first (reserve() is called from the serial decode step).
+  // Column j < capacity(). Writers in parallel are safe as long as nobody calls reserve().
   Eigen::Ref<Eigen::VectorXf> column(Eigen::Index j) { return storage_.col(j); }
-  void reserve(Eigen::Index columns);
+  Eigen::Index capacity() const { return storage_.cols(); }
+  void reserve(Eigen::Index columns);  // may move the storage
   void set_count(Eigen::Index columns) { count_ = columns; }
   Eigen::Index count() const { return count_; }
   // The first count() columns, without a copy.
