@@ -62,10 +62,6 @@ void prepare_output_folder(const fs::path& folder) {
   if (::access(folder.c_str(), W_OK) != 0) throw Error("cannot write to output folder '" + folder.string() + "': " + std::strerror(errno));
 }
 
-void check_rank(long rank, long frames) {
-  if (rank > frames) throw Error("--rank " + std::to_string(rank) + " is larger than the number of frames (" + std::to_string(frames) + ")");
-}
-
 struct DecodedFrame {
   long index = 0;
   cv::Mat image;
@@ -120,7 +116,8 @@ class SeparateRun {
   fs::path out(const std::string& name) { return options_.output / name; }
   void wrote(const std::string& name) { result_.files.push_back(name); }
 
-  // Frames that fit in --max-memory, or -1 when the source does not say how many it has.
+  // Frames this run will read: what the source announces after --start, at most --frames;
+  // -1 when neither says.
   long expected_frames() const {
     long available = source_.frame_count() < 0 ? -1 : std::max(0L, source_.frame_count() - options_.start);
     if (options_.frames >= 0) available = available < 0 ? options_.frames : std::min(available, options_.frames);
@@ -138,8 +135,9 @@ class SeparateRun {
   // decode (serial) -> limiter -> convert (parallel) -> sequencer -> stack (serial, in order)
   void read() {
     const long expected = expected_frames();
-    if (expected >= 0) {
-      check_rank(options_.rank, expected);
+    if (expected >= 0) {  // fail before reading when the answer is known (decompose_svd checks again)
+      if (options_.rank > expected)
+        throw Error("--rank " + std::to_string(options_.rank) + " is larger than the number of frames (" + std::to_string(expected) + ")");
       check_memory(expected);
     }
     if (options_.start > 0 && !source_.skip(options_.start))
@@ -203,13 +201,12 @@ class SeparateRun {
 
     result_.frames = matrix_->count();
     result_.interrupted = interrupted();
-    result_.source_ended_early = !result_.interrupted && expected >= 0 && result_.frames < expected;
+    result_.source_ended_early = !result_.interrupted && source_.frame_count() >= 0 && result_.frames < expected;
     result_.seconds = {.read = seconds_since(started), .decode = decode_time.seconds(), .convert = convert_time.seconds(), .stack = stack_time.seconds()};
     if (result_.frames == 0 && !result_.interrupted) throw Error("'" + options_.input + "' has no frames to separate after --start " + std::to_string(options_.start));
   }
 
   void decompose() {
-    check_rank(options_.rank, result_.frames);
     auto started = Clock::now();
     const auto frames = matrix_->view();
     model_ = stages::decompose_svd(frames, options_.rank, squared_norm_);
