@@ -64,27 +64,31 @@ double parse_threshold(const std::string& text) {
 
 void print_summary(const SeparateOptions& options, const SeparateResult& r) {
   const auto& s = r.seconds;
-  std::fprintf(stderr, "cleanplate: %s %ld frames %dx%dx%d, rank %ld, background energy %.2f%%, threshold %.1f grey levels; "
+  std::fprintf(stderr, "cleanplate: %s %ld frames %dx%dx%d, %s rank %ld, background energy %.2f%%, mean threshold %.1f grey levels; "
                "read %.2f s, decompose %.2f s, split+write %.2f s, %.1f fps overall -> %s\n",
                r.interrupted ? "interrupted after" : "separated", r.interrupted ? r.frames_written : r.frames, r.geometry.width,
-               r.geometry.height, r.geometry.channels, options.rank, 100 * r.energy, 255 * r.threshold, s.read, s.decompose, s.split_wall,
+               r.geometry.height, r.geometry.channels, method_name(options.method), options.rank, 100 * r.energy, 255 * r.threshold, s.read, s.decompose, s.split_wall,
                s.total > 0 ? r.frames / s.total : 0.0, options.output.c_str());
 }
 
 int run_separate(const std::vector<std::string>& arguments) {
   SeparateOptions o;
-  std::string output = "out", outputs = "background,foreground,mask,model", threshold = "auto", max_memory;
+  std::string output = "out", outputs = "background,foreground,mask,model", threshold = "auto", max_memory, method = "svd";
   po::options_description visible("cleanplate separate INPUT -o OUT [options]\n\n"
                                   "INPUT: a video file, an image pattern (in%06d.jpg), a folder of images, a camera index or a stream URL");
   visible.add_options()("help,h", "this help")
       ("output,o", po::value(&output)->default_value(output), "output folder (created if missing)")
+      ("method,m", po::value(&method)->default_value(method),
+       "svd (fastest), godec (sets the 5% largest residuals aside before fitting) or rpca (robust PCA)")
       ("rank,r", po::value(&o.rank)->default_value(o.rank), "rank of the background (1: a static scene; more for light changes)")
       ("scale", po::value(&o.convert.scale)->default_value(o.convert.scale), "downscale frames by this factor in (0, 1]")
       ("color", po::bool_switch(&o.convert.color), "keep three colour channels (default: grey)")
       ("start", po::value(&o.start)->default_value(o.start), "skip this many frames first")
       ("frames", po::value(&o.frames)->default_value(o.frames), "process at most this many frames (-1: all)")
       ("threshold", po::value(&threshold)->default_value(threshold),
-       "mask threshold in grey levels, or 'auto': 5 robust standard deviations of the residual")
+       "mask seed level in grey levels, or 'auto': 6 times each pixel's robust noise level")
+      ("hysteresis", po::value(&o.mask.hysteresis)->default_value(o.mask.hysteresis),
+       "pixels above this fraction of the seed level join a seeded region (1: off)")
       ("open", po::value(&o.mask.open)->default_value(o.mask.open), "morphological opening size in pixels (removes specks; 0: none)")
       ("close", po::value(&o.mask.close)->default_value(o.mask.close), "morphological closing size in pixels (fills holes; 0: none)")
       ("outputs", po::value(&outputs)->default_value(outputs), "what to write: any of background, foreground, mask, model")
@@ -110,6 +114,8 @@ int run_separate(const std::vector<std::string>& arguments) {
   o.outputs.png = png;
   o.output = output;
   o.mask.threshold = parse_threshold(threshold);
+  o.method = parse_method(method);
+  if (!(o.mask.hysteresis > 0 && o.mask.hysteresis <= 1)) throw Error("--hysteresis must be in (0, 1]");
   if (!max_memory.empty()) o.max_memory = parse_bytes(max_memory);
   const bool quiet = vm.count("quiet") > 0;
   o.progress = !quiet;

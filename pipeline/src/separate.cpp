@@ -110,7 +110,7 @@ class SeparateRun {
   std::optional<stages::FrameMatrix> matrix_;
   stages::BackgroundModel model_;
   double squared_norm_ = 0;  // ||X||_F^2, summed while stacking
-  double threshold_ = 0;
+  cv::Mat seed_threshold_;  // per pixel
   SeparateResult result_;
 
   fs::path out(const std::string& name) { return options_.output / name; }
@@ -135,7 +135,7 @@ class SeparateRun {
   // decode (serial) -> limiter -> convert (parallel) -> sequencer -> stack (serial, in order)
   void read() {
     const long expected = expected_frames();
-    if (expected >= 0) {  // fail before reading when the answer is known (decompose_svd checks again)
+    if (expected >= 0) {  // fail before reading when the answer is known (decompose checks again)
       if (options_.rank > expected)
         throw Error("--rank " + std::to_string(options_.rank) + " is larger than the number of frames (" + std::to_string(expected) + ")");
       check_memory(expected);
@@ -209,15 +209,17 @@ class SeparateRun {
   void decompose() {
     auto started = Clock::now();
     const auto frames = matrix_->view();
-    model_ = stages::decompose_svd(frames, options_.rank, squared_norm_);
+    model_ = stages::decompose(frames, {.method = options_.method, .rank = options_.rank}, squared_norm_);
     result_.seconds.decompose = seconds_since(started);
     const auto& s = model_.svd.singular_values;
     result_.singular_values.assign(s.data(), s.data() + s.size());
     result_.energy = model_.energy;
 
     started = Clock::now();
-    result_.noise_sigma = stages::residual_sigma(frames, model_);
-    threshold_ = result_.threshold = stages::mask_threshold(options_.mask, result_.noise_sigma);
+    const stages::NoiseModel noise = stages::estimate_noise(stages::sample_residuals(frames, model_), geometry_);
+    seed_threshold_ = stages::seed_threshold(options_.mask, noise);
+    result_.noise_sigma = noise.global_sigma;
+    result_.threshold = cv::mean(seed_threshold_)[0];
     result_.seconds.threshold = seconds_since(started);
 
     if (options_.outputs.model) write_model();
@@ -279,7 +281,7 @@ class SeparateRun {
       auto busy = split_time.measure();
       const Eigen::VectorXf background = model_.background(j);
       SplitFrame frame{j, frames.col(j) - background, {}, {}, {}};
-      frame.mask = stages::make_mask(stages::residual_magnitude(frame.residual, geometry_), threshold_, options_.mask);
+      frame.mask = stages::make_mask(stages::residual_magnitude(frame.residual, geometry_), seed_threshold_, options_.mask);
       const cv::Mat original = stages::column_to_image(frames.col(j), geometry_);
       frame.foreground = cv::Mat::zeros(original.size(), original.type());
       original.copyTo(frame.foreground, frame.mask);
@@ -366,7 +368,7 @@ class SeparateRun {
     summary.add("input", options_.input).add("status", r.interrupted ? "interrupted" : "complete").add("frames", r.frames)
         .add("announced_frames", r.announced_frames).add("source_ended_early", r.source_ended_early).add("frames_written", r.frames_written)
         .add("start", options_.start).add("width", geometry_.width).add("height", geometry_.height).add("channels", geometry_.channels)
-        .add("fps", r.fps).add("rank", options_.rank).add("singular_values", r.singular_values)
+        .add("fps", r.fps).add("method", method_name(options_.method)).add("rank", options_.rank).add("iterations", model_.iterations).add("singular_values", r.singular_values)
         .add("energy", r.energy).add("noise_sigma", r.noise_sigma).add("threshold", r.threshold).add("seconds", seconds)
         .add("frames_per_second", s.total > 0 ? static_cast<double>(r.frames) / s.total : 0.0).add("files", r.files);
     io::write_file_atomically(out("summary.json"), summary.str() + "\n");
@@ -381,6 +383,22 @@ SeparateResult separate(const SeparateOptions& options) {
   if (options.start < 0) throw Error("--start must not be negative");
   prepare_output_folder(options.output);
   return SeparateRun(options).run();
+}
+
+stages::Method parse_method(const std::string& name) {
+  if (name == "svd") return stages::Method::svd;
+  if (name == "godec") return stages::Method::godec;
+  if (name == "rpca") return stages::Method::robust_pca;
+  throw Error("--method must be svd, godec or rpca, got '" + name + "'");
+}
+
+const char* method_name(stages::Method method) {
+  switch (method) {
+    case stages::Method::godec: return "godec";
+    case stages::Method::robust_pca: return "rpca";
+    case stages::Method::svd: break;
+  }
+  return "svd";
 }
 
 std::int64_t parse_bytes(const std::string& text) {

@@ -1,7 +1,9 @@
 #include "cleanplate/stages/decompose.hpp"
 
+#include <cleanplate/linalg/godec.hpp>
+#include <cleanplate/linalg/robust_pca.hpp>
+
 #include "cleanplate/error.hpp"
-#include "cleanplate/stages/mask.hpp"
 
 namespace cleanplate::stages {
 
@@ -13,28 +15,43 @@ Eigen::VectorXf BackgroundModel::clean_plate() const {
   return svd.U * svd.singular_values.cwiseProduct(svd.V.colwise().mean().transpose());
 }
 
-BackgroundModel decompose_svd(const Eigen::Ref<const Eigen::MatrixXf>& frames, Eigen::Index rank, double squared_norm) {
-  if (rank > frames.cols())
-    throw Error("--rank " + std::to_string(rank) + " is larger than the number of frames (" + std::to_string(frames.cols()) + ")");
+BackgroundModel decompose(const Eigen::Ref<const Eigen::MatrixXf>& frames, const DecomposeOptions& options, double squared_norm) {
+  if (options.rank < 1) throw Error("--rank must be at least 1");
+  if (options.rank > frames.cols())
+    throw Error("--rank " + std::to_string(options.rank) + " is larger than the number of frames (" + std::to_string(frames.cols()) + ")");
   BackgroundModel model;
-  const linalg::DenseOperator<float> op(frames);
-  model.svd = linalg::randomized_svd(op, {.rank = rank});
+  switch (options.method) {
+    case Method::svd:
+      model.svd = linalg::randomized_svd(linalg::DenseOperator<float>(frames), {.rank = options.rank});
+      break;
+    case Method::godec: {
+      auto result = linalg::godec(frames, {.rank = options.rank, .sparse_fraction = options.sparse_fraction, .tolerance = 1e-4});
+      model.svd = std::move(result.low_rank);
+      model.iterations = result.iterations;
+      break;
+    }
+    case Method::robust_pca: {
+      // The stop at 1e-4 relative residual: the masks do not change below it, and each iteration
+      // costs a partial SVD and several passes over the matrix.
+      auto result = linalg::robust_pca(frames, {.tolerance = 1e-4, .max_iterations = 100, .max_rank = options.rank});
+      model.svd = std::move(result.low_rank);
+      model.iterations = result.iterations;
+      break;
+    }
+  }
   const double total = squared_norm >= 0 ? squared_norm : frames.cast<double>().squaredNorm();
   model.energy = total > 0 ? model.svd.singular_values.cast<double>().squaredNorm() / total : 1.0;
   return model;
 }
 
-double residual_sigma(const Eigen::Ref<const Eigen::MatrixXf>& frames, const BackgroundModel& model, int sample_frames) {
-  const Eigen::Index n = frames.cols(), m = frames.rows(), samples = std::min<Eigen::Index>(n, sample_frames);
-  const Eigen::Index stride = std::max<Eigen::Index>(1, m * samples / 1'000'000);
-  std::vector<float> values;
-  values.reserve(static_cast<std::size_t>(m / stride + 1) * samples);
+Eigen::MatrixXf sample_residuals(const Eigen::Ref<const Eigen::MatrixXf>& frames, const BackgroundModel& model, int sample_frames) {
+  const Eigen::Index n = frames.cols(), samples = std::min<Eigen::Index>(n, sample_frames);
+  Eigen::MatrixXf residuals(frames.rows(), samples);
   for (Eigen::Index s = 0; s < samples; ++s) {
     const Eigen::Index j = (2 * s + 1) * n / (2 * samples);
-    const Eigen::VectorXf residual = frames.col(j) - model.background(j);
-    for (Eigen::Index i = 0; i < m; i += stride) values.push_back(residual[i]);
+    residuals.col(s) = frames.col(j) - model.background(j);
   }
-  return robust_sigma(std::move(values));
+  return residuals;
 }
 
 }  // namespace cleanplate::stages

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <opencv2/imgproc.hpp>
 
+#include "cleanplate/error.hpp"
+
 namespace cleanplate::stages {
 
 cv::Mat residual_magnitude(const Eigen::Ref<const Eigen::VectorXf>& residual, const FrameGeometry& geometry) {
@@ -25,15 +27,49 @@ double robust_sigma(std::vector<float> values) {
   return 1.4826 * *middle;
 }
 
-double mask_threshold(const MaskOptions& options, double sigma) {
-  if (options.threshold > 0) return options.threshold;
-  // Never below one grey level: a noiseless synthetic input would otherwise flag rounding.
-  return std::max(options.sigmas * sigma, 1.0 / 255);
+NoiseModel estimate_noise(const Eigen::Ref<const Eigen::MatrixXf>& residuals, const FrameGeometry& geometry) {
+  if (residuals.rows() != geometry.values() || residuals.cols() == 0) throw Error("estimate_noise: the residuals do not match the frame geometry");
+  NoiseModel noise;
+  noise.global_sigma = robust_sigma(std::vector<float>(residuals.data(), residuals.data() + residuals.size()));
+  noise.pixel_sigma.create(geometry.height, geometry.width, CV_32F);
+  const Eigen::MatrixXf by_value = residuals.transpose();  // each value's samples contiguous
+  std::vector<float> samples(static_cast<std::size_t>(by_value.rows()));
+  float* sigma = noise.pixel_sigma.ptr<float>();
+  for (Eigen::Index p = 0; p < geometry.pixels(); ++p) {
+    double level = noise.global_sigma;
+    for (int c = 0; c < geometry.channels; ++c) {
+      const float* column = by_value.col(p * geometry.channels + c).data();
+      samples.assign(column, column + by_value.rows());
+      level = std::max(level, robust_sigma(samples));
+    }
+    sigma[p] = static_cast<float>(level);
+  }
+  return noise;
 }
 
-cv::Mat make_mask(const cv::Mat& magnitude, double threshold, const MaskOptions& options) {
+cv::Mat seed_threshold(const MaskOptions& options, const NoiseModel& noise) {
+  cv::Mat seed;
+  if (options.threshold > 0) seed = cv::Mat(noise.pixel_sigma.size(), CV_32F, cv::Scalar(options.threshold));
+  else seed = noise.pixel_sigma * options.sigmas;
+  return cv::max(seed, 1.0 / 255);
+}
+
+cv::Mat make_mask(const cv::Mat& magnitude, const cv::Mat& seed_threshold, const MaskOptions& options) {
   cv::Mat mask;
-  cv::compare(magnitude, threshold, mask, cv::CMP_GT);
+  cv::compare(magnitude, seed_threshold, mask, cv::CMP_GT);
+  if (options.hysteresis < 1) {
+    cv::Mat grow, labels;
+    cv::compare(magnitude, seed_threshold * options.hysteresis, grow, cv::CMP_GT);
+    const int count = cv::connectedComponents(grow, labels, 8, CV_32S);
+    std::vector<unsigned char> seeded(static_cast<std::size_t>(count), 0);
+    const int* label = labels.ptr<int>();
+    const unsigned char* seed = mask.ptr<unsigned char>();
+    for (std::size_t p = 0; p < mask.total(); ++p)
+      if (seed[p]) seeded[static_cast<std::size_t>(label[p])] = 255;
+    seeded[0] = 0;  // the background of `grow`
+    unsigned char* out = mask.ptr<unsigned char>();
+    for (std::size_t p = 0; p < mask.total(); ++p) out[p] = seeded[static_cast<std::size_t>(label[p])];
+  }
   const auto morph = [&](int op, int size) {
     if (size > 1) cv::morphologyEx(mask, mask, op, cv::getStructuringElement(cv::MORPH_ELLIPSE, {size, size}));
   };

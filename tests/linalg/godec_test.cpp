@@ -33,7 +33,7 @@ TEST(GoDec, RecoversLowRankAndSparseParts) {
   EXPECT_TRUE(r.converged);
   EXPECT_LT(r.iterations, 100);
   EXPECT_LE((reconstruct(r.low_rank) - p.low).norm() / p.low.norm(), 1e-4);
-  EXPECT_EQ(((r.sparse.array() != 0) != (p.sparse.array() != 0)).count(), 0);
+  EXPECT_EQ(((Eigen::MatrixXd(r.sparse).array() != 0) != (p.sparse.array() != 0)).count(), 0);
   EXPECT_LE(r.relative_residual, 1e-4);
 }
 

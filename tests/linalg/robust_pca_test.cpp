@@ -59,6 +59,15 @@ TEST(RobustPca, LowRankInputHasNoSparsePart) {
   EXPECT_LE((reconstruct(r.low_rank) - problem.low).norm() / problem.low.norm(), 1e-6);
 }
 
+TEST(RobustPca, RankBoundThatFitsChangesNothingAndIsRespected) {
+  const auto fits = make_problem<double>(200, 120, 2, 0.05, 17);
+  const auto r = robust_pca(Eigen::MatrixXd(fits.low + fits.sparse), {.max_rank = 2});
+  EXPECT_TRUE(r.converged);
+  EXPECT_LE((reconstruct(r.low_rank) - fits.low).norm() / fits.low.norm(), 1e-5);
+  const auto larger = make_problem<double>(200, 120, 4, 0.05, 19);
+  EXPECT_LE(robust_pca(Eigen::MatrixXd(larger.low + larger.sparse), {.max_iterations = 50, .max_rank = 1}).low_rank.rank(), 1);
+}
+
 TEST(RobustPca, ZeroMatrixIsZeroPlusZero) {
   const auto r = robust_pca(Eigen::MatrixXd::Zero(10, 7));
   EXPECT_TRUE(r.converged);

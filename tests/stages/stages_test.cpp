@@ -54,9 +54,40 @@ TEST(Mask, RobustSigmaIgnoresOutliersAndThresholdFindsTheObject) {
   cv::Mat magnitude = cv::Mat::zeros(20, 20, CV_32F);
   magnitude(cv::Rect(5, 5, 6, 6)) = 0.5f;
   magnitude.at<float>(0, 19) = 0.5f;  // a speck: removed by the opening
-  const cv::Mat mask = stages::make_mask(magnitude, stages::mask_threshold({}, 0.01), {});
+  stages::NoiseModel noise{0.01, cv::Mat(20, 20, CV_32F, cv::Scalar(0.01))};
+  const cv::Mat mask = stages::make_mask(magnitude, stages::seed_threshold({}, noise), {});
   EXPECT_EQ(mask.at<unsigned char>(8, 8), 255);
   EXPECT_EQ(mask.at<unsigned char>(0, 19), 0);
+}
+
+TEST(Mask, HysteresisKeepsFaintPartsConnectedToASeed) {
+  cv::Mat magnitude = cv::Mat::zeros(30, 30, CV_32F);
+  magnitude(cv::Rect(2, 2, 12, 8)) = 0.04f;   // faint body: above half the seed level only
+  magnitude(cv::Rect(4, 4, 3, 3)) = 0.5f;     // its seed
+  magnitude(cv::Rect(18, 18, 8, 8)) = 0.04f;  // faint and alone: not foreground
+  const cv::Mat seed(30, 30, CV_32F, cv::Scalar(0.06));
+  const cv::Mat mask = stages::make_mask(magnitude, seed, {.open = 0, .close = 0});
+  EXPECT_EQ(cv::countNonZero(mask(cv::Rect(2, 2, 12, 8))), 12 * 8);
+  EXPECT_EQ(cv::countNonZero(mask(cv::Rect(18, 18, 8, 8))), 0);
+  EXPECT_EQ(cv::countNonZero(stages::make_mask(magnitude, seed, {.hysteresis = 1, .open = 0, .close = 0})), 9);
+}
+
+TEST(Mask, NoiseLevelsArePerPixelWithTheFrameWideFloor) {
+  const stages::FrameGeometry geometry{4, 3, 1};
+  Eigen::MatrixXf residuals(12, 64);
+  for (Eigen::Index s = 0; s < 64; ++s)
+    for (Eigen::Index p = 0; p < 12; ++p) residuals(p, s) = 0.01f * static_cast<float>((s * 7 + p * 3) % 9 - 4);
+  for (Eigen::Index s = 0; s < 64; ++s) residuals(5, s) *= 20;  // a swaying branch
+  const stages::NoiseModel noise = stages::estimate_noise(residuals, geometry);
+  const auto sigma_of = [](const Eigen::VectorXf& v) { return stages::robust_sigma({v.data(), v.data() + v.size()}); };
+  EXPECT_NEAR(noise.global_sigma, sigma_of(residuals.reshaped()), 1e-7);
+  EXPECT_NEAR(noise.pixel_sigma.at<float>(1, 1), sigma_of(residuals.row(5).transpose()), 1e-6);  // pixel 5: row 1, column 1
+  EXPECT_GT(noise.pixel_sigma.at<float>(1, 1), 10 * noise.global_sigma);
+  for (int p : {0, 4, 11}) EXPECT_GE(noise.pixel_sigma.at<float>(p / 4, p % 4), static_cast<float>(noise.global_sigma));
+  const cv::Mat seed = stages::seed_threshold({}, noise);
+  EXPECT_NEAR(seed.at<float>(1, 1), 6 * noise.pixel_sigma.at<float>(1, 1), 1e-5);
+  EXPECT_NEAR(stages::seed_threshold({.threshold = 0.1}, noise).at<float>(1, 1), 0.1, 1e-7);
+  EXPECT_THROW(stages::estimate_noise(residuals.topRows(5), geometry), Error);
 }
 
 TEST(Npz, NumpyLoadsTheArraysWithTheirShapes) {

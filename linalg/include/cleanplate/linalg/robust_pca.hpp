@@ -22,6 +22,8 @@ struct RobustPcaOptions {
   int max_iterations = 500;
   double penalty_growth = 1.5;     // rho: mu grows by this factor each iteration (> 1)
   Eigen::Index initial_rank = 10;  // rank of the first partial SVD; grows as needed
+  Eigen::Index max_rank = 0;       // bound on the rank of L (0: none). On video, noise would otherwise
+                                   // keep adding components as mu grows; a static camera needs a few.
   std::uint64_t seed = 0;          // for the randomized SVDs: results are reproducible
 };
 
@@ -39,8 +41,8 @@ RobustPcaResult<typename Derived::Scalar> robust_pca(const Eigen::MatrixBase<Der
   using Scalar = typename Derived::Scalar;
   detail::require_usable(input, "robust_pca");
   if (options.lambda < 0 || options.tolerance < 0 || options.max_iterations < 1 || !(options.penalty_growth > 1) ||
-      options.initial_rank < 1)
-    throw Error("robust_pca: need lambda >= 0, tolerance >= 0, max_iterations >= 1, penalty_growth > 1 and initial_rank >= 1");
+      options.initial_rank < 1 || options.max_rank < 0)
+    throw Error("robust_pca: need lambda >= 0, tolerance >= 0, max_iterations >= 1, penalty_growth > 1, initial_rank >= 1, max_rank >= 0");
   const Matrix<Scalar> d = input;
   const Eigen::Index m = d.rows(), n = d.cols(), smaller = std::min(m, n);
   const Scalar lambda = static_cast<Scalar>(options.lambda > 0 ? options.lambda : 1 / std::sqrt(static_cast<double>(std::max(m, n))));
@@ -60,7 +62,8 @@ RobustPcaResult<typename Derived::Scalar> robust_pca(const Eigen::MatrixBase<Der
   Matrix<Scalar> y = d / std::max(spectral, d.cwiseAbs().maxCoeff() / lambda);
   Scalar mu = Scalar(1.25) / spectral;
   const Scalar mu_max = mu * Scalar(1e7);
-  Eigen::Index sketch_rank = std::min(options.initial_rank, smaller);
+  const Eigen::Index rank_bound = options.max_rank > 0 ? std::min(options.max_rank, smaller) : smaller;
+  Eigen::Index sketch_rank = std::min(options.initial_rank, rank_bound);
   const Eigen::Index rank_step = std::max<Eigen::Index>(1, std::lround(0.05 * static_cast<double>(smaller)));
 
   Matrix<Scalar> low(m, n), residual(m, n);
@@ -71,7 +74,7 @@ RobustPcaResult<typename Derived::Scalar> robust_pca(const Eigen::MatrixBase<Der
                                            {.rank = sketch_rank, .seed = options.seed + static_cast<std::uint64_t>(result.iterations)});
     const Eigen::Index kept = (svd.singular_values.array() > cut).count();
     // Every computed value survived: more may lie above the cut, so ask for more next time.
-    sketch_rank = kept < sketch_rank ? std::min(kept + 1, smaller) : std::min(sketch_rank + rank_step, smaller);
+    sketch_rank = kept < sketch_rank ? std::min(kept + 1, rank_bound) : std::min(sketch_rank + rank_step, rank_bound);
     result.low_rank = {svd.U.leftCols(kept), svd.singular_values.head(kept).array() - cut, svd.V.leftCols(kept)};
     low.noalias() = result.low_rank.U * result.low_rank.singular_values.asDiagonal() * result.low_rank.V.transpose();
 

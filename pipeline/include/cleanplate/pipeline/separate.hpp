@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "cleanplate/stages/decompose.hpp"
 #include "cleanplate/stages/frame_column.hpp"
 #include "cleanplate/stages/mask.hpp"
 
@@ -29,7 +30,8 @@ struct SeparateOutputs {
 struct SeparateOptions {
   std::string input;                        // file, image pattern or folder, camera, URL
   std::filesystem::path output = "out";     // folder, created if missing
-  long rank = 1;
+  stages::Method method = stages::Method::svd;
+  long rank = 1;                            // of the background (an upper bound for robust_pca)
   stages::ConvertOptions convert;           // --scale, --color
   long start = 0;                           // frames skipped at the beginning
   long frames = -1;                         // at most this many frames (-1: all)
@@ -63,14 +65,22 @@ struct SeparateResult {
   double fps = 0;
   std::vector<double> singular_values;
   double energy = 0;                // fraction of ||X||^2 captured by the background
-  double noise_sigma = 0;           // robust residual standard deviation, [0, 1] units
-  double threshold = 0;             // mask threshold used, [0, 1] units
+  double noise_sigma = 0;           // frame-wide robust residual standard deviation, [0, 1] units
+  double threshold = 0;             // mean seed level of the mask over the pixels, [0, 1] units
   StageSeconds seconds;
   std::vector<std::string> files;   // written, relative to the output folder
 };
 
 // Throws cleanplate::Error on bad input or options; an interrupt returns with interrupted set.
 SeparateResult separate(const SeparateOptions& options);
+
+// "svd", "godec", "rpca" and back; throws on an unknown name.
+stages::Method parse_method(const std::string& name);
+const char* method_name(stages::Method method);
+
+// "svd", "godec", "rpca" and back; throws on an unknown name.
+stages::Method parse_method(const std::string& name);
+const char* method_name(stages::Method method);
 
 // Parses "512M", "4G", "1.5G", "1000000" (bytes); throws on anything else.
 std::int64_t parse_bytes(const std::string& text);

@@ -1,13 +1,30 @@
-// The background model of a frame matrix X (pixels x frames): a rank-k truncated SVD X ~ U S V^T.
-// Frame j's background is U S v_j (v_j: row j of V); its residual, x_j minus that, is what moved.
+// The background model of a frame matrix X (pixels x frames): a low-rank L = U S V^T. Frame j's
+// background is U S v_j (v_j: row j of V); its residual, x_j minus that, is what moved.
+//
+// Three ways to find L:
+//   svd         the rank-k truncated SVD (randomized): the best fit in least squares, so objects
+//               that cross a pixel pull its background toward them; the fastest
+//   godec       GoDec: rank k with the largest `sparse_fraction` of entries set aside as foreground,
+//               so they do not pull; a few SVDs
+//   robust_pca  principal component pursuit (inexact ALM), rank at most k: the foreground is what an
+//               L1 penalty sets aside, with no fraction to choose; the slowest
 #pragma once
 #include <cleanplate/linalg/svd.hpp>
 
 namespace cleanplate::stages {
 
+enum class Method { svd, godec, robust_pca };
+
+struct DecomposeOptions {
+  Method method = Method::svd;
+  Eigen::Index rank = 1;          // rank of L (its upper bound for robust_pca)
+  double sparse_fraction = 0.05;  // godec: the share of entries that may be foreground
+};
+
 struct BackgroundModel {
   linalg::SvdResult<float> svd;
   double energy = 0;  // fraction of ||X||_F^2 in the background
+  int iterations = 1;  // of the robust methods
 
   Eigen::VectorXf background(Eigen::Index frame) const;
   // Average background over all frames: the clean plate.
@@ -15,10 +32,9 @@ struct BackgroundModel {
 };
 
 // `squared_norm` is ||frames||_F^2 when the caller has it (summed while stacking), else computed.
-BackgroundModel decompose_svd(const Eigen::Ref<const Eigen::MatrixXf>& frames, Eigen::Index rank, double squared_norm = -1);
+BackgroundModel decompose(const Eigen::Ref<const Eigen::MatrixXf>& frames, const DecomposeOptions& options, double squared_norm = -1);
 
-// Robust standard deviation of the residuals X - background, from up to `sample_frames` evenly
-// spaced frames (about a million values): the noise level that sets the automatic mask threshold.
-double residual_sigma(const Eigen::Ref<const Eigen::MatrixXf>& frames, const BackgroundModel& model, int sample_frames = 16);
+// Residual columns X - L of up to `sample_frames` evenly spaced frames, for the noise model.
+Eigen::MatrixXf sample_residuals(const Eigen::Ref<const Eigen::MatrixXf>& frames, const BackgroundModel& model, int sample_frames = 64);
 
 }  // namespace cleanplate::stages

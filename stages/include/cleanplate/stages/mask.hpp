@@ -1,7 +1,11 @@
 // Foreground masks from residuals. The residual magnitude of a pixel is |x - background| (the
-// largest over colour channels); a pixel is foreground when it exceeds the threshold. The
-// automatic threshold is `sigmas` robust standard deviations of the residuals
-// (1.4826 x median absolute deviation, which the moving pixels barely affect), then a
+// largest over colour channels). Each pixel has a noise level: the robust standard deviation
+// (1.4826 x median absolute deviation, which moving objects barely affect) of its residual over
+// sampled frames, never below the frame-wide level, so a swaying tree or a flickering light needs
+// a larger change than a still wall. A pixel seeds the foreground above `sigmas` times its noise
+// level (6: Gaussian noise crosses that about twice in a billion pixels), and pixels above
+// `hysteresis` times that level join a seed's connected region (hysteresis thresholding, as in
+// Canny's edge detector: object bodies that differ little from the background stay whole). Then a
 // morphological opening removes specks and a closing fills small holes.
 #pragma once
 #include <Eigen/Core>
@@ -13,10 +17,16 @@
 namespace cleanplate::stages {
 
 struct MaskOptions {
-  double threshold = 0;  // residual level in [0, 1] units; 0 = automatic
-  double sigmas = 5;     // automatic threshold = sigmas x robust standard deviation
-  int open = 3;          // opening kernel size in pixels (0 = none)
-  int close = 3;         // closing kernel size in pixels (0 = none)
+  double threshold = 0;     // a fixed seed level in [0, 1] units for every pixel; 0 = from the noise levels
+  double sigmas = 6;        // automatic seed level = sigmas x the pixel's noise level
+  double hysteresis = 0.5;  // region-growing level as a fraction of the seed level (1 = none)
+  int open = 3;             // opening kernel size in pixels (0 = none)
+  int close = 3;            // closing kernel size in pixels (0 = none)
+};
+
+struct NoiseModel {
+  double global_sigma = 0;  // robust standard deviation of all the sampled residuals
+  cv::Mat pixel_sigma;      // CV_32F, frame size: each pixel's own level, at least global_sigma
 };
 
 // |residual| per pixel, a CV_32F image of the frame geometry.
@@ -25,10 +35,14 @@ cv::Mat residual_magnitude(const Eigen::Ref<const Eigen::VectorXf>& residual, co
 // Robust standard deviation (1.4826 x MAD) of residual values.
 double robust_sigma(std::vector<float> values);
 
-// The threshold to use: options.threshold, or sigmas x sigma when automatic.
-double mask_threshold(const MaskOptions& options, double sigma);
+// Noise levels from residual columns of sampled frames (geometry.values() x samples).
+NoiseModel estimate_noise(const Eigen::Ref<const Eigen::MatrixXf>& residuals, const FrameGeometry& geometry);
 
-// 8-bit mask (0 or 255) from a residual magnitude image.
-cv::Mat make_mask(const cv::Mat& magnitude, double threshold, const MaskOptions& options);
+// The seed level of every pixel (CV_32F): options.threshold, or sigmas x the pixel's noise level;
+// never below one grey level, which a noiseless synthetic input would otherwise flag in rounding.
+cv::Mat seed_threshold(const MaskOptions& options, const NoiseModel& noise);
+
+// 8-bit mask (0 or 255) from a residual magnitude image and the seed levels.
+cv::Mat make_mask(const cv::Mat& magnitude, const cv::Mat& seed_threshold, const MaskOptions& options);
 
 }  // namespace cleanplate::stages
