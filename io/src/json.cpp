@@ -45,6 +45,10 @@ JsonObject& JsonObject::add(const std::string& key, const std::vector<std::strin
   members_.emplace_back(key, array(values, json_quote));
   return *this;
 }
+JsonObject& JsonObject::add(const std::string& key, const std::vector<JsonObject>& values) {
+  members_.emplace_back(key, array(values, [](const JsonObject& o) { return o.str(-1); }));
+  return *this;
+}
 JsonObject& JsonObject::add(const std::string& key, long value) {
   members_.emplace_back(key, std::to_string(value));
   return *this;

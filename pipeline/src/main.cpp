@@ -8,6 +8,7 @@
 
 #include "cleanplate/error.hpp"
 #include "cleanplate/pipeline/interrupt.hpp"
+#include "cleanplate/pipeline/evaluate.hpp"
 #include "cleanplate/pipeline/separate.hpp"
 
 namespace po = boost::program_options;
@@ -25,6 +26,7 @@ usage: cleanplate COMMAND [options]
 
 commands:
   separate INPUT -o OUT   background, foreground, masks and factors of a video file or image sequence
+  eval SEQUENCE           CDnet scores of cleanplate next to OpenCV's MOG2 and KNN on a sequence with ground truth
 
 cleanplate COMMAND --help shows a command's options and examples; cleanplate --version its version.
 )";
@@ -35,6 +37,12 @@ examples:
   cleanplate separate 'highway/input/in%06d.jpg' -o out/ --png       # CDnet masks out/masks/bin000001.png ...
   cleanplate separate highway/input -o out/ --rank 3 --color --scale 0.5
   cleanplate separate lobby.mkv -o out/ --start 100 --frames 500 --threshold 12 --outputs mask,model
+)";
+
+const char* eval_examples = R"(
+examples:
+  cleanplate eval ../shared/data/cdnet-baseline/highway                   # cleanplate godec vs MOG2 and KNN
+  cleanplate eval highway -o eval/ --method svd,godec,rpca --masks other-method/results
 )";
 
 SeparateOutputs parse_outputs(const std::string& list) {
@@ -71,51 +79,73 @@ void print_summary(const SeparateOptions& options, const SeparateResult& r) {
                s.total > 0 ? r.frames / s.total : 0.0, options.output.c_str());
 }
 
+// Options that shape the model and the masks, shared by `separate` and `eval`.
+struct ModelArguments {
+  std::string threshold = "auto";
+  po::options_description describe(SeparateOptions& o) {
+    po::options_description options("model and masks");
+    options.add_options()
+        ("rank,r", po::value(&o.rank)->default_value(o.rank), "rank of the background (1: a static scene; more for light changes; an upper bound for rpca)")
+        ("scale", po::value(&o.convert.scale)->default_value(o.convert.scale), "downscale frames by this factor in (0, 1]")
+        ("color", po::bool_switch(&o.convert.color), "keep three colour channels (default: grey)")
+        ("threshold", po::value(&threshold)->default_value(threshold),
+         "mask seed level in grey levels, or 'auto': 6 times each pixel's robust noise level")
+        ("hysteresis", po::value(&o.mask.hysteresis)->default_value(o.mask.hysteresis),
+         "pixels above this fraction of the seed level join a seeded region (1: off)")
+        ("open", po::value(&o.mask.open)->default_value(o.mask.open), "morphological opening size in pixels (removes specks; 0: none)")
+        ("close", po::value(&o.mask.close)->default_value(o.mask.close), "morphological closing size in pixels (fills holes; 0: none)");
+    return options;
+  }
+  void apply(SeparateOptions& o) const {
+    o.mask.threshold = parse_threshold(threshold);
+    if (!(o.mask.hysteresis > 0 && o.mask.hysteresis <= 1)) throw Error("--hysteresis must be in (0, 1]");
+  }
+};
+
+// Parses `arguments` with one positional argument; false when --help was asked (and printed).
+bool parse_command_line(const std::vector<std::string>& arguments, const po::options_description& visible, const char* positional_name,
+                        std::string& positional_value, const char* examples, po::variables_map& vm) {
+  po::options_description hidden;
+  hidden.add_options()(positional_name, po::value(&positional_value));
+  po::options_description all;
+  all.add(visible).add(hidden);
+  po::positional_options_description positional;
+  positional.add(positional_name, 1);
+  po::store(po::command_line_parser(arguments).options(all).positional(positional).run(), vm);
+  po::notify(vm);
+  if (vm.count("help")) {
+    std::cout << visible << examples;
+    return false;
+  }
+  return true;
+}
+
 int run_separate(const std::vector<std::string>& arguments) {
   SeparateOptions o;
-  std::string output = "out", outputs = "background,foreground,mask,model", threshold = "auto", max_memory, method = "svd";
+  ModelArguments model;
+  std::string output = "out", outputs = "background,foreground,mask,model", max_memory, method = "svd";
   po::options_description visible("cleanplate separate INPUT -o OUT [options]\n\n"
                                   "INPUT: a video file, an image pattern (in%06d.jpg), a folder of images, a camera index or a stream URL");
   visible.add_options()("help,h", "this help")
       ("output,o", po::value(&output)->default_value(output), "output folder (created if missing)")
       ("method,m", po::value(&method)->default_value(method),
        "svd (fastest), godec (sets the 5% largest residuals aside before fitting) or rpca (robust PCA)")
-      ("rank,r", po::value(&o.rank)->default_value(o.rank), "rank of the background (1: a static scene; more for light changes)")
-      ("scale", po::value(&o.convert.scale)->default_value(o.convert.scale), "downscale frames by this factor in (0, 1]")
-      ("color", po::bool_switch(&o.convert.color), "keep three colour channels (default: grey)")
       ("start", po::value(&o.start)->default_value(o.start), "skip this many frames first")
       ("frames", po::value(&o.frames)->default_value(o.frames), "process at most this many frames (-1: all)")
-      ("threshold", po::value(&threshold)->default_value(threshold),
-       "mask seed level in grey levels, or 'auto': 6 times each pixel's robust noise level")
-      ("hysteresis", po::value(&o.mask.hysteresis)->default_value(o.mask.hysteresis),
-       "pixels above this fraction of the seed level join a seeded region (1: off)")
-      ("open", po::value(&o.mask.open)->default_value(o.mask.open), "morphological opening size in pixels (removes specks; 0: none)")
-      ("close", po::value(&o.mask.close)->default_value(o.mask.close), "morphological closing size in pixels (fills holes; 0: none)")
       ("outputs", po::value(&outputs)->default_value(outputs), "what to write: any of background, foreground, mask, model")
       ("png", po::bool_switch(&o.outputs.png), "also write the masks as PNG files, OUT/masks/bin000001.png ... (CDnet naming)")
       ("max-memory", po::value(&max_memory), "largest frame matrix allowed, such as 4G (default: half the machine's memory)")
       ("quiet,q", "no progress and no summary line");
-  po::options_description hidden;
-  hidden.add_options()("input", po::value(&o.input));
-  po::options_description all;
-  all.add(visible).add(hidden);
-  po::positional_options_description positional;
-  positional.add("input", 1);
+  visible.add(model.describe(o));
   po::variables_map vm;
-  po::store(po::command_line_parser(arguments).options(all).positional(positional).run(), vm);
-  po::notify(vm);
-  if (vm.count("help")) {
-    std::cout << visible << separate_examples;
-    return 0;
-  }
+  if (!parse_command_line(arguments, visible, "input", o.input, separate_examples, vm)) return 0;
   if (o.input.empty()) throw po::error("separate needs an INPUT (see cleanplate separate --help)");
   const bool png = o.outputs.png;
   o.outputs = parse_outputs(outputs);
   o.outputs.png = png;
   o.output = output;
-  o.mask.threshold = parse_threshold(threshold);
+  model.apply(o);
   o.method = parse_method(method);
-  if (!(o.mask.hysteresis > 0 && o.mask.hysteresis <= 1)) throw Error("--hysteresis must be in (0, 1]");
   if (!max_memory.empty()) o.max_memory = parse_bytes(max_memory);
   const bool quiet = vm.count("quiet") > 0;
   o.progress = !quiet;
@@ -129,6 +159,39 @@ int run_separate(const std::vector<std::string>& arguments) {
   return result.interrupted ? interrupted_exit : 0;
 }
 
+int run_eval(const std::vector<std::string>& arguments) {
+  EvaluateOptions o;
+  ModelArguments model;
+  std::string sequence, output = "eval", methods = "godec";
+  std::vector<std::string> masks;
+  po::options_description visible("cleanplate eval SEQUENCE [-o OUT] [options]\n\n"
+                                  "SEQUENCE: a CDnet folder (input/, groundtruth/, temporalROI.txt, ROI.bmp)");
+  visible.add_options()("help,h", "this help")
+      ("output,o", po::value(&output)->default_value(output), "folder for eval.csv, eval.json, f_measure.png and cleanplate's masks")
+      ("method,m", po::value(&methods)->default_value(methods), "cleanplate methods to run, comma-separated: svd, godec, rpca")
+      ("masks", po::value(&masks)->composing(), "also score this folder of masks (binNNNNNN.png); repeatable")
+      ("no-opencv", "do not run OpenCV's MOG2 and KNN");
+  visible.add(model.describe(o.separate));
+  po::variables_map vm;
+  if (!parse_command_line(arguments, visible, "sequence", sequence, eval_examples, vm)) return 0;
+  if (sequence.empty()) throw po::error("eval needs a SEQUENCE folder (see cleanplate eval --help)");
+  o.sequence = sequence;
+  o.output = output;
+  model.apply(o.separate);
+  o.separate.progress = false;
+  o.methods.clear();
+  std::stringstream items(methods);
+  for (std::string item; std::getline(items, item, ',');) o.methods.push_back(parse_method(item));
+  o.mask_folders.assign(masks.begin(), masks.end());
+  o.opencv = vm.count("no-opencv") == 0;
+
+  install_interrupt_handlers();
+  const EvaluateResult result = evaluate(o);
+  std::cout << format_table(result.rows);
+  std::fprintf(stderr, "cleanplate: wrote %s/eval.csv, eval.json, f_measure.png\n", o.output.c_str());
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -139,6 +202,7 @@ int main(int argc, char** argv) {
   const std::string command = argc > 1 ? argv[1] : "";
   try {
     if (command == "separate") return run_separate(arguments);
+    if (command == "eval") return run_eval(arguments);
     if (command == "--version") {
       std::cout << version << "\n";
       return 0;

@@ -10,9 +10,9 @@
 #include <string>
 
 #include <opencv2/imgcodecs.hpp>
+#include <opencv2/videoio.hpp>
 
-#include "cleanplate/io/ground_truth.hpp"
-#include "cleanplate/stages/metrics.hpp"
+#include "cleanplate/pipeline/evaluate.hpp"
 
 namespace cleanplate::testing {
 namespace fs = std::filesystem;
@@ -53,17 +53,11 @@ inline fs::path shared_data() {
   return path ? fs::path(path) : fs::path();
 }
 
-// CDnet scores of masks/binNNNNNN.png against a sequence's ground truth over its temporal ROI.
-inline stages::ConfusionCounts score_masks(const fs::path& masks, const io::CdnetSequence& sequence) {
-  stages::ConfusionCounts counts;
-  char name[32];
-  for (long number = sequence.first; number <= sequence.last; ++number) {
-    std::snprintf(name, sizeof name, "bin%06ld.png", number);
-    const cv::Mat mask = cv::imread((masks / name).string(), cv::IMREAD_GRAYSCALE);
-    if (mask.empty()) throw std::runtime_error("missing mask " + (masks / name).string());
-    counts.add(mask, sequence.labels(number), sequence.roi);
-  }
-  return counts;
+inline long decodable_frames(const fs::path& video) {
+  cv::VideoCapture capture(video.string(), cv::CAP_FFMPEG);
+  long frames = 0;
+  for (cv::Mat frame; capture.read(frame) && !frame.empty();) ++frames;
+  return frames;
 }
 
 }  // namespace cleanplate::testing

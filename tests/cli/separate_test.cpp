@@ -4,7 +4,6 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <opencv2/videoio.hpp>
 #include <thread>
 
 #include "cli_test_support.hpp"
@@ -27,13 +26,6 @@ fs::path synthetic_scene() {
   return scene;
 }
 
-long decodable_frames(const fs::path& video) {
-  cv::VideoCapture capture(video.string(), cv::CAP_FFMPEG);
-  long frames = 0;
-  for (cv::Mat frame; capture.read(frame) && !frame.empty();) ++frames;
-  return frames;
-}
-
 bool one_line(const std::string& text) { return !text.empty() && text.find('\n') == text.size() - 1; }
 
 bool has_partial_files(const fs::path& folder) {
@@ -49,7 +41,7 @@ TEST(SyntheticScene, MasksAndBackgroundMatchTheGroundTruth) {
   ASSERT_EQ(result.exit_code, 0) << result.errors;
   EXPECT_TRUE(one_line(result.errors)) << "the summary line: " << result.errors;
 
-  const auto counts = score_masks(out / "masks", io::open_cdnet_sequence(scene));
+  const auto counts = pipeline::score_mask_folder(out / "masks", io::open_cdnet_sequence(scene));
   std::printf("synthetic scene: F-measure %.4f (precision %.4f, recall %.4f)\n", counts.f_measure(), counts.precision(), counts.recall());
   EXPECT_GE(counts.f_measure(), 0.9);
 
@@ -99,28 +91,6 @@ TEST(SyntheticScene, ColourRankThreeWritesABackgroundVideo) {
   cv::VideoCapture foreground((out / "foreground.mp4").string());
   EXPECT_EQ(foreground.get(cv::CAP_PROP_FRAME_WIDTH), 160);
   EXPECT_EQ(cv::imread((out / "background.png").string(), cv::IMREAD_UNCHANGED).channels(), 3);
-}
-
-TEST(RealData, HighwayImageSequenceScoresAtLeastTheBaseline) {
-  const fs::path highway = shared_data() / "cdnet-baseline/highway";
-  if (!fs::exists(highway)) GTEST_SKIP() << "test data not found at " << highway << " (see ../shared/data/README.md)";
-  const fs::path out = scratch_folder() / "out";
-  const ProgramRun result = run(cleanplate_command("separate '" + (highway / "input").string() + "' --png --outputs mask -o '" + out.string() + "'"), out.parent_path());
-  ASSERT_EQ(result.exit_code, 0) << result.errors;
-  const auto counts = score_masks(out / "masks", io::open_cdnet_sequence(highway));
-  std::printf("highway (frames 470-1700, ROI): F-measure %.4f, precision %.4f, recall %.4f, PWC %.3f\n", counts.f_measure(),
-              counts.precision(), counts.recall(), counts.percentage_wrong());
-  EXPECT_GE(counts.f_measure(), 0.75);
-}
-
-TEST(RealData, PedestriansVideoWithAudioRunsToCompletion) {
-  const fs::path video = shared_data() / "video/pedestrians-480x360.avi";
-  if (!fs::exists(video)) GTEST_SKIP() << "test data not found at " << video << " (see ../shared/data/README.md)";
-  const fs::path out = scratch_folder() / "out";
-  const ProgramRun result = run(cleanplate_command("separate '" + video.string() + "' -o '" + out.string() + "'"), out.parent_path());
-  ASSERT_EQ(result.exit_code, 0) << result.errors;
-  EXPECT_EQ(decodable_frames(out / "mask.mp4"), 795);
-  EXPECT_NE(read_text(out / "summary.json").find("\"frames\": 795"), std::string::npos);
 }
 
 // Bad input: one line on stderr, a non-zero exit, and nothing in OUT that looks complete.

@@ -17,6 +17,7 @@ class JsonObject {
   JsonObject& add(const std::string& key, const JsonObject& value);
   JsonObject& add(const std::string& key, const std::vector<double>& values);
   JsonObject& add(const std::string& key, const std::vector<std::string>& values);
+  JsonObject& add(const std::string& key, const std::vector<JsonObject>& values);
   std::string str(int indent = 0) const;
 
  private:

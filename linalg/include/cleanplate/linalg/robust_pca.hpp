@@ -7,9 +7,13 @@
 //
 //   auto r = robust_pca(D);            // r.low_rank (U, singular_values, V), r.sparse, r.iterations
 #pragma once
+#include <oneapi/tbb/blocked_range.h>
+#include <oneapi/tbb/parallel_for.h>
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <vector>
 
 #include "cleanplate/linalg/common.hpp"
 #include "cleanplate/linalg/svd.hpp"
@@ -43,7 +47,7 @@ RobustPcaResult<typename Derived::Scalar> robust_pca(const Eigen::MatrixBase<Der
   if (options.lambda < 0 || options.tolerance < 0 || options.max_iterations < 1 || !(options.penalty_growth > 1) ||
       options.initial_rank < 1 || options.max_rank < 0)
     throw Error("robust_pca: need lambda >= 0, tolerance >= 0, max_iterations >= 1, penalty_growth > 1, initial_rank >= 1, max_rank >= 0");
-  const Matrix<Scalar> d = input;
+  const Eigen::Ref<const Matrix<Scalar>> d(input.derived());  // viewed, not copied
   const Eigen::Index m = d.rows(), n = d.cols(), smaller = std::min(m, n);
   const Scalar lambda = static_cast<Scalar>(options.lambda > 0 ? options.lambda : 1 / std::sqrt(static_cast<double>(std::max(m, n))));
   const double tolerance = options.tolerance > 0 ? options.tolerance : std::max(1e-7, 100.0 * std::numeric_limits<Scalar>::epsilon());
@@ -66,28 +70,42 @@ RobustPcaResult<typename Derived::Scalar> robust_pca(const Eigen::MatrixBase<Der
   Eigen::Index sketch_rank = std::min(options.initial_rank, rank_bound);
   const Eigen::Index rank_step = std::max<Eigen::Index>(1, std::lround(0.05 * static_cast<double>(smaller)));
 
-  Matrix<Scalar> low(m, n), residual(m, n);
+  Matrix<Scalar> target(m, n);
+  std::vector<double> column_residual(static_cast<std::size_t>(n));
   for (result.iterations = 1; result.iterations <= options.max_iterations; ++result.iterations) {
     // L: singular value thresholding of D - S + Y / mu at 1 / mu.
     const Scalar cut = 1 / mu;
-    SvdResult<Scalar> svd = randomized_svd(Matrix<Scalar>(d - result.sparse + y / mu),
-                                           {.rank = sketch_rank, .seed = options.seed + static_cast<std::uint64_t>(result.iterations)});
+    target = d - result.sparse + y / mu;
+    SvdResult<Scalar> svd = randomized_svd(target, {.rank = sketch_rank, .seed = options.seed + static_cast<std::uint64_t>(result.iterations)});
     const Eigen::Index kept = (svd.singular_values.array() > cut).count();
     // Every computed value survived: more may lie above the cut, so ask for more next time.
     sketch_rank = kept < sketch_rank ? std::min(kept + 1, rank_bound) : std::min(sketch_rank + rank_step, rank_bound);
     result.low_rank = {svd.U.leftCols(kept), svd.singular_values.head(kept).array() - cut, svd.V.leftCols(kept)};
-    low.noalias() = result.low_rank.U * result.low_rank.singular_values.asDiagonal() * result.low_rank.V.transpose();
 
-    // S: entrywise soft thresholding of D - L + Y / mu at lambda / mu.
+    // S, the residual and Y in one pass, column by column: L's column is formed on the fly,
+    // S = soft-threshold(D - L + Y / mu, lambda / mu), Z = D - L - S, Y += mu Z.
     const Scalar shrink = lambda / mu;
-    result.sparse = (d - low + y / mu).unaryExpr([shrink](Scalar v) {
-      return v > shrink ? v - shrink : v < -shrink ? v + shrink : Scalar(0);
+    const Matrix<Scalar> us = result.low_rank.U * result.low_rank.singular_values.asDiagonal();
+    oneapi::tbb::parallel_for(oneapi::tbb::blocked_range<Eigen::Index>(0, n), [&](const auto& columns) {
+      Vector<Scalar> low(m);
+      for (Eigen::Index j = columns.begin(); j != columns.end(); ++j) {
+        low.noalias() = us * result.low_rank.V.row(j).transpose();
+        double squared = 0;
+        for (Eigen::Index i = 0; i < m; ++i) {
+          const Scalar v = d(i, j) - low[i] + y(i, j) / mu;
+          const Scalar s = v > shrink ? v - shrink : v < -shrink ? v + shrink : Scalar(0);
+          const Scalar z = d(i, j) - low[i] - s;
+          result.sparse(i, j) = s;
+          y(i, j) += mu * z;
+          squared += static_cast<double>(z) * z;
+        }
+        column_residual[static_cast<std::size_t>(j)] = squared;
+      }
     });
-
-    residual = d - low - result.sparse;
-    y += mu * residual;
     mu = std::min(mu * static_cast<Scalar>(options.penalty_growth), mu_max);
-    result.relative_residual = residual.template cast<double>().norm() / d_norm;
+    double squared = 0;
+    for (double c : column_residual) squared += c;
+    result.relative_residual = std::sqrt(squared) / d_norm;
     if (result.relative_residual <= tolerance) {
       result.converged = true;
       break;
