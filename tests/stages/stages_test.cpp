@@ -5,6 +5,7 @@
 #include <cleanplate/stages/frame_column.hpp>
 #include <cleanplate/stages/mask.hpp>
 #include <cleanplate/stages/metrics.hpp>
+#include <cleanplate/stages/preview.hpp>
 #include <cstdlib>
 #include <filesystem>
 
@@ -88,6 +89,16 @@ TEST(Mask, NoiseLevelsArePerPixelWithTheFrameWideFloor) {
   EXPECT_NEAR(seed.at<float>(1, 1), 6 * noise.pixel_sigma.at<float>(1, 1), 1e-5);
   EXPECT_NEAR(stages::seed_threshold({.threshold = 0.1}, noise).at<float>(1, 1), 0.1, 1e-7);
   EXPECT_THROW(stages::estimate_noise(residuals.topRows(5), geometry), Error);
+}
+
+TEST(Preview, ContactSheetHasOneRowPerFrameAndShrinksLargeCells) {
+  const cv::Mat grey(480, 640, CV_8U, cv::Scalar(100)), colour(480, 640, CV_8UC3, cv::Scalar(1, 2, 3));
+  const stages::PreviewRow row{grey, colour, grey, grey};
+  const cv::Mat sheet = stages::contact_sheet({row, row});
+  EXPECT_EQ(sheet.type(), CV_8UC3);
+  EXPECT_EQ(sheet.cols, 4 * (320 + 4));  // 2-pixel borders on each side of each cell
+  EXPECT_EQ(sheet.rows, 2 * (240 + 4));
+  EXPECT_EQ(sheet.at<cv::Vec3b>(100, 324 + 100), cv::Vec3b(1, 2, 3));
 }
 
 TEST(Npz, NumpyLoadsTheArraysWithTheirShapes) {

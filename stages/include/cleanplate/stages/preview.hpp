@@ -10,6 +10,7 @@ struct PreviewRow {
   cv::Mat original, background, foreground, mask;  // 8-bit, same size; grey or BGR
 };
 
-cv::Mat contact_sheet(const std::vector<PreviewRow>& rows);
+// Cells wider than `cell_width` are shrunk to it, so the sheet stays viewable for large frames.
+cv::Mat contact_sheet(const std::vector<PreviewRow>& rows, int cell_width = 320);
 
 }  // namespace cleanplate::stages
