@@ -124,12 +124,16 @@ class SeparateRun {
     return available;
   }
 
+  // The frame matrix, plus the matrix-sized buffers the method keeps: GoDec's residual magnitudes;
+  // robust PCA's multiplier Y, sparse part S and thresholding target.
   void check_memory(long frames) const {
-    const double bytes = static_cast<double>(frames) * static_cast<double>(geometry_.values()) * sizeof(float);
+    const int copies = options_.method == stages::Method::svd ? 1 : options_.method == stages::Method::godec ? 2 : 4;
+    const double bytes = copies * static_cast<double>(frames) * static_cast<double>(geometry_.values()) * sizeof(float);
     if (bytes > static_cast<double>(max_memory_))
-      throw Error("the frame matrix needs " + gibibytes(bytes) + " (" + std::to_string(frames) + " frames of " + std::to_string(geometry_.width) +
-                  "x" + std::to_string(geometry_.height) + "x" + std::to_string(geometry_.channels) + " floats), more than --max-memory " +
-                  gibibytes(static_cast<double>(max_memory_)) + ": use --scale, --frames or a larger --max-memory");
+      throw Error("the frame matrix" + std::string(copies > 1 ? " and the method's working copies need " : " needs ") + gibibytes(bytes) +
+                  " (" + std::to_string(frames) + " frames of " + std::to_string(geometry_.width) + "x" + std::to_string(geometry_.height) + "x" +
+                  std::to_string(geometry_.channels) + " floats" + (copies > 1 ? ", " + std::to_string(copies) + " matrices" : "") +
+                  "), more than --max-memory " + gibibytes(static_cast<double>(max_memory_)) + ": use --scale, --frames or a larger --max-memory");
   }
 
   // decode (serial) -> limiter -> convert (parallel) -> sequencer -> stack (serial, in order)
