@@ -53,8 +53,9 @@ void NpzWriter::write(const std::filesystem::path& path) const {
     const zip_int64_t index = source ? zip_file_add(zip, name.c_str(), source, ZIP_FL_OVERWRITE) : -1;
     if (index < 0) {
       if (source) zip_source_free(source);
+      const std::string message = zip_strerror(zip);  // before zip_discard frees it
       zip_discard(zip);
-      throw Error("cannot write '" + path.string() + "': " + zip_strerror(zip));
+      throw Error("cannot write '" + path.string() + "': " + message);
     }
     zip_set_file_compression(zip, index, ZIP_CM_DEFLATE, 6);
   }
