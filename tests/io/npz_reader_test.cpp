@@ -1,0 +1,104 @@
+// NpzReader: reads back what NpzWriter writes, and refuses damaged files with clear errors.
+#include <gtest/gtest.h>
+
+#include <cleanplate/error.hpp>
+#include <cleanplate/io/npz.hpp>
+#include <cleanplate/io/npz_reader.hpp>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace cleanplate::io {
+namespace {
+namespace fs = std::filesystem;
+
+std::string read_bytes(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream bytes;
+  bytes << in.rdbuf();
+  return bytes.str();
+}
+
+std::string npy(const std::string& header, const std::string& payload) {
+  std::string h = header;
+  h.append((64 - (10 + h.size() + 1) % 64) % 64, ' ');
+  h += '\n';
+  std::string out("\x93NUMPY\x01\x00", 8);
+  out += static_cast<char>(h.size() & 0xff);
+  out += static_cast<char>(h.size() >> 8);
+  return out + h + payload;
+}
+
+template <typename Check>
+void expect_error(Check check, const std::string& part) {
+  try {
+    check();
+    ADD_FAILURE() << "no error; expected one mentioning '" << part << "'";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(part), std::string::npos) << e.what();
+  }
+}
+
+fs::path written_model() {
+  const fs::path path = fs::temp_directory_path() / "cleanplate-npz-reader-test.npz";
+  Eigen::MatrixXf u(3, 2);
+  u << 1, 2, 3, 4, 5, 6;
+  NpzWriter npz;
+  npz.add("U", u);
+  npz.add("S", Eigen::VectorXf(Eigen::VectorXf::LinSpaced(4, 0, 3)));
+  npz.add("shape", std::vector<std::int64_t>{200, 240, 320, 1});
+  npz.add_string("layout", "grey");
+  npz.write(path);
+  return path;
+}
+
+TEST(NpzReader, ReadsBackWhatTheWriterWrote) {
+  const NpzReader reader(written_model());
+  EXPECT_EQ(reader.matrix("U")(2, 1), 6);
+  EXPECT_EQ(reader.matrix("U")(1, 0), 3);
+  EXPECT_EQ(reader.vector("S")(3), 3);
+  EXPECT_EQ(reader.integers("shape"), (std::vector<std::int64_t>{200, 240, 320, 1}));
+  EXPECT_EQ(reader.text("layout"), "grey");
+  expect_error([&] { (void)reader.array("V"); }, "no array 'V'");
+  expect_error([&] { (void)reader.vector("U"); }, "not a 1-D float32");
+}
+
+TEST(NpzReader, RefusesTruncatedFilesAtEveryLength) {
+  const std::string bytes = read_bytes(written_model());
+  for (std::size_t length = 0; length < bytes.size(); length += 7)
+    EXPECT_THROW(NpzReader::from_bytes(bytes.substr(0, length)), Error) << "length " << length;
+}
+
+TEST(NpzReader, RefusesCorruptedBytesWithoutCrashing) {
+  const std::string bytes = read_bytes(written_model());
+  for (std::size_t at = 0; at < bytes.size(); ++at) {
+    std::string damaged = bytes;
+    damaged[at] = static_cast<char>(damaged[at] ^ 0x5a);
+    try {
+      (void)NpzReader::from_bytes(damaged);  // a flip in slack bytes may still read; it must not crash
+    } catch (const Error&) {
+    }
+  }
+}
+
+TEST(NpyHeader, ChecksMagicVersionDtypeShapeAndSize) {
+  const std::string four_floats(16, '\0');
+  EXPECT_EQ(parse_npy(npy("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2), }", four_floats), "x").count(), 4);
+  expect_error([&] { parse_npy("not numpy at all", "x"); }, "bad magic");
+  expect_error([&] { parse_npy(std::string("\x93NUMPY\x07\x00\x00\x00", 10), "x"); }, "version 7");
+  expect_error([&] { parse_npy(npy("{'descr': '<c16', 'fortran_order': False, 'shape': (1,), }", four_floats), "x"); }, "unsupported dtype");
+  expect_error([&] { parse_npy(npy("{'descr': '<f4', 'fortran_order': False, 'shape': (3, 2), }", four_floats), "x"); }, "promises 24");
+  expect_error([&] { parse_npy(npy("{'descr': '<f4', 'fortran_order': False, 'shape': (999999999999999, 999999999999999), }", four_floats), "x"); },
+               "absurdly large");
+  expect_error([&] { parse_npy(npy("{'descr': '<f4', 'fortran_order': maybe, 'shape': (4,), }", four_floats), "x"); }, "fortran_order");
+  expect_error([&] { parse_npy(npy("{'descr': '<f4', 'fortran_order': False, 'shape': (-4,), }", four_floats), "x"); }, "malformed");
+  expect_error([&] { parse_npy(npy("{'descr': '<f4', 'fortran_order': False}", four_floats), "x"); }, "no 'shape'");
+}
+
+TEST(NpzReader, RefusesMissingAndNonZipFiles) {
+  expect_error([] { NpzReader("/nonexistent/model.npz"); }, "no such file");
+  expect_error([] { NpzReader::from_bytes("PK but not really a zip"); }, "not a readable zip");
+}
+
+}  // namespace
+}  // namespace cleanplate::io
