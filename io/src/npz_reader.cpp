@@ -123,6 +123,7 @@ struct ZipCloser {
 NpzReader NpzReader::from_bytes(const std::string& bytes, const std::string& name, std::int64_t limit) {
   NpzReader reader;
   reader.name_ = name;
+  if (bytes.empty()) fail(name, "the file is empty");
   zip_error_t error;
   zip_error_init(&error);
   zip_source_t* source = zip_source_buffer_create(bytes.data(), bytes.size(), 0, &error);
@@ -135,6 +136,7 @@ NpzReader NpzReader::from_bytes(const std::string& bytes, const std::string& nam
     fail(name, "not a readable zip/npz file (" + why + ")");
   }
   const zip_int64_t entries = zip_get_num_entries(zip.get(), 0);
+  if (entries <= 0) fail(name, "it holds no arrays");
   std::int64_t total = 0;
   for (zip_int64_t i = 0; i < entries; ++i) {
     zip_stat_t stat;
