@@ -95,6 +95,16 @@ TEST(NpyHeader, ChecksMagicVersionDtypeShapeAndSize) {
   expect_error([&] { parse_npy(npy("{'descr': '<f4', 'fortran_order': False}", four_floats), "x"); }, "no 'shape'");
 }
 
+TEST(NpzReader, RegressionInputsGiveErrorsNotCrashes) {
+  long inputs = 0;
+  for (const auto& entry : fs::directory_iterator(CLEANPLATE_FUZZ_REGRESSIONS)) {
+    if (entry.path().extension() == ".md") continue;
+    EXPECT_THROW(NpzReader::from_bytes(read_bytes(entry.path())), Error) << entry.path();
+    ++inputs;
+  }
+  std::printf("%ld regression inputs\n", inputs);
+}
+
 TEST(NpzReader, RefusesMissingAndNonZipFiles) {
   expect_error([] { NpzReader("/nonexistent/model.npz"); }, "no such file");
   expect_error([] { NpzReader::from_bytes("PK but not really a zip"); }, "not a readable zip");
