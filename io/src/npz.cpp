@@ -5,7 +5,7 @@
 #include <cstring>
 
 #include "cleanplate/error.hpp"
-#include "cleanplate/io/video_sink.hpp"
+#include "cleanplate/io/atomic_file.hpp"
 
 namespace cleanplate::io {
 
@@ -28,8 +28,18 @@ void NpzWriter::add_array(const std::string& name, const std::string& descr, con
   entries_.emplace_back(name + ".npy", std::move(npy));
 }
 
-void NpzWriter::add(const std::string& name, const Eigen::MatrixXf& m) {
-  add_array(name, "<f4", {m.rows(), m.cols()}, true, m.data(), m.size() * sizeof(float));
+void NpzWriter::add(const std::string& name, const Eigen::MatrixXf& m, const std::string& dtype) {
+  const std::vector<std::int64_t> shape{m.rows(), m.cols()};
+  if (dtype == "<f4") return add_array(name, dtype, shape, true, m.data(), m.size() * sizeof(float));
+  if (dtype == "<f2") {
+    const Eigen::Matrix<Eigen::half, Eigen::Dynamic, Eigen::Dynamic> half = m.cast<Eigen::half>();
+    return add_array(name, dtype, shape, true, half.data(), half.size() * sizeof(Eigen::half));
+  }
+  if (dtype == "|i1") {
+    const Eigen::Matrix<std::int8_t, Eigen::Dynamic, Eigen::Dynamic> bytes = m.cast<std::int8_t>();
+    return add_array(name, dtype, shape, true, bytes.data(), bytes.size());
+  }
+  throw Error("cannot store a matrix as '" + dtype + "'");
 }
 void NpzWriter::add(const std::string& name, const Eigen::VectorXf& v) {
   add_array(name, "<f4", {v.size()}, false, v.data(), v.size() * sizeof(float));

@@ -153,7 +153,8 @@ NpzReader NpzReader::from_bytes(const std::string& bytes, const std::string& nam
     std::string npy(static_cast<std::size_t>(stat.size), '\0');
     const zip_int64_t read = zip_fread(file.get(), npy.data(), stat.size);
     if (read != static_cast<zip_int64_t>(stat.size)) fail(name, "entry '" + entry + "' is truncated or corrupted");
-    reader.arrays_[entry] = parse_npy(npy, name + ": " + entry);
+    NpyArray& array = reader.arrays_[entry] = parse_npy(npy, name + ": " + entry);
+    array.stored_bytes = (stat.valid & ZIP_STAT_COMP_SIZE) ? static_cast<std::int64_t>(stat.comp_size) : array.count();
   }
   return reader;
 }
@@ -171,14 +172,26 @@ const NpyArray& NpzReader::array(const std::string& name) const {
   return found->second;
 }
 
+namespace {
+
+template <class T>
+Eigen::MatrixXf to_float_matrix(const NpyArray& a) {
+  const auto* data = reinterpret_cast<const T*>(a.bytes.data());
+  using RowMajor = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  using ColumnMajor = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic>;
+  if (a.fortran_order) return Eigen::Map<const ColumnMajor>(data, a.shape[0], a.shape[1]).template cast<float>();
+  return Eigen::Map<const RowMajor>(data, a.shape[0], a.shape[1]).template cast<float>();
+}
+
+}  // namespace
+
 Eigen::MatrixXf NpzReader::matrix(const std::string& name) const {
   const NpyArray& a = array(name);
-  if (a.dtype != "<f4" || a.shape.size() != 2) fail(name_, "'" + name + "' is not a 2-D float32 array");
-  Eigen::MatrixXf m(a.shape[0], a.shape[1]);
-  if (a.fortran_order) std::memcpy(m.data(), a.bytes.data(), a.bytes.size());
-  else m = Eigen::Map<const Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(
-           reinterpret_cast<const float*>(a.bytes.data()), a.shape[0], a.shape[1]);
-  return m;
+  if (a.shape.size() != 2) fail(name_, "'" + name + "' is not a 2-D array");
+  if (a.dtype == "<f4") return to_float_matrix<float>(a);
+  if (a.dtype == "<f2") return to_float_matrix<Eigen::half>(a);
+  if (a.dtype == "|i1") return to_float_matrix<std::int8_t>(a);
+  fail(name_, "'" + name + "' is not a float32, float16 or int8 matrix");
 }
 
 Eigen::VectorXf NpzReader::vector(const std::string& name) const {

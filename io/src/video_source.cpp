@@ -112,3 +112,27 @@ bool VideoSource::skip(long frames) {
 }
 
 }  // namespace cleanplate::io
+
+namespace cleanplate::io {
+
+std::int64_t VideoSource::bytes() const {
+  std::int64_t total = 0;
+  switch (kind_) {
+    case SourceKind::file: return static_cast<std::int64_t>(fs::file_size(spec_));
+    case SourceKind::image_folder:
+      for (const auto& file : files_) total += static_cast<std::int64_t>(fs::file_size(file));
+      return total;
+    case SourceKind::image_sequence: {  // the images beside the pattern with its extension
+      const fs::path pattern(spec_);
+      const fs::path folder = pattern.parent_path().empty() ? fs::path(".") : pattern.parent_path();
+      for (const auto& entry : fs::directory_iterator(folder))
+        if (entry.is_regular_file() && entry.path().extension() == pattern.extension()) total += static_cast<std::int64_t>(entry.file_size());
+      return total;
+    }
+    case SourceKind::camera:
+    case SourceKind::stream: break;
+  }
+  return -1;
+}
+
+}  // namespace cleanplate::io

@@ -8,7 +8,7 @@
 
 #include "cleanplate/error.hpp"
 #include "cleanplate/io/json.hpp"
-#include "cleanplate/io/video_sink.hpp"
+#include "cleanplate/io/atomic_file.hpp"
 #include "cleanplate/io/video_source.hpp"
 #include "cleanplate/pipeline/interrupt.hpp"
 

@@ -1,6 +1,7 @@
 // The `cleanplate` command line: one subcommand per job, options parsed with
 // Boost.Program_options. Errors are caught here and reported as one line with a non-zero exit.
 #include <boost/program_options.hpp>
+#include <cmath>
 #include <cstdlib>
 #include <cstdio>
 #include <iostream>
@@ -9,6 +10,7 @@
 #include "cleanplate/error.hpp"
 #include "cleanplate/pipeline/interrupt.hpp"
 #include "cleanplate/pipeline/evaluate.hpp"
+#include "cleanplate/pipeline/rebuild.hpp"
 #include "cleanplate/pipeline/separate.hpp"
 
 namespace po = boost::program_options;
@@ -17,7 +19,7 @@ using namespace cleanplate::pipeline;
 
 namespace {
 
-constexpr const char* version = "cleanplate 0.1.0";
+constexpr const char* version = "cleanplate " CLEANPLATE_VERSION;
 constexpr int usage_error = 2, interrupted_exit = 130;
 
 const char* overview = R"(cleanplate: separate a video into a low-rank background (the clean plate) and a sparse foreground.
@@ -26,6 +28,8 @@ usage: cleanplate COMMAND [options]
 
 commands:
   separate INPUT -o OUT   background, foreground, masks and factors of a video file or image sequence
+  rebuild MODEL -o VIDEO  the video rebuilt from a model.npz (factors + coded foreground)
+  info MODEL              what a model.npz holds: frames, size, rank, energy, PSNR, size of each part
   eval SEQUENCE           CDnet scores of cleanplate next to OpenCV's MOG2 and KNN on a sequence with ground truth
 
 cleanplate COMMAND --help shows a command's options and examples; cleanplate --version its version.
@@ -37,6 +41,15 @@ examples:
   cleanplate separate 'highway/input/in%06d.jpg' -o out/ --png       # CDnet masks out/masks/bin000001.png ...
   cleanplate separate highway/input -o out/ --rank 3 --color --scale 0.5
   cleanplate separate lobby.mkv -o out/ --start 100 --frames 500 --threshold 12 --outputs mask,model
+  cleanplate separate lobby.mkv -o out/ --outputs model --factors int8 --foreground-step 4   # smaller model
+  cleanplate separate lobby.mkv -o out/ --outputs model --lossless-foreground              # exact frames
+)";
+
+const char* rebuild_examples = R"(
+examples:
+  cleanplate rebuild out/model.npz -o rebuilt.mp4                 # H.264
+  cleanplate rebuild out/model.npz -o rebuilt.mkv --frames 100:200  # FFV1 (lossless), frames 100 to 199
+  cleanplate rebuild out/model.npz -o plate/ --background-only    # PNG frames of the background alone
 )";
 
 const char* eval_examples = R"(
@@ -72,11 +85,20 @@ double parse_threshold(const std::string& text) {
 
 void print_summary(const SeparateOptions& options, const SeparateResult& r) {
   const auto& s = r.seconds;
+  std::string model;  // "; model.npz 0.67 MB, 22.8x smaller than the raw frames, PSNR 43.02 dB"
+  if (const auto& c = r.compression; c.model_bytes > 0) {
+    char text[160];
+    const double bytes = static_cast<double>(c.model_bytes);
+    std::snprintf(text, sizeof text, "; model.npz %.2f MB, %.1fx smaller than the raw frames, ", bytes / 1e6, static_cast<double>(c.raw_bytes) / bytes);
+    model = text;
+    std::snprintf(text, sizeof text, std::isinf(c.psnr) ? "exact" : "PSNR %.2f dB", c.psnr);
+    model += text;
+  }
   std::fprintf(stderr, "cleanplate: %s %ld frames %dx%dx%d, %s rank %ld, background energy %.2f%%, mean threshold %.1f grey levels; "
-               "read %.2f s, decompose %.2f s, split+write %.2f s, %.1f fps overall -> %s\n",
+               "read %.2f s, decompose %.2f s, split+write %.2f s, %.1f fps overall%s -> %s\n",
                r.interrupted ? "interrupted after" : "separated", r.interrupted ? r.frames_written : r.frames, r.geometry.width,
                r.geometry.height, r.geometry.channels, method_name(options.method), options.rank, 100 * r.energy, 255 * r.threshold, s.read, s.decompose, s.split_wall,
-               s.total > 0 ? r.frames / s.total : 0.0, options.output.c_str());
+               s.total > 0 ? r.frames / s.total : 0.0, model.c_str(), options.output.c_str());
 }
 
 // Options that shape the model and the masks, shared by `separate` and `eval`.
@@ -123,7 +145,7 @@ bool parse_command_line(const std::vector<std::string>& arguments, const po::opt
 int run_separate(const std::vector<std::string>& arguments) {
   SeparateOptions o;
   ModelArguments model;
-  std::string output = "out", outputs = "background,foreground,mask,model", max_memory, method = "svd";
+  std::string output = "out", outputs = "background,foreground,mask,model", max_memory, method = "svd", factors = "f16";
   po::options_description visible("cleanplate separate INPUT -o OUT [options]\n\n"
                                   "INPUT: a video file, an image pattern (in%06d.jpg), a folder of images, a camera index or a stream URL");
   visible.add_options()("help,h", "this help")
@@ -135,6 +157,10 @@ int run_separate(const std::vector<std::string>& arguments) {
       ("outputs", po::value(&outputs)->default_value(outputs), "what to write: any of background, foreground, mask, model")
       ("png", po::bool_switch(&o.outputs.png), "also write the masks as PNG files, OUT/masks/bin000001.png ... (CDnet naming)")
       ("max-memory", po::value(&max_memory), "largest frame matrix allowed, such as 4G (default: half the machine's memory)")
+      ("factors", po::value(&factors)->default_value(factors), "model.npz: precision of the background factors, f32, f16 or int8")
+      ("foreground-step", po::value(&o.model.foreground_step)->default_value(o.model.foreground_step),
+       "model.npz: quantization step of the foreground residual in grey levels (1: exact at the coded pixels)")
+      ("lossless-foreground", po::bool_switch(&o.model.lossless), "model.npz: code every pixel that differs from the background, exactly")
       ("quiet,q", "no progress and no summary line");
   visible.add(model.describe(o));
   po::variables_map vm;
@@ -147,6 +173,8 @@ int run_separate(const std::vector<std::string>& arguments) {
   model.apply(o);
   o.method = parse_method(method);
   if (!max_memory.empty()) o.max_memory = parse_bytes(max_memory);
+  o.model.factors = io::parse_factor_precision(factors);
+  if (o.model.foreground_step < 1 || o.model.foreground_step > 255) throw Error("--foreground-step must be between 1 and 255");
   const bool quiet = vm.count("quiet") > 0;
   o.progress = !quiet;
 
@@ -157,6 +185,46 @@ int run_separate(const std::vector<std::string>& arguments) {
                  result.announced_frames - o.start, result.frames);
   if (!quiet || result.interrupted) print_summary(o, result);
   return result.interrupted ? interrupted_exit : 0;
+}
+
+int run_rebuild(const std::vector<std::string>& arguments) {
+  RebuildOptions o;
+  std::string model, output = o.output.string(), frames;
+  po::options_description visible("cleanplate rebuild MODEL -o VIDEO [options]\n\nMODEL: a model.npz written by cleanplate separate");
+  visible.add_options()("help,h", "this help")
+      ("output,o", po::value(&output)->default_value(output),
+       "video.mp4 (H.264), video.mkv (FFV1, lossless), or a folder (no extension) for PNG frames")
+      ("frames", po::value(&frames), "only frames A:B (A to B-1, from 0; A: and :B also work)")
+      ("background-only", po::bool_switch(&o.background_only), "the low-rank background alone, without the foreground")
+      ("quiet,q", "no progress and no summary line");
+  po::variables_map vm;
+  if (!parse_command_line(arguments, visible, "model", model, rebuild_examples, vm)) return 0;
+  if (model.empty()) throw po::error("rebuild needs a MODEL (see cleanplate rebuild --help)");
+  o.model = model;
+  o.output = output;
+  if (!frames.empty()) std::tie(o.first, o.end) = parse_frame_range(frames);
+  const bool quiet = vm.count("quiet") > 0;
+  o.progress = !quiet;
+  install_interrupt_handlers();
+  const RebuildResult r = rebuild(o);
+  if (!quiet || r.interrupted) {
+    std::fprintf(stderr, "cleanplate: %s %ld frames in %.2f s -> %s", r.interrupted ? "interrupted after" : "rebuilt", r.frames, r.seconds, output.c_str());
+    if (o.background_only) std::fprintf(stderr, " (background only)\n");
+    else if (std::isinf(r.model_psnr)) std::fprintf(stderr, " (the model is exact%s)\n", o.output.extension() == ".mp4" ? "; H.264 is not" : "");
+    else std::fprintf(stderr, " (the model's PSNR: %.2f dB%s)\n", r.model_psnr, o.output.extension() == ".mp4" ? ", before H.264" : "");
+  }
+  return r.interrupted ? interrupted_exit : 0;
+}
+
+int run_info(const std::vector<std::string>& arguments) {
+  std::string model;
+  po::options_description visible("cleanplate info MODEL\n\nMODEL: a model.npz written by cleanplate separate");
+  visible.add_options()("help,h", "this help");
+  po::variables_map vm;
+  if (!parse_command_line(arguments, visible, "model", model, "", vm)) return 0;
+  if (model.empty()) throw po::error("info needs a MODEL (see cleanplate info --help)");
+  std::cout << describe_model(model);
+  return 0;
 }
 
 int run_eval(const std::vector<std::string>& arguments) {
@@ -203,6 +271,8 @@ int main(int argc, char** argv) {
   try {
     if (command == "separate") return run_separate(arguments);
     if (command == "eval") return run_eval(arguments);
+    if (command == "rebuild") return run_rebuild(arguments);
+    if (command == "info") return run_info(arguments);
     if (command == "--version") {
       std::cout << version << "\n";
       return 0;

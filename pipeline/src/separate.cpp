@@ -10,17 +10,19 @@
 #include <map>
 #include <memory>
 #include <oneapi/tbb/flow_graph.h>
+#include <oneapi/tbb/parallel_for.h>
+#include <oneapi/tbb/parallel_pipeline.h>
 #include <opencv2/imgcodecs.hpp>
 #include <optional>
 
 #include "cleanplate/error.hpp"
 #include "cleanplate/io/json.hpp"
-#include "cleanplate/io/npz.hpp"
+#include "cleanplate/io/model_file.hpp"
 #include "cleanplate/io/video_sink.hpp"
 #include "cleanplate/io/video_source.hpp"
 #include "cleanplate/pipeline/interrupt.hpp"
 #include "cleanplate/pipeline/progress.hpp"
-#include "cleanplate/stages/clean_plate.hpp"
+#include "cleanplate/stages/background_refit.hpp"
 #include "cleanplate/stages/decompose.hpp"
 #include "cleanplate/stages/frame_matrix.hpp"
 #include "cleanplate/stages/preview.hpp"
@@ -48,6 +50,12 @@ class BusyTime {
  private:
   std::atomic<std::int64_t> nanoseconds_{0};
 };
+
+std::string copies_text(double copies) {
+  char text[16];
+  std::snprintf(text, sizeof text, "%g", copies);
+  return text;
+}
 
 std::string gibibytes(double bytes) {
   char text[32];
@@ -77,6 +85,13 @@ struct SplitFrame {
   Eigen::VectorXf residual;
   cv::Mat mask, foreground, background;
 };
+
+// A column of the frame matrix as the 8-bit values it was made from.
+std::vector<std::uint8_t> grey_levels(const Eigen::Ref<const Eigen::VectorXf>& column) {
+  std::vector<std::uint8_t> levels(static_cast<std::size_t>(column.size()));
+  for (Eigen::Index i = 0; i < column.size(); ++i) levels[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(std::lrint(column(i) * 255));
+  return levels;
+}
 
 // One run of `separate`: the steps in order, sharing the source, the matrix and the result.
 class SeparateRun {
@@ -111,6 +126,9 @@ class SeparateRun {
   stages::BackgroundModel model_;
   double squared_norm_ = 0;  // ||X||_F^2, summed while stacking
   cv::Mat seed_threshold_;  // per pixel
+  std::optional<stages::BackgroundRefit> refit_;
+  std::vector<std::uint8_t> mask_bits_;  // every frame's mask, packed, for the refit and model.npz
+  linalg::SvdResult<float> refit_background_;
   SeparateResult result_;
 
   fs::path out(const std::string& name) { return options_.output / name; }
@@ -125,14 +143,16 @@ class SeparateRun {
   }
 
   // The frame matrix, plus the matrix-sized buffers the method keeps: GoDec's residual magnitudes;
-  // robust PCA's multiplier Y, sparse part S and thresholding target.
+  // robust PCA's multiplier Y, sparse part S and thresholding target; a lossless foreground's
+  // 16-bit values (half a float matrix at most).
   void check_memory(long frames) const {
-    const int copies = options_.method == stages::Method::svd ? 1 : options_.method == stages::Method::godec ? 2 : 4;
+    const double copies = (options_.method == stages::Method::svd ? 1 : options_.method == stages::Method::godec ? 2 : 4) +
+                          (options_.outputs.model && options_.model.lossless ? 0.5 : 0);
     const double bytes = copies * static_cast<double>(frames) * static_cast<double>(geometry_.values()) * sizeof(float);
     if (bytes > static_cast<double>(max_memory_))
       throw Error("the frame matrix" + std::string(copies > 1 ? " and the method's working copies need " : " needs ") + gibibytes(bytes) +
                   " (" + std::to_string(frames) + " frames of " + std::to_string(geometry_.width) + "x" + std::to_string(geometry_.height) + "x" +
-                  std::to_string(geometry_.channels) + " floats" + (copies > 1 ? ", " + std::to_string(copies) + " matrices" : "") +
+                  std::to_string(geometry_.channels) + " floats" + (copies > 1 ? ", " + copies_text(copies) + " matrices" : "") +
                   "), more than --max-memory " + gibibytes(static_cast<double>(max_memory_)) + ": use --scale, --frames or a larger --max-memory");
   }
 
@@ -226,7 +246,6 @@ class SeparateRun {
     result_.threshold = cv::mean(seed_threshold_)[0];
     result_.seconds.threshold = seconds_since(started);
 
-    if (options_.outputs.model) write_model();
     result_.interrupted = interrupted();
   }
 
@@ -237,16 +256,69 @@ class SeparateRun {
     wrote(name);
   }
 
-  void write_model() {
-    io::NpzWriter npz;
-    npz.add("U", model_.svd.U);
-    npz.add("S", model_.svd.singular_values);
-    npz.add("V", model_.svd.V);
-    npz.add("shape", std::vector<std::int64_t>{result_.frames, geometry_.height, geometry_.width, geometry_.channels});
-    npz.add_string("layout", geometry_.channels == 3 ? "BGR, interleaved, row-major, values in [0, 1]" : "grey, row-major, values in [0, 1]");
-    npz.add("fps", Eigen::VectorXf(Eigen::VectorXf::Constant(1, static_cast<float>(result_.fps))));
-    npz.write(out("model.npz"));
+  std::int64_t mask_bytes() const { return (geometry_.pixels() + 7) / 8; }
+  std::span<std::uint8_t> mask_of(long frame) { return std::span(mask_bits_).subspan(static_cast<std::size_t>(frame * mask_bytes()), static_cast<std::size_t>(mask_bytes())); }
+
+  // Step 2 of the refit (stages/background_refit.hpp) for the frames split, in parallel.
+  void refit_background(long frames) {
+    const auto started = Clock::now();
+    const Eigen::MatrixXd pixel_factor = refit_->pixel_factor();
+    Eigen::MatrixXd frame_factor(frames, pixel_factor.cols());
+    const auto matrix = matrix_->view();
+    oneapi::tbb::parallel_for(0L, frames, [&](long j) { frame_factor.row(j) = refit_->frame_factor(pixel_factor, j, matrix.col(j), mask_of(j)).transpose(); });
+    refit_background_ = stages::to_svd(pixel_factor, frame_factor);
+    result_.seconds.refit = seconds_since(started);
+  }
+
+  // model.npz of the first `frames` frames (all of them unless interrupted): the refit background's
+  // factors, then each frame's foreground coded against the 8-bit background a reader rebuilds
+  // from them. input (serial, in order) -> code (parallel) -> append (serial, in order).
+  void write_model(long frames) {
+    const auto started = Clock::now();
+    const auto& format = options_.model;
+    io::ModelFile model;
+    model.producer = std::string("cleanplate ") + CLEANPLATE_VERSION + " separate, method " + method_name(options_.method) + ", rank " +
+                     std::to_string(options_.rank);
+    model.frames = frames, model.height = geometry_.height, model.width = geometry_.width, model.channels = geometry_.channels;
+    model.fps = result_.fps;
+    io::quantize_factors(model, refit_background_, format.factors);
+    model.energy = model_.energy;
+    model.lossless = format.lossless;
+    model.foreground_step = format.lossless ? 1 : format.foreground_step;
+
+    const io::ModelDecoder decoder(model);
+    const auto matrix = matrix_->view();
+    double squared_error = 0;
+    long next = 0;
+    progress_.start("coding", frames);
+    oneapi::tbb::parallel_pipeline(static_cast<std::size_t>(options_.frames_in_flight),
+        oneapi::tbb::make_filter<void, long>(oneapi::tbb::filter_mode::serial_in_order, [&](oneapi::tbb::flow_control& control) {
+          if (next == frames) control.stop();
+          return next++;
+        }) &
+        oneapi::tbb::make_filter<long, io::CodedFrame>(oneapi::tbb::filter_mode::parallel, [&](long j) {
+          const auto keep = format.lossless ? std::span<const std::uint8_t>() : mask_of(j);
+          return io::encode_foreground(grey_levels(matrix.col(j)), decoder.background(j), keep, geometry_.channels, model.foreground_step);
+        }) &
+        oneapi::tbb::make_filter<io::CodedFrame, void>(oneapi::tbb::filter_mode::serial_in_order, [&](const io::CodedFrame& coded) {
+          squared_error += coded.squared_error;
+          io::append_frame(model, coded);
+          progress_.update(model.coded_frames());
+        }));
+    progress_.finish();
+
+    const double values = static_cast<double>(frames) * static_cast<double>(model.values_per_frame());
+    model.psnr = squared_error > 0 ? 10 * std::log10(255.0 * 255.0 * values / squared_error) : std::numeric_limits<double>::infinity();
+    io::write_model_file(out("model.npz"), model);
     wrote("model.npz");
+    auto& c = result_.compression;
+    c.raw_bytes = static_cast<std::int64_t>(values);
+    const std::int64_t input_bytes = source_.bytes(), input_frames = source_.frame_count();
+    if (input_bytes >= 0 && input_frames > 0) c.input_bytes = input_bytes * frames / input_frames;
+    c.model_bytes = static_cast<std::int64_t>(fs::file_size(out("model.npz")));
+    c.coded_share = static_cast<double>(model.coded_pixels()) / (static_cast<double>(frames) * static_cast<double>(model.height * model.width));
+    c.psnr = model.psnr;
+    result_.seconds.model = seconds_since(started);
   }
 
   // frame number (serial) -> limiter -> split + mask (parallel) -> sequencer -> broadcast
@@ -263,6 +335,11 @@ class SeparateRun {
     if (options_.outputs.foreground) foreground_video.emplace(out("foreground.mp4"), size, fps, color);
     if (background_video) background_video_sink.emplace(out("background.mp4"), size, fps, color);
     if (options_.outputs.png) mask_images.emplace(out("masks"));
+
+    if (options_.outputs.background || options_.outputs.model) {
+      refit_.emplace(geometry_, model_.svd);
+      mask_bits_.assign(static_cast<std::size_t>(n * mask_bytes()), 0);
+    }
 
     std::vector<long> preview_frames;  // the middles of four equal parts of the clip
     for (long k = 0; k < std::min(n, 4L); ++k) preview_frames.push_back((2 * k + 1) * n / (2 * std::min(n, 4L)));
@@ -286,6 +363,10 @@ class SeparateRun {
       const Eigen::VectorXf background = model_.background(j);
       SplitFrame frame{j, frames.col(j) - background, {}, {}, {}};
       frame.mask = stages::make_mask(stages::residual_magnitude(frame.residual, geometry_), seed_threshold_, options_.mask);
+      if (refit_) {  // each frame its own bytes: no race
+        const auto bits = stages::pack_mask(frame.mask);
+        std::copy(bits.begin(), bits.end(), mask_of(j).begin());
+      }
       const cv::Mat original = stages::column_to_image(frames.col(j), geometry_);
       frame.foreground = cv::Mat::zeros(original.size(), original.type());
       original.copyTo(frame.foreground, frame.mask);
@@ -309,11 +390,7 @@ class SeparateRun {
     if (foreground_video) add_writer([&](const SplitFrame& f) { foreground_video->write(f.foreground); });
     if (background_video_sink) add_writer([&](const SplitFrame& f) { background_video_sink->write(f.background); });
     if (mask_images) add_writer([&](const SplitFrame& f) { mask_images->write(f.mask, options_.start + f.index + 1); });
-    std::optional<stages::CleanPlate> plate;
-    if (options_.outputs.background) {
-      plate.emplace(geometry_, model_.clean_plate());
-      add_writer([&](const SplitFrame& f) { plate->add(f.residual, f.mask); });
-    }
+    if (refit_) add_writer([&](const SplitFrame& f) { refit_->add(f.index, frames.col(f.index), mask_of(f.index)); });
     add_writer([&](const SplitFrame&) {});  // so `done` always has a predecessor
 
     // A frame is written when every writer has returned its number.
@@ -358,8 +435,10 @@ class SeparateRun {
     finish(foreground_video, "foreground.mp4");
     finish(background_video_sink, "background.mp4");
     if (mask_images && written > 0) wrote("masks/");
-    if (plate && written > 0) write_image("background.png", stages::column_to_image(plate->plate(), geometry_));
+    if (refit_ && written > 0) refit_background(written);
+    if (options_.outputs.background && written > 0) write_image("background.png", stages::column_to_image(stages::mean_background(refit_background_), geometry_));
     if (written == n) write_image("preview.png", stages::contact_sheet(previews));
+    if (options_.outputs.model && written > 0) write_model(written);
   }
 
   void write_summary() {
@@ -367,13 +446,25 @@ class SeparateRun {
     const auto& s = r.seconds;
     io::JsonObject seconds;
     seconds.add("read", s.read).add("decode", s.decode).add("convert", s.convert).add("stack", s.stack).add("decompose", s.decompose)
-        .add("threshold", s.threshold).add("split_wall", s.split_wall).add("split", s.split).add("write", s.write).add("total", s.total);
+        .add("threshold", s.threshold).add("split_wall", s.split_wall).add("split", s.split).add("write", s.write).add("refit", s.refit).add("model", s.model).add("total", s.total);
     io::JsonObject summary;
     summary.add("input", options_.input).add("status", r.interrupted ? "interrupted" : "complete").add("frames", r.frames)
         .add("announced_frames", r.announced_frames).add("source_ended_early", r.source_ended_early).add("frames_written", r.frames_written)
         .add("start", options_.start).add("width", geometry_.width).add("height", geometry_.height).add("channels", geometry_.channels)
         .add("fps", r.fps).add("method", method_name(options_.method)).add("rank", options_.rank).add("iterations", model_.iterations).add("singular_values", r.singular_values)
-        .add("energy", r.energy).add("noise_sigma", r.noise_sigma).add("threshold", r.threshold).add("seconds", seconds)
+        .add("energy", r.energy).add("noise_sigma", r.noise_sigma).add("threshold", r.threshold).add("seconds", seconds);
+    if (options_.outputs.model && r.compression.model_bytes > 0) {
+      const auto& c = r.compression;
+      const auto ratio = [&](std::int64_t bytes) { return bytes > 0 ? static_cast<double>(bytes) / static_cast<double>(c.model_bytes) : 0.0; };
+      io::JsonObject compression;
+      compression.add("raw_bytes", static_cast<long>(c.raw_bytes)).add("input_bytes", static_cast<long>(c.input_bytes))
+          .add("model_bytes", static_cast<long>(c.model_bytes)).add("raw_to_model", ratio(c.raw_bytes)).add("input_to_model", ratio(c.input_bytes))
+          .add("psnr", c.psnr).add("exact", std::isinf(c.psnr)).add("coded_share", c.coded_share)
+          .add("factors", io::factor_precision_name(options_.model.factors)).add("foreground_step", options_.model.lossless ? 1L : options_.model.foreground_step)
+          .add("lossless", options_.model.lossless);
+      summary.add("compression", compression);
+    }
+    summary
         .add("frames_per_second", s.total > 0 ? static_cast<double>(r.frames) / s.total : 0.0).add("files", r.files);
     io::write_file_atomically(out("summary.json"), summary.str() + "\n");
   }

@@ -11,10 +11,6 @@ Eigen::VectorXf BackgroundModel::background(Eigen::Index frame) const {
   return svd.U * svd.singular_values.cwiseProduct(svd.V.row(frame).transpose());
 }
 
-Eigen::VectorXf BackgroundModel::clean_plate() const {
-  return svd.U * svd.singular_values.cwiseProduct(svd.V.colwise().mean().transpose());
-}
-
 BackgroundModel decompose(const Eigen::Ref<const Eigen::MatrixXf>& frames, const DecomposeOptions& options, double squared_norm) {
   if (options.rank < 1) throw Error("--rank must be at least 1");
   if (options.rank > frames.cols())

@@ -78,4 +78,13 @@ cv::Mat make_mask(const cv::Mat& magnitude, const cv::Mat& seed_threshold, const
   return mask;
 }
 
+std::vector<std::uint8_t> pack_mask(const cv::Mat& mask) {
+  CV_Assert(mask.type() == CV_8U && mask.isContinuous());
+  std::vector<std::uint8_t> bits((mask.total() + 7) / 8, 0);
+  const std::uint8_t* on = mask.ptr<std::uint8_t>();
+  for (std::size_t p = 0; p < mask.total(); ++p)
+    if (on[p]) bits[p / 8] |= static_cast<std::uint8_t>(0x80 >> (p % 8));
+  return bits;
+}
+
 }  // namespace cleanplate::stages

@@ -5,16 +5,37 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace cleanplate::io {
 
+// numpy's dtype string for a C++ element type.
+template <class T>
+constexpr const char* npy_dtype() {
+  if constexpr (std::is_same_v<T, float>) return "<f4";
+  else if constexpr (std::is_same_v<T, double>) return "<f8";
+  else if constexpr (std::is_same_v<T, std::int64_t>) return "<i8";
+  else if constexpr (std::is_same_v<T, std::int16_t>) return "<i2";
+  else if constexpr (std::is_same_v<T, std::int8_t>) return "|i1";
+  else if constexpr (std::is_same_v<T, std::uint8_t>) return "|u1";
+  else static_assert(sizeof(T) == 0, "no numpy dtype for this type");
+}
+
 class NpzWriter {
  public:
   // Column-major Eigen matrices are stored with fortran_order, so numpy sees the same shape.
-  void add(const std::string& name, const Eigen::MatrixXf& matrix);
+  // `dtype` may narrow: "<f2" (half precision) or "|i1" (the values must be integers in [-128, 127]).
+  void add(const std::string& name, const Eigen::MatrixXf& matrix, const std::string& dtype = "<f4");
   void add(const std::string& name, const Eigen::VectorXf& vector);
   void add(const std::string& name, const std::vector<std::int64_t>& values);
+  // Any array in C order; shape {} is a scalar, the default shape is one dimension.
+  template <class T>
+  void add(const std::string& name, const std::vector<T>& values, std::vector<std::int64_t> shape) {
+    add_array(name, npy_dtype<T>(), shape, false, values.data(), values.size() * sizeof(T));
+  }
+  template <class T>
+  void add_scalar(const std::string& name, T value) { add(name, std::vector<T>{value}, {}); }
   void add_string(const std::string& name, const std::string& text);  // numpy unicode scalar
   void write(const std::filesystem::path& path) const;                // atomic
 

@@ -17,6 +17,7 @@ struct NpyArray {
   bool fortran_order = false;
   std::vector<std::int64_t> shape;   // () for a scalar
   std::string bytes;                 // exactly count() x item size
+  std::int64_t stored_bytes = 0;     // its compressed size in the zip (0 outside one)
   std::int64_t count() const;        // product of the shape
 };
 
@@ -33,7 +34,9 @@ class NpzReader {
 
   bool contains(const std::string& name) const { return arrays_.count(name) > 0; }
   const NpyArray& array(const std::string& name) const;  // throws when missing
-  // Typed views with their checks: float32 matrix (2-D) or vector (1-D), int64 vector, text.
+  const std::map<std::string, NpyArray>& arrays() const { return arrays_; }
+  // Typed views with their checks: a 2-D matrix stored as float32, float16 or int8 (converted
+  // exactly to float); float32 vector (1-D); int64 vector; text.
   Eigen::MatrixXf matrix(const std::string& name) const;
   Eigen::VectorXf vector(const std::string& name) const;
   std::vector<std::int64_t> integers(const std::string& name) const;

@@ -1,6 +1,6 @@
 // Sinks that never present a half-written file as complete: each writes to a temporary name in
-// the destination folder and renames it on finish(). A sink destroyed without finish() (an error
-// unwinding) removes its temporary file.
+// the destination folder and renames it on finish() (an AtomicFile). A sink destroyed without
+// finish() (an error unwinding) removes its temporary file.
 //
 //   VideoSink      H.264 (avc1) in .mp4, which every player reads; FFV1 (lossless) in .mkv/.avi
 //   PngSequenceSink  one PNG per frame with CDnet naming: bin000001.png, ...
@@ -10,26 +10,9 @@
 #include <opencv2/videoio.hpp>
 #include <string>
 
+#include "cleanplate/io/atomic_file.hpp"
+
 namespace cleanplate::io {
-
-// A file written under a temporary name and renamed into place on commit().
-class AtomicFile {
- public:
-  explicit AtomicFile(std::filesystem::path destination);
-  ~AtomicFile();
-  AtomicFile(const AtomicFile&) = delete;
-  AtomicFile& operator=(const AtomicFile&) = delete;
-  const std::filesystem::path& temporary() const { return temporary_; }
-  const std::filesystem::path& destination() const { return destination_; }
-  void commit();
-
- private:
-  std::filesystem::path destination_, temporary_;
-  bool committed_ = false;
-};
-
-// Writes bytes to `path` atomically.
-void write_file_atomically(const std::filesystem::path& path, const std::string& bytes);
 
 class VideoSink {
  public:

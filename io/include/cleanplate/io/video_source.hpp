@@ -31,6 +31,7 @@ class VideoSource {
   double fps() const { return fps_; }           // 0 when unknown
   cv::Size size() const { return size_; }
   long frame_count() const { return count_; }   // -1 when unknown (camera, stream)
+  std::int64_t bytes() const;                    // on disk: the file, or the images; -1 for a camera or stream
   bool live() const { return kind_ == SourceKind::camera || kind_ == SourceKind::stream; }
 
  private:

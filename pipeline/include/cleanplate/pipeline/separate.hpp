@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "cleanplate/io/model_file.hpp"
 #include "cleanplate/stages/decompose.hpp"
 #include "cleanplate/stages/frame_column.hpp"
 #include "cleanplate/stages/mask.hpp"
@@ -23,8 +24,15 @@ struct SeparateOutputs {
   bool background = true;  // background.png (the clean plate); background.mp4 when rank > 1
   bool foreground = true;  // foreground.mp4: the frame where the mask is on, black elsewhere
   bool mask = true;        // mask.mp4
-  bool model = true;       // model.npz: U, S, V and the frame geometry
+  bool model = true;       // model.npz: factors + coded foreground, the whole video (docs/FORMAT.md)
   bool png = false;        // masks/bin000001.png ... (CDnet naming, lossless)
+};
+
+// How model.npz stores the video.
+struct ModelFormat {
+  io::FactorPrecision factors = io::FactorPrecision::f16;  // U and V; f16 costs < 0.1 grey level
+  long foreground_step = 2;  // grey levels per stored unit of the foreground residual (1: exact)
+  bool lossless = false;     // code every pixel that differs from the background, step 1: exact frames
 };
 
 struct SeparateOptions {
@@ -37,6 +45,7 @@ struct SeparateOptions {
   long frames = -1;                         // at most this many frames (-1: all)
   stages::MaskOptions mask;                 // --threshold, --open, --close
   SeparateOutputs outputs;
+  ModelFormat model;
   std::int64_t max_memory = 0;              // bytes for the frame matrix; 0: half the machine's memory
   long frames_in_flight = 16;
   bool progress = true;                     // on stderr, when it is a terminal
@@ -52,7 +61,18 @@ struct StageSeconds {
   double split_wall = 0; // wall time of the split graph
   double split = 0;
   double write = 0;      // all writers, busy time
+  double refit = 0;      // the background refit's second step
+  double model = 0;      // coding and writing model.npz
   double total = 0;
+};
+
+// How well model.npz compresses the frames it holds (the analysis geometry: grey unless --color).
+struct Compression {
+  std::int64_t raw_bytes = 0;     // the decoded 8-bit frames
+  std::int64_t input_bytes = -1;  // the input file(s), their share for the frames separated; -1: a live source
+  std::int64_t model_bytes = 0;
+  double coded_share = 0;         // fraction of pixels coded in the foreground
+  double psnr = 0;                // dB, rebuilt frames vs decoded input; +inf when exact
 };
 
 struct SeparateResult {
@@ -68,15 +88,12 @@ struct SeparateResult {
   double noise_sigma = 0;           // frame-wide robust residual standard deviation, [0, 1] units
   double threshold = 0;             // mean seed level of the mask over the pixels, [0, 1] units
   StageSeconds seconds;
+  Compression compression;          // when the model was written
   std::vector<std::string> files;   // written, relative to the output folder
 };
 
 // Throws cleanplate::Error on bad input or options; an interrupt returns with interrupted set.
 SeparateResult separate(const SeparateOptions& options);
-
-// "svd", "godec", "rpca" and back; throws on an unknown name.
-stages::Method parse_method(const std::string& name);
-const char* method_name(stages::Method method);
 
 // "svd", "godec", "rpca" and back; throws on an unknown name.
 stages::Method parse_method(const std::string& name);

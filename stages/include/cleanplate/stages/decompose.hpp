@@ -27,8 +27,6 @@ struct BackgroundModel {
   int iterations = 1;  // of the robust methods
 
   Eigen::VectorXf background(Eigen::Index frame) const;
-  // Average background over all frames: the clean plate.
-  Eigen::VectorXf clean_plate() const;
 };
 
 // `squared_norm` is ||frames||_F^2 when the caller has it (summed while stacking), else computed.

@@ -9,7 +9,9 @@
 // morphological opening removes specks and a closing fills small holes.
 #pragma once
 #include <Eigen/Core>
+#include <cstdint>
 #include <opencv2/core.hpp>
+#include <span>
 #include <vector>
 
 #include "cleanplate/stages/frame_column.hpp"
@@ -44,5 +46,10 @@ cv::Mat seed_threshold(const MaskOptions& options, const NoiseModel& noise);
 
 // 8-bit mask (0 or 255) from a residual magnitude image and the seed levels.
 cv::Mat make_mask(const cv::Mat& magnitude, const cv::Mat& seed_threshold, const MaskOptions& options);
+
+// A mask packed one bit per pixel, first pixel in the high bit (numpy.packbits' order, the layout
+// of model.npz's foreground_mask): 1/8 of the 8-bit mask, so a whole video's masks stay small.
+std::vector<std::uint8_t> pack_mask(const cv::Mat& mask);
+inline bool mask_bit(std::span<const std::uint8_t> bits, Eigen::Index pixel) { return (bits[pixel / 8] & (0x80 >> (pixel % 8))) != 0; }
 
 }  // namespace cleanplate::stages

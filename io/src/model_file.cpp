@@ -1,0 +1,275 @@
+#include "cleanplate/io/model_file.hpp"
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <limits>
+
+#include "cleanplate/error.hpp"
+#include "cleanplate/io/npz.hpp"
+#include "cleanplate/io/npz_reader.hpp"
+
+namespace cleanplate::io {
+
+FactorPrecision parse_factor_precision(const std::string& name) {
+  if (name == "f32") return FactorPrecision::f32;
+  if (name == "f16") return FactorPrecision::f16;
+  if (name == "int8") return FactorPrecision::int8;
+  throw Error("--factors must be f32, f16 or int8, got '" + name + "'");
+}
+
+const char* factor_precision_name(FactorPrecision precision) {
+  switch (precision) {
+    case FactorPrecision::f32: return "f32";
+    case FactorPrecision::int8: return "int8";
+    case FactorPrecision::f16: break;
+  }
+  return "f16";
+}
+
+namespace {
+
+const char* factor_dtype(FactorPrecision precision) {
+  switch (precision) {
+    case FactorPrecision::f32: return "<f4";
+    case FactorPrecision::int8: return "|i1";
+    case FactorPrecision::f16: break;
+  }
+  return "<f2";
+}
+
+// The factor as `precision` stores it, and the per-column scales that restore it.
+Eigen::MatrixXf quantize(const Eigen::MatrixXf& factor, FactorPrecision precision, Eigen::VectorXd& scale) {
+  scale = Eigen::VectorXd::Ones(factor.cols());
+  if (precision == FactorPrecision::f32) return factor;
+  if (precision == FactorPrecision::f16) return factor.cast<Eigen::half>().cast<float>();
+  Eigen::MatrixXf levels(factor.rows(), factor.cols());
+  for (Eigen::Index k = 0; k < factor.cols(); ++k) {
+    const double largest = factor.col(k).cwiseAbs().maxCoeff();
+    if (largest > 0) scale(k) = largest / 127;
+    levels.col(k) = (factor.col(k).cast<double>() / scale(k)).array().round().cwiseMax(-127).cwiseMin(127).cast<float>();
+  }
+  return levels;
+}
+
+std::uint8_t clamp_level(double value) { return static_cast<std::uint8_t>(std::clamp(value, 0.0, 255.0)); }
+
+// Nearest multiple of `step`, ties away from zero (integer arithmetic: exact).
+std::int64_t quantize_residual(int difference, std::int64_t step) {
+  return difference >= 0 ? (difference + step / 2) / step : -((-difference + step / 2) / step);
+}
+
+}  // namespace
+
+void quantize_factors(ModelFile& model, const linalg::SvdResult<float>& svd, FactorPrecision precision) {
+  model.precision = precision;
+  model.U = quantize(svd.U, precision, model.U_scale);
+  model.V = quantize(svd.V, precision, model.V_scale);
+  model.S = svd.singular_values.cast<double>();
+}
+
+CodedFrame encode_foreground(std::span<const std::uint8_t> frame, std::span<const std::uint8_t> background,
+                             std::span<const std::uint8_t> keep, int channels, std::int64_t step) {
+  const std::size_t pixels = frame.size() / static_cast<std::size_t>(channels);
+  CodedFrame coded;
+  coded.mask.assign((pixels + 7) / 8, 0);
+  for (std::size_t p = 0; p < pixels; ++p) {
+    const std::uint8_t* x = &frame[p * channels];
+    const std::uint8_t* b = &background[p * channels];
+    const bool on = keep.empty() ? !std::equal(x, x + channels, b) : (keep[p / 8] & (0x80 >> (p % 8))) != 0;
+    if (on) coded.mask[p / 8] |= static_cast<std::uint8_t>(0x80 >> (p % 8));
+    for (int c = 0; c < channels; ++c) {
+      const int difference = x[c] - b[c];
+      int rebuilt = b[c];
+      if (on) {
+        const std::int64_t q = quantize_residual(difference, step);
+        coded.values.push_back(static_cast<std::int16_t>(q));
+        rebuilt = std::clamp<int>(static_cast<int>(b[c] + q * step), 0, 255);
+      }
+      const double error = x[c] - rebuilt;
+      coded.squared_error += error * error;
+    }
+  }
+  return coded;
+}
+
+void append_frame(ModelFile& model, CodedFrame frame) {
+  model.foreground_mask.insert(model.foreground_mask.end(), frame.mask.begin(), frame.mask.end());
+  model.foreground_values.insert(model.foreground_values.end(), frame.values.begin(), frame.values.end());
+  model.foreground_offsets.push_back(static_cast<std::int64_t>(model.foreground_values.size()) / model.channels);
+}
+
+// The products are formed in the order numpy forms them in docs/FORMAT.md's snippet
+// ((U * U_scale) * S, then the sum over k), so both give the same grey levels.
+ModelDecoder::ModelDecoder(const ModelFile& model) : model_(model) {
+  weighted_U_.resize(model.U.rows(), model.U.cols());
+  V_.resize(model.V.rows(), model.V.cols());
+  for (Eigen::Index k = 0; k < model.U.cols(); ++k) {
+    weighted_U_.col(k) = (model.U.col(k).cast<double>() * model.U_scale(k)) * model.S(k);
+    V_.col(k) = model.V.col(k).cast<double>() * model.V_scale(k);
+  }
+}
+
+std::vector<std::uint8_t> ModelDecoder::background(std::int64_t frame) const {
+  if (frame < 0 || frame >= model_.frames) throw Error("frame " + std::to_string(frame) + " is not in the model (" + std::to_string(model_.frames) + " frames)");
+  std::vector<std::uint8_t> levels(static_cast<std::size_t>(weighted_U_.rows()));
+  const Eigen::Index rank = weighted_U_.cols();
+  for (Eigen::Index i = 0; i < weighted_U_.rows(); ++i) {
+    double value = 0;
+    for (Eigen::Index k = 0; k < rank; ++k) value += weighted_U_(i, k) * V_(frame, k);
+    levels[static_cast<std::size_t>(i)] = clamp_level(std::nearbyint(value * 255));
+  }
+  return levels;
+}
+
+std::vector<std::uint8_t> ModelDecoder::frame(std::int64_t frame) const {
+  std::vector<std::uint8_t> levels = background(frame);
+  const std::int64_t channels = model_.channels, pixels = model_.height * model_.width;
+  const std::uint8_t* mask = model_.foreground_mask.data() + frame * model_.mask_bytes();
+  const std::int16_t* value = model_.foreground_values.data() + model_.foreground_offsets[static_cast<std::size_t>(frame)] * channels;
+  for (std::int64_t p = 0; p < pixels; ++p) {
+    if (!(mask[p / 8] & (0x80 >> (p % 8)))) continue;
+    for (std::int64_t c = 0; c < channels; ++c, ++value) {
+      auto& level = levels[static_cast<std::size_t>(p * channels + c)];
+      level = clamp_level(level + static_cast<double>(*value) * static_cast<double>(model_.foreground_step));
+    }
+  }
+  return levels;
+}
+
+void write_model_file(const std::filesystem::path& path, const ModelFile& model) {
+  NpzWriter npz;
+  npz.add_string("format", "cleanplate model");
+  npz.add_scalar<std::int64_t>("version", ModelFile::format_version);
+  npz.add_string("producer", model.producer);
+  npz.add("shape", std::vector<std::int64_t>{model.frames, model.height, model.width, model.channels});
+  npz.add_string("layout", model.channels == 3 ? "8-bit BGR, interleaved, row-major" : "8-bit grey, row-major");
+  npz.add_scalar("fps", model.fps);
+  npz.add_string("factors", factor_precision_name(model.precision));
+  npz.add("U", model.U, factor_dtype(model.precision));
+  npz.add("V", model.V, factor_dtype(model.precision));
+  const auto doubles = [](const Eigen::VectorXd& v) { return std::vector<double>(v.data(), v.data() + v.size()); };
+  npz.add("S", doubles(model.S), {model.rank()});
+  npz.add("U_scale", doubles(model.U_scale), {model.rank()});
+  npz.add("V_scale", doubles(model.V_scale), {model.rank()});
+  npz.add_scalar("energy", model.energy);
+  npz.add_scalar("foreground_step", model.foreground_step);
+  npz.add_scalar<std::int64_t>("lossless", model.lossless);
+  npz.add("foreground_offsets", model.foreground_offsets);
+  npz.add("foreground_mask", model.foreground_mask, {model.frames, model.mask_bytes()});
+  const std::vector<std::int64_t> value_shape{model.coded_pixels(), model.channels};
+  const auto& values = model.foreground_values;
+  if (std::all_of(values.begin(), values.end(), [](std::int16_t v) { return v >= -128 && v <= 127; }))
+    npz.add("foreground_values", std::vector<std::int8_t>(values.begin(), values.end()), value_shape);
+  else
+    npz.add("foreground_values", values, value_shape);
+  npz.add_scalar("psnr", model.psnr);
+  npz.write(path);
+}
+
+namespace {
+
+// Checks of one file's arrays; every failure names the file and what is wrong.
+class Validator {
+ public:
+  Validator(const NpzReader& npz, std::string name) : npz_(npz), name_(std::move(name)) {}
+
+  [[noreturn]] void fail(const std::string& why) const { throw Error("cannot read '" + name_ + "': " + why); }
+  void require(bool condition, const std::string& why) const {
+    if (!condition) fail(why);
+  }
+
+  const NpyArray& array(const std::string& key, std::initializer_list<const char*> dtypes, std::vector<std::int64_t> shape) const {
+    const NpyArray& a = npz_.array(key);
+    require(std::any_of(dtypes.begin(), dtypes.end(), [&](const char* d) { return a.dtype == d; }),
+            "'" + key + "' has dtype " + a.dtype + ", expected " + *dtypes.begin());
+    require(!a.fortran_order || a.shape.size() < 2 || key == "U" || key == "V", "'" + key + "' must be in C order");
+    require(a.shape == shape, "'" + key + "' has shape " + format(a.shape) + ", expected " + format(shape));
+    return a;
+  }
+  template <class T>
+  std::vector<T> values(const std::string& key, std::vector<std::int64_t> shape) const {
+    const NpyArray& a = array(key, {npy_dtype<T>()}, std::move(shape));
+    std::vector<T> v(static_cast<std::size_t>(a.count()));
+    std::copy_n(a.bytes.data(), a.bytes.size(), reinterpret_cast<char*>(v.data()));
+    return v;
+  }
+  template <class T>
+  T scalar(const std::string& key) const { return values<T>(key, {})[0]; }
+  std::vector<std::int64_t> shape_of(const std::string& key) const { return npz_.array(key).shape; }
+
+ private:
+  static std::string format(const std::vector<std::int64_t>& shape) {
+    std::string text = "(";
+    for (std::size_t i = 0; i < shape.size(); ++i) text += (i ? ", " : "") + std::to_string(shape[i]);
+    return text + ")";
+  }
+  const NpzReader& npz_;
+  std::string name_;
+};
+
+}  // namespace
+
+ModelFile parse_model_file(const NpzReader& npz, const std::string& name) {
+  const Validator check(npz, name);
+  check.require(npz.contains("format") && npz.text("format") == "cleanplate model", "not a cleanplate model (no 'format' saying so)");
+  const auto version = check.scalar<std::int64_t>("version");
+  check.require(version == ModelFile::format_version,
+                "model format version " + std::to_string(version) + " is not supported (this cleanplate reads version 1)");
+  ModelFile m;
+  m.producer = npz.text("producer");
+  const auto shape = check.values<std::int64_t>("shape", {4});
+  m.frames = shape[0], m.height = shape[1], m.width = shape[2], m.channels = shape[3];
+  check.require(m.frames >= 1 && m.frames <= (std::int64_t{1} << 31) && m.height >= 1 && m.width >= 1 && m.height <= (1 << 16) &&
+                    m.width <= (1 << 16) && (m.channels == 1 || m.channels == 3),
+                "the shape [frames, height, width, channels] is absurd");
+  m.fps = check.scalar<double>("fps");
+  check.require(std::isfinite(m.fps) && m.fps >= 0, "fps is not a number >= 0");
+
+  m.precision = parse_factor_precision(npz.text("factors"));
+  const std::int64_t rank = check.shape_of("S").empty() ? 0 : check.shape_of("S")[0];
+  check.require(rank >= 1 && rank <= m.frames, "the rank " + std::to_string(rank) + " is not between 1 and the frame count");
+  check.array("U", {factor_dtype(m.precision)}, {m.values_per_frame(), rank});
+  check.array("V", {factor_dtype(m.precision)}, {m.frames, rank});
+  m.U = npz.matrix("U");
+  m.V = npz.matrix("V");
+  const auto vector = [&](const std::string& key) {
+    const auto v = check.values<double>(key, {rank});
+    return Eigen::VectorXd(Eigen::Map<const Eigen::VectorXd>(v.data(), rank));
+  };
+  m.S = vector("S"), m.U_scale = vector("U_scale"), m.V_scale = vector("V_scale");
+  check.require(m.U.allFinite() && m.V.allFinite() && m.S.allFinite() && m.U_scale.allFinite() && m.V_scale.allFinite(),
+                "the factors hold values that are not finite");
+  m.energy = check.scalar<double>("energy");
+
+  m.foreground_step = check.scalar<std::int64_t>("foreground_step");
+  check.require(m.foreground_step >= 1 && m.foreground_step <= 255, "foreground_step is not between 1 and 255");
+  m.lossless = check.scalar<std::int64_t>("lossless") != 0;
+  m.foreground_offsets = check.values<std::int64_t>("foreground_offsets", {m.frames + 1});
+  m.foreground_mask = check.values<std::uint8_t>("foreground_mask", {m.frames, m.mask_bytes()});
+  const auto& offsets = m.foreground_offsets;
+  check.require(offsets[0] == 0 && std::is_sorted(offsets.begin(), offsets.end()), "foreground_offsets do not rise from 0");
+  const std::vector<std::int64_t> value_shape{offsets.back(), m.channels};
+  const NpyArray& values = check.array("foreground_values", {"|i1", "<i2"}, value_shape);
+  if (values.dtype == "|i1") {
+    const auto narrow = check.values<std::int8_t>("foreground_values", value_shape);
+    m.foreground_values.assign(narrow.begin(), narrow.end());
+  } else {
+    m.foreground_values = check.values<std::int16_t>("foreground_values", value_shape);
+  }
+  // Each frame's bitmap must set exactly as many bits as it has values, and none past the last pixel.
+  const std::int64_t pixels = m.height * m.width, tail_bits = m.mask_bytes() * 8 - pixels;
+  for (std::int64_t j = 0; j < m.frames; ++j) {
+    const std::uint8_t* row = &m.foreground_mask[static_cast<std::size_t>(j * m.mask_bytes())];
+    std::int64_t bits = 0;
+    for (std::int64_t b = 0; b < m.mask_bytes(); ++b) bits += std::popcount(row[b]);
+    check.require(bits == offsets[j + 1] - offsets[j], "frame " + std::to_string(j) + "'s foreground bitmap and value count disagree");
+    check.require((row[m.mask_bytes() - 1] & ((1u << tail_bits) - 1)) == 0, "frame " + std::to_string(j) + "'s bitmap sets bits past the last pixel");
+  }
+  m.psnr = check.scalar<double>("psnr");
+  return m;
+}
+
+ModelFile read_model_file(const std::filesystem::path& path) { return parse_model_file(NpzReader(path), path.string()); }
+
+}  // namespace cleanplate::io

@@ -1,0 +1,52 @@
+// The background refit on the pixels and frames the masks call background, and the clean plate.
+//
+// The low-rank model X ~ (U S) V^T is a least-squares fit over every pixel of every frame, so
+// objects pull it: a pixel they cross by tens of grey levels (its row of U S), a frame they fill
+// by a few levels everywhere (its row of V). The refit is one round of alternating least squares
+// that leaves the foreground out (Shum-Ikeuchi-Reddy weighted PCA with 0/1 weights):
+//   1. each pixel's row of U S, over the frames where that pixel is background (V fixed); pixels
+//      background in fewer than 2k frames keep the model's row;
+//   2. each frame's row of V, over the pixels that are background in it (the new U S fixed).
+// Step 1 accumulates frame by frame (add(), O(pixels x k^2) each) inside the split; step 2 is one
+// more pass, independent per frame. The result is again a truncated SVD; its mean background over
+// the frames is the clean plate: one image of the background with nothing moving in it.
+//
+// Masks are packed bitmaps (stages::pack_mask), one bit per pixel.
+#pragma once
+#include <Eigen/Core>
+#include <cleanplate/linalg/svd.hpp>
+#include <cstdint>
+#include <span>
+
+#include "cleanplate/stages/frame_column.hpp"
+
+namespace cleanplate::stages {
+
+class BackgroundRefit {
+ public:
+  // Keeps a reference to `model`, which must outlive the refit.
+  BackgroundRefit(const FrameGeometry& geometry, const linalg::SvdResult<float>& model);
+  // Step 1: frame `frame`'s column (as stacked) and its mask; frames in any order, one at a time.
+  void add(Eigen::Index frame, const Eigen::Ref<const Eigen::VectorXf>& column, std::span<const std::uint8_t> mask);
+  // After step 1: each pixel value's row of U S (values x k).
+  Eigen::MatrixXd pixel_factor() const;
+  // Step 2 for one frame (safe to call concurrently): its row of V given pixel_factor(); the
+  // model's row when fewer than 2k values are background.
+  Eigen::VectorXd frame_factor(const Eigen::MatrixXd& pixel_factor, Eigen::Index frame, const Eigen::Ref<const Eigen::VectorXf>& column,
+                               std::span<const std::uint8_t> mask) const;
+
+ private:
+  FrameGeometry geometry_;
+  const linalg::SvdResult<float>& model_;
+  Eigen::MatrixXd gram_;               // k*k x pixels: sum of v_j v_j^T over the pixel's background frames
+  Eigen::MatrixXd moments_;            // k x values: sum of x v_j over the same frames
+  Eigen::VectorXi background_frames_;  // per pixel
+};
+
+// (pixel factor) (frame factor)^T as a truncated SVD: U and V orthonormal, singular values sorted.
+linalg::SvdResult<float> to_svd(const Eigen::MatrixXd& pixel_factor, const Eigen::MatrixXd& frame_factor);
+
+// The mean background over the frames: U S mean(V).
+Eigen::VectorXf mean_background(const linalg::SvdResult<float>& background);
+
+}  // namespace cleanplate::stages
