@@ -2,6 +2,7 @@
 #pragma once
 #include <gtest/gtest.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -58,6 +59,30 @@ inline long decodable_frames(const fs::path& video) {
   long frames = 0;
   for (cv::Mat frame; capture.read(frame) && !frame.empty();) ++frames;
   return frames;
+}
+
+// The synthetic scene (200 frames, 320x240, CDnet layout plus scene.mkv), made once per build of
+// the generator and shared by the tests of this file.
+inline fs::path synthetic_scene() {
+  const auto stamp = fs::last_write_time(CLEANPLATE_SYNTH).time_since_epoch().count();
+  const fs::path scene = fs::temp_directory_path() / ("cleanplate-scene-" + std::to_string(stamp));
+  if (fs::exists(scene / "scene.mkv")) return scene;
+  const fs::path partial = scene.string() + ".partial-" + std::to_string(::getpid());
+  if (std::system((std::string(CLEANPLATE_SYNTH) + " '" + partial.string() + "' > /dev/null").c_str()) != 0)
+    throw std::runtime_error("cleanplate-synth failed");
+  std::error_code raced;  // another test process may have made it first
+  fs::rename(partial, scene, raced);
+  if (raced) fs::remove_all(partial);
+  return scene;
+}
+
+inline bool one_line(const std::string& text) { return !text.empty() && text.find('\n') == text.size() - 1; }
+
+inline bool has_partial_files(const fs::path& folder) {
+  if (!fs::exists(folder)) return false;
+  for (const auto& entry : fs::recursive_directory_iterator(folder))
+    if (entry.path().filename().string().find(".partial-") != std::string::npos) return true;
+  return false;
 }
 
 }  // namespace cleanplate::testing
