@@ -69,14 +69,15 @@ void quantize_factors(ModelFile& model, const linalg::SvdResult<float>& svd, Fac
 }
 
 CodedFrame encode_foreground(std::span<const std::uint8_t> frame, std::span<const std::uint8_t> background,
-                             std::span<const std::uint8_t> keep, int channels, std::int64_t step) {
+                             std::span<const std::uint8_t> keep, int channels, std::int64_t step, int tolerance) {
   const std::size_t pixels = frame.size() / static_cast<std::size_t>(channels);
   CodedFrame coded;
   coded.mask.assign((pixels + 7) / 8, 0);
   for (std::size_t p = 0; p < pixels; ++p) {
     const std::uint8_t* x = &frame[p * channels];
     const std::uint8_t* b = &background[p * channels];
-    const bool on = keep.empty() ? !std::equal(x, x + channels, b) : (keep[p / 8] & (0x80 >> (p % 8))) != 0;
+    bool on = !keep.empty() && (keep[p / 8] & (0x80 >> (p % 8))) != 0;
+    for (int c = 0; c < channels && !on; ++c) on = std::abs(x[c] - b[c]) > tolerance;
     if (on) coded.mask[p / 8] |= static_cast<std::uint8_t>(0x80 >> (p % 8));
     for (int c = 0; c < channels; ++c) {
       const int difference = x[c] - b[c];
@@ -154,6 +155,7 @@ void write_model_file(const std::filesystem::path& path, const ModelFile& model)
   npz.add("V_scale", doubles(model.V_scale), {model.rank()});
   npz.add_scalar("energy", model.energy);
   npz.add_scalar("foreground_step", model.foreground_step);
+  npz.add_scalar("foreground_tolerance", model.foreground_tolerance);
   npz.add_scalar<std::int64_t>("lossless", model.lossless);
   npz.add("foreground_offsets", model.foreground_offsets);
   npz.add("foreground_mask", model.foreground_mask, {model.frames, model.mask_bytes()});
@@ -244,6 +246,7 @@ ModelFile parse_model_file(const NpzReader& npz, const std::string& name) {
 
   m.foreground_step = check.scalar<std::int64_t>("foreground_step");
   check.require(m.foreground_step >= 1 && m.foreground_step <= 255, "foreground_step is not between 1 and 255");
+  m.foreground_tolerance = check.scalar<std::int64_t>("foreground_tolerance");
   m.lossless = check.scalar<std::int64_t>("lossless") != 0;
   m.foreground_offsets = check.values<std::int64_t>("foreground_offsets", {m.frames + 1});
   m.foreground_mask = check.values<std::uint8_t>("foreground_mask", {m.frames, m.mask_bytes()});

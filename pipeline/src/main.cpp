@@ -160,6 +160,8 @@ int run_separate(const std::vector<std::string>& arguments) {
       ("factors", po::value(&factors)->default_value(factors), "model.npz: precision of the background factors, f32, f16 or int8")
       ("foreground-step", po::value(&o.model.foreground_step)->default_value(o.model.foreground_step),
        "model.npz: quantization step of the foreground residual in grey levels (1: exact at the coded pixels)")
+      ("foreground-tolerance", po::value(&o.model.tolerance)->default_value(o.model.tolerance),
+       "model.npz: also code pixels off the mask that differ from the background by more than this many grey levels")
       ("lossless-foreground", po::bool_switch(&o.model.lossless), "model.npz: code every pixel that differs from the background, exactly")
       ("quiet,q", "no progress and no summary line");
   visible.add(model.describe(o));
@@ -175,6 +177,7 @@ int run_separate(const std::vector<std::string>& arguments) {
   if (!max_memory.empty()) o.max_memory = parse_bytes(max_memory);
   o.model.factors = io::parse_factor_precision(factors);
   if (o.model.foreground_step < 1 || o.model.foreground_step > 255) throw Error("--foreground-step must be between 1 and 255");
+  if (o.model.tolerance < 0 || o.model.tolerance > 255) throw Error("--foreground-tolerance must be between 0 and 255");
   const bool quiet = vm.count("quiet") > 0;
   o.progress = !quiet;
 

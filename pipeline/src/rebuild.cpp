@@ -115,7 +115,9 @@ std::string describe_model(const std::filesystem::path& path) {
        io::factor_precision_name(m.precision), 100 * m.energy);
   for (Eigen::Index k = 0; k < m.S.size(); ++k) line(" %.4g", m.S(k));
   line("\nforeground   %.2f%% of the pixels coded, %s\n", pixels > 0 ? 100 * static_cast<double>(m.coded_pixels()) / pixels : 0.0,
-       m.lossless ? "lossless (every pixel that differs from the background)" : ("in steps of " + std::to_string(m.foreground_step) + " grey levels").c_str());
+       m.lossless ? "lossless (every pixel that differs from the background)"
+                  : ("the mask and residuals above " + std::to_string(m.foreground_tolerance) + " grey levels, in steps of " +
+                     std::to_string(m.foreground_step)).c_str());
   if (std::isinf(m.psnr)) line("rebuilt      exact (identical to the decoded input)\n");
   else line("rebuilt      PSNR %.2f dB against the decoded input\n", m.psnr);
   line("%-20s %12s %12s\n", "part", "stored", "raw");

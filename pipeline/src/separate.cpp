@@ -285,6 +285,7 @@ class SeparateRun {
     model.energy = model_.energy;
     model.lossless = format.lossless;
     model.foreground_step = format.lossless ? 1 : format.foreground_step;
+    model.foreground_tolerance = format.lossless ? 0 : format.tolerance;
 
     const io::ModelDecoder decoder(model);
     const auto matrix = matrix_->view();
@@ -297,8 +298,8 @@ class SeparateRun {
           return next++;
         }) &
         oneapi::tbb::make_filter<long, io::CodedFrame>(oneapi::tbb::filter_mode::parallel, [&](long j) {
-          const auto keep = format.lossless ? std::span<const std::uint8_t>() : mask_of(j);
-          return io::encode_foreground(grey_levels(matrix.col(j)), decoder.background(j), keep, geometry_.channels, model.foreground_step);
+          return io::encode_foreground(grey_levels(matrix.col(j)), decoder.background(j), mask_of(j), geometry_.channels, model.foreground_step,
+                                       static_cast<int>(model.foreground_tolerance));
         }) &
         oneapi::tbb::make_filter<io::CodedFrame, void>(oneapi::tbb::filter_mode::serial_in_order, [&](const io::CodedFrame& coded) {
           squared_error += coded.squared_error;
@@ -461,7 +462,7 @@ class SeparateRun {
           .add("model_bytes", static_cast<long>(c.model_bytes)).add("raw_to_model", ratio(c.raw_bytes)).add("input_to_model", ratio(c.input_bytes))
           .add("psnr", c.psnr).add("exact", std::isinf(c.psnr)).add("coded_share", c.coded_share)
           .add("factors", io::factor_precision_name(options_.model.factors)).add("foreground_step", options_.model.lossless ? 1L : options_.model.foreground_step)
-          .add("lossless", options_.model.lossless);
+          .add("tolerance", options_.model.lossless ? 0L : static_cast<long>(options_.model.tolerance)).add("lossless", options_.model.lossless);
       summary.add("compression", compression);
     }
     summary

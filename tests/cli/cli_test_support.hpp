@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -13,7 +14,9 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/videoio.hpp>
 
+#include "cleanplate/io/video_source.hpp"
 #include "cleanplate/pipeline/evaluate.hpp"
+#include "cleanplate/stages/frame_column.hpp"
 
 namespace cleanplate::testing {
 namespace fs = std::filesystem;
@@ -83,6 +86,42 @@ inline bool has_partial_files(const fs::path& folder) {
   for (const auto& entry : fs::recursive_directory_iterator(folder))
     if (entry.path().filename().string().find(".partial-") != std::string::npos) return true;
   return false;
+}
+
+// The frames as separate analysed them (decoded, then grey or colour at full size).
+inline std::vector<cv::Mat> decoded_frames(const std::string& input, bool color) {
+  io::VideoSource source(input);
+  const auto geometry = stages::geometry_for(source.size(), {.scale = 1, .color = color});
+  std::vector<cv::Mat> frames;
+  while (auto frame = source.next()) frames.push_back(stages::convert_frame(frame->image, geometry));
+  return frames;
+}
+
+inline cv::Mat rebuilt_frame(const fs::path& folder, long number) {
+  char name[32];
+  std::snprintf(name, sizeof name, "frame%06ld.png", number);
+  return cv::imread((folder / name).string(), cv::IMREAD_UNCHANGED);
+}
+
+// PSNR over all frames together (the definition separate reports), +inf when identical.
+inline double video_psnr(const std::vector<cv::Mat>& original, const fs::path& rebuilt) {
+  double squared_error = 0, values = 0;
+  for (std::size_t j = 0; j < original.size(); ++j) {
+    const cv::Mat frame = rebuilt_frame(rebuilt, static_cast<long>(j) + 1);
+    EXPECT_EQ(frame.size(), original[j].size()) << "frame " << j;
+    if (frame.size() != original[j].size()) return 0;
+    squared_error += std::pow(cv::norm(frame, original[j], cv::NORM_L2), 2);
+    values += static_cast<double>(frame.total() * frame.channels());
+  }
+  return squared_error == 0 ? INFINITY : 10 * std::log10(255.0 * 255 * values / squared_error);
+}
+
+inline double summary_number(const fs::path& summary, const std::string& key) {
+  const std::string text = read_text(summary);
+  const auto at = text.find("\"" + key + "\": ");
+  if (at == std::string::npos) return NAN;
+  const std::string value = text.substr(at + key.size() + 4, 24);
+  return value.rfind("null", 0) == 0 ? INFINITY : std::stod(value);
 }
 
 }  // namespace cleanplate::testing

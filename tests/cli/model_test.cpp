@@ -1,50 +1,10 @@
 // model.npz end to end: separate -> rebuild round trips (PSNR, exactness, compression ratio), the
 // numpy snippet of docs/FORMAT.md against cleanplate's rebuild, `info`, and damaged model files.
-#include <cmath>
-
 #include "cleanplate/io/npz_reader.hpp"
-#include "cleanplate/io/video_source.hpp"
-#include "cleanplate/stages/frame_column.hpp"
 #include "cli_test_support.hpp"
 
 namespace cleanplate::testing {
 namespace {
-
-// The frames as separate analysed them (decoded, then grey or colour at full size).
-std::vector<cv::Mat> decoded_frames(const std::string& input, bool color) {
-  io::VideoSource source(input);
-  const auto geometry = stages::geometry_for(source.size(), {.scale = 1, .color = color});
-  std::vector<cv::Mat> frames;
-  while (auto frame = source.next()) frames.push_back(stages::convert_frame(frame->image, geometry));
-  return frames;
-}
-
-cv::Mat rebuilt_frame(const fs::path& folder, long number) {
-  char name[32];
-  std::snprintf(name, sizeof name, "frame%06ld.png", number);
-  return cv::imread((folder / name).string(), cv::IMREAD_UNCHANGED);
-}
-
-// PSNR over all frames together (the definition separate reports), +inf when identical.
-double video_psnr(const std::vector<cv::Mat>& original, const fs::path& rebuilt) {
-  double squared_error = 0, values = 0;
-  for (std::size_t j = 0; j < original.size(); ++j) {
-    const cv::Mat frame = rebuilt_frame(rebuilt, static_cast<long>(j) + 1);
-    EXPECT_EQ(frame.size(), original[j].size()) << "frame " << j;
-    if (frame.size() != original[j].size()) return 0;
-    squared_error += std::pow(cv::norm(frame, original[j], cv::NORM_L2), 2);
-    values += static_cast<double>(frame.total() * frame.channels());
-  }
-  return squared_error == 0 ? INFINITY : 10 * std::log10(255.0 * 255 * values / squared_error);
-}
-
-double summary_number(const fs::path& summary, const std::string& key) {
-  const std::string text = read_text(summary);
-  const auto at = text.find("\"" + key + "\": ");
-  if (at == std::string::npos) return NAN;
-  const std::string value = text.substr(at + key.size() + 4, 24);
-  return value.rfind("null", 0) == 0 ? INFINITY : std::stod(value);
-}
 
 ProgramRun separate(const std::string& arguments, const fs::path& out) {
   return run(cleanplate_command("separate '" + (synthetic_scene() / "scene.mkv").string() + "' -q --outputs model -o '" + out.string() + "' " + arguments),
@@ -52,8 +12,8 @@ ProgramRun separate(const std::string& arguments, const fs::path& out) {
 }
 
 // Raw 8-bit frames over the model: the default settings must compress the synthetic scene at
-// least this much (measured 22.8x; the floor leaves room for encoder and scene changes).
-constexpr double minimum_ratio = 15;
+// least this much (measured 30.8x; the floor leaves room for encoder and scene changes).
+constexpr double minimum_ratio = 20;
 
 TEST(Model, DefaultRoundTripIsAbove35DbAndSmall) {
   const fs::path scratch = scratch_folder(), out = scratch / "out", rebuilt = scratch / "rebuilt";
@@ -121,7 +81,7 @@ TEST(Model, InfoAndRebuildOptions) {
   const std::string info_file = (scratch / "info.txt").string();
   ASSERT_EQ(std::system((cleanplate_command("info '" + model.string() + "' > '" + info_file + "'")).c_str()), 0);
   const std::string info = read_text(info_file);
-  for (const char* expected : {"200 at 25 fps, 320x240, grey", "rank 2, factors f16", "in steps of 2 grey levels", "PSNR", "foreground_values"})
+  for (const char* expected : {"200 at 25 fps, 320x240, grey", "rank 2, factors f16", "residuals above 14 grey levels, in steps of 4", "PSNR", "foreground_values"})
     EXPECT_NE(info.find(expected), std::string::npos) << expected << " in:\n" << info;
 
   // --frames A:B writes frames A..B-1 with their own numbers; --background-only leaves out the foreground.

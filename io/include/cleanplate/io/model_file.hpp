@@ -40,6 +40,7 @@ struct ModelFile {
   // Foreground: per frame, a bitmap of the coded pixels and, for each coded pixel in raster order,
   // its residual against the 8-bit background in units of `foreground_step` grey levels.
   std::int64_t foreground_step = 1;
+  std::int64_t foreground_tolerance = 0;               // pixels off the mask are coded when they differ by more
   bool lossless = false;                               // every differing pixel coded, step 1
   std::vector<std::int64_t> foreground_offsets{0};     // frames + 1: frame j's values are [o[j], o[j+1])
   std::vector<std::uint8_t> foreground_mask;           // frames x mask_bytes(), numpy.packbits order
@@ -63,10 +64,11 @@ struct CodedFrame {
   double squared_error = 0;            // of the rebuilt frame against `frame`, in grey levels^2
 };
 
-// Codes the pixels set in `keep` (a bitmap in foreground_mask's layout); with `keep` empty, every pixel that
-// differs from the background in any channel (lossless with step 1).
+// Codes the pixels set in `keep` (a bitmap in foreground_mask's layout, or empty) and every pixel
+// that differs from the background by more than `tolerance` grey levels in some channel
+// (tolerance 0 and step 1: lossless).
 CodedFrame encode_foreground(std::span<const std::uint8_t> frame, std::span<const std::uint8_t> background,
-                             std::span<const std::uint8_t> keep, int channels, std::int64_t step);
+                             std::span<const std::uint8_t> keep, int channels, std::int64_t step, int tolerance);
 void append_frame(ModelFile& model, CodedFrame frame);
 
 class ModelDecoder {

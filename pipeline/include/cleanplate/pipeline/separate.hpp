@@ -31,7 +31,8 @@ struct SeparateOutputs {
 // How model.npz stores the video.
 struct ModelFormat {
   io::FactorPrecision factors = io::FactorPrecision::f16;  // U and V; f16 costs < 0.1 grey level
-  long foreground_step = 2;  // grey levels per stored unit of the foreground residual (1: exact)
+  long foreground_step = 4;  // grey levels per stored unit of the foreground residual (1: exact)
+  int tolerance = 14;        // pixels off the mask are coded where they differ from the background by more
   bool lossless = false;     // code every pixel that differs from the background, step 1: exact frames
 };
 
