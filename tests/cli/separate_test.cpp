@@ -142,6 +142,14 @@ void expect_clean_interrupt(int signal_number) {
       EXPECT_GT(decodable_frames(out / video), 0) << video;
     }
   }
+  if (fs::exists(out / "model.npz")) {  // a complete model of the frames written before the signal
+    const ProgramRun info = run(cleanplate_command("info '" + (out / "model.npz").string() + "'"), out.parent_path());
+    EXPECT_EQ(info.exit_code, 0) << info.errors;
+    const ProgramRun rebuild = run(cleanplate_command("rebuild -q '" + (out / "model.npz").string() + "' -o '" + (out / "rebuilt.mkv").string() + "'"),
+                                   out.parent_path());
+    EXPECT_EQ(rebuild.exit_code, 0) << rebuild.errors;
+    EXPECT_EQ(decodable_frames(out / "rebuilt.mkv"), static_cast<long>(summary_number(out / "summary.json", "frames_written")));
+  }
   EXPECT_FALSE(has_partial_files(out));
 }
 
