@@ -10,6 +10,7 @@
 #include "cleanplate/error.hpp"
 #include "cleanplate/pipeline/interrupt.hpp"
 #include "cleanplate/pipeline/evaluate.hpp"
+#include "cleanplate/pipeline/live.hpp"
 #include "cleanplate/pipeline/rebuild.hpp"
 #include "cleanplate/pipeline/separate.hpp"
 
@@ -28,6 +29,7 @@ usage: cleanplate COMMAND [options]
 
 commands:
   separate INPUT -o OUT   background, foreground, masks and factors of a video file or image sequence
+  live SOURCE [-o OUT]    real-time separation of a camera, a stream or a file played live
   rebuild MODEL -o VIDEO  the video rebuilt from a model.npz (factors + coded foreground)
   info MODEL              what a model.npz holds: frames, size, rank, energy, PSNR, size of each part
   eval SEQUENCE           CDnet scores of cleanplate next to OpenCV's MOG2 and KNN on a sequence with ground truth
@@ -50,6 +52,13 @@ examples:
   cleanplate rebuild out/model.npz -o rebuilt.mp4                 # H.264
   cleanplate rebuild out/model.npz -o rebuilt.mkv --frames 100:200  # FFV1 (lossless), frames 100 to 199
   cleanplate rebuild out/model.npz -o plate/ --background-only    # PNG frames of the background alone
+)";
+
+const char* live_examples = R"(
+examples:
+  cleanplate live 0 --display                                  # the first camera, in a window
+  cleanplate live rtsp://camera.local/stream -o out/ --every 60 --reconnect 10
+  cleanplate live traffic.mp4 -o out/ --png --no-realtime     # a file, as fast as possible
 )";
 
 const char* eval_examples = R"(
@@ -190,6 +199,47 @@ int run_separate(const std::vector<std::string>& arguments) {
   return result.interrupted ? interrupted_exit : 0;
 }
 
+int run_live(const std::vector<std::string>& arguments) {
+  LiveOptions o;
+  std::string output, threshold = "auto";
+  po::options_description visible("cleanplate live SOURCE [-o OUT] [options]\n\n"
+                                  "SOURCE: a camera index (0), a stream URL (rtsp, http, udp, tcp) or a video file or image folder");
+  visible.add_options()("help,h", "this help")
+      ("output,o", po::value(&output), "folder for mask.mp4, summary.json and the optional outputs (default: none)")
+      ("display", po::bool_switch(&o.display), "show original | background | foreground | mask and the fps in a window (q closes it)")
+      ("rank,r", po::value(&o.online.rank)->default_value(o.online.rank), "rank of the background basis (2-3 follow light changes)")
+      ("memory", po::value(&o.memory_seconds)->default_value(o.memory_seconds), "seconds after which a change (a parked car) becomes background")
+      ("warmup", po::value(&o.online.warmup)->default_value(o.online.warmup), "frames whose median starts the background; their masks are empty")
+      ("realtime", "play a file at its own frame rate (the default for files)")
+      ("no-realtime", "process a file as fast as possible, without dropping frames")
+      ("every", po::value(&o.snapshot_every)->default_value(o.snapshot_every), "save the background every this many seconds (0: never)")
+      ("reconnect", po::value(&o.reconnect)->default_value(o.reconnect), "attempts to reopen a lost stream, with back-off")
+      ("foreground", po::bool_switch(&o.foreground_video), "also write foreground.mp4")
+      ("png", po::bool_switch(&o.png), "also write the masks as PNG files, OUT/masks/bin000001.png ...")
+      ("frames", po::value(&o.max_frames)->default_value(o.max_frames), "stop after this many frames (-1: when the source ends)")
+      ("scale", po::value(&o.convert.scale)->default_value(o.convert.scale), "downscale frames by this factor in (0, 1]")
+      ("color", po::bool_switch(&o.convert.color), "keep three colour channels (default: grey)")
+      ("threshold", po::value(&threshold)->default_value(threshold), "mask seed level in grey levels, or 'auto' (6 sigma per pixel)")
+      ("quiet,q", "no progress and no summary line");
+  po::variables_map vm;
+  if (!parse_command_line(arguments, visible, "source", o.input, live_examples, vm)) return 0;
+  if (o.input.empty()) throw po::error("live needs a SOURCE (see cleanplate live --help)");
+  if (vm.count("realtime") && vm.count("no-realtime")) throw po::error("--realtime and --no-realtime contradict each other");
+  o.realtime = vm.count("no-realtime") == 0;
+  o.output = output;
+  o.online.mask.threshold = parse_threshold(threshold);
+  const bool quiet = vm.count("quiet") > 0;
+  o.progress = !quiet;
+  install_interrupt_handlers();
+  const LiveResult r = live(o);
+  if (!quiet || r.ended == "interrupted")
+    std::fprintf(stderr, "cleanplate: live %s: %ld frames processed (%ld read, %ld dropped, %ld failed to decode, %ld reconnects) %dx%dx%d in %.1f s, "
+                 "%.1f fps, latency %.0f ms median, %.0f ms p99%s%s\n", r.ended.c_str(), r.frames_processed, r.frames_read, r.frames_dropped,
+                 r.decode_failures, r.reconnects, r.geometry.width, r.geometry.height, r.geometry.channels, r.seconds, r.fps, 1000 * r.latency_median,
+                 1000 * r.latency_p99, output.empty() ? "" : " -> ", output.c_str());
+  return r.ended == "interrupted" ? interrupted_exit : 0;
+}
+
 int run_rebuild(const std::vector<std::string>& arguments) {
   RebuildOptions o;
   std::string model, output = o.output.string(), frames;
@@ -275,6 +325,7 @@ int main(int argc, char** argv) {
     if (command == "separate") return run_separate(arguments);
     if (command == "eval") return run_eval(arguments);
     if (command == "rebuild") return run_rebuild(arguments);
+    if (command == "live") return run_live(arguments);
     if (command == "info") return run_info(arguments);
     if (command == "--version") {
       std::cout << version << "\n";

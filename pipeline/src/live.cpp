@@ -1,0 +1,386 @@
+#include "cleanplate/pipeline/live.hpp"
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <future>
+#include <mutex>
+#include <oneapi/tbb/flow_graph.h>
+#include <opencv2/highgui.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+#include <optional>
+#include <thread>
+
+#include "cleanplate/error.hpp"
+#include "cleanplate/io/atomic_file.hpp"
+#include "cleanplate/io/json.hpp"
+#include "cleanplate/io/video_sink.hpp"
+#include "cleanplate/io/video_source.hpp"
+#include "cleanplate/pipeline/interrupt.hpp"
+#include "cleanplate/pipeline/progress.hpp"
+#include "cleanplate/stages/preview.hpp"
+
+namespace cleanplate::pipeline {
+namespace fs = std::filesystem;
+namespace flow = oneapi::tbb::flow;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+struct CapturedFrame {
+  long index = 0;     // in the source, counting from the first frame read (dropped ones too)
+  long sequence = 0;  // among the frames processed
+  cv::Mat image;
+  Clock::time_point captured;
+};
+
+struct ConvertedFrame {
+  CapturedFrame frame;
+  cv::Mat converted;  // 8-bit, the analysis geometry
+  Eigen::VectorXf column;
+};
+
+struct SeparatedFrame {
+  CapturedFrame frame;
+  cv::Mat converted, background, mask;
+  bool warming_up = false;
+};
+
+// Frames between the reader and the graph. When full, a live source drops the oldest waiting
+// frame (counted); a file processed as fast as possible makes the reader wait instead.
+class Mailbox {
+ public:
+  Mailbox(std::size_t capacity, bool drop_when_full) : capacity_(capacity), drop_(drop_when_full) {}
+  void put(CapturedFrame frame) {
+    std::unique_lock lock(mutex_);
+    if (!drop_) changed_.wait(lock, [&] { return queue_.size() < capacity_ || closed_; });
+    if (queue_.size() >= capacity_) {
+      queue_.pop_front();
+      ++dropped_;
+    }
+    queue_.push_back(std::move(frame));
+    changed_.notify_all();
+  }
+  std::optional<CapturedFrame> take() {
+    std::unique_lock lock(mutex_);
+    changed_.wait(lock, [&] { return !queue_.empty() || closed_; });
+    if (queue_.empty()) return std::nullopt;
+    CapturedFrame frame = std::move(queue_.front());
+    queue_.pop_front();
+    changed_.notify_all();
+    return frame;
+  }
+  void close() {
+    std::lock_guard lock(mutex_);
+    closed_ = true;
+    changed_.notify_all();
+  }
+  long dropped() const {
+    std::lock_guard lock(mutex_);
+    return dropped_;
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::condition_variable changed_;
+  std::deque<CapturedFrame> queue_;
+  std::size_t capacity_;
+  bool drop_, closed_ = false;
+  long dropped_ = 0;
+};
+
+// Latency percentiles in constant memory: 1 ms bins up to 10 s.
+class LatencyHistogram {
+ public:
+  void add(double seconds) { ++bins_[static_cast<std::size_t>(std::clamp(seconds * 1000, 0.0, static_cast<double>(bins_.size() - 1)))], ++count_; }
+  double percentile(double p) const {
+    long seen = 0;
+    for (std::size_t i = 0; i < bins_.size(); ++i)
+      if ((seen += bins_[i]) > 0 && static_cast<double>(seen) >= p * static_cast<double>(count_)) return (static_cast<double>(i) + 0.5) / 1000;
+    return 0;
+  }
+
+ private:
+  std::array<long, 10000> bins_{};
+  long count_ = 0;
+};
+
+// Sleeps up to `seconds`, waking early on an interrupt or `stop`.
+void sleep_unless_stopped(double seconds, const std::atomic<bool>& stop) {
+  const auto until = Clock::now() + std::chrono::duration<double>(seconds);
+  while (Clock::now() < until && !interrupted() && !stop) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+}
+
+class LiveRun {
+ public:
+  explicit LiveRun(const LiveOptions& options) : options_(options), source_(open_with_retries()) {
+    live_source_ = source_->live();
+    fps_ = source_->fps() > 0 ? source_->fps() : 25;
+    result_.geometry = stages::geometry_for(source_->size(), options.convert);
+    stages::OnlineOptions online = options.online;
+    online.memory = std::max(1.0, options.memory_seconds * fps_);
+    online_.emplace(result_.geometry, online);
+    if (!options.output.empty()) open_outputs();
+  }
+
+  LiveResult run() {
+    const auto started = Clock::now();
+    Mailbox mailbox(options_.queue, live_source_ || options_.realtime);
+    std::thread reader([&] { read(mailbox); });
+    run_graph(mailbox);
+    stop_ = true;
+    mailbox.close();
+    // A reader blocked inside a network read cannot be woken; wait a little, then leave it.
+    for (int i = 0; i < 100 && !reader_done_; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    if (reader_done_) reader.join();
+    else reader.detach();
+
+    result_.seconds = std::chrono::duration<double>(Clock::now() - started).count();
+    result_.fps = result_.seconds > 0 ? static_cast<double>(result_.frames_processed) / result_.seconds : 0;
+    result_.frames_dropped = mailbox.dropped();
+    result_.latency_median = latency_.percentile(0.5);
+    result_.latency_p99 = latency_.percentile(0.99);
+    if (interrupted()) result_.ended = "interrupted";
+    else if (window_closed_) result_.ended = "window closed";
+    else if (result_.ended.empty()) result_.ended = "end of input";
+    finish_outputs();
+    return result_;
+  }
+
+ private:
+  const LiveOptions& options_;
+  std::optional<io::VideoSource> source_;
+  bool live_source_ = false;
+  double fps_ = 25;
+  std::optional<stages::OnlineBackground> online_;
+  LiveResult result_;
+  LatencyHistogram latency_;
+  std::atomic<bool> stop_{false}, reader_done_{false}, window_closed_{false};
+  std::mutex display_mutex_;
+  cv::Mat display_image_;
+  std::optional<io::VideoSink> mask_video_, foreground_video_;
+  std::optional<io::PngSequenceSink> mask_images_;
+  std::vector<std::string> files_;
+  double next_snapshot_ = 0;
+
+  fs::path out(const std::string& name) const { return options_.output / name; }
+
+  // Streams may not be up yet (or be restarting): retried with back-off like a lost stream.
+  std::optional<io::VideoSource> open_with_retries() {
+    for (int attempt = 0;; ++attempt) {
+      try {
+        return io::VideoSource(options_.input);
+      } catch (const Error&) {
+        const bool stream = options_.input.find("://") != std::string::npos;
+        if (!stream || attempt >= options_.reconnect || interrupted()) throw;
+        sleep_unless_stopped(std::min(8.0, 0.5 * (1 << attempt)), stop_);
+      }
+    }
+  }
+
+  void read(Mailbox& mailbox) {
+    long index = 0;
+    const auto started = Clock::now();
+    try {
+      while (!interrupted() && !stop_) {
+        if (options_.max_frames >= 0 && index >= options_.max_frames) {
+          result_.ended = "frame limit";
+          break;
+        }
+        std::optional<io::Frame> frame;
+        try {
+          frame = source_->next();
+        } catch (const Error&) {  // an image that does not decode, or a frame of another size
+          ++result_.decode_failures;
+          continue;
+        }
+        if (!frame) {
+          if (!live_source_ || !reopen()) {
+            if (live_source_) result_.ended = "stream lost";
+            break;
+          }
+          continue;
+        }
+        if (!live_source_ && options_.realtime)
+          std::this_thread::sleep_until(started + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(index / fps_)));
+        ++result_.frames_read;
+        mailbox.put({index++, 0, std::move(frame->image), Clock::now()});
+      }
+    } catch (const std::exception&) {
+      result_.ended = "stream lost";
+    }
+    mailbox.close();
+    reader_done_ = true;
+  }
+
+  bool reopen() {
+    source_.reset();
+    for (int attempt = 0; attempt < options_.reconnect && !interrupted() && !stop_; ++attempt) {
+      sleep_unless_stopped(std::min(8.0, 0.5 * (1 << attempt)), stop_);
+      try {
+        source_.emplace(options_.input);
+        ++result_.reconnects;
+        return true;
+      } catch (const Error&) {
+      }
+    }
+    return false;
+  }
+
+  void open_outputs() {
+    std::error_code error;
+    fs::create_directories(options_.output, error);
+    if (error || !fs::is_directory(options_.output)) throw Error("cannot create output folder '" + options_.output.string() + "'");
+    const cv::Size size(result_.geometry.width, result_.geometry.height);
+    mask_video_.emplace(out("mask.mp4"), size, fps_, false);
+    if (options_.foreground_video) foreground_video_.emplace(out("foreground.mp4"), size, fps_, result_.geometry.channels == 3);
+    if (options_.png) mask_images_.emplace(out("masks"));
+  }
+
+  void write_image(const std::string& name, const cv::Mat& image) {
+    std::vector<uchar> bytes;
+    if (!cv::imencode(".png", image, bytes)) throw Error("cannot encode '" + out(name).string() + "'");
+    io::write_file_atomically(out(name), std::string(bytes.begin(), bytes.end()));
+    files_.push_back(name);
+  }
+
+  void write(const SeparatedFrame& f) {
+    if (mask_video_) mask_video_->write(f.mask);
+    if (foreground_video_) {
+      cv::Mat foreground = cv::Mat::zeros(f.converted.size(), f.converted.type());
+      f.converted.copyTo(foreground, f.mask);
+      foreground_video_->write(foreground);
+    }
+    if (mask_images_) mask_images_->write(f.mask, f.frame.index + 1);
+    const double source_seconds = static_cast<double>(f.frame.index) / fps_;
+    if (!options_.output.empty() && options_.snapshot_every > 0 && !f.warming_up && source_seconds >= next_snapshot_) {
+      char name[48];
+      std::snprintf(name, sizeof name, "background-%06.0fs.png", source_seconds);
+      write_image(name, f.background);
+      next_snapshot_ = source_seconds + options_.snapshot_every;
+    }
+    if (options_.display) {
+      cv::Mat foreground = cv::Mat::zeros(f.converted.size(), f.converted.type());
+      f.converted.copyTo(foreground, f.mask);
+      cv::Mat sheet = stages::contact_sheet({{f.converted, f.background, foreground, f.mask}}, 320);
+      char text[64];
+      std::snprintf(text, sizeof text, "%.1f fps%s", live_fps(), f.warming_up ? "  warming up" : "");
+      cv::putText(sheet, text, {8, 20}, cv::FONT_HERSHEY_SIMPLEX, 0.6, cv::Scalar(0, 255, 255), 1, cv::LINE_AA);
+      std::lock_guard lock(display_mutex_);
+      display_image_ = sheet;
+    }
+    latency_.add(std::chrono::duration<double>(Clock::now() - f.frame.captured).count());
+    ++result_.frames_processed;
+  }
+
+  Clock::time_point graph_started_;
+  double live_fps() const {
+    const double seconds = std::chrono::duration<double>(Clock::now() - graph_started_).count();
+    return seconds > 0 ? static_cast<double>(result_.frames_processed) / seconds : 0;
+  }
+
+  // take (serial) -> limiter -> convert (parallel) -> sequencer -> decompose (serial) -> write (serial)
+  void run_graph(Mailbox& mailbox) {
+    graph_started_ = Clock::now();
+    Progress progress(options_.progress && !options_.display);
+    progress.start("live", options_.max_frames);
+    long sequence = 0;
+    const auto& geometry = result_.geometry;
+    flow::graph graph;
+    flow::input_node<CapturedFrame> take(graph, [&](oneapi::tbb::flow_control& control) -> CapturedFrame {
+      std::optional<CapturedFrame> frame;
+      if (interrupted() || window_closed_ || !(frame = mailbox.take())) {
+        control.stop();
+        return {};
+      }
+      frame->sequence = sequence++;
+      return std::move(*frame);
+    });
+    flow::limiter_node<CapturedFrame> in_flight(graph, 4);
+    flow::function_node<CapturedFrame, ConvertedFrame> convert(graph, flow::unlimited, [&](const CapturedFrame& frame) {
+      ConvertedFrame converted{frame, stages::convert_frame(frame.image, geometry), Eigen::VectorXf(geometry.values())};
+      stages::frame_to_column(frame.image, geometry, converted.column);
+      converted.frame.image.release();  // only the converted frame goes on
+      return converted;
+    });
+    flow::sequencer_node<ConvertedFrame> in_order(graph, [](const ConvertedFrame& f) { return static_cast<std::size_t>(f.frame.sequence); });
+    flow::function_node<ConvertedFrame, SeparatedFrame> decompose(graph, flow::serial, [&](const ConvertedFrame& f) {
+      const stages::OnlineFrame separated = online_->process(f.column);
+      return SeparatedFrame{f.frame, f.converted, stages::column_to_image(separated.background, geometry), separated.mask, separated.warming_up};
+    });
+    flow::function_node<SeparatedFrame, flow::continue_msg> writer(graph, flow::serial, [&](const SeparatedFrame& f) {
+      write(f);
+      progress.update(result_.frames_processed);
+      return flow::continue_msg();
+    });
+    flow::make_edge(take, in_flight);
+    flow::make_edge(in_flight, convert);
+    flow::make_edge(convert, in_order);
+    flow::make_edge(in_order, decompose);
+    flow::make_edge(decompose, writer);
+    flow::make_edge(writer, in_flight.decrementer());
+    take.activate();
+    // The main thread watches for interrupts (a reader stuck in a network read would not see
+    // them) and, with --display, owns the window (HighGUI wants a single thread).
+    auto done = std::async(std::launch::async, [&] { graph.wait_for_all(); });
+    const char* window = "cleanplate live: original | background | mask";
+    if (options_.display) cv::namedWindow(window, cv::WINDOW_AUTOSIZE);
+    while (done.wait_for(std::chrono::milliseconds(options_.display ? 1 : 50)) != std::future_status::ready) {
+      if (interrupted()) mailbox.close();
+      if (!options_.display) continue;
+      cv::Mat image;
+      {
+        std::lock_guard lock(display_mutex_);
+        image = display_image_;
+      }
+      if (!image.empty()) cv::imshow(window, image);
+      const int key = cv::waitKey(15);
+      if (key == 'q' || key == 27 || (!image.empty() && cv::getWindowProperty(window, cv::WND_PROP_VISIBLE) < 1)) {
+        window_closed_ = true;
+        mailbox.close();
+      }
+    }
+    done.get();
+    if (options_.display) cv::destroyAllWindows();
+    progress.finish();
+  }
+
+  void finish_outputs() {
+    if (options_.output.empty()) return;
+    const auto finish = [&](auto& sink, const char* name) {
+      if (sink && sink->frames() > 0) {
+        sink->finish();
+        files_.push_back(name);
+      }
+    };
+    finish(mask_video_, "mask.mp4");
+    finish(foreground_video_, "foreground.mp4");
+    if (mask_images_ && result_.frames_processed > 0) files_.push_back("masks/");
+    const auto& r = result_;
+    io::JsonObject summary;
+    summary.add("input", options_.input).add("status", r.ended == "interrupted" ? "interrupted" : "complete").add("ended", r.ended)
+        .add("frames_read", r.frames_read).add("frames_processed", r.frames_processed).add("frames_dropped", r.frames_dropped)
+        .add("decode_failures", r.decode_failures).add("reconnects", r.reconnects).add("warmup_frames", options_.online.warmup)
+        .add("width", r.geometry.width).add("height", r.geometry.height).add("channels", r.geometry.channels).add("fps", fps_)
+        .add("rank", static_cast<long>(options_.online.rank)).add("memory_seconds", options_.memory_seconds).add("seconds", r.seconds)
+        .add("frames_per_second", r.fps).add("latency_median", r.latency_median).add("latency_p99", r.latency_p99)
+        .add("noise_sigma", online_->noise_sigma()).add("files", files_);
+    io::write_file_atomically(out("summary.json"), summary.str() + "\n");
+  }
+};
+
+}  // namespace
+
+LiveResult live(const LiveOptions& options) {
+  if (options.online.rank < 1) throw Error("--rank must be at least 1");
+  if (!(options.memory_seconds > 0)) throw Error("--memory must be a positive number of seconds");
+  if (options.reconnect < 0) throw Error("--reconnect must not be negative");
+  if (options.queue < 1) throw Error("the frame queue must hold at least one frame");
+  return LiveRun(options).run();
+}
+
+}  // namespace cleanplate::pipeline
