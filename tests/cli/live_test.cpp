@@ -1,0 +1,187 @@
+// `cleanplate live` end to end on real streams over loopback (no camera exists on CI machines):
+// ffmpeg serves a synthetic scene with ground truth over TCP on 127.0.0.1. Quality after warm-up,
+// keeping up at 640x480 30 fps, a stream that dies (with and without coming back), interrupts,
+// and --display under Xvfb.
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+
+#include "cli_test_support.hpp"
+#include "cleanplate/io/ground_truth.hpp"
+
+namespace cleanplate::testing {
+namespace {
+
+// A 640x480, 30 fps, 300-frame scene (CDnet layout + scene.mkv), made once per generator build.
+fs::path vga_scene() {
+  const auto stamp = fs::last_write_time(CLEANPLATE_SYNTH).time_since_epoch().count();
+  const fs::path scene = fs::temp_directory_path() / ("cleanplate-vga-scene-" + std::to_string(stamp));
+  if (fs::exists(scene / "scene.mkv")) return scene;
+  const fs::path partial = scene.string() + ".partial-" + std::to_string(::getpid());
+  const std::string command = std::string(CLEANPLATE_SYNTH) + " '" + partial.string() + "' --width 640 --height 480 --fps 30 --frames 300 > /dev/null";
+  if (std::system(command.c_str()) != 0) throw std::runtime_error("cleanplate-synth failed");
+  std::error_code raced;
+  fs::rename(partial, scene, raced);
+  if (raced) fs::remove_all(partial);
+  return scene;
+}
+
+int free_port() { return 20000 + static_cast<int>(::getpid() % 20000); }
+
+// ffmpeg serving `video` at its frame rate as H.264 in MPEG-TS, to the first client on `port`.
+pid_t serve(const fs::path& video, int port) {
+  const pid_t child = ::fork();
+  if (child == 0) {
+    const std::string url = "tcp://127.0.0.1:" + std::to_string(port) + "?listen=1";
+    ::execlp("ffmpeg", "ffmpeg", "-nostdin", "-v", "error", "-re", "-i", video.c_str(), "-c:v", "libx264", "-preset", "ultrafast", "-tune",
+             "zerolatency", "-g", "30", "-f", "mpegts", url.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  return child;
+}
+
+pid_t start_cleanplate(const std::vector<std::string>& arguments) {
+  const pid_t child = ::fork();
+  if (child == 0) {
+    std::vector<char*> argv{const_cast<char*>(CLEANPLATE_BINARY), const_cast<char*>("live")};
+    for (const auto& a : arguments) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    const int null = ::open("/dev/null", O_WRONLY);
+    ::dup2(null, STDERR_FILENO);
+    ::execv(CLEANPLATE_BINARY, argv.data());
+    ::_exit(127);
+  }
+  return child;
+}
+
+// Exit code of `child`, killing it (and failing) after `seconds`: nothing may hang.
+int wait_for(pid_t child, double seconds) {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  int status = 0;
+  while (::waitpid(child, &status, WNOHANG) == 0) {
+    if (std::chrono::steady_clock::now() > until) {
+      ::kill(child, SIGKILL);
+      ::waitpid(child, &status, 0);
+      ADD_FAILURE() << "still running after " << seconds << " s";
+      return -1;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+// Masks after warm-up against the ground truth: the sequence with its temporal ROI moved past it.
+stages::ConfusionCounts score_after_warmup(const fs::path& scene, const fs::path& masks, long warmup, long frames) {
+  io::CdnetSequence sequence = io::open_cdnet_sequence(scene);
+  sequence.first = warmup + 1;
+  sequence.last = frames;
+  return pipeline::score_mask_folder(masks, sequence);
+}
+
+TEST(Live, LoopbackStreamKeepsUpAndFindsTheObjects) {
+  const fs::path scene = vga_scene(), out = scratch_folder() / "out";
+  const int port = free_port();
+  const pid_t server = serve(scene / "scene.mkv", port);
+  const pid_t cleanplate = start_cleanplate({"tcp://127.0.0.1:" + std::to_string(port), "-o", out.string(), "--png"});
+  EXPECT_EQ(wait_for(cleanplate, 60), 0);
+  EXPECT_EQ(wait_for(server, 10), 0);
+  const std::string summary = read_text(out / "summary.json");
+  EXPECT_EQ(summary_number(out / "summary.json", "frames_processed"), 300) << summary;
+  EXPECT_EQ(summary_number(out / "summary.json", "frames_dropped"), 0) << summary;
+  const auto counts = score_after_warmup(scene, out / "masks", 25, 300);
+  std::printf("live over TCP, 640x480 at 30 fps: F-measure %.4f after warm-up (precision %.4f, recall %.4f), %.0f fps, latency %.0f ms median\n",
+              counts.f_measure(), counts.precision(), counts.recall(), summary_number(out / "summary.json", "frames_per_second"),
+              1000 * summary_number(out / "summary.json", "latency_median"));
+  EXPECT_GE(counts.f_measure(), 0.85);
+  EXPECT_EQ(decodable_frames(out / "mask.mp4"), 300);
+}
+
+TEST(Live, StreamThatDiesIsReopenedOrFinalized) {
+  const fs::path scene = vga_scene(), scratch = scratch_folder();
+  const int port = free_port() + 1;
+  // Comes back: the first server is killed after 3 s, a second one serves the whole scene.
+  {
+    const fs::path out = scratch / "back";
+    const pid_t first = serve(scene / "scene.mkv", port);
+    const pid_t cleanplate = start_cleanplate({"tcp://127.0.0.1:" + std::to_string(port), "-o", out.string(), "--reconnect", "4"});
+    std::this_thread::sleep_for(std::chrono::seconds(3));
+    ::kill(first, SIGKILL);
+    ::waitpid(first, nullptr, 0);
+    const pid_t second = serve(scene / "scene.mkv", port);
+    EXPECT_EQ(wait_for(cleanplate, 60), 0);
+    wait_for(second, 10);
+    EXPECT_GE(summary_number(out / "summary.json", "reconnects"), 1) << read_text(out / "summary.json");
+    EXPECT_GT(summary_number(out / "summary.json", "frames_processed"), 300) << read_text(out / "summary.json");
+    EXPECT_GT(decodable_frames(out / "mask.mp4"), 300);
+  }
+  // Does not come back: finalized outputs, the summary says why, no hang.
+  {
+    const fs::path out = scratch / "gone";
+    const pid_t server = serve(scene / "scene.mkv", port);
+    const pid_t cleanplate = start_cleanplate({"tcp://127.0.0.1:" + std::to_string(port), "-o", out.string(), "--reconnect", "2"});
+    std::this_thread::sleep_for(std::chrono::seconds(3));
+    ::kill(server, SIGKILL);
+    ::waitpid(server, nullptr, 0);
+    EXPECT_EQ(wait_for(cleanplate, 30), 0);
+    const std::string summary = read_text(out / "summary.json");
+    EXPECT_NE(summary.find("\"ended\": \"stream lost\""), std::string::npos) << summary;
+    const long processed = static_cast<long>(summary_number(out / "summary.json", "frames_processed"));
+    EXPECT_GT(processed, 30);
+    EXPECT_EQ(decodable_frames(out / "mask.mp4"), processed);
+  }
+  EXPECT_FALSE(has_partial_files(scratch));
+}
+
+void expect_clean_interrupt(int signal_number) {
+  const fs::path out = scratch_folder() / "out";
+  const pid_t cleanplate = start_cleanplate({(vga_scene() / "scene.mkv").string(), "-o", out.string(), "--foreground"});  // realtime: 10 s
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  ::kill(cleanplate, signal_number);
+  EXPECT_EQ(wait_for(cleanplate, 20), 130);
+  const std::string summary = read_text(out / "summary.json");
+  EXPECT_NE(summary.find("\"status\": \"interrupted\""), std::string::npos) << summary;
+  const long processed = static_cast<long>(summary_number(out / "summary.json", "frames_processed"));
+  EXPECT_GT(processed, 30);
+  EXPECT_LT(processed, 300) << "a file plays at its frame rate by default";
+  EXPECT_EQ(decodable_frames(out / "mask.mp4"), processed);
+  EXPECT_EQ(decodable_frames(out / "foreground.mp4"), processed);
+  EXPECT_FALSE(has_partial_files(out));
+}
+TEST(Live, CtrlCFinalizesTheOutputs) { expect_clean_interrupt(SIGINT); }
+TEST(Live, SigtermFinalizesTheOutputs) { expect_clean_interrupt(SIGTERM); }
+
+// --display under Xvfb: the window appears, and a screenshot of the screen is not blank.
+TEST(Live, DisplayOpensAWindowUnderXvfb) {
+  if (std::system("command -v Xvfb > /dev/null") != 0) GTEST_SKIP() << "Xvfb is not installed (scripts/install-deps.sh installs it)";
+  const fs::path scratch = scratch_folder();
+  std::string display = ":";  // (built in two steps: GCC 12's -Wrestrict misfires on ":" + std::string)
+  display += std::to_string(50 + ::getpid() % 400);
+  const pid_t xvfb = ::fork();
+  if (xvfb == 0) {
+    ::execlp("Xvfb", "Xvfb", display.c_str(), "-screen", "0", "1600x600x24", "-nolisten", "tcp", static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  ::setenv("DISPLAY", display.c_str(), 1);
+  const pid_t cleanplate = start_cleanplate({(vga_scene() / "scene.mkv").string(), "--display", "--frames", "150"});
+  std::this_thread::sleep_for(std::chrono::seconds(3));  // past the warm-up
+  const fs::path shot = scratch / "screen.png";
+  const ProgramRun grab = run("ffmpeg -nostdin -v error -f x11grab -i " + display + " -frames:v 1 -y '" + shot.string() + "'", scratch);
+  EXPECT_EQ(wait_for(cleanplate, 30), 0);
+  ::kill(xvfb, SIGTERM);
+  ::waitpid(xvfb, nullptr, 0);
+  ::unsetenv("DISPLAY");
+  ASSERT_EQ(grab.exit_code, 0) << grab.errors;
+  const cv::Mat screen = cv::imread(shot.string(), cv::IMREAD_GRAYSCALE);
+  ASSERT_FALSE(screen.empty());
+  cv::Scalar mean, deviation;
+  cv::meanStdDev(screen, mean, deviation);
+  EXPECT_GT(deviation[0], 10) << "the screen is blank: no window was drawn";
+  EXPECT_GT(cv::countNonZero(screen), screen.total() / 10);
+}
+
+}  // namespace
+}  // namespace cleanplate::testing
