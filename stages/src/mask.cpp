@@ -64,11 +64,12 @@ cv::Mat make_mask(const cv::Mat& magnitude, const cv::Mat& seed_threshold, const
     std::vector<unsigned char> seeded(static_cast<std::size_t>(count), 0);
     const int* label = labels.ptr<int>();
     const unsigned char* seed = mask.ptr<unsigned char>();
-    for (std::size_t p = 0; p < mask.total(); ++p)
+    const std::size_t pixels = mask.total();  // (out of line in OpenCV: not in the loop condition)
+    for (std::size_t p = 0; p < pixels; ++p)
       if (seed[p]) seeded[static_cast<std::size_t>(label[p])] = 255;
     seeded[0] = 0;  // the background of `grow`
     unsigned char* out = mask.ptr<unsigned char>();
-    for (std::size_t p = 0; p < mask.total(); ++p) out[p] = seeded[static_cast<std::size_t>(label[p])];
+    for (std::size_t p = 0; p < pixels; ++p) out[p] = seeded[static_cast<std::size_t>(label[p])];
   }
   const auto morph = [&](int op, int size) {
     if (size > 1) cv::morphologyEx(mask, mask, op, cv::getStructuringElement(cv::MORPH_ELLIPSE, {size, size}));

@@ -23,22 +23,32 @@ OnlineBackground::OnlineBackground(const FrameGeometry& geometry, const OnlineOp
   if (!(options.memory >= 1)) throw Error("--memory must be at least one frame");
 }
 
+// One pass over the warm-up frames: per value the median (the background) and the median
+// absolute deviation around it (the noise level, 1.4826 x MAD), which objects passing through
+// barely move. (stages::estimate_noise does the same on residual columns, at several times the
+// cost of this single pass, which would stall a live stream for half a second at 640x480.)
 void OnlineBackground::finish_warmup() {
   const Eigen::Index values = geometry_.values(), n = static_cast<Eigen::Index>(warmup_frames_.size());
+  const int channels = geometry_.channels;
   Eigen::VectorXf median(values);
+  cv::Mat sigma(geometry_.height, geometry_.width, CV_32F, cv::Scalar(0));
   std::vector<float> samples(static_cast<std::size_t>(n));
+  const auto middle = samples.begin() + n / 2;
   for (Eigen::Index i = 0; i < values; ++i) {
     for (Eigen::Index j = 0; j < n; ++j) samples[static_cast<std::size_t>(j)] = warmup_frames_[static_cast<std::size_t>(j)][i];
-    std::nth_element(samples.begin(), samples.begin() + n / 2, samples.end());
-    median[i] = samples[static_cast<std::size_t>(n / 2)];
+    std::nth_element(samples.begin(), middle, samples.end());
+    median[i] = *middle;
+    for (auto& v : samples) v = std::abs(v - median[i]);
+    std::nth_element(samples.begin(), middle, samples.end());
+    float& level = sigma.at<float>(static_cast<int>(i / channels));  // the largest over the channels, like the magnitudes
+    level = std::max(level, 1.4826f * *middle);
   }
   // The median enters with the weight of the frames it stands for.
   for (Eigen::Index j = 0; j < n; ++j) basis_.update(median);
-  Eigen::MatrixXf residuals(values, n);
-  for (Eigen::Index j = 0; j < n; ++j) residuals.col(j) = warmup_frames_[static_cast<std::size_t>(j)] - median;
-  const NoiseModel noise = estimate_noise(residuals, geometry_);
-  global_sigma_ = noise.global_sigma;
-  mean_absolute_residual_ = noise.pixel_sigma / sigma_per_mean_absolute;
+  std::vector<float> levels(sigma.begin<float>(), sigma.end<float>());
+  std::nth_element(levels.begin(), levels.begin() + static_cast<std::ptrdiff_t>(levels.size() / 2), levels.end());
+  global_sigma_ = std::max(levels[levels.size() / 2], 0.5f / 255);  // a noiseless input still rounds
+  mean_absolute_residual_ = cv::max(sigma, global_sigma_) / sigma_per_mean_absolute;
   warmup_frames_.clear();
   warmup_frames_.shrink_to_fit();
 }
@@ -74,16 +84,15 @@ OnlineFrame OnlineBackground::process(const Eigen::Ref<const Eigen::VectorXf>& c
   Eigen::VectorXf coordinates = U.transpose() * column;
   cv::Mat suspects;
   cv::compare(residual_magnitude(column - U * coordinates, geometry_), seeds * options_.mask.hysteresis, suspects, cv::CMP_GT);
-  if (cv::countNonZero(suspects) > 0) {
-    Eigen::MatrixXf gram = U.transpose() * U;
-    Eigen::VectorXf moment = coordinates;
-    const std::uint8_t* suspect = suspects.ptr<std::uint8_t>();
-    for (Eigen::Index p = 0; p < geometry_.pixels(); ++p) {
-      if (!suspect[p]) continue;
-      const auto rows = U.middleRows(p * geometry_.channels, geometry_.channels);
-      gram -= rows.transpose() * rows;
-      moment -= rows.transpose() * column.segment(p * geometry_.channels, geometry_.channels);
-    }
+  const int channels = geometry_.channels;
+  std::vector<Eigen::Index> suspect_values;  // the rows of U to leave out
+  const std::uint8_t* suspect = suspects.ptr<std::uint8_t>();
+  for (Eigen::Index p = 0; p < geometry_.pixels(); ++p)
+    for (int c = 0; c < channels && suspect[p]; ++c) suspect_values.push_back(p * channels + c);
+  if (!suspect_values.empty()) {
+    const Eigen::MatrixXf left_out = U(suspect_values, Eigen::all);
+    const Eigen::MatrixXf gram = Eigen::MatrixXf::Identity(U.cols(), U.cols()) - left_out.transpose() * left_out;  // U^T U = I
+    const Eigen::VectorXf moment = coordinates - left_out.transpose() * column(suspect_values);
     const Eigen::LDLT<Eigen::MatrixXf> normal(gram);
     if (normal.info() == Eigen::Success && normal.vectorD().minCoeff() > 1e-3f) coordinates = normal.solve(moment);
   }
@@ -103,19 +112,22 @@ OnlineFrame OnlineBackground::process(const Eigen::Ref<const Eigen::VectorXf>& c
   cv::Mat updated;
   cv::addWeighted(mean_absolute_residual_, 1 - rate, magnitude, rate, 0, updated);
   updated.copyTo(mean_absolute_residual_, background_pixels);
-  std::vector<float> levels(mean_absolute_residual_.begin<float>(), mean_absolute_residual_.end<float>());
-  std::nth_element(levels.begin(), levels.begin() + levels.size() / 2, levels.end());
+  std::vector<float> levels;  // a sample of every 7th pixel is plenty for a median
+  const float* level = mean_absolute_residual_.ptr<float>();
+  const std::size_t pixels = mean_absolute_residual_.total();
+  for (std::size_t p = 0; p < pixels; p += 7) levels.push_back(level[p]);
+  std::nth_element(levels.begin(), levels.begin() + static_cast<std::ptrdiff_t>(levels.size() / 2), levels.end());
   global_sigma_ = sigma_per_mean_absolute * levels[levels.size() / 2];
 
   // Robust update: the foreground pixels enter as their background, unless they have stayed.
   if (foreground_age_.empty()) foreground_age_ = cv::Mat::zeros(geometry_.height, geometry_.width, CV_32S);
   Eigen::VectorXf clean = column;
-  const int channels = geometry_.channels;
   const std::uint8_t* foreground = excluded.ptr<std::uint8_t>();
   int* age = foreground_age_.ptr<int>();
   for (Eigen::Index p = 0; p < geometry_.pixels(); ++p) {
     age[p] = foreground[p] ? age[p] + 1 : 0;
-    if (foreground[p] && age[p] < options_.memory) clean.segment(p * channels, channels) = frame.background.segment(p * channels, channels);
+    if (foreground[p] && age[p] < options_.memory)
+      for (Eigen::Index i = p * channels; i < (p + 1) * channels; ++i) clean[i] = frame.background[i];
   }
   basis_.update(clean);
   return frame;

@@ -14,6 +14,7 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/videoio.hpp>
 
+#include "cleanplate/io/ground_truth.hpp"
 #include "cleanplate/io/video_source.hpp"
 #include "cleanplate/pipeline/evaluate.hpp"
 #include "cleanplate/stages/frame_column.hpp"
@@ -122,6 +123,14 @@ inline double summary_number(const fs::path& summary, const std::string& key) {
   if (at == std::string::npos) return NAN;
   const std::string value = text.substr(at + key.size() + 4, 24);
   return value.rfind("null", 0) == 0 ? INFINITY : std::stod(value);
+}
+
+// Masks after warm-up against the ground truth: the sequence with its temporal ROI moved past it.
+inline stages::ConfusionCounts score_after_warmup(const fs::path& scene, const fs::path& masks, long warmup, long frames) {
+  io::CdnetSequence sequence = io::open_cdnet_sequence(scene);
+  sequence.first = warmup + 1;
+  sequence.last = frames;
+  return pipeline::score_mask_folder(masks, sequence);
 }
 
 }  // namespace cleanplate::testing

@@ -153,6 +153,31 @@ void expect_clean_interrupt(int signal_number) {
   EXPECT_FALSE(has_partial_files(out));
 }
 
+// `cleanplate live` on a file as fast as possible: the whole live pipeline (reader thread,
+// mailbox, flow graph, online decomposer, writers) without real-time pacing, so it also runs
+// under the sanitizers. The real-time tests are in live_test.cpp.
+TEST(Live, FileAsFastAsPossibleFindsTheObjects) {
+  const fs::path scene = synthetic_scene(), out = scratch_folder() / "out";
+  const ProgramRun result = run(cleanplate_command("live '" + (scene / "scene.mkv").string() + "' --no-realtime --png --foreground -o '" + out.string() + "'"),
+                                out.parent_path());
+  ASSERT_EQ(result.exit_code, 0) << result.errors;
+  EXPECT_TRUE(one_line(result.errors)) << result.errors;
+  EXPECT_EQ(summary_number(out / "summary.json", "frames_processed"), 200);
+  EXPECT_EQ(summary_number(out / "summary.json", "frames_dropped"), 0);
+  const auto counts = score_after_warmup(scene, out / "masks", 25, 200);
+  std::printf("live, synthetic scene: F-measure %.4f after warm-up (precision %.4f, recall %.4f)\n", counts.f_measure(), counts.precision(), counts.recall());
+  EXPECT_GE(counts.f_measure(), 0.85);
+  EXPECT_EQ(decodable_frames(out / "mask.mp4"), 200);
+  EXPECT_EQ(decodable_frames(out / "foreground.mp4"), 200);
+  EXPECT_FALSE(has_partial_files(out));
+}
+
+TEST(BadInput, LiveSourceThatDoesNotExist) {
+  const ProgramRun result = run(cleanplate_command("live /nonexistent/video.mp4 -o '" + (scratch_folder() / "out").string() + "'"), scratch_folder());
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_TRUE(one_line(result.errors) && result.errors.find("no such file") != std::string::npos) << result.errors;
+}
+
 TEST(Interrupt, CtrlCFinalizesTheOutputs) { expect_clean_interrupt(SIGINT); }
 TEST(Interrupt, SigtermFinalizesTheOutputs) { expect_clean_interrupt(SIGTERM); }
 

@@ -31,7 +31,8 @@ struct LiveOptions {
   bool foreground_video = false;      // foreground.mp4 besides mask.mp4
   bool png = false;                   // masks/bin000001.png ...
   long max_frames = -1;               // stop after this many frames (-1: when the source ends)
-  std::size_t queue = 2;              // frames waiting between the reader and the graph
+  std::size_t queue = 16;             // frames waiting between the reader and the graph: absorbs a
+                                      // stream's start-up burst; latency stays under queue / fps
   bool progress = true;
 };
 
