@@ -6,10 +6,12 @@
 // hysteresis, opening and closing. The noise levels are tracked as running means of each pixel's
 // absolute residual where it is background. Then the basis is updated by incremental SVD (Brand)
 // with a forgetting factor, so a parked car or a light change becomes background over about
-// `memory` frames. The update is robust: the frame enters with its foreground pixels replaced by
-// their background, so moving objects never pull the background toward themselves; a pixel that
-// has been foreground for `memory` frames in a row enters as it is, so what stays becomes
-// background.
+// `memory` frames. The update is robust: the frame enters with its foreground pixels (the mask,
+// and any pixel above the hysteresis level, such as the corners the opening trims) replaced by
+// their background, so moving objects never pull the background toward themselves; a pixel left
+// out for `memory` frames in a row enters as it is, so what stays becomes background. Before
+// the mask, the frame's coordinates in the basis are fitted again on the pixels the plain
+// projection calls background: a dark car would otherwise darken the whole background a little.
 //
 // Warm-up: the first `warmup` frames are kept; their per-pixel median (which objects passing
 // through barely move) seeds the basis, and their residuals against it seed the noise levels.
