@@ -129,7 +129,7 @@ class LiveRun {
 
   LiveResult run() {
     const auto started = Clock::now();
-    Mailbox mailbox(options_.queue, live_source_ || options_.realtime);
+    Mailbox mailbox(queue_capacity(), live_source_ || options_.realtime);
     std::thread reader([&] { read(mailbox); });
     run_graph(mailbox);
     stop_ = true;
@@ -168,6 +168,11 @@ class LiveRun {
   double next_snapshot_ = 0;
 
   fs::path out(const std::string& name) const { return options_.output / name; }
+
+  std::size_t queue_capacity() const {
+    const double frame_bytes = 3.0 * source_->size().area(), most = std::max(2.0, 256e6 / frame_bytes);
+    return static_cast<std::size_t>(std::clamp(std::ceil(options_.queue_seconds * fps_), 2.0, most));
+  }
 
   // Streams may not be up yet (or be restarting): retried with back-off like a lost stream.
   std::optional<io::VideoSource> open_with_retries() {
@@ -379,7 +384,7 @@ LiveResult live(const LiveOptions& options) {
   if (options.online.rank < 1) throw Error("--rank must be at least 1");
   if (!(options.memory_seconds > 0)) throw Error("--memory must be a positive number of seconds");
   if (options.reconnect < 0) throw Error("--reconnect must not be negative");
-  if (options.queue < 1) throw Error("the frame queue must hold at least one frame");
+  if (!(options.queue_seconds > 0)) throw Error("--queue must be a positive number of seconds");
   return LiveRun(options).run();
 }
 

@@ -216,6 +216,7 @@ int run_live(const std::vector<std::string>& arguments) {
       ("no-realtime", "process a file as fast as possible, without dropping frames")
       ("every", po::value(&o.snapshot_every)->default_value(o.snapshot_every), "save the background every this many seconds (0: never)")
       ("reconnect", po::value(&o.reconnect)->default_value(o.reconnect), "attempts to reopen a lost stream, with back-off")
+      ("queue", po::value(&o.queue_seconds)->default_value(o.queue_seconds), "seconds of frames that may wait; beyond, the oldest are dropped")
       ("foreground", po::bool_switch(&o.foreground_video), "also write foreground.mp4")
       ("png", po::bool_switch(&o.png), "also write the masks as PNG files, OUT/masks/bin000001.png ...")
       ("frames", po::value(&o.max_frames)->default_value(o.max_frames), "stop after this many frames (-1: when the source ends)")

@@ -107,6 +107,24 @@ TEST(Live, LoopbackStreamKeepsUpAt640x480And30Fps) {
   EXPECT_EQ(decodable_frames(out / "mask.mp4"), 300);
 }
 
+// A source faster than the decomposer (640x480 at 500 fps, played live) with a queue of two
+// frames: frames are dropped and counted instead of piling up, and every processed frame is written.
+TEST(Live, FallingBehindDropsFramesInsteadOfQueueing) {
+  const fs::path scratch = scratch_folder(), fast = scratch / "fast.mp4", out = scratch / "out";
+  const ProgramRun encode = run("ffmpeg -nostdin -v error -i '" + (vga_scene() / "scene.mp4").string() +
+                                    "' -frames:v 100 -vf setpts=N/500/TB -r 500 -c:v libx264 -preset ultrafast '" + fast.string() + "'",
+                                scratch);
+  ASSERT_EQ(encode.exit_code, 0) << encode.errors;
+  const ProgramRun result = run(cleanplate_command("live '" + fast.string() + "' --queue 0.001 -o '" + out.string() + "'"), scratch);
+  ASSERT_EQ(result.exit_code, 0) << result.errors;
+  const std::string summary = read_text(out / "summary.json");
+  const double processed = summary_number(out / "summary.json", "frames_processed");
+  EXPECT_EQ(summary_number(out / "summary.json", "frames_read"), 100) << summary;
+  EXPECT_GT(summary_number(out / "summary.json", "frames_dropped"), 0) << summary;
+  EXPECT_EQ(processed + summary_number(out / "summary.json", "frames_dropped"), 100) << summary;
+  EXPECT_EQ(decodable_frames(out / "mask.mp4"), processed);
+}
+
 TEST(Live, StreamThatDiesIsReopenedOrFinalized) {
   const fs::path scene = vga_scene(), scratch = scratch_folder();
   const int port = free_port() + 1;
@@ -161,21 +179,24 @@ void expect_clean_interrupt(int signal_number) {
 TEST(Live, CtrlCFinalizesTheOutputs) { expect_clean_interrupt(SIGINT); }
 TEST(Live, SigtermFinalizesTheOutputs) { expect_clean_interrupt(SIGTERM); }
 
-// --display under Xvfb: the window appears, and a screenshot of the screen is not blank.
-// The CDnet highway frames played live at 25 fps (an image folder has no frame rate of its own).
+// The CDnet highway frames played live at 25 fps (an image folder has no frame rate of its own):
+// the first 800 frames (32 s), scored over frames 470-800 of the temporal ROI.
 TEST(Live, HighwayPlayedLive) {
   const fs::path highway = shared_data() / "cdnet-baseline/highway";
   if (!fs::exists(highway)) GTEST_SKIP() << "test data not found at " << highway << " (see ../shared/data/README.md)";
   const fs::path out = scratch_folder() / "out";
-  const pid_t cleanplate = start_cleanplate({(highway / "input").string(), "-o", out.string(), "--png"});
-  EXPECT_EQ(wait_for(cleanplate, 150), 0);
+  const pid_t cleanplate = start_cleanplate({(highway / "input").string(), "-o", out.string(), "--png", "--frames", "800"});
+  EXPECT_EQ(wait_for(cleanplate, 100), 0);
   EXPECT_EQ(summary_number(out / "summary.json", "frames_dropped"), 0) << read_text(out / "summary.json");
-  const auto counts = pipeline::score_mask_folder(out / "masks", io::open_cdnet_sequence(highway));
-  std::printf("highway played live (frames 470-1700, ROI): F-measure %.4f, precision %.4f, recall %.4f\n", counts.f_measure(), counts.precision(),
+  io::CdnetSequence sequence = io::open_cdnet_sequence(highway);
+  sequence.last = 800;
+  const auto counts = pipeline::score_mask_folder(out / "masks", sequence);
+  std::printf("highway played live (frames 470-800, ROI): F-measure %.4f, precision %.4f, recall %.4f\n", counts.f_measure(), counts.precision(),
               counts.recall());
   EXPECT_GE(counts.f_measure(), 0.75);
 }
 
+// --display under Xvfb: the window appears, and a screenshot of the screen is not blank.
 TEST(Live, DisplayOpensAWindowUnderXvfb) {
   if (std::system("command -v Xvfb > /dev/null") != 0) GTEST_SKIP() << "Xvfb is not installed (scripts/install-deps.sh installs it)";
   const fs::path scratch = scratch_folder();

@@ -1,12 +1,12 @@
 // `cleanplate live` as a function: real-time separation of a camera, a network stream or a file
 // played at its own frame rate, with the online decomposer (stages/online_background.hpp).
 //
-//   reader thread: decode -> mailbox (holds `queue` frames; when full, the oldest is dropped
-//                  and counted, so a slow consumer never builds a backlog: bounded latency)
-//   flow graph:    take (serial) -> convert (parallel) -> sequencer -> decompose (serial)
-//                    -> broadcast -> one writer per output (serial each) -> done
+//   reader thread: decode -> mailbox (holds `queue_seconds` of frames; when full, the oldest is
+//                  dropped and counted, so a slow consumer never builds a backlog: bounded latency)
+//   flow graph:    take (serial) -> limiter -> convert (parallel) -> sequencer -> decompose (serial)
+//                    -> write (serial)
 //
-// A dropped stream is reopened with back-off (1, 2, 4 ... s, `reconnect` attempts); frames that
+// A dropped stream is reopened with back-off (0.5, 1, 2 ... 8 s, `reconnect` attempts); frames that
 // fail to decode are skipped and counted. When the source ends or cannot be reopened, or on
 // Ctrl-C / SIGTERM, the outputs are finalized and summary.json says what happened.
 #pragma once
@@ -31,8 +31,10 @@ struct LiveOptions {
   bool foreground_video = false;      // foreground.mp4 besides mask.mp4
   bool png = false;                   // masks/bin000001.png ...
   long max_frames = -1;               // stop after this many frames (-1: when the source ends)
-  std::size_t queue = 16;             // frames waiting between the reader and the graph: absorbs a
-                                      // stream's start-up burst; latency stays under queue / fps
+  double queue_seconds = 1;           // --queue: frames waiting between the reader and the graph, in
+                                      // seconds of the source (at most 256 MB). It absorbs the burst a
+                                      // stream delivers after FFmpeg's probe (0.7 s at 30 fps); when it
+                                      // is full the oldest frame is dropped, so latency stays under it.
   bool progress = true;
 };
 
