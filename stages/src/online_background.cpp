@@ -76,25 +76,26 @@ OnlineFrame OnlineBackground::process(const Eigen::Ref<const Eigen::VectorXf>& c
   NoiseModel noise;
   noise.global_sigma = global_sigma_;
   noise.pixel_sigma = cv::max(mean_absolute_residual_ * sigma_per_mean_absolute, global_sigma_);
-  const cv::Mat seeds = seed_threshold(options_.mask, noise);
+  const cv::Mat seeds = seed_threshold(options_.mask, noise), grow_levels = seeds * options_.mask.hysteresis;
 
   // The projection U U^T x counts the objects too (a dark car darkens the whole background a
-  // little), so the coordinates are fitted again on the pixels the first residual calls background.
+  // little), so the coordinates are fitted again on the pixels the first residual calls background:
+  // least squares weighted by w (1 there, 0 on the suspects), U^T W U c = U^T W x.
   const Eigen::MatrixXf U = basis_.U();
   Eigen::VectorXf coordinates = U.transpose() * column;
   cv::Mat suspects;
-  cv::compare(residual_magnitude(column - U * coordinates, geometry_), seeds * options_.mask.hysteresis, suspects, cv::CMP_GT);
-  const int channels = geometry_.channels;
-  std::vector<Eigen::Index> suspect_values;  // the rows of U to leave out
-  const std::uint8_t* suspect = suspects.ptr<std::uint8_t>();
-  for (Eigen::Index p = 0; p < geometry_.pixels(); ++p)
-    for (int c = 0; c < channels && suspect[p]; ++c) suspect_values.push_back(p * channels + c);
-  if (!suspect_values.empty()) {
-    const Eigen::MatrixXf left_out = U(suspect_values, Eigen::all);
-    const Eigen::MatrixXf gram = Eigen::MatrixXf::Identity(U.cols(), U.cols()) - left_out.transpose() * left_out;  // U^T U = I
-    const Eigen::VectorXf moment = coordinates - left_out.transpose() * column(suspect_values);
+  cv::compare(residual_magnitude(column - U * coordinates, geometry_), grow_levels, suspects, cv::CMP_GT);
+  if (cv::countNonZero(suspects) > 0) {
+    Eigen::VectorXf weights(geometry_.values());
+    cv::Mat per_value(geometry_.height, geometry_.width, CV_32FC(geometry_.channels), weights.data());
+    cv::Mat per_pixel;
+    suspects.convertTo(per_pixel, CV_32F, -1.0 / 255, 1);
+    if (geometry_.channels == 1) per_pixel.copyTo(per_value);
+    else cv::merge(std::vector<cv::Mat>(static_cast<std::size_t>(geometry_.channels), per_pixel), per_value);
+    const Eigen::MatrixXf weighted = U.array().colwise() * weights.array();
+    const Eigen::MatrixXf gram = weighted.transpose() * U;
     const Eigen::LDLT<Eigen::MatrixXf> normal(gram);
-    if (normal.info() == Eigen::Success && normal.vectorD().minCoeff() > 1e-3f) coordinates = normal.solve(moment);
+    if (normal.info() == Eigen::Success && normal.vectorD().minCoeff() > 1e-3f) coordinates = normal.solve(weighted.transpose() * column);
   }
   frame.background = U * coordinates;
   const cv::Mat magnitude = residual_magnitude(column - frame.background, geometry_);
@@ -102,7 +103,7 @@ OnlineFrame OnlineBackground::process(const Eigen::Ref<const Eigen::VectorXf>& c
   // What the updates leave out: the mask, and every pixel above the hysteresis level (the opening
   // trims an object's corners from the mask; they must not leak into the background either).
   cv::Mat excluded;
-  cv::compare(magnitude, seeds * options_.mask.hysteresis, excluded, cv::CMP_GT);
+  cv::compare(magnitude, grow_levels, excluded, cv::CMP_GT);
   excluded |= frame.mask;
 
   // Running levels over the background pixels: each pixel's, and the frame-wide median of them.
@@ -112,23 +113,23 @@ OnlineFrame OnlineBackground::process(const Eigen::Ref<const Eigen::VectorXf>& c
   cv::Mat updated;
   cv::addWeighted(mean_absolute_residual_, 1 - rate, magnitude, rate, 0, updated);
   updated.copyTo(mean_absolute_residual_, background_pixels);
-  std::vector<float> levels;  // a sample of every 7th pixel is plenty for a median
+  std::vector<float> levels;  // a sample of about 4,000 pixels is plenty for a median
   const float* level = mean_absolute_residual_.ptr<float>();
-  const std::size_t pixels = mean_absolute_residual_.total();
-  for (std::size_t p = 0; p < pixels; p += 7) levels.push_back(level[p]);
+  const std::size_t pixels = mean_absolute_residual_.total(), stride = std::max<std::size_t>(1, pixels / 4096) | 1;
+  for (std::size_t p = 0; p < pixels; p += stride) levels.push_back(level[p]);
   std::nth_element(levels.begin(), levels.begin() + static_cast<std::ptrdiff_t>(levels.size() / 2), levels.end());
   global_sigma_ = sigma_per_mean_absolute * levels[levels.size() / 2];
 
   // Robust update: the foreground pixels enter as their background, unless they have stayed.
-  if (foreground_age_.empty()) foreground_age_ = cv::Mat::zeros(geometry_.height, geometry_.width, CV_32S);
+  if (foreground_age_.empty()) foreground_age_ = cv::Mat::zeros(geometry_.height, geometry_.width, CV_32F);
+  cv::add(foreground_age_, 1, foreground_age_, excluded);
+  foreground_age_.setTo(0, background_pixels);
+  cv::Mat young;
+  cv::compare(foreground_age_, options_.memory, young, cv::CMP_LT);
+  young &= excluded;
   Eigen::VectorXf clean = column;
-  const std::uint8_t* foreground = excluded.ptr<std::uint8_t>();
-  int* age = foreground_age_.ptr<int>();
-  for (Eigen::Index p = 0; p < geometry_.pixels(); ++p) {
-    age[p] = foreground[p] ? age[p] + 1 : 0;
-    if (foreground[p] && age[p] < options_.memory)
-      for (Eigen::Index i = p * channels; i < (p + 1) * channels; ++i) clean[i] = frame.background[i];
-  }
+  const int type = CV_32FC(geometry_.channels);
+  cv::Mat(geometry_.height, geometry_.width, type, frame.background.data()).copyTo(cv::Mat(geometry_.height, geometry_.width, type, clean.data()), young);
   basis_.update(clean);
   return frame;
 }

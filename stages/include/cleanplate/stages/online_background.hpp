@@ -57,7 +57,7 @@ class OnlineBackground {
   linalg::IncrementalSvd<float> basis_;
   std::vector<Eigen::VectorXf> warmup_frames_;
   cv::Mat mean_absolute_residual_;  // CV_32F per pixel, running
-  cv::Mat foreground_age_;          // CV_32S per pixel: frames in a row it has been foreground
+  cv::Mat foreground_age_;          // CV_32F per pixel: frames in a row it has been foreground
   double global_sigma_ = 0;
   long frames_ = 0;
 };
