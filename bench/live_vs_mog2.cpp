@@ -3,6 +3,7 @@
 // memory after 1,000 and 10,000 frames (each method in its own child process, so the figures are
 // its own). The video's frames are decoded once, turned grey, and cycled.
 //   bench_live_vs_mog2 VIDEO [FRAMES]        (default 10000; bench/live_vs_mog2.sh makes a video)
+#include <malloc.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -78,6 +79,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   const long count = argc > 2 ? std::stol(argv[2]) : 10000;
+  ::mallopt(M_MMAP_THRESHOLD, 256 << 20);  // frame buffers stay in the heap, as cleanplate's main() sets it
+  ::mallopt(M_TRIM_THRESHOLD, 512 << 20);
   cv::VideoCapture capture(argv[1], cv::CAP_FFMPEG);
   std::vector<cv::Mat> frames;
   for (cv::Mat frame; capture.read(frame) && !frame.empty();) {
