@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <Eigen/Cholesky>
 #include <cmath>
+#include <opencv2/imgproc.hpp>
 
 #include "cleanplate/error.hpp"
 
@@ -88,14 +89,15 @@ OnlineFrame OnlineBackground::process(const Eigen::Ref<const Eigen::VectorXf>& c
   if (cv::countNonZero(suspects) > 0) {
     Eigen::VectorXf weights(geometry_.values());
     cv::Mat per_value(geometry_.height, geometry_.width, CV_32FC(geometry_.channels), weights.data());
-    cv::Mat per_pixel;
-    suspects.convertTo(per_pixel, CV_32F, -1.0 / 255, 1);
-    if (geometry_.channels == 1) per_pixel.copyTo(per_value);
-    else cv::merge(std::vector<cv::Mat>(static_cast<std::size_t>(geometry_.channels), per_pixel), per_value);
-    const Eigen::MatrixXf weighted = U.array().colwise() * weights.array();
-    const Eigen::MatrixXf gram = weighted.transpose() * U;
+    if (geometry_.channels == 1) suspects.convertTo(per_value, CV_32F, -1.0 / 255, 1);  // in place: the sizes match
+    else {
+      cv::Mat per_pixel;
+      suspects.convertTo(per_pixel, CV_32F, -1.0 / 255, 1);
+      cv::merge(std::vector<cv::Mat>(static_cast<std::size_t>(geometry_.channels), per_pixel), per_value);
+    }
+    const Eigen::MatrixXf gram = U.transpose() * weights.asDiagonal() * U;
     const Eigen::LDLT<Eigen::MatrixXf> normal(gram);
-    if (normal.info() == Eigen::Success && normal.vectorD().minCoeff() > 1e-3f) coordinates = normal.solve(weighted.transpose() * column);
+    if (normal.info() == Eigen::Success && normal.vectorD().minCoeff() > 1e-3f) coordinates = normal.solve(U.transpose() * weights.cwiseProduct(column));
   }
   frame.background = U * coordinates;
   const cv::Mat magnitude = residual_magnitude(column - frame.background, geometry_);
@@ -110,9 +112,7 @@ OnlineFrame OnlineBackground::process(const Eigen::Ref<const Eigen::VectorXf>& c
   const double rate = 1.0 / std::min(options_.memory, 50.0);
   cv::Mat background_pixels;
   cv::bitwise_not(excluded, background_pixels);
-  cv::Mat updated;
-  cv::addWeighted(mean_absolute_residual_, 1 - rate, magnitude, rate, 0, updated);
-  updated.copyTo(mean_absolute_residual_, background_pixels);
+  cv::accumulateWeighted(magnitude, mean_absolute_residual_, rate, background_pixels);
   std::vector<float> levels;  // a sample of about 4,000 pixels is plenty for a median
   const float* level = mean_absolute_residual_.ptr<float>();
   const std::size_t pixels = mean_absolute_residual_.total(), stride = std::max<std::size_t>(1, pixels / 4096) | 1;
