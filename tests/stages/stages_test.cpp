@@ -140,46 +140,51 @@ TEST(BackgroundRefit, RecoversTheBackgroundUnderMaskedObjects) {
 // A noisy static scene (sigma 2 grey levels) whose light drifts by 5%, with a dark block that moves
 // for 150 frames and then parks. After warm-up the masks find the moving block exactly as drawn
 // (within the morphology's edge), the background under it stays the scene's (robust update), and
-// the parked block becomes background after a few `memory` spans.
+// the parked block becomes background after a few `memory` spans. Grey and colour.
 TEST(OnlineBackground, FindsMovingObjectsAndAbsorbsParkedOnes) {
-  const stages::FrameGeometry geometry{.width = 64, .height = 48, .channels = 1};
-  std::mt19937 random(11);
-  std::normal_distribution<float> noise(0, 2.0f / 255);
-  std::uniform_real_distribution<float> texture(0.3f, 0.7f);
-  Eigen::VectorXf scene(geometry.values());
-  for (auto& v : scene) v = texture(random);
-  stages::OnlineBackground online(geometry, {.rank = 1, .memory = 30, .warmup = 20, .mask = {}});
-  long matched = 0, drawn = 0, wrong = 0;
-  double worst_background_error = 0;
-  for (int t = 0; t < 400; ++t) {
-    const float gain = 1 + 0.05f * std::sin(0.01f * static_cast<float>(t));
-    Eigen::VectorXf frame = gain * scene;
-    cv::Mat truth = cv::Mat::zeros(geometry.height, geometry.width, CV_8U);
-    const int x = t < 150 ? (4 * t) % 54 : 30;  // moves 4 pixels a frame, then parks at x = 30
-    truth(cv::Rect(x, 16, 10, 12)).setTo(255);
-    for (int y = 16; y < 28; ++y)
-      for (int dx = 0; dx < 10; ++dx) frame[y * geometry.width + x + dx] = 0.05f;
-    for (auto& v : frame) v += noise(random);
-    const stages::OnlineFrame result = online.process(frame);
-    EXPECT_EQ(result.warming_up, t < 20) << t;
-    if (t >= 20 && t < 150) {
-      matched += cv::countNonZero(result.mask & truth);
-      drawn += cv::countNonZero(truth);
-      wrong += cv::countNonZero(result.mask & ~truth);
+  for (int channels : {1, 3}) {
+    SCOPED_TRACE(channels);
+    const stages::FrameGeometry geometry{.width = 64, .height = 48, .channels = channels};
+    std::mt19937 random(11);
+    std::normal_distribution<float> noise(0, 2.0f / 255);
+    std::uniform_real_distribution<float> texture(0.3f, 0.7f);
+    Eigen::VectorXf scene(geometry.values());
+    for (auto& v : scene) v = texture(random);
+    stages::OnlineBackground online(geometry, {.rank = 1, .memory = 30, .warmup = 20, .mask = {}});
+    long matched = 0, drawn = 0, wrong = 0;
+    double worst_background_error = 0;
+    for (int t = 0; t < 400; ++t) {
+      const float gain = 1 + 0.05f * std::sin(0.01f * static_cast<float>(t));
+      Eigen::VectorXf frame = gain * scene;
+      cv::Mat truth = cv::Mat::zeros(geometry.height, geometry.width, CV_8U);
+      const int x = t < 150 ? (4 * t) % 54 : 30;  // moves 4 pixels a frame, then parks at x = 30
+      truth(cv::Rect(x, 16, 10, 12)).setTo(255);
       for (int y = 16; y < 28; ++y)
-        for (int dx = 0; dx < 10; ++dx) {
-          const Eigen::Index i = y * geometry.width + x + dx;
-          worst_background_error = std::max(worst_background_error, static_cast<double>(std::abs(result.background[i] - gain * scene[i])));
-        }
+        for (int dx = 0; dx < 10; ++dx) frame.segment((y * geometry.width + x + dx) * channels, channels).setConstant(0.05f);
+      for (auto& v : frame) v += noise(random);
+      const stages::OnlineFrame result = online.process(frame);
+      EXPECT_EQ(result.warming_up, t < 20) << t;
+      if (t >= 20 && t < 150) {
+        matched += cv::countNonZero(result.mask & truth);
+        drawn += cv::countNonZero(truth);
+        wrong += cv::countNonZero(result.mask & ~truth);
+        for (int y = 16; y < 28; ++y)
+          for (int dx = 0; dx < 10; ++dx)
+            for (int c = 0; c < channels; ++c) {
+              const Eigen::Index i = (y * geometry.width + x + dx) * channels + c;
+              worst_background_error = std::max(worst_background_error, static_cast<double>(std::abs(result.background[i] - gain * scene[i])));
+            }
+      }
+      if (t == 399) {
+        EXPECT_EQ(cv::countNonZero(result.mask), 0) << "the parked block is background by now";
+      }
     }
-    if (t == 399) {
-      EXPECT_EQ(cv::countNonZero(result.mask), 0) << "the parked block is background by now";
-    }
+    EXPECT_GT(static_cast<double>(matched) / static_cast<double>(drawn), 0.95);  // the opening rounds the corners
+    EXPECT_LT(static_cast<double>(wrong) / static_cast<double>(drawn), 0.03);
+    EXPECT_LT(worst_background_error, 6.0 / 255) << "objects pulled the background";
+    // Colour: the level of the largest of three channel residuals, sqrt(pi / 2) E[max |N(0, 1)|] = 1.662 sigma.
+    EXPECT_NEAR(online.noise_sigma(), (channels == 1 ? 1.0 : 1.662) * 2.0 / 255, 0.5 / 255);
   }
-  EXPECT_GT(static_cast<double>(matched) / static_cast<double>(drawn), 0.95);  // the opening rounds the corners
-  EXPECT_LT(static_cast<double>(wrong) / static_cast<double>(drawn), 0.03);
-  EXPECT_LT(worst_background_error, 6.0 / 255) << "objects pulled the background";
-  EXPECT_NEAR(online.noise_sigma(), 2.0 / 255, 0.5 / 255);
 }
 
 TEST(Preview, ContactSheetHasOneRowPerFrameAndShrinksLargeCells) {

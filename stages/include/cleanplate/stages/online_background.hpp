@@ -47,7 +47,9 @@ class OnlineBackground {
   OnlineFrame process(const Eigen::Ref<const Eigen::VectorXf>& column);
 
   long frames() const { return frames_; }
-  double noise_sigma() const { return global_sigma_; }  // frame-wide level, [0, 1] units
+  // The frame-wide noise level of the residual magnitude the masks threshold, [0, 1] units: the
+  // sensor's sigma for grey; for colour that of the largest of three channels (about 1.66 sigma).
+  double noise_sigma() const { return global_sigma_; }
 
  private:
   void finish_warmup();
