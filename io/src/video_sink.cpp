@@ -45,4 +45,10 @@ void PngSequenceSink::write(const cv::Mat& image, long number) {
   if (!cv::imwrite(path.string(), image)) throw Error("cannot write '" + path.string() + "'");
 }
 
+void write_png(const fs::path& path, const cv::Mat& image) {
+  std::vector<uchar> bytes;
+  if (!cv::imencode(".png", image, bytes)) throw Error("cannot encode '" + path.string() + "'");
+  write_file_atomically(path, std::string(bytes.begin(), bytes.end()));
+}
+
 }  // namespace cleanplate::io

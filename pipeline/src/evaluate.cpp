@@ -9,6 +9,7 @@
 #include "cleanplate/error.hpp"
 #include "cleanplate/io/json.hpp"
 #include "cleanplate/io/atomic_file.hpp"
+#include "cleanplate/io/video_sink.hpp"
 #include "cleanplate/io/video_source.hpp"
 #include "cleanplate/pipeline/interrupt.hpp"
 
@@ -60,9 +61,7 @@ void write_bar_chart(const fs::path& path, const std::vector<EvaluationRow>& row
                 cv::Scalar(0, 0, 0), 1, cv::LINE_AA);
   }
   cv::line(chart, {gap / 2, base}, {chart.cols - gap / 2, base}, cv::Scalar(0, 0, 0));
-  std::vector<uchar> png;
-  cv::imencode(".png", chart, png);
-  io::write_file_atomically(path, std::string(png.begin(), png.end()));
+  io::write_png(path, chart);
 }
 
 }  // namespace

@@ -10,7 +10,6 @@
 #include <mutex>
 #include <oneapi/tbb/flow_graph.h>
 #include <opencv2/highgui.hpp>
-#include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 #include <optional>
 #include <thread>
@@ -46,7 +45,8 @@ struct ConvertedFrame {
 
 struct SeparatedFrame {
   CapturedFrame frame;
-  cv::Mat converted, background, mask;
+  cv::Mat converted, mask;
+  Eigen::VectorXf background;  // a column: made an image only for the outputs that show it
   bool warming_up = false;
 };
 
@@ -246,32 +246,28 @@ class LiveRun {
     if (options_.png) mask_images_.emplace(out("masks"));
   }
 
-  void write_image(const std::string& name, const cv::Mat& image) {
-    std::vector<uchar> bytes;
-    if (!cv::imencode(".png", image, bytes)) throw Error("cannot encode '" + out(name).string() + "'");
-    io::write_file_atomically(out(name), std::string(bytes.begin(), bytes.end()));
-    files_.push_back(name);
-  }
-
   void write(const SeparatedFrame& f) {
-    if (mask_video_) mask_video_->write(f.mask);
-    if (foreground_video_) {
-      cv::Mat foreground = cv::Mat::zeros(f.converted.size(), f.converted.type());
-      f.converted.copyTo(foreground, f.mask);
-      foreground_video_->write(foreground);
-    }
-    if (mask_images_) mask_images_->write(f.mask, f.frame.index + 1);
     const double source_seconds = static_cast<double>(f.frame.index) / fps_;
-    if (!options_.output.empty() && options_.snapshot_every > 0 && !f.warming_up && source_seconds >= next_snapshot_) {
+    const bool snapshot = !options_.output.empty() && options_.snapshot_every > 0 && !f.warming_up && source_seconds >= next_snapshot_;
+    cv::Mat foreground, background;  // only when an output shows them
+    if (foreground_video_ || options_.display) {
+      foreground = cv::Mat::zeros(f.converted.size(), f.converted.type());
+      f.converted.copyTo(foreground, f.mask);
+    }
+    if (snapshot || options_.display) background = stages::column_to_image(f.background, result_.geometry);
+
+    if (mask_video_) mask_video_->write(f.mask);
+    if (foreground_video_) foreground_video_->write(foreground);
+    if (mask_images_) mask_images_->write(f.mask, f.frame.index + 1);
+    if (snapshot) {
       char name[48];
       std::snprintf(name, sizeof name, "background-%06.0fs.png", source_seconds);
-      write_image(name, f.background);
+      io::write_png(out(name), background);
+      files_.push_back(name);
       next_snapshot_ = source_seconds + options_.snapshot_every;
     }
     if (options_.display) {
-      cv::Mat foreground = cv::Mat::zeros(f.converted.size(), f.converted.type());
-      f.converted.copyTo(foreground, f.mask);
-      cv::Mat sheet = stages::contact_sheet({{f.converted, f.background, foreground, f.mask}}, 320);
+      cv::Mat sheet = stages::contact_sheet({{f.converted, background, foreground, f.mask}}, 320);
       char text[64];
       std::snprintf(text, sizeof text, "%.1f fps%s", live_fps(), f.warming_up ? "  warming up" : "");
       cv::putText(sheet, text, {8, 20}, cv::FONT_HERSHEY_SIMPLEX, 0.6, cv::Scalar(0, 255, 255), 1, cv::LINE_AA);
@@ -308,14 +304,14 @@ class LiveRun {
     flow::limiter_node<CapturedFrame> in_flight(graph, 4);
     flow::function_node<CapturedFrame, ConvertedFrame> convert(graph, flow::unlimited, [&](const CapturedFrame& frame) {
       ConvertedFrame converted{frame, stages::convert_frame(frame.image, geometry), Eigen::VectorXf(geometry.values())};
-      stages::frame_to_column(frame.image, geometry, converted.column);
+      stages::frame_to_column(converted.converted, geometry, converted.column);  // already converted: only the float step
       converted.frame.image.release();  // only the converted frame goes on
       return converted;
     });
     flow::sequencer_node<ConvertedFrame> in_order(graph, [](const ConvertedFrame& f) { return static_cast<std::size_t>(f.frame.sequence); });
     flow::function_node<ConvertedFrame, SeparatedFrame> decompose(graph, flow::serial, [&](const ConvertedFrame& f) {
-      const stages::OnlineFrame separated = online_->process(f.column);
-      return SeparatedFrame{f.frame, f.converted, stages::column_to_image(separated.background, geometry), separated.mask, separated.warming_up};
+      stages::OnlineFrame separated = online_->process(f.column);
+      return SeparatedFrame{f.frame, f.converted, separated.mask, std::move(separated.background), separated.warming_up};
     });
     flow::function_node<SeparatedFrame, flow::continue_msg> writer(graph, flow::serial, [&](const SeparatedFrame& f) {
       write(f);

@@ -12,7 +12,6 @@
 #include <oneapi/tbb/flow_graph.h>
 #include <oneapi/tbb/parallel_for.h>
 #include <oneapi/tbb/parallel_pipeline.h>
-#include <opencv2/imgcodecs.hpp>
 #include <optional>
 
 #include "cleanplate/error.hpp"
@@ -250,9 +249,7 @@ class SeparateRun {
   }
 
   void write_image(const std::string& name, const cv::Mat& image) {
-    std::vector<uchar> bytes;
-    if (!cv::imencode(".png", image, bytes)) throw Error("cannot encode '" + out(name).string() + "'");
-    io::write_file_atomically(out(name), std::string(bytes.begin(), bytes.end()));
+    io::write_png(out(name), image);
     wrote(name);
   }
 

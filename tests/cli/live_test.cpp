@@ -30,11 +30,13 @@ fs::path vga_scene() {
 
 int free_port() { return 20000 + static_cast<int>(::getpid() % 20000); }
 
+std::string stream_url(int port) { return "tcp://127.0.0.1:" + std::to_string(port); }
+
 // ffmpeg serving `video` at its frame rate (its frames copied into NUT, a container that sends each frame as it goes), to the first client on `port`.
 pid_t serve(const fs::path& video, int port) {
   const pid_t child = ::fork();
   if (child == 0) {
-    const std::string url = "tcp://127.0.0.1:" + std::to_string(port) + "?listen=1";
+    const std::string url = stream_url(port) + "?listen=1";
     ::execlp("ffmpeg", "ffmpeg", "-nostdin", "-v", "error", "-re", "-i", video.c_str(), "-c:v", "copy", "-f", "nut", url.c_str(),
              static_cast<char*>(nullptr));
     ::_exit(127);
@@ -77,7 +79,7 @@ TEST(Live, LoopbackStreamFindsTheObjects) {
   const fs::path scene = synthetic_scene(), out = scratch_folder() / "out";
   const int port = free_port();
   const pid_t server = serve(scene / "scene.mkv", port);
-  const pid_t cleanplate = start_cleanplate({"tcp://127.0.0.1:" + std::to_string(port), "-o", out.string(), "--png", "--reconnect", "1"});
+  const pid_t cleanplate = start_cleanplate({stream_url(port), "-o", out.string(), "--png", "--reconnect", "1"});
   EXPECT_EQ(wait_for(cleanplate, 60), 0);
   EXPECT_EQ(wait_for(server, 10), 0);
   EXPECT_EQ(summary_number(out / "summary.json", "frames_processed"), 200) << read_text(out / "summary.json");
@@ -94,7 +96,7 @@ TEST(Live, LoopbackStreamKeepsUpAt640x480And30Fps) {
   const fs::path scene = vga_scene(), out = scratch_folder() / "out";
   const int port = free_port() + 2;
   const pid_t server = serve(scene / "scene.mp4", port);
-  const pid_t cleanplate = start_cleanplate({"tcp://127.0.0.1:" + std::to_string(port), "-o", out.string(), "--png", "--reconnect", "1"});
+  const pid_t cleanplate = start_cleanplate({stream_url(port), "-o", out.string(), "--png", "--reconnect", "1"});
   EXPECT_EQ(wait_for(cleanplate, 60), 0);
   EXPECT_EQ(wait_for(server, 10), 0);
   const std::string summary = read_text(out / "summary.json");
@@ -125,6 +127,13 @@ TEST(Live, FallingBehindDropsFramesInsteadOfQueueing) {
   EXPECT_EQ(decodable_frames(out / "mask.mp4"), processed);
 }
 
+// The stream dies: its server is killed after `seconds`.
+void kill_after(pid_t server, int seconds) {
+  std::this_thread::sleep_for(std::chrono::seconds(seconds));
+  ::kill(server, SIGKILL);
+  ::waitpid(server, nullptr, 0);
+}
+
 TEST(Live, StreamThatDiesIsReopenedOrFinalized) {
   const fs::path scene = vga_scene(), scratch = scratch_folder();
   const int port = free_port() + 1;
@@ -132,10 +141,8 @@ TEST(Live, StreamThatDiesIsReopenedOrFinalized) {
   {
     const fs::path out = scratch / "back";
     const pid_t first = serve(scene / "scene.mp4", port);
-    const pid_t cleanplate = start_cleanplate({"tcp://127.0.0.1:" + std::to_string(port), "-o", out.string(), "--reconnect", "4"});
-    std::this_thread::sleep_for(std::chrono::seconds(3));
-    ::kill(first, SIGKILL);
-    ::waitpid(first, nullptr, 0);
+    const pid_t cleanplate = start_cleanplate({stream_url(port), "-o", out.string(), "--reconnect", "4"});
+    kill_after(first, 3);
     const pid_t second = serve(scene / "scene.mp4", port);
     EXPECT_EQ(wait_for(cleanplate, 60), 0);
     wait_for(second, 10);
@@ -147,10 +154,8 @@ TEST(Live, StreamThatDiesIsReopenedOrFinalized) {
   {
     const fs::path out = scratch / "gone";
     const pid_t server = serve(scene / "scene.mp4", port);
-    const pid_t cleanplate = start_cleanplate({"tcp://127.0.0.1:" + std::to_string(port), "-o", out.string(), "--reconnect", "2"});
-    std::this_thread::sleep_for(std::chrono::seconds(3));
-    ::kill(server, SIGKILL);
-    ::waitpid(server, nullptr, 0);
+    const pid_t cleanplate = start_cleanplate({stream_url(port), "-o", out.string(), "--reconnect", "2"});
+    kill_after(server, 3);
     EXPECT_EQ(wait_for(cleanplate, 30), 0);
     const std::string summary = read_text(out / "summary.json");
     EXPECT_NE(summary.find("\"ended\": \"stream lost\""), std::string::npos) << summary;

@@ -4,6 +4,7 @@
 //
 //   VideoSink      H.264 (avc1) in .mp4, which every player reads; FFV1 (lossless) in .mkv/.avi
 //   PngSequenceSink  one PNG per frame with CDnet naming: bin000001.png, ...
+//   write_png        a single image (a background, a chart), written atomically
 #pragma once
 #include <filesystem>
 #include <opencv2/core.hpp>
@@ -36,5 +37,8 @@ class PngSequenceSink {
   std::filesystem::path folder_;
   std::string prefix_;
 };
+
+// Encodes `image` as PNG and writes it under a temporary name, then renames it into place.
+void write_png(const std::filesystem::path& path, const cv::Mat& image);
 
 }  // namespace cleanplate::io
