@@ -156,13 +156,13 @@ bool parse_command_line(const std::vector<std::string>& arguments, const po::opt
 int run_separate(const std::vector<std::string>& arguments) {
   SeparateOptions o;
   ModelArguments model;
-  std::string output = "out", outputs = "background,foreground,mask,model", max_memory, method = "svd", factors = "f16";
+  std::string output = "out", outputs = "background,foreground,mask,model", max_memory, method = "robust", factors = "f16";
   po::options_description visible("cleanplate separate INPUT -o OUT [options]\n\n"
                                   "INPUT: a video file, an image pattern (in%06d.jpg), a folder of images, a camera index or a stream URL");
   visible.add_options()("help,h", "this help")
       ("output,o", po::value(&output)->default_value(output), "output folder (created if missing)")
       ("method,m", po::value(&method)->default_value(method),
-       "svd (fastest), godec (sets the 5% largest residuals aside before fitting) or rpca (robust PCA)")
+       "robust (a fit the foreground cannot pull, started from the per-pixel mode), svd (least squares, fastest), godec or rpca")
       ("start", po::value(&o.start)->default_value(o.start), "skip this many frames first")
       ("frames", po::value(&o.frames)->default_value(o.frames), "process at most this many frames (-1: all)")
       ("outputs", po::value(&outputs)->default_value(outputs), "what to write: any of background, foreground, mask, model")
@@ -286,13 +286,13 @@ int run_info(const std::vector<std::string>& arguments) {
 int run_eval(const std::vector<std::string>& arguments) {
   EvaluateOptions o;
   ModelArguments model;
-  std::string sequence, output = "eval", methods = "godec";
+  std::string sequence, output = "eval", methods = "robust";
   std::vector<std::string> masks;
   po::options_description visible("cleanplate eval SEQUENCE [-o OUT] [options]\n\n"
                                   "SEQUENCE: a CDnet folder (input/, groundtruth/, temporalROI.txt, ROI.bmp)");
   visible.add_options()("help,h", "this help")
       ("output,o", po::value(&output)->default_value(output), "folder for eval.csv, eval.json, f_measure.png and cleanplate's masks")
-      ("method,m", po::value(&methods)->default_value(methods), "cleanplate methods to run, comma-separated: svd, godec, rpca")
+      ("method,m", po::value(&methods)->default_value(methods), "cleanplate methods to run, comma-separated: robust, svd, godec, rpca, live")
       ("masks", po::value(&masks)->composing(), "also score this folder of masks (binNNNNNN.png); repeatable")
       ("no-opencv", "do not run OpenCV's MOG2 and KNN");
   visible.add(model.describe(o.separate));

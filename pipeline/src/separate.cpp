@@ -145,7 +145,7 @@ class SeparateRun {
   // robust PCA's multiplier Y, sparse part S and thresholding target; a lossless foreground's
   // 16-bit values (half a float matrix at most).
   void check_memory(long frames) const {
-    const double copies = (options_.method == stages::Method::svd ? 1 : options_.method == stages::Method::godec ? 2 : 4) +
+    const double copies = (options_.method == stages::Method::svd || options_.method == stages::Method::robust ? 1 : options_.method == stages::Method::godec ? 2 : 4) +
                           (options_.outputs.model && options_.model.lossless ? 0.5 : 0);
     const double bytes = copies * static_cast<double>(frames) * static_cast<double>(geometry_.values()) * sizeof(float);
     if (bytes > static_cast<double>(max_memory_))
@@ -479,19 +479,21 @@ SeparateResult separate(const SeparateOptions& options) {
 }
 
 stages::Method parse_method(const std::string& name) {
+  if (name == "robust") return stages::Method::robust;
   if (name == "svd") return stages::Method::svd;
   if (name == "godec") return stages::Method::godec;
   if (name == "rpca") return stages::Method::robust_pca;
-  throw Error("--method must be svd, godec or rpca, got '" + name + "'");
+  throw Error("--method must be robust, svd, godec or rpca, got '" + name + "'");
 }
 
 const char* method_name(stages::Method method) {
   switch (method) {
     case stages::Method::godec: return "godec";
     case stages::Method::robust_pca: return "rpca";
-    case stages::Method::svd: break;
+    case stages::Method::svd: return "svd";
+    case stages::Method::robust: break;
   }
-  return "svd";
+  return "robust";
 }
 
 std::int64_t parse_bytes(const std::string& text) {

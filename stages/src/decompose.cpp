@@ -4,6 +4,7 @@
 #include <cleanplate/linalg/robust_pca.hpp>
 
 #include "cleanplate/error.hpp"
+#include "cleanplate/stages/robust_background.hpp"
 
 namespace cleanplate::stages {
 
@@ -17,6 +18,9 @@ BackgroundModel decompose(const Eigen::Ref<const Eigen::MatrixXf>& frames, const
     throw Error("--rank " + std::to_string(options.rank) + " is larger than the number of frames (" + std::to_string(frames.cols()) + ")");
   BackgroundModel model;
   switch (options.method) {
+    case Method::robust:
+      model = robust_background(frames, {.rank = options.rank});
+      break;
     case Method::svd:
       model.svd = linalg::randomized_svd(linalg::DenseOperator<float>(frames), {.rank = options.rank});
       break;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <oneapi/tbb/parallel_for.h>
 #include <opencv2/imgproc.hpp>
 
 #include "cleanplate/error.hpp"
@@ -17,33 +18,49 @@ cv::Mat residual_magnitude(const Eigen::Ref<const Eigen::VectorXf>& residual, co
   return per_pixel.reshape(1, geometry.height);
 }
 
-double robust_sigma(std::vector<float> values) {
+double inlier_scale(std::vector<float> values, double step) {
   if (values.empty()) return 0;
-  const auto middle = values.begin() + static_cast<std::ptrdiff_t>(values.size() / 2);
-  std::nth_element(values.begin(), middle, values.end());
-  const float median = *middle;
-  for (float& v : values) v = std::abs(v - median);
-  std::nth_element(values.begin(), middle, values.end());
-  return 1.4826 * *middle;
+  constexpr double golden = 0.6180339887498949, growth = 2.5, gaussian_bias = 0.9365574;
+  for (std::size_t i = 0; i < values.size(); ++i) {  // a low-discrepancy dither: no random state
+    const double dither = std::fmod(static_cast<double>(i) * golden, 1.0) - 0.5;
+    values[i] = static_cast<float>(std::abs(values[i] + dither * step));
+  }
+  std::sort(values.begin(), values.end());
+  const std::size_t n = values.size(), start = std::max<std::size_t>(1, n / 10);
+  double sum_of_squares = 0;
+  std::size_t k = 0;
+  for (; k < n; ++k) {
+    if (k >= start && values[k] > growth * std::sqrt(sum_of_squares / static_cast<double>(k))) break;
+    sum_of_squares += static_cast<double>(values[k]) * values[k];
+  }
+  const double variance = sum_of_squares / static_cast<double>(k) / (gaussian_bias * gaussian_bias) - step * step / 12;
+  return std::sqrt(std::max(variance, step * step / 4));  // half a level at least: the rounding itself
 }
 
 NoiseModel estimate_noise(const Eigen::Ref<const Eigen::MatrixXf>& residuals, const FrameGeometry& geometry) {
   if (residuals.rows() != geometry.values() || residuals.cols() == 0) throw Error("estimate_noise: the residuals do not match the frame geometry");
   NoiseModel noise;
-  noise.global_sigma = robust_sigma(std::vector<float>(residuals.data(), residuals.data() + residuals.size()));
+  // The frame-wide level from about a million of the residuals, evenly spread.
+  const Eigen::Index total = residuals.size(), stride = std::max<Eigen::Index>(1, total >> 20) | 1;
+  std::vector<float> spread;
+  spread.reserve(static_cast<std::size_t>(total / stride + 1));
+  for (Eigen::Index i = 0; i < total; i += stride) spread.push_back(residuals.data()[i]);
+  noise.global_sigma = inlier_scale(std::move(spread));
   noise.pixel_sigma.create(geometry.height, geometry.width, CV_32F);
   const Eigen::MatrixXf by_value = residuals.transpose();  // each value's samples contiguous
-  std::vector<float> samples(static_cast<std::size_t>(by_value.rows()));
   float* sigma = noise.pixel_sigma.ptr<float>();
-  for (Eigen::Index p = 0; p < geometry.pixels(); ++p) {
-    double level = noise.global_sigma;
-    for (int c = 0; c < geometry.channels; ++c) {
-      const float* column = by_value.col(p * geometry.channels + c).data();
-      samples.assign(column, column + by_value.rows());
-      level = std::max(level, robust_sigma(samples));
+  oneapi::tbb::parallel_for(oneapi::tbb::blocked_range<Eigen::Index>(0, geometry.pixels(), 1024), [&](const auto& pixels) {
+    std::vector<float> samples;
+    for (Eigen::Index p = pixels.begin(); p < pixels.end(); ++p) {
+      double level = noise.global_sigma;
+      for (int c = 0; c < geometry.channels; ++c) {
+        const float* column = by_value.col(p * geometry.channels + c).data();
+        samples.assign(column, column + by_value.rows());
+        level = std::max(level, inlier_scale(samples));
+      }
+      sigma[p] = static_cast<float>(level);
     }
-    sigma[p] = static_cast<float>(level);
-  }
+  });
   return noise;
 }
 

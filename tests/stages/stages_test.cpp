@@ -8,6 +8,7 @@
 #include <cleanplate/stages/online_background.hpp>
 #include <cleanplate/stages/metrics.hpp>
 #include <cleanplate/stages/preview.hpp>
+#include <cleanplate/stages/robust_background.hpp>
 #include <cstdlib>
 #include <filesystem>
 #include <random>
@@ -50,11 +51,29 @@ TEST(FrameColumn, RoundTripsGreyAndColour) {
   EXPECT_THROW(stages::geometry_for({8, 6}, {.scale = 0}), Error);
 }
 
-TEST(Mask, RobustSigmaIgnoresOutliersAndThresholdFindsTheObject) {
-  std::vector<float> values(1000);
-  for (std::size_t i = 0; i < values.size(); ++i) values[i] = 0.01f * static_cast<float>(static_cast<int>(i % 3) - 1);
-  values[3] = 0.9f;  // an outlier barely moves the MAD
-  EXPECT_NEAR(stages::robust_sigma(values), 1.4826 * 0.01, 1e-6);
+// Gaussian noise of 3 grey levels, rounded to levels as video is, under outliers spread over
+// [-100, 100] levels: a median absolute deviation breaks down past half, the inlier scale does not.
+std::vector<float> noise_with_outliers(double outlier_share, std::size_t count = 20000) {
+  std::mt19937 random(11);
+  std::normal_distribution<float> noise(0, 3);
+  std::uniform_real_distribution<float> outlier(-100, 100), share(0, 1);
+  std::vector<float> values(count);
+  for (auto& v : values) v = std::round(share(random) < outlier_share ? outlier(random) : noise(random)) / 255;
+  return values;
+}
+
+TEST(Mask, InlierScaleHoldsUnderMostlyOutliers) {
+  for (const double share : {0.0, 0.3}) EXPECT_NEAR(stages::inlier_scale(noise_with_outliers(share)) * 255, 3.0, 0.3) << share;
+  // Outliers spread evenly also fall near zero, among the inliers: at 70-80% they add a third.
+  for (const double share : {0.7, 0.8}) EXPECT_NEAR(stages::inlier_scale(noise_with_outliers(share)) * 255, 3.0, 1.5) << share;
+  std::vector<float> mostly_outliers = noise_with_outliers(0.7);
+  for (auto& v : mostly_outliers) v = std::abs(v - 0.0f);  // the MAD, for contrast: far off at 70%
+  std::nth_element(mostly_outliers.begin(), mostly_outliers.begin() + 10000, mostly_outliers.end());
+  EXPECT_GT(1.4826 * mostly_outliers[10000] * 255, 30.0);
+  EXPECT_NEAR(stages::inlier_scale(std::vector<float>(100, 0.0f)) * 255, 0.5, 1e-6);  // noiseless: half a level
+}
+
+TEST(Mask, ThresholdFindsTheObject) {
   cv::Mat magnitude = cv::Mat::zeros(20, 20, CV_32F);
   magnitude(cv::Rect(5, 5, 6, 6)) = 0.5f;
   magnitude.at<float>(0, 19) = 0.5f;  // a speck: removed by the opening
@@ -78,20 +97,77 @@ TEST(Mask, HysteresisKeepsFaintPartsConnectedToASeed) {
 
 TEST(Mask, NoiseLevelsArePerPixelWithTheFrameWideFloor) {
   const stages::FrameGeometry geometry{4, 3, 1};
-  Eigen::MatrixXf residuals(12, 64);
-  for (Eigen::Index s = 0; s < 64; ++s)
-    for (Eigen::Index p = 0; p < 12; ++p) residuals(p, s) = 0.01f * static_cast<float>((s * 7 + p * 3) % 9 - 4);
-  for (Eigen::Index s = 0; s < 64; ++s) residuals(5, s) *= 20;  // a swaying branch
+  const std::vector<float> noise_values = noise_with_outliers(0, 12 * 128);  // 3 grey levels
+  Eigen::MatrixXf residuals = Eigen::Map<const Eigen::MatrixXf>(noise_values.data(), 12, 128);
+  const std::vector<float> branch = noise_with_outliers(1, 128);  // a swaying branch: values spread over +-100 levels
+  residuals.row(5) = Eigen::Map<const Eigen::RowVectorXf>(branch.data(), 128);
+  for (Eigen::Index s = 0; s < 90; ++s) residuals(6, s) = 0.5f + 0.002f * static_cast<float>(s);  // foreground 70% of the time
   const stages::NoiseModel noise = stages::estimate_noise(residuals, geometry);
-  const auto sigma_of = [](const Eigen::VectorXf& v) { return stages::robust_sigma({v.data(), v.data() + v.size()}); };
-  EXPECT_NEAR(noise.global_sigma, sigma_of(residuals.reshaped()), 1e-7);
-  EXPECT_NEAR(noise.pixel_sigma.at<float>(1, 1), sigma_of(residuals.row(5).transpose()), 1e-6);  // pixel 5: row 1, column 1
+  const auto scale_of = [](const Eigen::VectorXf& v) { return stages::inlier_scale({v.data(), v.data() + v.size()}); };
+  EXPECT_NEAR(noise.pixel_sigma.at<float>(1, 1), scale_of(residuals.row(5).transpose()), 1e-6);  // pixel 5: row 1, column 1
   EXPECT_GT(noise.pixel_sigma.at<float>(1, 1), 10 * noise.global_sigma);
+  EXPECT_LT(noise.pixel_sigma.at<float>(1, 2), 2 * noise.global_sigma);  // pixel 6 keeps its background's level
   for (int p : {0, 4, 11}) EXPECT_GE(noise.pixel_sigma.at<float>(p / 4, p % 4), static_cast<float>(noise.global_sigma));
   const cv::Mat seed = stages::seed_threshold({}, noise);
   EXPECT_NEAR(seed.at<float>(1, 1), 6 * noise.pixel_sigma.at<float>(1, 1), 1e-5);
   EXPECT_NEAR(stages::seed_threshold({.threshold = 0.1}, noise).at<float>(1, 1), 0.1, 1e-7);
   EXPECT_THROW(stages::estimate_noise(residuals.topRows(5), geometry), Error);
+}
+
+// A textured background under a slow gain change (rank 1), Gaussian noise of 2 grey levels, values
+// rounded to levels, and foreground of random grey levels where `covered(frame, x, y)` says.
+struct Scene {
+  stages::FrameGeometry geometry{.width = 40, .height = 30, .channels = 1};
+  Eigen::MatrixXf frames, background;
+};
+template <typename Covered>
+Scene make_scene(Eigen::Index frames, Covered covered) {
+  Scene scene;
+  const Eigen::Index pixels = scene.geometry.pixels();
+  std::mt19937 random(5);
+  std::uniform_real_distribution<float> texture(60, 200), foreground(0, 255);
+  std::normal_distribution<float> noise(0, 2);
+  Eigen::VectorXf plate(pixels);
+  for (auto& v : plate) v = texture(random);
+  scene.frames.resize(pixels, frames);
+  scene.background.resize(pixels, frames);
+  for (Eigen::Index j = 0; j < frames; ++j) {
+    scene.background.col(j) = plate * (1 + 0.03f * std::sin(0.05f * static_cast<float>(j))) / 255;
+    for (Eigen::Index p = 0; p < pixels; ++p) {
+      const float value = covered(j, p % 40, p / 40) ? foreground(random) : 255 * scene.background(p, j) + noise(random);
+      scene.frames(p, j) = std::clamp(std::round(value), 0.0f, 255.0f) / 255;
+    }
+  }
+  return scene;
+}
+
+// Largest error of the fitted background against the truth, in grey levels, over all frames.
+double largest_error(const stages::BackgroundModel& model, const Scene& scene) {
+  double error = 0;
+  for (Eigen::Index j = 0; j < scene.frames.cols(); ++j) error = std::max<double>(error, (model.background(j) - scene.background.col(j)).cwiseAbs().maxCoeff());
+  return 255 * error;
+}
+
+// An object over the same 12x12 pixels in 70% of the frames, different each time (a lecturer
+// moving in front of a board): least squares and a median follow it, the robust fit does not.
+TEST(RobustBackground, HoldsUnderAnObjectPresentInMostFrames) {
+  const Scene scene = make_scene(100, [](Eigen::Index j, Eigen::Index x, Eigen::Index y) { return j % 10 < 7 && x >= 10 && x < 22 && y >= 8 && y < 20; });
+  const auto robust = stages::robust_background(scene.frames, {.rank = 1});
+  EXPECT_LT(largest_error(robust, scene), 3.0);
+  EXPECT_GT(largest_error(stages::decompose(scene.frames, {.method = stages::Method::svd}), scene), 20.0);
+  const Eigen::VectorXf mode = stages::mode_background(scene.frames, 5);
+  EXPECT_LT(255 * (mode - scene.background.rowwise().mean()).cwiseAbs().maxCoeff(), 12.0);  // the start, before the gain is fitted
+}
+
+// Textured motion over most of the frame in most frames (leaves across the lens): random
+// rectangles cover about 70% of the pixels in each frame.
+TEST(RobustBackground, HoldsUnderTexturedMotionOverMostOfTheFrame) {
+  std::mt19937 random(3);
+  std::uniform_int_distribution<int> corner(-20, 39);
+  std::vector<cv::Rect> leaves;
+  for (int j = 0; j < 150; ++j) leaves.emplace_back(corner(random), corner(random) * 3 / 4, 34, 26);
+  const Scene scene = make_scene(150, [&](Eigen::Index j, Eigen::Index x, Eigen::Index y) { return leaves[static_cast<std::size_t>(j)].contains({static_cast<int>(x), static_cast<int>(y)}); });
+  EXPECT_LT(largest_error(stages::robust_background(scene.frames, {.rank = 1}), scene), 3.0);
 }
 
 // A rank-2 background (a gain and a gradient that change over time) with a bright block sliding

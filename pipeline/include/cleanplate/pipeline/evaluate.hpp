@@ -16,7 +16,7 @@ namespace cleanplate::pipeline {
 struct EvaluateOptions {
   std::filesystem::path sequence;                     // input/, groundtruth/, temporalROI.txt, ROI.bmp
   std::filesystem::path output = "eval";              // eval.csv, eval.json, f_measure.png, cleanplate-METHOD/
-  std::vector<stages::Method> methods = {stages::Method::godec};  // cleanplate methods to run
+  std::vector<stages::Method> methods = {stages::Method::robust};  // cleanplate methods to run
   bool opencv = true;                                 // also run MOG2 and KNN
   std::vector<std::filesystem::path> mask_folders;    // existing masks to score
   SeparateOptions separate;                           // rank, scale, colour, mask options for cleanplate

@@ -39,7 +39,7 @@ struct ModelFormat {
 struct SeparateOptions {
   std::string input;                        // file, image pattern or folder, camera, URL
   std::filesystem::path output = "out";     // folder, created if missing
-  stages::Method method = stages::Method::svd;
+  stages::Method method = stages::Method::robust;
   long rank = 1;                            // of the background (an upper bound for robust_pca)
   stages::ConvertOptions convert;           // --scale, --color
   long start = 0;                           // frames skipped at the beginning
@@ -96,7 +96,7 @@ struct SeparateResult {
 // Throws cleanplate::Error on bad input or options; an interrupt returns with interrupted set.
 SeparateResult separate(const SeparateOptions& options);
 
-// "svd", "godec", "rpca" and back; throws on an unknown name.
+// "robust", "svd", "godec", "rpca" and back; throws on an unknown name.
 stages::Method parse_method(const std::string& name);
 const char* method_name(stages::Method method);
 

@@ -1,7 +1,10 @@
 // The background model of a frame matrix X (pixels x frames): a low-rank L = U S V^T. Frame j's
 // background is U S v_j (v_j: row j of V); its residual, x_j minus that, is what moved.
 //
-// Three ways to find L:
+// Four ways to find L:
+//   robust      (the default) a rank-k fit started from the per-pixel mode in which residuals beyond
+//               3 noise levels do not count (stages/robust_background.hpp): holds where the
+//               foreground covers a pixel in most frames, which pulls all three below
 //   svd         the rank-k truncated SVD (randomized): the best fit in least squares, so objects
 //               that cross a pixel pull its background toward them; the fastest
 //   godec       GoDec: rank k with the largest `sparse_fraction` of entries set aside as foreground,
@@ -13,10 +16,10 @@
 
 namespace cleanplate::stages {
 
-enum class Method { svd, godec, robust_pca };
+enum class Method { robust, svd, godec, robust_pca };
 
 struct DecomposeOptions {
-  Method method = Method::svd;
+  Method method = Method::robust;
   Eigen::Index rank = 1;          // rank of L (its upper bound for robust_pca)
   double sparse_fraction = 0.05;  // godec: the share of entries that may be foreground
 };
@@ -33,6 +36,6 @@ struct BackgroundModel {
 BackgroundModel decompose(const Eigen::Ref<const Eigen::MatrixXf>& frames, const DecomposeOptions& options, double squared_norm = -1);
 
 // Residual columns X - L of up to `sample_frames` evenly spaced frames, for the noise model.
-Eigen::MatrixXf sample_residuals(const Eigen::Ref<const Eigen::MatrixXf>& frames, const BackgroundModel& model, int sample_frames = 64);
+Eigen::MatrixXf sample_residuals(const Eigen::Ref<const Eigen::MatrixXf>& frames, const BackgroundModel& model, int sample_frames = 128);
 
 }  // namespace cleanplate::stages

@@ -1,8 +1,8 @@
 // Foreground masks from residuals. The residual magnitude of a pixel is |x - background| (the
-// largest over colour channels). Each pixel has a noise level: the robust standard deviation
-// (1.4826 x median absolute deviation, which moving objects barely affect) of its residual over
-// sampled frames, never below the frame-wide level, so a swaying tree or a flickering light needs
-// a larger change than a still wall. A pixel seeds the foreground above `sigmas` times its noise
+// largest over colour channels). Each pixel has a noise level: the scale of the cluster of small
+// residuals around zero over sampled frames (MSSE, below), never below the frame-wide level, so a
+// swaying tree or a flickering light needs a larger change than a still wall, while a pixel that
+// the foreground covers in most frames keeps the level of the frames where it is background. A pixel seeds the foreground above `sigmas` times its noise
 // level (6: Gaussian noise crosses that about twice in a billion pixels), and pixels above
 // `hysteresis` times that level join a seed's connected region (hysteresis thresholding, as in
 // Canny's edge detector: object bodies that differ little from the background stay whole). Then a
@@ -34,8 +34,14 @@ struct NoiseModel {
 // |residual| per pixel, a CV_32F image of the frame geometry.
 cv::Mat residual_magnitude(const Eigen::Ref<const Eigen::VectorXf>& residual, const FrameGeometry& geometry);
 
-// Robust standard deviation (1.4826 x MAD) of residual values.
-double robust_sigma(std::vector<float> values);
+// The standard deviation of the inlier cluster of residual values around zero, also when most
+// values are outliers: MSSE (Bab-Hadiashar, Suter, Robotica 1999). Sort |r|; from the smallest 10%
+// on, grow the set while the next value is within 2.5 times the set's RMS; the RMS there, divided
+// by 0.9366 (its value for Gaussian noise), is the estimate. A median absolute deviation breaks down
+// at half outliers, which a lecturer or leaves in front of the camera exceed. Values quantized to
+// `step` (grey levels) are dithered by a deterministic uniform step first, or ties at zero would stop
+// the growth at once; the dither's variance step^2 / 12 is taken out again.
+double inlier_scale(std::vector<float> values, double step = 1.0 / 255);
 
 // Noise levels from residual columns of sampled frames (geometry.values() x samples).
 NoiseModel estimate_noise(const Eigen::Ref<const Eigen::MatrixXf>& residuals, const FrameGeometry& geometry);

@@ -1,0 +1,35 @@
+// The default background model: a low-rank fit that the foreground cannot pull, even where it
+// covers a pixel in most frames (a lecturer in front of a board, leaves across the lens).
+//
+// A least-squares fit (svd) and an L1 fit (robust PCA) both follow the majority of a pixel's
+// values, so a pixel covered in more than half the frames takes the foreground's value. What stays
+// true is that the background repeats: a pixel shows it within the noise whenever it is visible,
+// while the foreground passing over it varies. So the fit starts from the per-pixel mode, the
+// centre of the densest window of grey levels over the frames (as wide as the noise: a first mode
+// in windows of 3 grey levels gives the noise level of the residuals), and then refits rank
+// k with a redescending (0/1) weight: a residual beyond `inlier_band` noise levels does not count.
+// That is robust subspace learning (De la Torre, Black, IJCV 2003) with Shum-Ikeuchi-Reddy weighted
+// alternating least squares: each frame's coordinates over its inlier pixels, then each pixel's
+// row over its inlier frames, a few rounds. The low rank carries what a per-pixel mode cannot:
+// illumination that drifts over the video.
+#pragma once
+#include <Eigen/Core>
+
+#include "cleanplate/stages/decompose.hpp"
+
+namespace cleanplate::stages {
+
+struct RobustBackgroundOptions {
+  Eigen::Index rank = 1;
+  double inlier_band = 3;   // noise levels: a residual beyond this does not pull the fit
+  int rounds = 3;           // of alternating least squares (frames, then pixels)
+  int mode_frames = 1024;   // at most this many evenly spaced frames vote for the mode
+};
+
+// Per value (pixel and channel), in [0, 1]: the mean of the levels inside the window of
+// `window` grey levels (odd) that holds the most of the sampled frames' values.
+Eigen::VectorXf mode_background(const Eigen::Ref<const Eigen::MatrixXf>& frames, int window, int max_frames = 1024);
+
+BackgroundModel robust_background(const Eigen::Ref<const Eigen::MatrixXf>& frames, const RobustBackgroundOptions& options);
+
+}  // namespace cleanplate::stages

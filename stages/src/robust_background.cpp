@@ -1,0 +1,179 @@
+#include "cleanplate/stages/robust_background.hpp"
+
+#include <Eigen/Cholesky>
+#include <algorithm>
+#include <cleanplate/linalg/svd.hpp>
+#include <cmath>
+#include <cstdint>
+#include <oneapi/tbb/blocked_range.h>
+#include <oneapi/tbb/parallel_for.h>
+#include <vector>
+
+#include "cleanplate/error.hpp"
+#include "cleanplate/stages/background_refit.hpp"
+#include "cleanplate/stages/mask.hpp"
+
+namespace cleanplate::stages {
+
+namespace {
+
+using Range = oneapi::tbb::blocked_range<Eigen::Index>;
+
+// Up to `count` evenly spaced frame numbers out of `frames`.
+std::vector<Eigen::Index> spread_frames(Eigen::Index frames, Eigen::Index count) {
+  count = std::min(frames, count);
+  std::vector<Eigen::Index> picked(static_cast<std::size_t>(count));
+  for (Eigen::Index s = 0; s < count; ++s) picked[static_cast<std::size_t>(s)] = (2 * s + 1) * frames / (2 * count);
+  return picked;
+}
+
+int grey_level(float value) { return std::clamp(static_cast<int>(std::lrint(value * 255)), 0, 255); }
+
+// The fit of value i in frame j: row i of the pixel factor (column i of `factor`) times row j of V.
+inline float fitted(const float* p, const float* v, Eigen::Index k) {
+  float sum = 0;
+  for (Eigen::Index c = 0; c < k; ++c) sum += p[c] * v[c];
+  return sum;
+}
+
+// Adds w p p^T (lower triangle) and w x p to k x k and k accumulators.
+inline void accumulate(double* gram, double* moment, const float* p, double x, Eigen::Index k) {
+  for (Eigen::Index r = 0; r < k; ++r) {
+    moment[r] += x * p[r];
+    for (Eigen::Index c = 0; c <= r; ++c) gram[r * k + c] += static_cast<double>(p[r]) * p[c];
+  }
+}
+
+// Solves the k x k normal equations (lower triangle of `gram`, row-major) when well posed.
+bool solve_small(const double* gram, const double* moment, Eigen::Index k, float* solution) {
+  Eigen::MatrixXd g(k, k);
+  for (Eigen::Index r = 0; r < k; ++r)
+    for (Eigen::Index c = 0; c <= r; ++c) g(r, c) = g(c, r) = gram[r * k + c];
+  const Eigen::LDLT<Eigen::MatrixXd> normal(g);
+  const Eigen::VectorXd d = normal.vectorD();
+  if (normal.info() != Eigen::Success || !(d.minCoeff() > 1e-9 * d.cwiseAbs().maxCoeff())) return false;
+  Eigen::Map<Eigen::VectorXf>(solution, k) = normal.solve(Eigen::Map<const Eigen::VectorXd>(moment, k)).cast<float>();
+  return true;
+}
+
+// Weighted alternating least squares of X ~ P V^T, P stored as `factor` (k x values, each value's
+// row contiguous) and V^T as `coordinates` (k x frames), where an entry counts only while
+// |x - its reference| < band. Raw loops: k is small and this runs once per entry of the video.
+class TrimmedFit {
+ public:
+  TrimmedFit(const Eigen::Ref<const Eigen::MatrixXf>& frames, float band) : frames_(frames), band_(band) {}
+
+  // Each frame's coordinates over its inlier values, against `reference(j, i)`.
+  template <typename Reference>
+  void fit_frames(const Eigen::MatrixXf& factor, Eigen::MatrixXf& coordinates, Reference reference) const {
+    const Eigen::Index k = factor.rows(), values = frames_.rows();
+    oneapi::tbb::parallel_for(Range(0, frames_.cols(), 4), [&](const Range& range) {
+      std::vector<double> gram(static_cast<std::size_t>(k * k)), moment(static_cast<std::size_t>(k));
+      for (Eigen::Index j = range.begin(); j < range.end(); ++j) {
+        std::fill(gram.begin(), gram.end(), 0.0), std::fill(moment.begin(), moment.end(), 0.0);
+        Eigen::Index inliers = 0;
+        const float* x = frames_.col(j).data();
+        for (Eigen::Index i = 0; i < values; ++i) {
+          if (std::abs(x[i] - reference(j, i)) >= band_) continue;
+          accumulate(gram.data(), moment.data(), factor.col(i).data(), x[i], k);
+          ++inliers;
+        }
+        if (inliers >= 2 * k) solve_small(gram.data(), moment.data(), k, coordinates.col(j).data());
+      }
+    });
+  }
+
+  // Each value's row of the pixel factor over the frames where it is an inlier against the fit.
+  void fit_values(Eigen::MatrixXf& factor, const Eigen::MatrixXf& coordinates) const {
+    const Eigen::Index k = factor.rows();
+    oneapi::tbb::parallel_for(Range(0, frames_.rows(), 512), [&](const Range& range) {
+      const Eigen::Index first = range.begin(), count = static_cast<Eigen::Index>(range.size());
+      std::vector<double> grams(static_cast<std::size_t>(count * k * k), 0.0), moments(static_cast<std::size_t>(count * k), 0.0);
+      std::vector<Eigen::Index> inliers(static_cast<std::size_t>(count), 0);
+      for (Eigen::Index j = 0; j < frames_.cols(); ++j) {
+        const float* v = coordinates.col(j).data();
+        const float* x = frames_.col(j).data() + first;
+        for (Eigen::Index i = 0; i < count; ++i) {
+          if (std::abs(x[i] - fitted(factor.col(first + i).data(), v, k)) >= band_) continue;
+          accumulate(grams.data() + i * k * k, moments.data() + i * k, v, x[i], k);
+          ++inliers[static_cast<std::size_t>(i)];
+        }
+      }
+      for (Eigen::Index i = 0; i < count; ++i)  // a value covered nearly always keeps its start
+        if (inliers[static_cast<std::size_t>(i)] >= 2 * k) solve_small(grams.data() + i * k * k, moments.data() + i * k, k, factor.col(first + i).data());
+    });
+  }
+
+ private:
+  const Eigen::Ref<const Eigen::MatrixXf>& frames_;
+  float band_;
+};
+
+}  // namespace
+
+Eigen::VectorXf mode_background(const Eigen::Ref<const Eigen::MatrixXf>& frames, int window, int max_frames) {
+  if (frames.cols() == 0 || window < 1) throw Error("mode_background: no frames, or an empty window");
+  const std::vector<Eigen::Index> picked = spread_frames(frames.cols(), std::min(max_frames, 65535));  // 16-bit counts
+  const int half = window / 2;
+  Eigen::VectorXf mode(frames.rows());
+  oneapi::tbb::parallel_for(Range(0, frames.rows(), 256), [&](const Range& range) {
+    const Eigen::Index first = range.begin(), count = static_cast<Eigen::Index>(range.size());
+    std::vector<std::uint16_t> histograms(static_cast<std::size_t>(count) * 256, 0);
+    for (const Eigen::Index j : picked) {
+      const float* x = frames.col(j).data() + first;
+      for (Eigen::Index i = 0; i < count; ++i) ++histograms[static_cast<std::size_t>(i * 256 + grey_level(x[i]))];
+    }
+    for (Eigen::Index i = 0; i < count; ++i) {
+      const std::uint16_t* h = histograms.data() + i * 256;
+      // Sliding sum over [level - half, level + half]; the first densest window wins.
+      long sum = 0, best = -1;
+      int best_level = 0;
+      for (int l = 0; l < std::min(half, 255); ++l) sum += h[l];
+      for (int level = 0; level < 256; ++level) {
+        if (level + half < 256) sum += h[level + half];
+        if (level - half - 1 >= 0) sum -= h[level - half - 1];
+        if (sum > best) best = sum, best_level = level;
+      }
+      double weighted = 0, total = 0;
+      for (int l = std::max(0, best_level - half); l <= std::min(255, best_level + half); ++l) weighted += static_cast<double>(l) * h[l], total += h[l];
+      mode[first + i] = static_cast<float>(weighted / total / 255);
+    }
+  });
+  return mode;
+}
+
+BackgroundModel robust_background(const Eigen::Ref<const Eigen::MatrixXf>& frames, const RobustBackgroundOptions& options) {
+  const Eigen::Index k = options.rank, values = frames.rows();
+  if (k < 1 || k > frames.cols()) throw Error("robust_background: the rank must be between 1 and the number of frames");
+  // The mode twice: first in windows of 3 grey levels, the narrowest that rounding cannot split,
+  // which gives the noise level of the residuals against it; then in windows of +-1 noise level.
+  const std::vector<Eigen::Index> sampled = spread_frames(frames.cols(), 128);
+  Eigen::MatrixXf sample(values, static_cast<Eigen::Index>(sampled.size()));
+  const auto residual_scale = [&](const Eigen::VectorXf& background) {
+    for (std::size_t s = 0; s < sampled.size(); ++s) sample.col(static_cast<Eigen::Index>(s)) = frames.col(sampled[s]) - background;
+    return inlier_scale({sample.data(), sample.data() + sample.size()});
+  };
+  const double first_scale = residual_scale(mode_background(frames, 3, options.mode_frames));
+  const Eigen::VectorXf mode = mode_background(frames, 2 * std::max(1, static_cast<int>(std::lrint(first_scale * 255))) + 1, options.mode_frames);
+  const float band = static_cast<float>(options.inlier_band * residual_scale(mode));
+
+  // A start for rank k: the SVD of the sampled frames with their outliers replaced by the mode.
+  sample = (sample.array().abs() < band).select(sample, 0.0f).colwise() + mode;
+  const linalg::SvdResult<float> start = linalg::randomized_svd(sample, {.rank = std::min<Eigen::Index>(k, sample.cols())});
+
+  Eigen::MatrixXf factor = Eigen::MatrixXf::Zero(k, values);  // k x values: each value's row contiguous
+  factor.topRows(start.rank()) = start.U.transpose();
+  Eigen::MatrixXf coordinates = (factor * mode).replicate(1, frames.cols());  // kept by frames without inliers
+  const TrimmedFit fit(frames, band);
+  fit.fit_frames(factor, coordinates, [&](Eigen::Index, Eigen::Index i) { return mode[i]; });
+  for (int round = 0; round < options.rounds; ++round) {
+    fit.fit_values(factor, coordinates);
+    fit.fit_frames(factor, coordinates, [&](Eigen::Index j, Eigen::Index i) { return fitted(factor.col(i).data(), coordinates.col(j).data(), k); });
+  }
+  BackgroundModel model;
+  model.svd = to_svd(factor.transpose().cast<double>(), coordinates.transpose().cast<double>());
+  model.iterations = options.rounds;
+  return model;
+}
+
+}  // namespace cleanplate::stages
