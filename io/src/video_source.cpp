@@ -35,6 +35,43 @@ SourceKind kind_of(const std::string& spec) {
 
 }  // namespace
 
+bool natural_less(const std::string& a, const std::string& b) {
+  std::size_t i = 0, j = 0;
+  while (i < a.size() && j < b.size()) {
+    if (std::isdigit(static_cast<unsigned char>(a[i])) && std::isdigit(static_cast<unsigned char>(b[j]))) {
+      const std::size_t a_end = a.find_first_not_of("0123456789", i), b_end = b.find_first_not_of("0123456789", j);
+      std::string x = a.substr(i, a_end - i), y = b.substr(j, b_end - j);
+      x.erase(0, std::min(x.find_first_not_of('0'), x.size() - 1));  // leading zeros do not count
+      y.erase(0, std::min(y.find_first_not_of('0'), y.size() - 1));
+      if (x.size() != y.size()) return x.size() < y.size();
+      if (x != y) return x < y;
+      i = a_end == std::string::npos ? a.size() : a_end;
+      j = b_end == std::string::npos ? b.size() : b_end;
+    } else {
+      if (a[i] != b[j]) return a[i] < b[j];
+      ++i, ++j;
+    }
+  }
+  return a.size() - i < b.size() - j || (a.size() - i == b.size() - j && a < b);  // ties ("01" vs "1"): plain order
+}
+
+std::vector<std::string> list_images(const std::string& folder) {
+  std::vector<std::string> files;
+  for (const auto& entry : fs::directory_iterator(folder))
+    if (entry.is_regular_file() && is_image_file(entry.path())) files.push_back(entry.path().string());
+  std::sort(files.begin(), files.end(), natural_less);
+  return files;
+}
+
+long file_number(const std::string& path) {
+  const std::string stem = fs::path(path).stem().string();
+  const std::size_t last = stem.find_last_of("0123456789");
+  if (last == std::string::npos) return -1;
+  const std::size_t first = stem.find_last_not_of("0123456789", last);
+  const std::string digits = stem.substr(first == std::string::npos ? 0 : first + 1, last - (first == std::string::npos ? 0 : first + 1) + 1);
+  return digits.size() > 15 ? -1 : std::stol(digits);
+}
+
 VideoSource::VideoSource(const std::string& spec) : spec_(spec), kind_(kind_of(spec)) {
   const std::string quoted = "'" + spec + "'";
   switch (kind_) {
@@ -51,9 +88,7 @@ VideoSource::VideoSource(const std::string& spec) : spec_(spec), kind_(kind_of(s
       if (!capture_.isOpened()) throw Error("cannot open image sequence " + quoted + ": no image matches the pattern");
       break;
     case SourceKind::image_folder:
-      for (const auto& entry : fs::directory_iterator(spec))
-        if (entry.is_regular_file() && is_image_file(entry.path())) files_.push_back(entry.path().string());
-      std::sort(files_.begin(), files_.end());
+      files_ = list_images(spec);
       if (files_.empty()) throw Error("cannot open folder " + quoted + ": it contains no images");
       count_ = static_cast<long>(files_.size());
       break;

@@ -1,5 +1,6 @@
 #include "cleanplate/pipeline/evaluate.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <opencv2/imgcodecs.hpp>
@@ -12,6 +13,7 @@
 #include "cleanplate/io/video_sink.hpp"
 #include "cleanplate/io/video_source.hpp"
 #include "cleanplate/pipeline/interrupt.hpp"
+#include "cleanplate/pipeline/live.hpp"
 
 namespace cleanplate::pipeline {
 namespace fs = std::filesystem;
@@ -29,7 +31,7 @@ void add_frame(stages::ConfusionCounts& counts, cv::Mat mask, const io::CdnetSeq
 
 // OpenCV's subtractor over every frame in order (it learns as it goes), scored inside the ROI.
 EvaluationRow run_opencv(const std::string& name, cv::Ptr<cv::BackgroundSubtractor> subtractor, const io::CdnetSequence& sequence) {
-  EvaluationRow row{name, {}, 0, 0};
+  EvaluationRow row{sequence.name(), name, {}, 0, 0};
   io::VideoSource source(sequence.input.string());
   const auto started = Clock::now();
   cv::Mat mask;
@@ -45,22 +47,45 @@ EvaluationRow run_opencv(const std::string& name, cv::Ptr<cv::BackgroundSubtract
   return row;
 }
 
-void write_bar_chart(const fs::path& path, const std::vector<EvaluationRow>& rows) {
-  const int bar = 60, gap = 30, height = 360, top = 40, base = height - 50;
-  cv::Mat chart(height, gap + static_cast<int>(rows.size()) * (bar + gap), CV_8UC3, cv::Scalar(255, 255, 255));
+// F-measure bars: one group per sequence (and one for the means when there are several), one bar
+// per method, cleanplate's in blue, OpenCV's in grey, with a legend of the methods.
+void write_bar_chart(const fs::path& path, const EvaluateResult& result) {
+  std::vector<std::string> groups;
+  for (const auto& r : result.rows)
+    if (std::find(groups.begin(), groups.end(), r.sequence) == groups.end()) groups.push_back(r.sequence);
+  const bool with_mean = groups.size() > 1;
+  if (with_mean) groups.push_back("mean");
+  const int methods = static_cast<int>(result.means.size()), bar = 22, gap = 24, height = 380, top = 40, base = height - 60;
+  const int group_width = methods * bar + gap;
+  cv::Mat chart(height, gap + static_cast<int>(groups.size()) * group_width + 170, CV_8UC3, cv::Scalar(255, 255, 255));
   cv::putText(chart, "F-measure", {10, 25}, cv::FONT_HERSHEY_SIMPLEX, 0.6, cv::Scalar(0, 0, 0), 1, cv::LINE_AA);
-  for (std::size_t i = 0; i < rows.size(); ++i) {
-    const double f = rows[i].counts.f_measure();
-    const int x = gap + static_cast<int>(i) * (bar + gap), y = base - static_cast<int>(f * (base - top));
-    const bool ours = rows[i].name.rfind("cleanplate", 0) == 0;
-    cv::rectangle(chart, {x, y}, {x + bar, base}, ours ? cv::Scalar(180, 120, 30) : cv::Scalar(150, 150, 150), cv::FILLED);
-    char value[16];
-    std::snprintf(value, sizeof value, "%.3f", f);
-    cv::putText(chart, value, {x + 5, y - 6}, cv::FONT_HERSHEY_SIMPLEX, 0.45, cv::Scalar(0, 0, 0), 1, cv::LINE_AA);
-    cv::putText(chart, rows[i].name.substr(0, 14), {x - 10, base + 20 + 15 * static_cast<int>(i % 2)}, cv::FONT_HERSHEY_SIMPLEX, 0.4,
-                cv::Scalar(0, 0, 0), 1, cv::LINE_AA);
+  const auto colour = [&](int m) {
+    const bool ours = result.means[static_cast<std::size_t>(m)].name.rfind("cleanplate", 0) == 0;
+    const double shade = 1 - 0.5 * m / std::max(1, methods - 1);
+    return ours ? cv::Scalar(200 * shade, 130 * shade, 30) : cv::Scalar(170 * shade, 170 * shade, 170 * shade);
+  };
+  for (std::size_t g = 0; g < groups.size(); ++g) {
+    const int x0 = gap + static_cast<int>(g) * group_width;
+    for (int m = 0; m < methods; ++m) {
+      const auto& name = result.means[static_cast<std::size_t>(m)].name;
+      double f = -1;
+      if (with_mean && g + 1 == groups.size()) f = result.means[static_cast<std::size_t>(m)].f_measure;
+      for (const auto& r : result.rows)
+        if (r.sequence == groups[g] && r.name == name) f = r.counts.f_measure();
+      if (f < 0) continue;
+      const int x = x0 + m * bar, y = base - static_cast<int>(f * (base - top));
+      cv::rectangle(chart, {x, y}, {x + bar - 2, base}, colour(m), cv::FILLED);
+    }
+    cv::putText(chart, groups[g].substr(0, 12), {x0, base + 18 + 14 * static_cast<int>(g % 2)}, cv::FONT_HERSHEY_SIMPLEX, 0.4, cv::Scalar(0, 0, 0), 1, cv::LINE_AA);
   }
-  cv::line(chart, {gap / 2, base}, {chart.cols - gap / 2, base}, cv::Scalar(0, 0, 0));
+  for (int m = 0; m < methods; ++m) {  // legend with the mean F of each method
+    const int x = chart.cols - 165, y = top + 18 * m;
+    cv::rectangle(chart, {x, y}, {x + 12, y + 12}, colour(m), cv::FILLED);
+    char label[64];
+    std::snprintf(label, sizeof label, "%s %.3f", result.means[static_cast<std::size_t>(m)].name.c_str(), result.means[static_cast<std::size_t>(m)].f_measure);
+    cv::putText(chart, label, {x + 16, y + 11}, cv::FONT_HERSHEY_SIMPLEX, 0.38, cv::Scalar(0, 0, 0), 1, cv::LINE_AA);
+  }
+  cv::line(chart, {gap / 2, base}, {chart.cols - 175, base}, cv::Scalar(0, 0, 0));
   io::write_png(path, chart);
 }
 
@@ -78,65 +103,135 @@ stages::ConfusionCounts score_mask_folder(const fs::path& folder, const io::Cdne
   return counts;
 }
 
-std::string format_table(const std::vector<EvaluationRow>& rows) {
-  std::string table = "method                 Recall  Specif.     FPR     FNR     PWC  Precis.  F-measure     fps\n";
-  char line[160];
-  for (const auto& r : rows) {
+std::string format_table(const EvaluateResult& result) {
+  std::string table = "sequence         method                 Recall  Specif.     FPR     FNR     PWC  Precis.  F-measure     fps\n";
+  char line[200];
+  for (const auto& r : result.rows) {
     const auto& c = r.counts;
-    std::snprintf(line, sizeof line, "%-20s %8.4f %8.4f %7.4f %7.4f %7.3f %8.4f %10.4f %7.1f\n", r.name.c_str(), c.recall(), c.specificity(),
-                  c.false_positive_rate(), c.false_negative_rate(), c.percentage_wrong(), c.precision(), c.f_measure(),
+    std::snprintf(line, sizeof line, "%-16s %-20s %8.4f %8.4f %7.4f %7.4f %7.3f %8.4f %10.4f %7.1f\n", r.sequence.substr(0, 16).c_str(), r.name.c_str(),
+                  c.recall(), c.specificity(), c.false_positive_rate(), c.false_negative_rate(), c.percentage_wrong(), c.precision(), c.f_measure(),
                   r.seconds > 0 ? r.frames / r.seconds : 0.0);
     table += line;
+  }
+  if (result.rows.size() > result.means.size()) {
+    table += "\nmean F-measure over the sequences\n";
+    for (const auto& m : result.means) {
+      std::snprintf(line, sizeof line, "%-20s %10.4f %7.1f fps\n", m.name.c_str(), m.f_measure, m.fps);
+      table += line;
+    }
   }
   return table;
 }
 
+namespace {
+
+// The online decomposer over every frame in order, as `cleanplate live --no-realtime --png` would.
+EvaluationRow run_live(const EvaluateOptions& options, const io::CdnetSequence& sequence, const fs::path& output) {
+  LiveOptions live_options;
+  live_options.input = sequence.input.string();
+  live_options.output = output;
+  live_options.convert = options.separate.convert;
+  live_options.online.rank = options.separate.rank;
+  live_options.online.mask = options.separate.mask;
+  live_options.realtime = false;
+  live_options.png = true;
+  live_options.progress = false;
+  const auto started = Clock::now();
+  const LiveResult result = live(live_options);
+  if (result.ended == "interrupted") throw Error("interrupted");
+  return {sequence.name(), "cleanplate live", score_mask_folder(output / "masks", sequence), seconds_since(started), result.frames_processed};
+}
+
+std::vector<EvaluationRow> evaluate_sequence(const EvaluateOptions& options, const io::CdnetSequence& sequence, const fs::path& output) {
+  std::vector<EvaluationRow> rows;
+  for (const stages::Method method : options.methods) {
+    SeparateOptions separate_options = options.separate;
+    separate_options.input = sequence.input.string();
+    separate_options.method = method;
+    separate_options.output = output / (std::string("cleanplate-") + method_name(method));
+    separate_options.outputs = {.background = false, .foreground = false, .mask = false, .model = false, .png = true};
+    const auto started = Clock::now();
+    const SeparateResult separated = separate(separate_options);
+    if (separated.interrupted) throw Error("interrupted");
+    rows.push_back({sequence.name(), std::string("cleanplate ") + method_name(method), score_mask_folder(separate_options.output / "masks", sequence),
+                    seconds_since(started), separated.frames});
+  }
+  if (options.live) rows.push_back(run_live(options, sequence, output / "cleanplate-live"));
+  if (options.opencv) {
+    rows.push_back(run_opencv("opencv MOG2", cv::createBackgroundSubtractorMOG2(), sequence));
+    rows.push_back(run_opencv("opencv KNN", cv::createBackgroundSubtractorKNN(), sequence));
+  }
+  for (const auto& folder : options.mask_folders) rows.push_back({sequence.name(), folder.string(), score_mask_folder(folder, sequence), 0, 0});
+  return rows;
+}
+
+std::vector<MethodMean> method_means(const std::vector<EvaluationRow>& rows) {
+  std::vector<MethodMean> means;
+  std::vector<double> sequences, frames, seconds;
+  for (const auto& r : rows) {
+    auto m = std::find_if(means.begin(), means.end(), [&](const MethodMean& mean) { return mean.name == r.name; });
+    if (m == means.end()) {
+      means.push_back({r.name, 0, 0});
+      sequences.push_back(0), frames.push_back(0), seconds.push_back(0);
+      m = means.end() - 1;
+    }
+    const auto i = static_cast<std::size_t>(m - means.begin());
+    m->f_measure += r.counts.f_measure(), sequences[i] += 1, frames[i] += static_cast<double>(r.frames), seconds[i] += r.seconds;
+  }
+  for (std::size_t i = 0; i < means.size(); ++i) {
+    means[i].f_measure /= sequences[i];
+    means[i].fps = seconds[i] > 0 ? frames[i] / seconds[i] : 0;
+  }
+  return means;
+}
+
+}  // namespace
+
 EvaluateResult evaluate(const EvaluateOptions& options) {
-  const io::CdnetSequence sequence = io::open_cdnet_sequence(options.sequence);
+  const std::vector<fs::path> folders = io::find_sequences(options.sequences);
+  if (folders.size() > 1 && !options.mask_folders.empty()) throw Error("--masks scores one sequence: give a single SEQUENCE with it");
+  std::vector<io::CdnetSequence> sequences;  // all read first, so a broken one fails before hours of work
+  for (const auto& folder : folders) sequences.push_back(io::open_cdnet_sequence(folder));
   std::error_code error;
   fs::create_directories(options.output, error);
   if (error || !fs::is_directory(options.output)) throw Error("cannot create output folder '" + options.output.string() + "'");
 
   EvaluateResult result;
-  for (const stages::Method method : options.methods) {
-    SeparateOptions separate_options = options.separate;
-    separate_options.input = sequence.input.string();
-    separate_options.method = method;
-    separate_options.output = options.output / (std::string("cleanplate-") + method_name(method));
-    separate_options.outputs = {.background = false, .foreground = false, .mask = false, .model = false, .png = true};
-    const auto started = Clock::now();
-    const SeparateResult separated = separate(separate_options);
-    if (separated.interrupted) throw Error("interrupted");
-    result.rows.push_back({std::string("cleanplate ") + method_name(method), score_mask_folder(separate_options.output / "masks", sequence),
-                           seconds_since(started), separated.frames});
+  for (const auto& sequence : sequences) {
+    const fs::path output = sequences.size() > 1 ? options.output / sequence.name() : options.output;
+    for (auto& row : evaluate_sequence(options, sequence, output)) result.rows.push_back(std::move(row));
   }
-  if (options.opencv) {
-    result.rows.push_back(run_opencv("opencv MOG2", cv::createBackgroundSubtractorMOG2(), sequence));
-    result.rows.push_back(run_opencv("opencv KNN", cv::createBackgroundSubtractorKNN(), sequence));
-  }
-  for (const auto& folder : options.mask_folders) result.rows.push_back({folder.string(), score_mask_folder(folder, sequence), 0, 0});
+  result.means = method_means(result.rows);
 
-  std::string csv = "method,recall,specificity,fpr,fnr,pwc,precision,f_measure,frames,seconds\n";
-  std::vector<io::JsonObject> json_rows;
+  std::string csv = "sequence,method,recall,specificity,fpr,fnr,pwc,precision,f_measure,frames,seconds\n";
+  std::vector<io::JsonObject> json_rows, json_means;
   for (const auto& r : result.rows) {
     const auto& c = r.counts;
-    char line[256];
-    std::snprintf(line, sizeof line, "%s,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%ld,%.3f\n", r.name.c_str(), c.recall(), c.specificity(),
+    char line[320];
+    std::snprintf(line, sizeof line, "%s,%s,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%ld,%.3f\n", r.sequence.c_str(), r.name.c_str(), c.recall(), c.specificity(),
                   c.false_positive_rate(), c.false_negative_rate(), c.percentage_wrong(), c.precision(), c.f_measure(), r.frames, r.seconds);
     csv += line;
     io::JsonObject row;
-    row.add("method", r.name).add("recall", c.recall()).add("specificity", c.specificity()).add("fpr", c.false_positive_rate())
+    row.add("sequence", r.sequence).add("method", r.name).add("recall", c.recall()).add("specificity", c.specificity()).add("fpr", c.false_positive_rate())
         .add("fnr", c.false_negative_rate()).add("pwc", c.percentage_wrong()).add("precision", c.precision()).add("f_measure", c.f_measure())
         .add("frames", r.frames).add("seconds", r.seconds);
     json_rows.push_back(row);
   }
+  for (const auto& m : result.means) {
+    char line[160];
+    std::snprintf(line, sizeof line, "mean,%s,,,,,,,%.6f,,\n", m.name.c_str(), m.f_measure);
+    csv += line;
+    io::JsonObject mean;
+    mean.add("method", m.name).add("f_measure", m.f_measure).add("fps", m.fps);
+    json_means.push_back(mean);
+  }
+  std::vector<std::string> names;
+  for (const auto& sequence : sequences) names.push_back(sequence.folder.string());
   io::JsonObject json;
-  json.add("sequence", options.sequence.string())
-      .add("temporal_roi", std::vector<double>{static_cast<double>(sequence.first), static_cast<double>(sequence.last)})
-      .add("results", json_rows);
+  json.add("sequences", names).add("results", json_rows).add("means", json_means);
   io::write_file_atomically(options.output / "eval.csv", csv);
   io::write_file_atomically(options.output / "eval.json", json.str() + "\n");
-  write_bar_chart(options.output / "f_measure.png", result.rows);
+  write_bar_chart(options.output / "f_measure.png", result);
   result.files = {"eval.csv", "eval.json", "f_measure.png"};
   return result;
 }

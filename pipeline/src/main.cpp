@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <iostream>
 #include <sstream>
+#include <type_traits>
 
 #include "cleanplate/error.hpp"
 #include "cleanplate/pipeline/interrupt.hpp"
@@ -65,8 +66,9 @@ examples:
 
 const char* eval_examples = R"(
 examples:
-  cleanplate eval ../shared/data/cdnet-baseline/highway                   # cleanplate godec vs MOG2 and KNN
-  cleanplate eval highway -o eval/ --method svd,godec,rpca --masks other-method/results
+  cleanplate eval ../shared/data/cdnet-baseline/highway                   # cleanplate robust vs MOG2 and KNN
+  cleanplate eval ../shared/data/cdnet-baseline/highway ../shared/data/sbi2015 --method robust,live   # 7 sequences and the means
+  cleanplate eval highway -o eval/ --method robust,svd,godec,rpca --masks other-method/results
 )";
 
 SeparateOutputs parse_outputs(const std::string& list) {
@@ -135,15 +137,17 @@ struct ModelArguments {
   }
 };
 
-// Parses `arguments` with one positional argument; false when --help was asked (and printed).
+// Parses `arguments` with one positional argument (any number of them when `positional_value` is a
+// vector); false when --help was asked (and printed).
+template <typename Positional>
 bool parse_command_line(const std::vector<std::string>& arguments, const po::options_description& visible, const char* positional_name,
-                        std::string& positional_value, const char* examples, po::variables_map& vm) {
+                        Positional& positional_value, const char* examples, po::variables_map& vm) {
   po::options_description hidden;
   hidden.add_options()(positional_name, po::value(&positional_value));
   po::options_description all;
   all.add(visible).add(hidden);
   po::positional_options_description positional;
-  positional.add(positional_name, 1);
+  positional.add(positional_name, std::is_same_v<Positional, std::vector<std::string>> ? -1 : 1);
   po::store(po::command_line_parser(arguments).options(all).positional(positional).run(), vm);
   po::notify(vm);
   if (vm.count("help")) {
@@ -286,10 +290,12 @@ int run_info(const std::vector<std::string>& arguments) {
 int run_eval(const std::vector<std::string>& arguments) {
   EvaluateOptions o;
   ModelArguments model;
-  std::string sequence, output = "eval", methods = "robust";
+  std::vector<std::string> sequences;
+  std::string output = "eval", methods = "robust";
   std::vector<std::string> masks;
-  po::options_description visible("cleanplate eval SEQUENCE [-o OUT] [options]\n\n"
-                                  "SEQUENCE: a CDnet folder (input/, groundtruth/, temporalROI.txt, ROI.bmp)");
+  po::options_description visible("cleanplate eval SEQUENCE... [-o OUT] [options]\n\n"
+                                  "SEQUENCE: a folder with input/ (or in/) and groundtruth/, optionally temporalROI.txt and ROI.bmp\n"
+                                  "(CDnet, SBI2015), or a folder of such folders; several may be given");
   visible.add_options()("help,h", "this help")
       ("output,o", po::value(&output)->default_value(output), "folder for eval.csv, eval.json, f_measure.png and cleanplate's masks")
       ("method,m", po::value(&methods)->default_value(methods), "cleanplate methods to run, comma-separated: robust, svd, godec, rpca, live")
@@ -297,21 +303,24 @@ int run_eval(const std::vector<std::string>& arguments) {
       ("no-opencv", "do not run OpenCV's MOG2 and KNN");
   visible.add(model.describe(o.separate));
   po::variables_map vm;
-  if (!parse_command_line(arguments, visible, "sequence", sequence, eval_examples, vm)) return 0;
-  if (sequence.empty()) throw po::error("eval needs a SEQUENCE folder (see cleanplate eval --help)");
-  o.sequence = sequence;
+  if (!parse_command_line(arguments, visible, "sequence", sequences, eval_examples, vm)) return 0;
+  if (sequences.empty()) throw po::error("eval needs a SEQUENCE folder (see cleanplate eval --help)");
+  o.sequences.assign(sequences.begin(), sequences.end());
   o.output = output;
   model.apply(o.separate);
   o.separate.progress = false;
   o.methods.clear();
   std::stringstream items(methods);
-  for (std::string item; std::getline(items, item, ',');) o.methods.push_back(parse_method(item));
+  for (std::string item; std::getline(items, item, ',');) {
+    if (item == "live") o.live = true;
+    else o.methods.push_back(parse_method(item));
+  }
   o.mask_folders.assign(masks.begin(), masks.end());
   o.opencv = vm.count("no-opencv") == 0;
 
   install_interrupt_handlers();
   const EvaluateResult result = evaluate(o);
-  std::cout << format_table(result.rows);
+  std::cout << format_table(result);
   std::fprintf(stderr, "cleanplate: wrote %s/eval.csv, eval.json, f_measure.png\n", o.output.c_str());
   return 0;
 }

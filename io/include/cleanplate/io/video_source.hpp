@@ -1,5 +1,6 @@
 // VideoSource: frames from a video file, an image sequence (printf pattern such as in%06d.jpg, or a
-// folder of images in name order: the CDnet layout), a camera index ("0") or a stream URL.
+// folder of images in natural order, frame_2 before frame_10: the CDnet layout), a camera index
+// ("0") or a stream URL.
 // Frames are 8-bit BGR or grey, with their index and timestamp.
 #pragma once
 #include <opencv2/core.hpp>
@@ -15,6 +16,16 @@ struct Frame {
   long index = 0;         // 0-based, counted from the first frame delivered
   double timestamp = 0;   // seconds
 };
+
+// Natural order of names: runs of digits compare as numbers ("frame_2.jpg" < "frame_10.jpg"), the
+// rest as text.
+bool natural_less(const std::string& a, const std::string& b);
+
+// The image files (jpg, png, bmp, tif, webp, ppm, pgm) directly in `folder`, in natural order.
+std::vector<std::string> list_images(const std::string& folder);
+
+// The number a file name ends with before its extension ("in000012.png" -> 12); -1 when none.
+long file_number(const std::string& path);
 
 enum class SourceKind { file, image_sequence, image_folder, camera, stream };
 
