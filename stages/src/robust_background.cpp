@@ -1,12 +1,13 @@
 #include "cleanplate/stages/robust_background.hpp"
 
+#include <oneapi/tbb/blocked_range.h>
+#include <oneapi/tbb/parallel_for.h>
+
 #include <Eigen/Cholesky>
 #include <algorithm>
 #include <cleanplate/linalg/svd.hpp>
 #include <cmath>
 #include <cstdint>
-#include <oneapi/tbb/blocked_range.h>
-#include <oneapi/tbb/parallel_for.h>
 #include <vector>
 
 #include "cleanplate/error.hpp"
@@ -88,7 +89,8 @@ class TrimmedFit {
     const Eigen::Index k = factor.rows();
     oneapi::tbb::parallel_for(Range(0, frames_.rows(), 512), [&](const Range& range) {
       const Eigen::Index first = range.begin(), count = static_cast<Eigen::Index>(range.size());
-      std::vector<double> grams(static_cast<std::size_t>(count * k * k), 0.0), moments(static_cast<std::size_t>(count * k), 0.0);
+      std::vector<double> grams(static_cast<std::size_t>(count * k * k), 0.0),
+          moments(static_cast<std::size_t>(count * k), 0.0);
       std::vector<Eigen::Index> inliers(static_cast<std::size_t>(count), 0);
       for (Eigen::Index j = 0; j < frames_.cols(); ++j) {
         const float* v = coordinates.col(j).data();
@@ -100,7 +102,8 @@ class TrimmedFit {
         }
       }
       for (Eigen::Index i = 0; i < count; ++i)  // a value covered nearly always keeps its start
-        if (inliers[static_cast<std::size_t>(i)] >= 2 * k) solve_small(grams.data() + i * k * k, moments.data() + i * k, k, factor.col(first + i).data());
+        if (inliers[static_cast<std::size_t>(i)] >= 2 * k)
+          solve_small(grams.data() + i * k * k, moments.data() + i * k, k, factor.col(first + i).data());
     });
   }
 
@@ -135,14 +138,16 @@ Eigen::VectorXf mode_background(const Eigen::Ref<const Eigen::MatrixXf>& frames,
         if (sum > best) best = sum, best_level = level;
       }
       double weighted = 0, total = 0;
-      for (int l = std::max(0, best_level - half); l <= std::min(255, best_level + half); ++l) weighted += static_cast<double>(l) * h[l], total += h[l];
+      for (int l = std::max(0, best_level - half); l <= std::min(255, best_level + half); ++l)
+        weighted += static_cast<double>(l) * h[l], total += h[l];
       mode[first + i] = static_cast<float>(weighted / total / 255);
     }
   });
   return mode;
 }
 
-BackgroundModel robust_background(const Eigen::Ref<const Eigen::MatrixXf>& frames, const RobustBackgroundOptions& options) {
+BackgroundModel robust_background(const Eigen::Ref<const Eigen::MatrixXf>& frames,
+                                  const RobustBackgroundOptions& options) {
   const Eigen::Index k = options.rank, values = frames.rows();
   if (k < 1 || k > frames.cols()) throw Error("robust_background: the rank must be between 1 and the number of frames");
   // The mode twice: first in windows of 3 grey levels, the narrowest that rounding cannot split,
@@ -150,16 +155,19 @@ BackgroundModel robust_background(const Eigen::Ref<const Eigen::MatrixXf>& frame
   const std::vector<Eigen::Index> sampled = spread_frames(frames.cols(), 128);
   Eigen::MatrixXf sample(values, static_cast<Eigen::Index>(sampled.size()));
   const auto residual_scale = [&](const Eigen::VectorXf& background) {
-    for (std::size_t s = 0; s < sampled.size(); ++s) sample.col(static_cast<Eigen::Index>(s)) = frames.col(sampled[s]) - background;
+    for (std::size_t s = 0; s < sampled.size(); ++s)
+      sample.col(static_cast<Eigen::Index>(s)) = frames.col(sampled[s]) - background;
     return inlier_scale({sample.data(), sample.data() + sample.size()});
   };
   const double first_scale = residual_scale(mode_background(frames, 3, options.mode_frames));
-  const Eigen::VectorXf mode = mode_background(frames, 2 * std::max(1, static_cast<int>(std::lrint(first_scale * 255))) + 1, options.mode_frames);
+  const Eigen::VectorXf mode = mode_background(
+      frames, 2 * std::max(1, static_cast<int>(std::lrint(first_scale * 255))) + 1, options.mode_frames);
   const float band = static_cast<float>(options.inlier_band * residual_scale(mode));
 
   // A start for rank k: the SVD of the sampled frames with their outliers replaced by the mode.
   sample = (sample.array().abs() < band).select(sample, 0.0f).colwise() + mode;
-  const linalg::SvdResult<float> start = linalg::randomized_svd(sample, {.rank = std::min<Eigen::Index>(k, sample.cols())});
+  const linalg::SvdResult<float> start =
+      linalg::randomized_svd(sample, {.rank = std::min<Eigen::Index>(k, sample.cols())});
 
   Eigen::MatrixXf factor = Eigen::MatrixXf::Zero(k, values);  // k x values: each value's row contiguous
   factor.topRows(start.rank()) = start.U.transpose();
@@ -168,7 +176,9 @@ BackgroundModel robust_background(const Eigen::Ref<const Eigen::MatrixXf>& frame
   fit.fit_frames(factor, coordinates, [&](Eigen::Index, Eigen::Index i) { return mode[i]; });
   for (int round = 0; round < options.rounds; ++round) {
     fit.fit_values(factor, coordinates);
-    fit.fit_frames(factor, coordinates, [&](Eigen::Index j, Eigen::Index i) { return fitted(factor.col(i).data(), coordinates.col(j).data(), k); });
+    fit.fit_frames(factor, coordinates, [&](Eigen::Index j, Eigen::Index i) {
+      return fitted(factor.col(i).data(), coordinates.col(j).data(), k);
+    });
   }
   BackgroundModel model;
   model.svd = to_svd(factor.transpose().cast<double>(), coordinates.transpose().cast<double>());

@@ -1,6 +1,7 @@
 // Folders of frames and sequences with ground truth: natural order, and the CDnet and SBI2015
 // layouts (numbered from 1 or 0, with or without temporalROI.txt and ROI.bmp).
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cleanplate/error.hpp>
 #include <cleanplate/io/ground_truth.hpp>
@@ -8,7 +9,6 @@
 #include <filesystem>
 #include <fstream>
 #include <opencv2/imgcodecs.hpp>
-#include <unistd.h>
 
 namespace cleanplate {
 namespace {
@@ -73,15 +73,16 @@ TEST(Folders, SequenceNumberedFromZeroWithoutTemporalRoiScoresEveryFrame) {
 
 TEST(Folders, SequenceNumberedFromZeroWithTemporalRoiInItsOwnNumbering) {
   const auto sequence = io::open_cdnet_sequence(write_sequence("roi", "input", "3 10"));
-  EXPECT_EQ(sequence.first, 4);   // file 3 is the 4th frame
-  EXPECT_EQ(sequence.last, 10);   // file 10 does not exist: the last frame, file 9
+  EXPECT_EQ(sequence.first, 4);  // file 3 is the 4th frame
+  EXPECT_EQ(sequence.last, 10);  // file 10 does not exist: the last frame, file 9
   EXPECT_THROW(io::open_cdnet_sequence(write_sequence("bad-roi", "input", "three")), Error);
   EXPECT_THROW(io::open_cdnet_sequence(fresh_folder("empty")), Error);
 }
 
 TEST(Folders, FolderOfSequencesIsExpandedInNaturalOrder) {
   const fs::path parent = fresh_folder("set");
-  for (const char* name : {"seq10", "seq2"}) fs::rename(write_sequence(std::string("tmp-") + name, "in", ""), parent / name);
+  for (const char* name : {"seq10", "seq2"})
+    fs::rename(write_sequence(std::string("tmp-") + name, "in", ""), parent / name);
   fs::create_directories(parent / "notes");
   const auto found = io::find_sequences({parent});
   ASSERT_EQ(found.size(), 2u);

@@ -21,15 +21,16 @@ namespace cleanplate::stages {
 
 struct RobustBackgroundOptions {
   Eigen::Index rank = 1;
-  double inlier_band = 3;   // noise levels: a residual beyond this does not pull the fit
-  int rounds = 3;           // of alternating least squares (frames, then pixels)
-  int mode_frames = 1024;   // at most this many evenly spaced frames vote for the mode
+  double inlier_band = 3;  // noise levels: a residual beyond this does not pull the fit
+  int rounds = 3;          // of alternating least squares (frames, then pixels)
+  int mode_frames = 1024;  // at most this many evenly spaced frames vote for the mode
 };
 
 // Per value (pixel and channel), in [0, 1]: the mean of the levels inside the window of
 // `window` grey levels (odd) that holds the most of the sampled frames' values.
 Eigen::VectorXf mode_background(const Eigen::Ref<const Eigen::MatrixXf>& frames, int window, int max_frames = 1024);
 
-BackgroundModel robust_background(const Eigen::Ref<const Eigen::MatrixXf>& frames, const RobustBackgroundOptions& options);
+BackgroundModel robust_background(const Eigen::Ref<const Eigen::MatrixXf>& frames,
+                                  const RobustBackgroundOptions& options);
 
 }  // namespace cleanplate::stages
