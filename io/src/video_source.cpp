@@ -67,9 +67,8 @@ long file_number(const std::string& path) {
   const std::string stem = fs::path(path).stem().string();
   const std::size_t last = stem.find_last_of("0123456789");
   if (last == std::string::npos) return -1;
-  const std::size_t first = stem.find_last_not_of("0123456789", last);
-  const std::string digits = stem.substr(first == std::string::npos ? 0 : first + 1, last - (first == std::string::npos ? 0 : first + 1) + 1);
-  return digits.size() > 15 ? -1 : std::stol(digits);
+  const std::size_t first = stem.find_last_not_of("0123456789", last) + 1;  // npos + 1 == 0: digits from the start
+  return last + 1 - first > 15 ? -1 : std::stol(stem.substr(first, last + 1 - first));
 }
 
 VideoSource::VideoSource(const std::string& spec) : spec_(spec), kind_(kind_of(spec)) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <map>
 #include <cstdio>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
@@ -166,21 +167,20 @@ std::vector<EvaluationRow> evaluate_sequence(const EvaluateOptions& options, con
 }
 
 std::vector<MethodMean> method_means(const std::vector<EvaluationRow>& rows) {
-  std::vector<MethodMean> means;
-  std::vector<double> sequences, frames, seconds;
+  struct Sums {
+    double f_measure = 0, sequences = 0, frames = 0, seconds = 0;
+  };
+  std::vector<std::string> names;  // in the rows' order
+  std::map<std::string, Sums> sums;
   for (const auto& r : rows) {
-    auto m = std::find_if(means.begin(), means.end(), [&](const MethodMean& mean) { return mean.name == r.name; });
-    if (m == means.end()) {
-      means.push_back({r.name, 0, 0});
-      sequences.push_back(0), frames.push_back(0), seconds.push_back(0);
-      m = means.end() - 1;
-    }
-    const auto i = static_cast<std::size_t>(m - means.begin());
-    m->f_measure += r.counts.f_measure(), sequences[i] += 1, frames[i] += static_cast<double>(r.frames), seconds[i] += r.seconds;
+    if (!sums.count(r.name)) names.push_back(r.name);
+    Sums& sum = sums[r.name];
+    sum.f_measure += r.counts.f_measure(), sum.sequences += 1, sum.frames += static_cast<double>(r.frames), sum.seconds += r.seconds;
   }
-  for (std::size_t i = 0; i < means.size(); ++i) {
-    means[i].f_measure /= sequences[i];
-    means[i].fps = seconds[i] > 0 ? frames[i] / seconds[i] : 0;
+  std::vector<MethodMean> means;
+  for (const auto& name : names) {
+    const Sums& sum = sums[name];
+    means.push_back({name, sum.f_measure / sum.sequences, sum.seconds > 0 ? sum.frames / sum.seconds : 0});
   }
   return means;
 }

@@ -339,8 +339,7 @@ class SeparateRun {
       mask_bits_.assign(static_cast<std::size_t>(n * mask_bytes()), 0);
     }
 
-    std::vector<long> preview_frames;  // the middles of four equal parts of the clip
-    for (long k = 0; k < std::min(n, 4L); ++k) preview_frames.push_back((2 * k + 1) * n / (2 * std::min(n, 4L)));
+    const std::vector<Eigen::Index> preview_frames = stages::evenly_spaced_frames(n, 4);  // the middles of four equal parts
     std::vector<stages::PreviewRow> previews(preview_frames.size());
 
     const auto started = Clock::now();

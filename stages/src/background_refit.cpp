@@ -8,9 +8,6 @@
 
 namespace cleanplate::stages {
 
-namespace {
-
-// Solves the k x k normal equations when they are well posed; false otherwise.
 bool solve_normal(const Eigen::Ref<const Eigen::MatrixXd>& gram, const Eigen::Ref<const Eigen::MatrixXd>& right, Eigen::Ref<Eigen::MatrixXd> solution) {
   const Eigen::LDLT<Eigen::MatrixXd> normal(gram);
   const Eigen::VectorXd d = normal.vectorD();
@@ -18,8 +15,6 @@ bool solve_normal(const Eigen::Ref<const Eigen::MatrixXd>& gram, const Eigen::Re
   solution = normal.solve(right);
   return true;
 }
-
-}  // namespace
 
 BackgroundRefit::BackgroundRefit(const FrameGeometry& geometry, const linalg::SvdResult<float>& model)
     : geometry_(geometry),

@@ -44,13 +44,17 @@ BackgroundModel decompose(const Eigen::Ref<const Eigen::MatrixXf>& frames, const
   return model;
 }
 
+std::vector<Eigen::Index> evenly_spaced_frames(Eigen::Index frames, Eigen::Index count) {
+  count = std::min(frames, count);
+  std::vector<Eigen::Index> picked(static_cast<std::size_t>(count));
+  for (Eigen::Index s = 0; s < count; ++s) picked[static_cast<std::size_t>(s)] = (2 * s + 1) * frames / (2 * count);
+  return picked;
+}
+
 Eigen::MatrixXf sample_residuals(const Eigen::Ref<const Eigen::MatrixXf>& frames, const BackgroundModel& model, int sample_frames) {
-  const Eigen::Index n = frames.cols(), samples = std::min<Eigen::Index>(n, sample_frames);
-  Eigen::MatrixXf residuals(frames.rows(), samples);
-  for (Eigen::Index s = 0; s < samples; ++s) {
-    const Eigen::Index j = (2 * s + 1) * n / (2 * samples);
-    residuals.col(s) = frames.col(j) - model.background(j);
-  }
+  const std::vector<Eigen::Index> picked = evenly_spaced_frames(frames.cols(), sample_frames);
+  Eigen::MatrixXf residuals(frames.rows(), static_cast<Eigen::Index>(picked.size()));
+  for (std::size_t s = 0; s < picked.size(); ++s) residuals.col(static_cast<Eigen::Index>(s)) = frames.col(picked[s]) - model.background(picked[s]);
   return residuals;
 }
 

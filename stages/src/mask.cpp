@@ -50,13 +50,11 @@ NoiseModel estimate_noise(const Eigen::Ref<const Eigen::MatrixXf>& residuals, co
   const Eigen::MatrixXf by_value = residuals.transpose();  // each value's samples contiguous
   float* sigma = noise.pixel_sigma.ptr<float>();
   oneapi::tbb::parallel_for(oneapi::tbb::blocked_range<Eigen::Index>(0, geometry.pixels(), 1024), [&](const auto& pixels) {
-    std::vector<float> samples;
     for (Eigen::Index p = pixels.begin(); p < pixels.end(); ++p) {
       double level = noise.global_sigma;
       for (int c = 0; c < geometry.channels; ++c) {
         const float* column = by_value.col(p * geometry.channels + c).data();
-        samples.assign(column, column + by_value.rows());
-        level = std::max(level, inlier_scale(samples));
+        level = std::max(level, inlier_scale({column, column + by_value.rows()}));
       }
       sigma[p] = static_cast<float>(level);
     }

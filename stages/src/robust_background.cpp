@@ -3,7 +3,6 @@
 #include <oneapi/tbb/blocked_range.h>
 #include <oneapi/tbb/parallel_for.h>
 
-#include <Eigen/Cholesky>
 #include <algorithm>
 #include <cleanplate/linalg/svd.hpp>
 #include <cmath>
@@ -19,14 +18,6 @@ namespace cleanplate::stages {
 namespace {
 
 using Range = oneapi::tbb::blocked_range<Eigen::Index>;
-
-// Up to `count` evenly spaced frame numbers out of `frames`.
-std::vector<Eigen::Index> spread_frames(Eigen::Index frames, Eigen::Index count) {
-  count = std::min(frames, count);
-  std::vector<Eigen::Index> picked(static_cast<std::size_t>(count));
-  for (Eigen::Index s = 0; s < count; ++s) picked[static_cast<std::size_t>(s)] = (2 * s + 1) * frames / (2 * count);
-  return picked;
-}
 
 int grey_level(float value) { return std::clamp(static_cast<int>(std::lrint(value * 255)), 0, 255); }
 
@@ -45,16 +36,12 @@ inline void accumulate(double* gram, double* moment, const float* p, double x, E
   }
 }
 
-// Solves the k x k normal equations (lower triangle of `gram`, row-major) when well posed.
-bool solve_small(const double* gram, const double* moment, Eigen::Index k, float* solution) {
-  Eigen::MatrixXd g(k, k);
-  for (Eigen::Index r = 0; r < k; ++r)
-    for (Eigen::Index c = 0; c <= r; ++c) g(r, c) = g(c, r) = gram[r * k + c];
-  const Eigen::LDLT<Eigen::MatrixXd> normal(g);
-  const Eigen::VectorXd d = normal.vectorD();
-  if (normal.info() != Eigen::Success || !(d.minCoeff() > 1e-9 * d.cwiseAbs().maxCoeff())) return false;
-  Eigen::Map<Eigen::VectorXf>(solution, k) = normal.solve(Eigen::Map<const Eigen::VectorXd>(moment, k)).cast<float>();
-  return true;
+// solve_normal on the accumulators: `gram` holds the lower triangle row-major, which is the upper
+// triangle of the column-major map, so LDLT reads its transpose.
+void solve_small(const double* gram, const double* moment, Eigen::Index k, float* solution) {
+  Eigen::VectorXd x(k);
+  const Eigen::MatrixXd lower = Eigen::Map<const Eigen::MatrixXd>(gram, k, k).transpose();
+  if (solve_normal(lower, Eigen::Map<const Eigen::VectorXd>(moment, k), x)) Eigen::Map<Eigen::VectorXf>(solution, k) = x.cast<float>();
 }
 
 // Weighted alternating least squares of X ~ P V^T, P stored as `factor` (k x values, each value's
@@ -116,7 +103,7 @@ class TrimmedFit {
 
 Eigen::VectorXf mode_background(const Eigen::Ref<const Eigen::MatrixXf>& frames, int window, int max_frames) {
   if (frames.cols() == 0 || window < 1) throw Error("mode_background: no frames, or an empty window");
-  const std::vector<Eigen::Index> picked = spread_frames(frames.cols(), std::min(max_frames, 65535));  // 16-bit counts
+  const std::vector<Eigen::Index> picked = evenly_spaced_frames(frames.cols(), std::min(max_frames, 65535));  // 16-bit counts
   const int half = window / 2;
   Eigen::VectorXf mode(frames.rows());
   oneapi::tbb::parallel_for(Range(0, frames.rows(), 256), [&](const Range& range) {
@@ -152,7 +139,7 @@ BackgroundModel robust_background(const Eigen::Ref<const Eigen::MatrixXf>& frame
   if (k < 1 || k > frames.cols()) throw Error("robust_background: the rank must be between 1 and the number of frames");
   // The mode twice: first in windows of 3 grey levels, the narrowest that rounding cannot split,
   // which gives the noise level of the residuals against it; then in windows of +-1 noise level.
-  const std::vector<Eigen::Index> sampled = spread_frames(frames.cols(), 128);
+  const std::vector<Eigen::Index> sampled = evenly_spaced_frames(frames.cols(), 128);
   Eigen::MatrixXf sample(values, static_cast<Eigen::Index>(sampled.size()));
   const auto residual_scale = [&](const Eigen::VectorXf& background) {
     for (std::size_t s = 0; s < sampled.size(); ++s)

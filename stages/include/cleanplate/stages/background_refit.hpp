@@ -43,6 +43,10 @@ class BackgroundRefit {
   Eigen::VectorXi background_frames_;  // per pixel
 };
 
+// Solves the k x k normal equations gram x = right (LDLT reads gram's lower triangle) when they are
+// well posed; false, leaving `solution` alone, when gram is singular or nearly so.
+bool solve_normal(const Eigen::Ref<const Eigen::MatrixXd>& gram, const Eigen::Ref<const Eigen::MatrixXd>& right, Eigen::Ref<Eigen::MatrixXd> solution);
+
 // (pixel factor) (frame factor)^T as a truncated SVD: U and V orthonormal, singular values sorted.
 linalg::SvdResult<float> to_svd(const Eigen::MatrixXd& pixel_factor, const Eigen::MatrixXd& frame_factor);
 

@@ -13,6 +13,7 @@
 //               L1 penalty sets aside, with no fraction to choose; the slowest
 #pragma once
 #include <cleanplate/linalg/svd.hpp>
+#include <vector>
 
 namespace cleanplate::stages {
 
@@ -34,6 +35,9 @@ struct BackgroundModel {
 
 // `squared_norm` is ||frames||_F^2 when the caller has it (summed while stacking), else computed.
 BackgroundModel decompose(const Eigen::Ref<const Eigen::MatrixXf>& frames, const DecomposeOptions& options, double squared_norm = -1);
+
+// Up to `count` evenly spaced frame numbers out of `frames`: the middles of `count` equal parts.
+std::vector<Eigen::Index> evenly_spaced_frames(Eigen::Index frames, Eigen::Index count);
 
 // Residual columns X - L of up to `sample_frames` evenly spaced frames, for the noise model.
 Eigen::MatrixXf sample_residuals(const Eigen::Ref<const Eigen::MatrixXf>& frames, const BackgroundModel& model, int sample_frames = 128);

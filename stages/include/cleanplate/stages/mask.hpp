@@ -2,8 +2,9 @@
 // largest over colour channels). Each pixel has a noise level: the scale of the cluster of small
 // residuals around zero over sampled frames (MSSE, below), never below the frame-wide level, so a
 // swaying tree or a flickering light needs a larger change than a still wall, while a pixel that
-// the foreground covers in most frames keeps the level of the frames where it is background. A pixel seeds the foreground above `sigmas` times its noise
-// level (6: Gaussian noise crosses that about twice in a billion pixels), and pixels above
+// the foreground covers in most frames keeps the level of the frames where it is background. A
+// pixel seeds the foreground above `sigmas` times its noise level (6: Gaussian noise crosses that
+// about twice in a billion pixels), and pixels above
 // `hysteresis` times that level join a seed's connected region (hysteresis thresholding, as in
 // Canny's edge detector: object bodies that differ little from the background stay whole). Then a
 // morphological opening removes specks and a closing fills small holes.
