@@ -215,7 +215,7 @@ int run_live(const std::vector<std::string>& arguments) {
       ("display", po::bool_switch(&o.display), "show original | background | foreground | mask and the fps in a window (q closes it)")
       ("rank,r", po::value(&o.online.rank)->default_value(o.online.rank), "rank of the background basis (2-3 follow light changes)")
       ("memory", po::value(&o.memory_seconds)->default_value(o.memory_seconds), "seconds after which a change (a parked car) becomes background")
-      ("warmup", po::value(&o.online.warmup)->default_value(o.online.warmup), "frames whose median starts the background; their masks are empty")
+      ("warmup", po::value(&o.online.warmup)->default_value(o.online.warmup), "frames whose per-pixel mode starts the background; their masks are empty")
       ("realtime", "play a file at its own frame rate (the default for files)")
       ("no-realtime", "process a file as fast as possible, without dropping frames")
       ("every", po::value(&o.snapshot_every)->default_value(o.snapshot_every), "save the background every this many seconds (0: never)")

@@ -41,7 +41,8 @@ inline void accumulate(double* gram, double* moment, const float* p, double x, E
 void solve_small(const double* gram, const double* moment, Eigen::Index k, float* solution) {
   Eigen::VectorXd x(k);
   const Eigen::MatrixXd lower = Eigen::Map<const Eigen::MatrixXd>(gram, k, k).transpose();
-  if (solve_normal(lower, Eigen::Map<const Eigen::VectorXd>(moment, k), x)) Eigen::Map<Eigen::VectorXf>(solution, k) = x.cast<float>();
+  if (solve_normal(lower, Eigen::Map<const Eigen::VectorXd>(moment, k), x))
+    Eigen::Map<Eigen::VectorXf>(solution, k) = x.cast<float>();
 }
 
 // Weighted alternating least squares of X ~ P V^T, P stored as `factor` (k x values, each value's
@@ -103,7 +104,8 @@ class TrimmedFit {
 
 Eigen::VectorXf mode_background(const Eigen::Ref<const Eigen::MatrixXf>& frames, int window, int max_frames) {
   if (frames.cols() == 0 || window < 1) throw Error("mode_background: no frames, or an empty window");
-  const std::vector<Eigen::Index> picked = evenly_spaced_frames(frames.cols(), std::min(max_frames, 65535));  // 16-bit counts
+  const std::vector<Eigen::Index> picked =
+      evenly_spaced_frames(frames.cols(), std::min(max_frames, 65535));  // 16-bit counts
   const int half = window / 2;
   Eigen::VectorXf mode(frames.rows());
   oneapi::tbb::parallel_for(Range(0, frames.rows(), 256), [&](const Range& range) {
@@ -133,25 +135,39 @@ Eigen::VectorXf mode_background(const Eigen::Ref<const Eigen::MatrixXf>& frames,
   return mode;
 }
 
+double residual_scale(const Eigen::Ref<const Eigen::MatrixXf>& frames, const Eigen::VectorXf& background) {
+  // About a million residuals of up to 128 evenly spaced frames, as estimate_noise takes.
+  const std::vector<Eigen::Index> sampled = evenly_spaced_frames(frames.cols(), 128);
+  const Eigen::Index total = frames.rows() * static_cast<Eigen::Index>(sampled.size());
+  const Eigen::Index stride = std::max<Eigen::Index>(1, total >> 20) | 1;
+  std::vector<float> residuals;
+  residuals.reserve(static_cast<std::size_t>(total / stride + 1));
+  for (Eigen::Index t = 0; t < total; t += stride) {
+    const Eigen::Index i = t % frames.rows(), j = sampled[static_cast<std::size_t>(t / frames.rows())];
+    residuals.push_back(frames(i, j) - background[i]);
+  }
+  return inlier_scale(std::move(residuals));
+}
+
+// The mode twice: first in windows of 3 grey levels, the narrowest that rounding cannot split, which
+// gives the noise level of the residuals against it; then in windows of +-1 noise level.
+Eigen::VectorXf background_mode(const Eigen::Ref<const Eigen::MatrixXf>& frames, int max_frames) {
+  const double first_scale = residual_scale(frames, mode_background(frames, 3, max_frames));
+  return mode_background(frames, 2 * std::max(1, static_cast<int>(std::lrint(first_scale * 255))) + 1, max_frames);
+}
+
 BackgroundModel robust_background(const Eigen::Ref<const Eigen::MatrixXf>& frames,
                                   const RobustBackgroundOptions& options) {
   const Eigen::Index k = options.rank, values = frames.rows();
   if (k < 1 || k > frames.cols()) throw Error("robust_background: the rank must be between 1 and the number of frames");
-  // The mode twice: first in windows of 3 grey levels, the narrowest that rounding cannot split,
-  // which gives the noise level of the residuals against it; then in windows of +-1 noise level.
-  const std::vector<Eigen::Index> sampled = evenly_spaced_frames(frames.cols(), 128);
-  Eigen::MatrixXf sample(values, static_cast<Eigen::Index>(sampled.size()));
-  const auto residual_scale = [&](const Eigen::VectorXf& background) {
-    for (std::size_t s = 0; s < sampled.size(); ++s)
-      sample.col(static_cast<Eigen::Index>(s)) = frames.col(sampled[s]) - background;
-    return inlier_scale({sample.data(), sample.data() + sample.size()});
-  };
-  const double first_scale = residual_scale(mode_background(frames, 3, options.mode_frames));
-  const Eigen::VectorXf mode = mode_background(
-      frames, 2 * std::max(1, static_cast<int>(std::lrint(first_scale * 255))) + 1, options.mode_frames);
-  const float band = static_cast<float>(options.inlier_band * residual_scale(mode));
+  const Eigen::VectorXf mode = background_mode(frames, options.mode_frames);
+  const float band = static_cast<float>(options.inlier_band * residual_scale(frames, mode));
 
   // A start for rank k: the SVD of the sampled frames with their outliers replaced by the mode.
+  const std::vector<Eigen::Index> sampled = evenly_spaced_frames(frames.cols(), 128);
+  Eigen::MatrixXf sample(values, static_cast<Eigen::Index>(sampled.size()));
+  for (std::size_t s = 0; s < sampled.size(); ++s)
+    sample.col(static_cast<Eigen::Index>(s)) = frames.col(sampled[s]) - mode;
   sample = (sample.array().abs() < band).select(sample, 0.0f).colwise() + mode;
   const linalg::SvdResult<float> start =
       linalg::randomized_svd(sample, {.rank = std::min<Eigen::Index>(k, sample.cols())});

@@ -49,6 +49,30 @@ TEST(IncrementalSvd, StepReportsCoefficientsAndResidual) {
   EXPECT_NEAR(step.residual_norm, 5.0, 1e-14);
 }
 
+// A column x = U c in the span, with a few rows given new values: after reset_rows the basis spans
+// the changed column exactly (the smallest change of those rows of U meets the values at c), stays
+// orthonormal, and barely moves elsewhere.
+TEST(IncrementalSvd, ResetRowsPutsTheChangedColumnInTheSpan) {
+  const Eigen::MatrixXd a = test::with_spectrum<double>(200, 40, Eigen::Vector2d(10, 4), 8);
+  IncrementalSvd<double> incremental({.rank = 2}, 200);
+  for (Eigen::Index j = 0; j < a.cols(); ++j) incremental.update(a.col(j));
+  const Eigen::MatrixXd before = incremental.U();
+  const Eigen::Vector2d coefficients(3, -1);
+  Eigen::VectorXd changed = before * coefficients;
+  const std::vector<Eigen::Index> rows{5, 17, 120};
+  const Eigen::Vector3d values(1, -2, 0.5);
+  changed(rows) = values;
+  incremental.reset_rows(rows, coefficients, values);
+  const Eigen::MatrixXd after = incremental.U();
+  EXPECT_LE((changed - after * (after.transpose() * changed)).norm(), 1e-12 * changed.norm());
+  EXPECT_TRUE((after.transpose() * after).isIdentity(1e-12));
+  EXPECT_EQ(incremental.singular_values().size(), 2);
+  const Eigen::MatrixXd moved = after * after.transpose() - before * before.transpose();
+  EXPECT_GT(moved.norm(), 0.01);  // the rows did change the subspace
+  EXPECT_LE(moved.norm(), 2 * values.norm() / changed.norm());
+  EXPECT_THROW(incremental.reset_rows({200}, coefficients, Eigen::VectorXd::Ones(1)), Error);
+}
+
 TEST(IncrementalSvd, ZeroColumnsAreHarmless) {
   IncrementalSvd<float> incremental({.rank = 2}, 10);
   incremental.update(Eigen::VectorXf::Zero(10));

@@ -15,14 +15,15 @@
 #pragma once
 #include <Eigen/SVD>
 #include <cmath>
+#include <vector>
 
 #include "cleanplate/linalg/common.hpp"
 
 namespace cleanplate::linalg {
 
 struct IncrementalSvdOptions {
-  Eigen::Index rank = 1;          // k, the number of components kept
-  double forgetting_factor = 1.0; // in (0, 1]; 1 remembers everything, 0.99 has a memory of ~100 columns
+  Eigen::Index rank = 1;           // k, the number of components kept
+  double forgetting_factor = 1.0;  // in (0, 1]; 1 remembers everything, 0.99 has a memory of ~100 columns
   int reorthonormalize_every = 100;
 };
 
@@ -71,14 +72,17 @@ class IncrementalSvd {
     Eigen::JacobiSVD<Matrix<Scalar>> svd(kernel, Eigen::ComputeFullU);
     const Matrix<Scalar>& rotation = svd.matrixU();
 
-    const Scalar tiny = std::numeric_limits<Scalar>::epsilon() * std::max(s_.size() ? s_(0) : Scalar(0), step.residual_norm);
+    const Scalar tiny =
+        std::numeric_limits<Scalar>::epsilon() * std::max(s_.size() ? s_(0) : Scalar(0), step.residual_norm);
     const bool new_direction = step.residual_norm > tiny;
     if (k == 0 && !new_direction) {  // a zero column before any other: nothing to learn
       ++updates_;
       return step;
     }
-    if (new_direction) residual /= step.residual_norm;
-    else residual.setZero();  // x lies in the span: the extra row of the rotation multiplies nothing
+    if (new_direction)
+      residual /= step.residual_norm;
+    else
+      residual.setZero();  // x lies in the span: the extra row of the rotation multiplies nothing
 
     if (k < options_.rank && new_direction) {
       // Grow: U = [U0 r] blockdiag(Up, 1) rotation.
@@ -106,6 +110,29 @@ class IncrementalSvd {
     }
     if (++updates_ % options_.reorthonormalize_every == 0) reorthonormalize();
     return step;
+  }
+
+  // Moves the listed rows of U, each by the smallest change, so that U.row(i) * coefficients equals
+  // values(i), then restores orthonormality. For a model whose rows must take a new value at once
+  // rather than over the forgetting span: a background pixel that has changed for good.
+  template <typename Derived>
+  void reset_rows(const std::vector<Eigen::Index>& rows, const Vector<Scalar>& coefficients,
+                  const Eigen::MatrixBase<Derived>& values) {
+    const Eigen::Index k = s_.size();
+    if (rows.empty() || k == 0) return;
+    if (coefficients.size() != k || values.size() != static_cast<Eigen::Index>(rows.size()))
+      throw Error("IncrementalSvd::reset_rows: the coefficients or values do not match");
+    const Scalar squared_norm = coefficients.squaredNorm();
+    if (!(squared_norm > 0)) return;
+    u0_ = (u0_ * up_).eval();
+    up_.setIdentity(k, k);
+    for (std::size_t r = 0; r < rows.size(); ++r) {
+      const Eigen::Index i = rows[r];
+      if (i < 0 || i >= rows_) throw Error("IncrementalSvd::reset_rows: a row is out of range");
+      const Scalar miss = values(static_cast<Eigen::Index>(r)) - u0_.row(i).dot(coefficients);
+      u0_.row(i) += (miss / squared_norm) * coefficients.transpose();
+    }
+    reorthonormalize();
   }
 
   Matrix<Scalar> U() const { return u0_ * up_; }

@@ -30,6 +30,13 @@ struct RobustBackgroundOptions {
 // `window` grey levels (odd) that holds the most of the sampled frames' values.
 Eigen::VectorXf mode_background(const Eigen::Ref<const Eigen::MatrixXf>& frames, int window, int max_frames = 1024);
 
+// The frame-wide noise level (inlier_scale) of about a million residuals of up to 128 evenly spaced frames.
+double residual_scale(const Eigen::Ref<const Eigen::MatrixXf>& frames, const Eigen::VectorXf& background);
+
+// The mode as the robust fit starts from it: windows of 3 grey levels first, then +-1 noise level
+// of the residuals against that first mode.
+Eigen::VectorXf background_mode(const Eigen::Ref<const Eigen::MatrixXf>& frames, int max_frames = 1024);
+
 BackgroundModel robust_background(const Eigen::Ref<const Eigen::MatrixXf>& frames,
                                   const RobustBackgroundOptions& options);
 
