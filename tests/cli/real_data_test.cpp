@@ -21,7 +21,8 @@ TEST(RealData, HighwayImageSequenceScoresAtLeastTheBaseline) {
 
 // `cleanplate eval` over the whole shared set (highway and the six SBI2015 scenes, both layouts):
 // the default method reaches a mean F >= 0.70 and, on every sequence, 0.9 x the better of OpenCV's
-// MOG2 and KNN in the same run, and >= 0.92 on highway; `live` reaches KNN's mean. The CSV, JSON and
+// MOG2 and KNN in the same run, and >= 0.92 on highway; `live` reaches 0.70 and KNN's mean, and 0.9 x
+// KNN on every sequence (Foliage too, where leaves cover the lens through the warm-up). The CSV, JSON and
 // chart cover them all; then an existing mask folder is scored against one sequence.
 TEST(RealData, EvalOnTheSharedSetBeatsOpenCv) {
   const fs::path highway = shared_data() / "cdnet-baseline/highway", sbi = shared_data() / "sbi2015";
@@ -44,10 +45,11 @@ TEST(RealData, EvalOnTheSharedSetBeatsOpenCv) {
   for (const char* sequence : {"highway", "Board", "CAVIAR2", "Foliage", "HallAndMonitor", "HighwayI", "IBMtest2"}) {
     const double best_opencv = std::max(f_measure(sequence, "opencv MOG2"), f_measure(sequence, "opencv KNN"));
     EXPECT_GE(f_measure(sequence, "cleanplate robust"), 0.9 * best_opencv) << sequence;
+    EXPECT_GE(f_measure(sequence, "cleanplate live"), 0.9 * f_measure(sequence, "opencv KNN")) << sequence;
   }
   EXPECT_GE(f_measure("highway", "cleanplate robust"), 0.92);
   EXPECT_GE(f_measure("mean", "cleanplate robust"), 0.70);
-  EXPECT_GE(f_measure("mean", "cleanplate live"), f_measure("mean", "opencv KNN"));
+  EXPECT_GE(f_measure("mean", "cleanplate live"), std::max(0.70, f_measure("mean", "opencv KNN")));
   EXPECT_NE(read_text(out / "eval.json").find("\"means\""), std::string::npos);
   EXPECT_FALSE(cv::imread((out / "f_measure.png").string()).empty());
 
