@@ -7,6 +7,8 @@ packages=(
   build-essential cmake pkg-config
   libopencv-dev libeigen3-dev libtbb-dev libboost-program-options-dev
   libgtest-dev libbenchmark-dev libzip-dev
+  libavformat-dev libavcodec-dev libavutil-dev libswscale-dev   # video writers (libx264 preset, threads)
+  nlohmann-json3-dev                                            # summary.json, eval.json
   ffmpeg python3-numpy                            # end-to-end tests: stream serving, npz loading
   clang libclang-rt-14-dev                        # fuzzing the model reader
   xvfb                                            # --display test

@@ -6,29 +6,140 @@
 
 #include "cleanplate/error.hpp"
 
+extern "C" {
+#include <libavcodec/avcodec.h>
+#include <libavformat/avformat.h>
+#include <libavutil/opt.h>
+#include <libswscale/swscale.h>
+}
+
 namespace cleanplate::io {
 namespace fs = std::filesystem;
 
-VideoSink::VideoSink(const fs::path& path, cv::Size size, double fps, bool color) : file_(path), color_(color) {
-  const std::string ext = path.extension().string();
-  const int fourcc = ext == ".mp4" ? cv::VideoWriter::fourcc('a', 'v', 'c', '1') : cv::VideoWriter::fourcc('F', 'F', 'V', '1');
-  writer_.open(file_.temporary().string(), cv::CAP_FFMPEG, fourcc, fps > 0 ? fps : 25, size, color);
-  if (!writer_.isOpened()) throw Error("cannot write video '" + path.string() + "': the folder is not writable or the codec is missing");
+namespace {
+
+std::string av_error(int code) {
+  char text[AV_ERROR_MAX_STRING_SIZE] = {};
+  av_strerror(code, text, sizeof text);
+  return text;
 }
 
-void VideoSink::write(const cv::Mat& frame) {
-  if (frame.channels() == 1 && color_) {
-    cv::Mat bgr;
-    cv::cvtColor(frame, bgr, cv::COLOR_GRAY2BGR);
-    writer_.write(bgr);
-  } else {
-    writer_.write(frame);
+}  // namespace
+
+struct VideoSink::Encoder {
+  AVFormatContext* format = nullptr;
+  AVCodecContext* codec = nullptr;
+  AVStream* stream = nullptr;
+  SwsContext* scale = nullptr;
+  AVFrame* frame = nullptr;
+  AVPacket* packet = nullptr;
+  std::string name;  // for messages
+
+  ~Encoder() {
+    av_packet_free(&packet);
+    av_frame_free(&frame);
+    sws_freeContext(scale);
+    avcodec_free_context(&codec);
+    if (format) {
+      if (format->pb) avio_closep(&format->pb);
+      avformat_free_context(format);
+    }
   }
+
+  void check(int code, const char* what) const {
+    if (code < 0) throw Error("cannot write video '" + name + "': " + what + ": " + av_error(code));
+  }
+
+  // Encodes one frame (nullptr: flushes) and writes the packets it gives back.
+  void send(const AVFrame* input) {
+    check(avcodec_send_frame(codec, input), "encoding");
+    for (;;) {
+      const int received = avcodec_receive_packet(codec, packet);
+      if (received == AVERROR(EAGAIN) || received == AVERROR_EOF) return;
+      check(received, "encoding");
+      if (packet->duration <= 0) packet->duration = 1;  // one frame: without it mp4 drops the last frame
+      av_packet_rescale_ts(packet, codec->time_base, stream->time_base);
+      packet->stream_index = stream->index;
+      check(av_interleaved_write_frame(format, packet), "writing");
+    }
+  }
+};
+
+// H.264 in .mp4 as browsers play it: yuv420p, even sizes (an odd last column or row is dropped, as
+// OpenCV's writer does), the index up front (faststart). FFV1 elsewhere: lossless, any size.
+VideoSink::VideoSink(const fs::path& path, cv::Size size, double fps, bool color, const VideoOptions& options)
+    : file_(path), encoder_(std::make_unique<Encoder>()), color_(color) {
+  Encoder& e = *encoder_;
+  e.name = path.string();
+  av_log_set_level(AV_LOG_ERROR);  // libx264 reports its settings and statistics at the info level
+  const bool h264 = path.extension() == ".mp4";
+  const char* container = h264 ? "mp4" : path.extension() == ".avi" ? "avi" : "matroska";
+  e.check(avformat_alloc_output_context2(&e.format, nullptr, container, file_.temporary().c_str()), "container");
+  const AVCodec* codec = h264 ? avcodec_find_encoder_by_name("libx264") : avcodec_find_encoder(AV_CODEC_ID_FFV1);
+  if (!codec) throw Error("cannot write video '" + e.name + "': FFmpeg has no " + (h264 ? "libx264" : "FFV1") + " encoder");
+  e.stream = avformat_new_stream(e.format, nullptr);
+  e.codec = avcodec_alloc_context3(codec);
+  if (!e.stream || !e.codec) throw Error("cannot write video '" + e.name + "': out of memory");
+  e.codec->width = h264 ? size.width & ~1 : size.width;
+  e.codec->height = h264 ? size.height & ~1 : size.height;
+  if (e.codec->width < 2 || e.codec->height < 2) throw Error("cannot write video '" + e.name + "': frames too small");
+  e.codec->pix_fmt = h264 ? AV_PIX_FMT_YUV420P : color ? AV_PIX_FMT_BGR0 : AV_PIX_FMT_GRAY8;
+  const AVRational rate = av_d2q(fps > 0 ? fps : 25, 100000);
+  e.codec->framerate = rate;
+  e.codec->time_base = av_inv_q(rate);
+  e.stream->time_base = e.codec->time_base;
+  e.codec->thread_count = options.threads;
+  if (e.format->oformat->flags & AVFMT_GLOBALHEADER) e.codec->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
+  AVDictionary* settings = nullptr;
+  if (h264) {
+    av_dict_set(&settings, "preset", options.preset.c_str(), 0);
+    if (options.lossless) av_dict_set(&settings, "qp", "0", 0);
+    else av_dict_set_int(&settings, "crf", options.crf, 0);
+  }
+  const int opened = avcodec_open2(e.codec, codec, &settings);
+  av_dict_free(&settings);
+  e.check(opened, h264 ? "libx264 (is the preset one of ultrafast ... veryslow?)" : "FFV1");
+  e.check(avcodec_parameters_from_context(e.stream->codecpar, e.codec), "stream");
+  e.check(avio_open(&e.format->pb, file_.temporary().c_str(), AVIO_FLAG_WRITE), "opening");
+  AVDictionary* muxer = nullptr;
+  if (h264) av_dict_set(&muxer, "movflags", "+faststart", 0);
+  const int header = avformat_write_header(e.format, &muxer);
+  av_dict_free(&muxer);
+  e.check(header, "header");
+  e.frame = av_frame_alloc();
+  e.packet = av_packet_alloc();
+  if (!e.frame || !e.packet) throw Error("cannot write video '" + e.name + "': out of memory");
+  e.frame->format = e.codec->pix_fmt;
+  e.frame->width = e.codec->width;
+  e.frame->height = e.codec->height;
+  e.check(av_frame_get_buffer(e.frame, 0), "frame");
+}
+
+VideoSink::~VideoSink() = default;
+
+void VideoSink::write(const cv::Mat& frame) {
+  Encoder& e = *encoder_;
+  if (frame.depth() != CV_8U || (frame.channels() != 1 && frame.channels() != 3) || frame.cols < e.codec->width ||
+      frame.rows < e.codec->height)
+    throw Error("cannot write video '" + e.name + "': a frame is not 8-bit grey or BGR of the declared size");
+  const AVPixelFormat input = frame.channels() == 1 ? AV_PIX_FMT_GRAY8 : AV_PIX_FMT_BGR24;
+  e.scale = sws_getCachedContext(e.scale, e.codec->width, e.codec->height, input, e.codec->width, e.codec->height,
+                                 e.codec->pix_fmt, SWS_BILINEAR, nullptr, nullptr, nullptr);
+  if (!e.scale) throw Error("cannot write video '" + e.name + "': no conversion to the encoder's pixel format");
+  e.check(av_frame_make_writable(e.frame), "frame");
+  const std::uint8_t* planes[] = {frame.data};
+  const int strides[] = {static_cast<int>(frame.step[0])};
+  sws_scale(e.scale, planes, strides, 0, e.codec->height, e.frame->data, e.frame->linesize);
+  e.frame->pts = frames_;
+  e.send(e.frame);
   ++frames_;
 }
 
 void VideoSink::finish() {
-  writer_.release();
+  Encoder& e = *encoder_;
+  e.send(nullptr);
+  e.check(av_write_trailer(e.format), "trailer");
+  e.check(avio_closep(&e.format->pb), "closing");
   file_.commit();
 }
 

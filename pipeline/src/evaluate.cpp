@@ -204,33 +204,36 @@ EvaluateResult evaluate(const EvaluateOptions& options) {
   result.means = method_means(result.rows);
 
   std::string csv = "sequence,method,recall,specificity,fpr,fnr,pwc,precision,f_measure,frames,seconds\n";
-  std::vector<io::JsonObject> json_rows, json_means;
+  io::Json json_rows = io::Json::array(), json_means = io::Json::array();
   for (const auto& r : result.rows) {
     const auto& c = r.counts;
     char line[320];
     std::snprintf(line, sizeof line, "%s,%s,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%ld,%.3f\n", r.sequence.c_str(), r.name.c_str(), c.recall(), c.specificity(),
                   c.false_positive_rate(), c.false_negative_rate(), c.percentage_wrong(), c.precision(), c.f_measure(), r.frames, r.seconds);
     csv += line;
-    io::JsonObject row;
-    row.add("sequence", r.sequence).add("method", r.name).add("recall", c.recall()).add("specificity", c.specificity()).add("fpr", c.false_positive_rate())
-        .add("fnr", c.false_negative_rate()).add("pwc", c.percentage_wrong()).add("precision", c.precision()).add("f_measure", c.f_measure())
-        .add("frames", r.frames).add("seconds", r.seconds);
-    json_rows.push_back(row);
+    json_rows.push_back({{"sequence", r.sequence},
+                         {"method", r.name},
+                         {"recall", c.recall()},
+                         {"specificity", c.specificity()},
+                         {"fpr", c.false_positive_rate()},
+                         {"fnr", c.false_negative_rate()},
+                         {"pwc", c.percentage_wrong()},
+                         {"precision", c.precision()},
+                         {"f_measure", c.f_measure()},
+                         {"frames", r.frames},
+                         {"seconds", r.seconds}});
   }
   for (const auto& m : result.means) {
     char line[160];
     std::snprintf(line, sizeof line, "mean,%s,,,,,,,%.6f,,\n", m.name.c_str(), m.f_measure);
     csv += line;
-    io::JsonObject mean;
-    mean.add("method", m.name).add("f_measure", m.f_measure).add("fps", m.fps);
-    json_means.push_back(mean);
+    json_means.push_back({{"method", m.name}, {"f_measure", m.f_measure}, {"fps", m.fps}});
   }
   std::vector<std::string> names;
   for (const auto& sequence : sequences) names.push_back(sequence.folder.string());
-  io::JsonObject json;
-  json.add("sequences", names).add("results", json_rows).add("means", json_means);
+  const io::Json json = {{"sequences", names}, {"results", json_rows}, {"means", json_means}};
   io::write_file_atomically(options.output / "eval.csv", csv);
-  io::write_file_atomically(options.output / "eval.json", json.str() + "\n");
+  io::write_json(options.output / "eval.json", json);
   write_bar_chart(options.output / "f_measure.png", result);
   result.files = {"eval.csv", "eval.json", "f_measure.png"};
   return result;

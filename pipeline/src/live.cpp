@@ -241,8 +241,11 @@ class LiveRun {
     fs::create_directories(options_.output, error);
     if (error || !fs::is_directory(options_.output)) throw Error("cannot create output folder '" + options_.output.string() + "'");
     const cv::Size size(result_.geometry.width, result_.geometry.height);
-    mask_video_.emplace(out("mask.mp4"), size, fps_, false);
-    if (options_.foreground_video) foreground_video_.emplace(out("foreground.mp4"), size, fps_, result_.geometry.channels == 3);
+    io::VideoOptions mask_format = options_.video;
+    mask_format.lossless = options_.lossless_masks;
+    mask_video_.emplace(out("mask.mp4"), size, fps_, false, mask_format);
+    if (options_.foreground_video)
+      foreground_video_.emplace(out("foreground.mp4"), size, fps_, result_.geometry.channels == 3, options_.video);
     if (options_.png) mask_images_.emplace(out("masks"));
   }
 
@@ -362,15 +365,28 @@ class LiveRun {
     finish(foreground_video_, "foreground.mp4");
     if (mask_images_ && result_.frames_processed > 0) files_.push_back("masks/");
     const auto& r = result_;
-    io::JsonObject summary;
-    summary.add("input", options_.input).add("status", r.ended == "interrupted" ? "interrupted" : "complete").add("ended", r.ended)
-        .add("frames_read", r.frames_read).add("frames_processed", r.frames_processed).add("frames_dropped", r.frames_dropped)
-        .add("decode_failures", r.decode_failures).add("reconnects", r.reconnects).add("warmup_frames", options_.online.warmup)
-        .add("width", r.geometry.width).add("height", r.geometry.height).add("channels", r.geometry.channels).add("fps", fps_)
-        .add("rank", static_cast<long>(options_.online.rank)).add("memory_seconds", options_.memory_seconds).add("seconds", r.seconds)
-        .add("frames_per_second", r.fps).add("latency_median", r.latency_median).add("latency_p99", r.latency_p99)
-        .add("noise_sigma", online_->noise_sigma()).add("files", files_);
-    io::write_file_atomically(out("summary.json"), summary.str() + "\n");
+    const io::Json summary = {{"input", options_.input},
+                              {"status", r.ended == "interrupted" ? "interrupted" : "complete"},
+                              {"ended", r.ended},
+                              {"frames_read", r.frames_read},
+                              {"frames_processed", r.frames_processed},
+                              {"frames_dropped", r.frames_dropped},
+                              {"decode_failures", r.decode_failures},
+                              {"reconnects", r.reconnects},
+                              {"warmup_frames", options_.online.warmup},
+                              {"width", r.geometry.width},
+                              {"height", r.geometry.height},
+                              {"channels", r.geometry.channels},
+                              {"fps", fps_},
+                              {"rank", options_.online.rank},
+                              {"memory_seconds", options_.memory_seconds},
+                              {"seconds", r.seconds},
+                              {"frames_per_second", r.fps},
+                              {"latency_median", r.latency_median},
+                              {"latency_p99", r.latency_p99},
+                              {"noise_sigma", online_->noise_sigma()},
+                              {"files", files_}};
+    io::write_json(out("summary.json"), summary);
   }
 };
 

@@ -114,6 +114,16 @@ void print_summary(const SeparateOptions& options, const SeparateResult& r) {
                s.total > 0 ? r.frames / s.total : 0.0, model.c_str(), options.output.c_str());
 }
 
+// How the videos are encoded, shared by `separate` and `live`.
+po::options_description describe_video(io::VideoOptions& video, bool& lossless_masks) {
+  po::options_description options("videos");
+  options.add_options()
+      ("preset", po::value(&video.preset)->default_value(video.preset), "libx264 speed preset for the .mp4 files: ultrafast ... veryslow")
+      ("crf", po::value(&video.crf)->default_value(video.crf), "libx264 quality, 0-51 (lower: better and larger)")
+      ("lossless-masks", po::bool_switch(&lossless_masks), "mask.mp4 exact (H.264 at qp 0; plays in VLC and ffmpeg, not in every browser)");
+  return options;
+}
+
 // Options that shape the model and the masks, shared by `separate` and `eval`.
 struct ModelArguments {
   std::string threshold = "auto";
@@ -179,7 +189,7 @@ int run_separate(const std::vector<std::string>& arguments) {
        "model.npz: also code pixels off the mask that differ from the background by more than this many grey levels")
       ("lossless-foreground", po::bool_switch(&o.model.lossless), "model.npz: code every pixel that differs from the background, exactly")
       ("quiet,q", "no progress and no summary line");
-  visible.add(model.describe(o));
+  visible.add(model.describe(o)).add(describe_video(o.video, o.lossless_masks));
   po::variables_map vm;
   if (!parse_command_line(arguments, visible, "input", o.input, separate_examples, vm)) return 0;
   if (o.input.empty()) throw po::error("separate needs an INPUT (see cleanplate separate --help)");
@@ -228,6 +238,7 @@ int run_live(const std::vector<std::string>& arguments) {
       ("color", po::bool_switch(&o.convert.color), "keep three colour channels (default: grey)")
       ("threshold", po::value(&threshold)->default_value(threshold), "mask seed level in grey levels, or 'auto' (6 sigma per pixel)")
       ("quiet,q", "no progress and no summary line");
+  visible.add(describe_video(o.video, o.lossless_masks));
   po::variables_map vm;
   if (!parse_command_line(arguments, visible, "source", o.input, live_examples, vm)) return 0;
   if (o.input.empty()) throw po::error("live needs a SOURCE (see cleanplate live --help)");

@@ -329,9 +329,11 @@ class SeparateRun {
     const bool background_video = options_.outputs.background && options_.rank > 1;
     std::optional<io::VideoSink> mask_video, foreground_video, background_video_sink;
     std::optional<io::PngSequenceSink> mask_images;
-    if (options_.outputs.mask) mask_video.emplace(out("mask.mp4"), size, fps, false);
-    if (options_.outputs.foreground) foreground_video.emplace(out("foreground.mp4"), size, fps, color);
-    if (background_video) background_video_sink.emplace(out("background.mp4"), size, fps, color);
+    io::VideoOptions mask_format = options_.video;
+    mask_format.lossless = options_.lossless_masks;
+    if (options_.outputs.mask) mask_video.emplace(out("mask.mp4"), size, fps, false, mask_format);
+    if (options_.outputs.foreground) foreground_video.emplace(out("foreground.mp4"), size, fps, color, options_.video);
+    if (background_video) background_video_sink.emplace(out("background.mp4"), size, fps, color, options_.video);
     if (options_.outputs.png) mask_images.emplace(out("masks"));
 
     if (options_.outputs.background || options_.outputs.model) {
@@ -441,29 +443,58 @@ class SeparateRun {
   void write_summary() {
     const auto& r = result_;
     const auto& s = r.seconds;
-    io::JsonObject seconds;
-    seconds.add("read", s.read).add("decode", s.decode).add("convert", s.convert).add("stack", s.stack).add("decompose", s.decompose)
-        .add("threshold", s.threshold).add("split_wall", s.split_wall).add("split", s.split).add("write", s.write).add("refit", s.refit).add("model", s.model).add("total", s.total);
-    io::JsonObject summary;
-    summary.add("input", options_.input).add("status", r.interrupted ? "interrupted" : "complete").add("frames", r.frames)
-        .add("announced_frames", r.announced_frames).add("source_ended_early", r.source_ended_early).add("frames_written", r.frames_written)
-        .add("start", options_.start).add("width", geometry_.width).add("height", geometry_.height).add("channels", geometry_.channels)
-        .add("fps", r.fps).add("method", method_name(options_.method)).add("rank", options_.rank).add("iterations", model_.iterations).add("singular_values", r.singular_values)
-        .add("energy", r.energy).add("noise_sigma", r.noise_sigma).add("threshold", r.threshold).add("seconds", seconds);
+    io::Json summary = {{"input", options_.input},
+                        {"status", r.interrupted ? "interrupted" : "complete"},
+                        {"frames", r.frames},
+                        {"announced_frames", r.announced_frames},
+                        {"source_ended_early", r.source_ended_early},
+                        {"frames_written", r.frames_written},
+                        {"start", options_.start},
+                        {"width", geometry_.width},
+                        {"height", geometry_.height},
+                        {"channels", geometry_.channels},
+                        {"fps", r.fps},
+                        {"method", method_name(options_.method)},
+                        {"rank", options_.rank},
+                        {"iterations", model_.iterations},
+                        {"singular_values", r.singular_values},
+                        {"energy", r.energy},
+                        {"noise_sigma", r.noise_sigma},
+                        {"threshold", r.threshold},
+                        {"seconds",
+                         {{"read", s.read},
+                          {"decode", s.decode},
+                          {"convert", s.convert},
+                          {"stack", s.stack},
+                          {"decompose", s.decompose},
+                          {"threshold", s.threshold},
+                          {"split_wall", s.split_wall},
+                          {"split", s.split},
+                          {"write", s.write},
+                          {"refit", s.refit},
+                          {"model", s.model},
+                          {"total", s.total}}}};
     if (options_.outputs.model && r.compression.model_bytes > 0) {
       const auto& c = r.compression;
-      const auto ratio = [&](std::int64_t bytes) { return bytes > 0 ? static_cast<double>(bytes) / static_cast<double>(c.model_bytes) : 0.0; };
-      io::JsonObject compression;
-      compression.add("raw_bytes", static_cast<long>(c.raw_bytes)).add("input_bytes", static_cast<long>(c.input_bytes))
-          .add("model_bytes", static_cast<long>(c.model_bytes)).add("raw_to_model", ratio(c.raw_bytes)).add("input_to_model", ratio(c.input_bytes))
-          .add("psnr", c.psnr).add("exact", std::isinf(c.psnr)).add("coded_share", c.coded_share)
-          .add("factors", io::factor_precision_name(options_.model.factors)).add("foreground_step", options_.model.lossless ? 1L : options_.model.foreground_step)
-          .add("tolerance", options_.model.lossless ? 0L : static_cast<long>(options_.model.tolerance)).add("lossless", options_.model.lossless);
-      summary.add("compression", compression);
+      const auto ratio = [&](std::int64_t bytes) {
+        return bytes > 0 ? static_cast<double>(bytes) / static_cast<double>(c.model_bytes) : 0.0;
+      };
+      summary["compression"] = {{"raw_bytes", c.raw_bytes},
+                                {"input_bytes", c.input_bytes},
+                                {"model_bytes", c.model_bytes},
+                                {"raw_to_model", ratio(c.raw_bytes)},
+                                {"input_to_model", ratio(c.input_bytes)},
+                                {"psnr", c.psnr},
+                                {"exact", std::isinf(c.psnr)},
+                                {"coded_share", c.coded_share},
+                                {"factors", io::factor_precision_name(options_.model.factors)},
+                                {"foreground_step", options_.model.lossless ? 1L : options_.model.foreground_step},
+                                {"tolerance", options_.model.lossless ? 0 : options_.model.tolerance},
+                                {"lossless", options_.model.lossless}};
     }
-    summary
-        .add("frames_per_second", s.total > 0 ? static_cast<double>(r.frames) / s.total : 0.0).add("files", r.files);
-    io::write_file_atomically(out("summary.json"), summary.str() + "\n");
+    summary["frames_per_second"] = s.total > 0 ? static_cast<double>(r.frames) / s.total : 0.0;
+    summary["files"] = r.files;
+    io::write_json(out("summary.json"), summary);
   }
 };
 

@@ -1,29 +1,14 @@
-// A small JSON object builder for summaries: keys keep their insertion order.
+// JSON for summaries and eval results, through nlohmann-json: `Json` keeps keys in insertion order;
+// write_json writes atomically (non-finite numbers become null); read_json reads a summary back.
 #pragma once
-#include <string>
-#include <utility>
-#include <vector>
+#include <filesystem>
+#include <nlohmann/json.hpp>
 
 namespace cleanplate::io {
 
-class JsonObject {
- public:
-  JsonObject& add(const std::string& key, double value);
-  JsonObject& add(const std::string& key, long value);
-  JsonObject& add(const std::string& key, int value) { return add(key, static_cast<long>(value)); }
-  JsonObject& add(const std::string& key, bool value);
-  JsonObject& add(const std::string& key, const std::string& value);
-  JsonObject& add(const std::string& key, const char* value) { return add(key, std::string(value)); }
-  JsonObject& add(const std::string& key, const JsonObject& value);
-  JsonObject& add(const std::string& key, const std::vector<double>& values);
-  JsonObject& add(const std::string& key, const std::vector<std::string>& values);
-  JsonObject& add(const std::string& key, const std::vector<JsonObject>& values);
-  std::string str(int indent = 0) const;
+using Json = nlohmann::ordered_json;
 
- private:
-  std::vector<std::pair<std::string, std::string>> members_;  // key, serialized value
-};
-
-std::string json_quote(const std::string& text);
+void write_json(const std::filesystem::path& path, const Json& json);  // indented, atomically
+Json read_json(const std::filesystem::path& path);                     // throws Error with the reason
 
 }  // namespace cleanplate::io

@@ -2,29 +2,41 @@
 // the destination folder and renames it on finish() (an AtomicFile). A sink destroyed without
 // finish() (an error unwinding) removes its temporary file.
 //
-//   VideoSink      H.264 (avc1) in .mp4, which every player reads; FFV1 (lossless) in .mkv/.avi
+//   VideoSink        H.264 in .mp4 (libx264 through FFmpeg's libraries, with a preset and threads);
+//                    FFV1 (lossless) in .mkv/.avi
 //   PngSequenceSink  one PNG per frame with CDnet naming: bin000001.png, ...
 //   write_png        a single image (a background, a chart), written atomically
 #pragma once
 #include <filesystem>
+#include <memory>
 #include <opencv2/core.hpp>
-#include <opencv2/videoio.hpp>
 #include <string>
 
 #include "cleanplate/io/atomic_file.hpp"
 
 namespace cleanplate::io {
 
+struct VideoOptions {
+  std::string preset = "veryfast";  // libx264's speed preset: ultrafast ... veryslow
+  int crf = 23;                     // libx264's constant quality (0-51, lower is better); 23 is its default
+  bool lossless = false;            // H.264 at qp 0: exact frames (grey: decoders show them exactly)
+  int threads = 0;                  // encoder threads; 0: as many as the machine has
+};
+
 class VideoSink {
  public:
-  VideoSink(const std::filesystem::path& path, cv::Size size, double fps, bool color);
-  void write(const cv::Mat& frame);  // 8-bit, grey or BGR as declared
-  void finish();                     // closes and renames into place
+  VideoSink(const std::filesystem::path& path, cv::Size size, double fps, bool color, const VideoOptions& options = {});
+  ~VideoSink();
+  VideoSink(const VideoSink&) = delete;
+  VideoSink& operator=(const VideoSink&) = delete;
+  void write(const cv::Mat& frame);  // 8-bit, grey or BGR (either is converted to what was declared)
+  void finish();                     // flushes the encoder, closes and renames into place
   long frames() const { return frames_; }
 
  private:
+  struct Encoder;  // FFmpeg's contexts
   AtomicFile file_;
-  cv::VideoWriter writer_;
+  std::unique_ptr<Encoder> encoder_;
   bool color_;
   long frames_ = 0;
 };

@@ -13,6 +13,8 @@
 #include <filesystem>
 #include <string>
 
+#include "cleanplate/io/video_sink.hpp"
+
 #include "cleanplate/stages/frame_column.hpp"
 #include "cleanplate/stages/online_background.hpp"
 
@@ -30,6 +32,8 @@ struct LiveOptions {
   int reconnect = 5;                  // attempts to reopen a lost stream
   bool foreground_video = false;      // foreground.mp4 besides mask.mp4
   bool png = false;                   // masks/bin000001.png ...
+  io::VideoOptions video;             // --preset, --crf: the .mp4 files
+  bool lossless_masks = false;        // mask.mp4 exact (H.264 at qp 0)
   long max_frames = -1;               // stop after this many frames (-1: when the source ends)
   double queue_seconds = 1;           // --queue: frames waiting between the reader and the graph, in
                                       // seconds of the source (at most 256 MB). It absorbs the burst a

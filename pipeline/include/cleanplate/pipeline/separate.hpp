@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "cleanplate/io/model_file.hpp"
+#include "cleanplate/io/video_sink.hpp"
 #include "cleanplate/stages/decompose.hpp"
 #include "cleanplate/stages/frame_column.hpp"
 #include "cleanplate/stages/mask.hpp"
@@ -47,6 +48,8 @@ struct SeparateOptions {
   stages::MaskOptions mask;                 // --threshold, --open, --close
   SeparateOutputs outputs;
   ModelFormat model;
+  io::VideoOptions video;                   // --preset, --crf: the .mp4 files
+  bool lossless_masks = false;              // mask.mp4 exact (H.264 at qp 0)
   std::int64_t max_memory = 0;              // bytes for the frame matrix; 0: half the machine's memory
   long frames_in_flight = 16;
   bool progress = true;                     // on stderr, when it is a terminal
