@@ -35,4 +35,4 @@ awk -v f=$frames -v d="$decode_s" -v s="$separate_s" 'BEGIN {
   printf "cleanplate separate:  %6.2f s  %7.1f fps\n", s, f / s
   printf "separate / decode throughput: %.3f (target >= 0.50)\n", d / s }'
 echo "per-stage seconds of the last separate run (summary.json):"
-grep -o '"seconds": {[^}]*}' "$work/out/summary.json"
+python3 -c 'import json, sys; print(json.dumps(json.load(open(sys.argv[1]))["seconds"]))' "$work/out/summary.json"
