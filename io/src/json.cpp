@@ -7,7 +7,9 @@
 
 namespace cleanplate::io {
 
-void write_json(const std::filesystem::path& path, const Json& json) { write_file_atomically(path, json.dump(2) + "\n"); }
+void write_json(const std::filesystem::path& path, const Json& json) {
+  write_file_atomically(path, json.dump(2) + "\n");
+}
 
 Json read_json(const std::filesystem::path& path) {
   std::ifstream in(path);

@@ -76,7 +76,8 @@ VideoSink::VideoSink(const fs::path& path, cv::Size size, double fps, bool color
   const char* container = h264 ? "mp4" : path.extension() == ".avi" ? "avi" : "matroska";
   e.check(avformat_alloc_output_context2(&e.format, nullptr, container, file_.temporary().c_str()), "container");
   const AVCodec* codec = h264 ? avcodec_find_encoder_by_name("libx264") : avcodec_find_encoder(AV_CODEC_ID_FFV1);
-  if (!codec) throw Error("cannot write video '" + e.name + "': FFmpeg has no " + (h264 ? "libx264" : "FFV1") + " encoder");
+  if (!codec)
+    throw Error("cannot write video '" + e.name + "': FFmpeg has no " + (h264 ? "libx264" : "FFV1") + " encoder");
   e.stream = avformat_new_stream(e.format, nullptr);
   e.codec = avcodec_alloc_context3(codec);
   if (!e.stream || !e.codec) throw Error("cannot write video '" + e.name + "': out of memory");
@@ -93,8 +94,10 @@ VideoSink::VideoSink(const fs::path& path, cv::Size size, double fps, bool color
   AVDictionary* settings = nullptr;
   if (h264) {
     av_dict_set(&settings, "preset", options.preset.c_str(), 0);
-    if (options.lossless) av_dict_set(&settings, "qp", "0", 0);
-    else av_dict_set_int(&settings, "crf", options.crf, 0);
+    if (options.lossless)
+      av_dict_set(&settings, "qp", "0", 0);
+    else
+      av_dict_set_int(&settings, "crf", options.crf, 0);
   }
   const int opened = avcodec_open2(e.codec, codec, &settings);
   av_dict_free(&settings);
@@ -143,7 +146,8 @@ void VideoSink::finish() {
   file_.commit();
 }
 
-PngSequenceSink::PngSequenceSink(const fs::path& folder, std::string prefix) : folder_(folder), prefix_(std::move(prefix)) {
+PngSequenceSink::PngSequenceSink(const fs::path& folder, std::string prefix)
+    : folder_(folder), prefix_(std::move(prefix)) {
   std::error_code error;
   fs::create_directories(folder_, error);
   if (error) throw Error("cannot create folder '" + folder_.string() + "': " + error.message());

@@ -2,15 +2,15 @@
 
 #include <algorithm>
 #include <chrono>
-#include <map>
 #include <cstdio>
+#include <map>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 #include <opencv2/video/background_segm.hpp>
 
 #include "cleanplate/error.hpp"
-#include "cleanplate/io/json.hpp"
 #include "cleanplate/io/atomic_file.hpp"
+#include "cleanplate/io/json.hpp"
 #include "cleanplate/io/video_sink.hpp"
 #include "cleanplate/io/video_source.hpp"
 #include "cleanplate/pipeline/interrupt.hpp"
@@ -31,7 +31,8 @@ void add_frame(stages::ConfusionCounts& counts, cv::Mat mask, const io::CdnetSeq
 }
 
 // OpenCV's subtractor over every frame in order (it learns as it goes), scored inside the ROI.
-EvaluationRow run_opencv(const std::string& name, cv::Ptr<cv::BackgroundSubtractor> subtractor, const io::CdnetSequence& sequence) {
+EvaluationRow run_opencv(const std::string& name, cv::Ptr<cv::BackgroundSubtractor> subtractor,
+                         const io::CdnetSequence& sequence) {
   EvaluationRow row{sequence.name(), name, {}, 0, 0};
   io::VideoSource source(sequence.input.string());
   const auto started = Clock::now();
@@ -56,7 +57,8 @@ void write_bar_chart(const fs::path& path, const EvaluateResult& result) {
     if (std::find(groups.begin(), groups.end(), r.sequence) == groups.end()) groups.push_back(r.sequence);
   const bool with_mean = groups.size() > 1;
   if (with_mean) groups.push_back("mean");
-  const int methods = static_cast<int>(result.means.size()), bar = 22, gap = 24, height = 380, top = 40, base = height - 60;
+  const int methods = static_cast<int>(result.means.size()), bar = 22, gap = 24, height = 380, top = 40,
+            base = height - 60;
   const int group_width = methods * bar + gap;
   cv::Mat chart(height, gap + static_cast<int>(groups.size()) * group_width + 170, CV_8UC3, cv::Scalar(255, 255, 255));
   cv::putText(chart, "F-measure", {10, 25}, cv::FONT_HERSHEY_SIMPLEX, 0.6, cv::Scalar(0, 0, 0), 1, cv::LINE_AA);
@@ -77,13 +79,15 @@ void write_bar_chart(const fs::path& path, const EvaluateResult& result) {
       const int x = x0 + m * bar, y = base - static_cast<int>(f * (base - top));
       cv::rectangle(chart, {x, y}, {x + bar - 2, base}, colour(m), cv::FILLED);
     }
-    cv::putText(chart, groups[g].substr(0, 12), {x0, base + 18 + 14 * static_cast<int>(g % 2)}, cv::FONT_HERSHEY_SIMPLEX, 0.4, cv::Scalar(0, 0, 0), 1, cv::LINE_AA);
+    cv::putText(chart, groups[g].substr(0, 12), {x0, base + 18 + 14 * static_cast<int>(g % 2)},
+                cv::FONT_HERSHEY_SIMPLEX, 0.4, cv::Scalar(0, 0, 0), 1, cv::LINE_AA);
   }
   for (int m = 0; m < methods; ++m) {  // legend with the mean F of each method
     const int x = chart.cols - 165, y = top + 18 * m;
     cv::rectangle(chart, {x, y}, {x + 12, y + 12}, colour(m), cv::FILLED);
     char label[64];
-    std::snprintf(label, sizeof label, "%s %.3f", result.means[static_cast<std::size_t>(m)].name.c_str(), result.means[static_cast<std::size_t>(m)].f_measure);
+    std::snprintf(label, sizeof label, "%s %.3f", result.means[static_cast<std::size_t>(m)].name.c_str(),
+                  result.means[static_cast<std::size_t>(m)].f_measure);
     cv::putText(chart, label, {x + 16, y + 11}, cv::FONT_HERSHEY_SIMPLEX, 0.38, cv::Scalar(0, 0, 0), 1, cv::LINE_AA);
   }
   cv::line(chart, {gap / 2, base}, {chart.cols - 175, base}, cv::Scalar(0, 0, 0));
@@ -105,12 +109,14 @@ stages::ConfusionCounts score_mask_folder(const fs::path& folder, const io::Cdne
 }
 
 std::string format_table(const EvaluateResult& result) {
-  std::string table = "sequence         method                 Recall  Specif.     FPR     FNR     PWC  Precis.  F-measure     fps\n";
+  std::string table =
+      "sequence         method                 Recall  Specif.     FPR     FNR     PWC  Precis.  F-measure     fps\n";
   char line[200];
   for (const auto& r : result.rows) {
     const auto& c = r.counts;
-    std::snprintf(line, sizeof line, "%-16s %-20s %8.4f %8.4f %7.4f %7.4f %7.3f %8.4f %10.4f %7.1f\n", r.sequence.substr(0, 16).c_str(), r.name.c_str(),
-                  c.recall(), c.specificity(), c.false_positive_rate(), c.false_negative_rate(), c.percentage_wrong(), c.precision(), c.f_measure(),
+    std::snprintf(line, sizeof line, "%-16s %-20s %8.4f %8.4f %7.4f %7.4f %7.3f %8.4f %10.4f %7.1f\n",
+                  r.sequence.substr(0, 16).c_str(), r.name.c_str(), c.recall(), c.specificity(),
+                  c.false_positive_rate(), c.false_negative_rate(), c.percentage_wrong(), c.precision(), c.f_measure(),
                   r.seconds > 0 ? r.frames / r.seconds : 0.0);
     table += line;
   }
@@ -140,10 +146,12 @@ EvaluationRow run_live(const EvaluateOptions& options, const io::CdnetSequence& 
   const auto started = Clock::now();
   const LiveResult result = live(live_options);
   if (result.ended == "interrupted") throw Error("interrupted");
-  return {sequence.name(), "cleanplate live", score_mask_folder(output / "masks", sequence), seconds_since(started), result.frames_processed};
+  return {sequence.name(), "cleanplate live", score_mask_folder(output / "masks", sequence), seconds_since(started),
+          result.frames_processed};
 }
 
-std::vector<EvaluationRow> evaluate_sequence(const EvaluateOptions& options, const io::CdnetSequence& sequence, const fs::path& output) {
+std::vector<EvaluationRow> evaluate_sequence(const EvaluateOptions& options, const io::CdnetSequence& sequence,
+                                             const fs::path& output) {
   std::vector<EvaluationRow> rows;
   for (const stages::Method method : options.methods) {
     SeparateOptions separate_options = options.separate;
@@ -154,15 +162,17 @@ std::vector<EvaluationRow> evaluate_sequence(const EvaluateOptions& options, con
     const auto started = Clock::now();
     const SeparateResult separated = separate(separate_options);
     if (separated.interrupted) throw Error("interrupted");
-    rows.push_back({sequence.name(), std::string("cleanplate ") + method_name(method), score_mask_folder(separate_options.output / "masks", sequence),
-                    seconds_since(started), separated.frames});
+    rows.push_back({sequence.name(), std::string("cleanplate ") + method_name(method),
+                    score_mask_folder(separate_options.output / "masks", sequence), seconds_since(started),
+                    separated.frames});
   }
   if (options.live) rows.push_back(run_live(options, sequence, output / "cleanplate-live"));
   if (options.opencv) {
     rows.push_back(run_opencv("opencv MOG2", cv::createBackgroundSubtractorMOG2(), sequence));
     rows.push_back(run_opencv("opencv KNN", cv::createBackgroundSubtractorKNN(), sequence));
   }
-  for (const auto& folder : options.mask_folders) rows.push_back({sequence.name(), folder.string(), score_mask_folder(folder, sequence), 0, 0});
+  for (const auto& folder : options.mask_folders)
+    rows.push_back({sequence.name(), folder.string(), score_mask_folder(folder, sequence), 0, 0});
   return rows;
 }
 
@@ -175,7 +185,8 @@ std::vector<MethodMean> method_means(const std::vector<EvaluationRow>& rows) {
   for (const auto& r : rows) {
     if (!sums.count(r.name)) names.push_back(r.name);
     Sums& sum = sums[r.name];
-    sum.f_measure += r.counts.f_measure(), sum.sequences += 1, sum.frames += static_cast<double>(r.frames), sum.seconds += r.seconds;
+    sum.f_measure += r.counts.f_measure(), sum.sequences += 1, sum.frames += static_cast<double>(r.frames),
+        sum.seconds += r.seconds;
   }
   std::vector<MethodMean> means;
   for (const auto& name : names) {
@@ -189,12 +200,14 @@ std::vector<MethodMean> method_means(const std::vector<EvaluationRow>& rows) {
 
 EvaluateResult evaluate(const EvaluateOptions& options) {
   const std::vector<fs::path> folders = io::find_sequences(options.sequences);
-  if (folders.size() > 1 && !options.mask_folders.empty()) throw Error("--masks scores one sequence: give a single SEQUENCE with it");
+  if (folders.size() > 1 && !options.mask_folders.empty())
+    throw Error("--masks scores one sequence: give a single SEQUENCE with it");
   std::vector<io::CdnetSequence> sequences;  // all read first, so a broken one fails before hours of work
   for (const auto& folder : folders) sequences.push_back(io::open_cdnet_sequence(folder));
   std::error_code error;
   fs::create_directories(options.output, error);
-  if (error || !fs::is_directory(options.output)) throw Error("cannot create output folder '" + options.output.string() + "'");
+  if (error || !fs::is_directory(options.output))
+    throw Error("cannot create output folder '" + options.output.string() + "'");
 
   EvaluateResult result;
   for (const auto& sequence : sequences) {
@@ -208,8 +221,9 @@ EvaluateResult evaluate(const EvaluateOptions& options) {
   for (const auto& r : result.rows) {
     const auto& c = r.counts;
     char line[320];
-    std::snprintf(line, sizeof line, "%s,%s,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%ld,%.3f\n", r.sequence.c_str(), r.name.c_str(), c.recall(), c.specificity(),
-                  c.false_positive_rate(), c.false_negative_rate(), c.percentage_wrong(), c.precision(), c.f_measure(), r.frames, r.seconds);
+    std::snprintf(line, sizeof line, "%s,%s,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%ld,%.3f\n", r.sequence.c_str(),
+                  r.name.c_str(), c.recall(), c.specificity(), c.false_positive_rate(), c.false_negative_rate(),
+                  c.percentage_wrong(), c.precision(), c.f_measure(), r.frames, r.seconds);
     csv += line;
     json_rows.push_back({{"sequence", r.sequence},
                          {"method", r.name},

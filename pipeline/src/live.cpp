@@ -1,5 +1,7 @@
 #include "cleanplate/pipeline/live.hpp"
 
+#include <oneapi/tbb/flow_graph.h>
+
 #include <algorithm>
 #include <array>
 #include <atomic>
@@ -8,7 +10,6 @@
 #include <deque>
 #include <future>
 #include <mutex>
-#include <oneapi/tbb/flow_graph.h>
 #include <opencv2/highgui.hpp>
 #include <opencv2/imgproc.hpp>
 #include <optional>
@@ -96,11 +97,14 @@ class Mailbox {
 // Latency percentiles in constant memory: 1 ms bins up to 10 s.
 class LatencyHistogram {
  public:
-  void add(double seconds) { ++bins_[static_cast<std::size_t>(std::clamp(seconds * 1000, 0.0, static_cast<double>(bins_.size() - 1)))], ++count_; }
+  void add(double seconds) {
+    ++bins_[static_cast<std::size_t>(std::clamp(seconds * 1000, 0.0, static_cast<double>(bins_.size() - 1)))], ++count_;
+  }
   double percentile(double p) const {
     long seen = 0;
     for (std::size_t i = 0; i < bins_.size(); ++i)
-      if ((seen += bins_[i]) > 0 && static_cast<double>(seen) >= p * static_cast<double>(count_)) return (static_cast<double>(i) + 0.5) / 1000;
+      if ((seen += bins_[i]) > 0 && static_cast<double>(seen) >= p * static_cast<double>(count_))
+        return (static_cast<double>(i) + 0.5) / 1000;
     return 0;
   }
 
@@ -136,17 +140,22 @@ class LiveRun {
     mailbox.close();
     // A reader blocked inside a network read cannot be woken; wait a little, then leave it.
     for (int i = 0; i < 100 && !reader_done_; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    if (reader_done_) reader.join();
-    else reader.detach();
+    if (reader_done_)
+      reader.join();
+    else
+      reader.detach();
 
     result_.seconds = std::chrono::duration<double>(Clock::now() - started).count();
     result_.fps = result_.seconds > 0 ? static_cast<double>(result_.frames_processed) / result_.seconds : 0;
     result_.frames_dropped = mailbox.dropped();
     result_.latency_median = latency_.percentile(0.5);
     result_.latency_p99 = latency_.percentile(0.99);
-    if (interrupted()) result_.ended = "interrupted";
-    else if (window_closed_) result_.ended = "window closed";
-    else if (result_.ended.empty()) result_.ended = "end of input";
+    if (interrupted())
+      result_.ended = "interrupted";
+    else if (window_closed_)
+      result_.ended = "window closed";
+    else if (result_.ended.empty())
+      result_.ended = "end of input";
     finish_outputs();
     return result_;
   }
@@ -211,7 +220,8 @@ class LiveRun {
           continue;
         }
         if (!live_source_ && options_.realtime)
-          std::this_thread::sleep_until(started + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(index / fps_)));
+          std::this_thread::sleep_until(
+              started + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(index / fps_)));
         ++result_.frames_read;
         mailbox.put({index++, 0, std::move(frame->image), Clock::now()});
       }
@@ -239,7 +249,8 @@ class LiveRun {
   void open_outputs() {
     std::error_code error;
     fs::create_directories(options_.output, error);
-    if (error || !fs::is_directory(options_.output)) throw Error("cannot create output folder '" + options_.output.string() + "'");
+    if (error || !fs::is_directory(options_.output))
+      throw Error("cannot create output folder '" + options_.output.string() + "'");
     const cv::Size size(result_.geometry.width, result_.geometry.height);
     io::VideoOptions mask_format = options_.video;
     mask_format.lossless = options_.lossless_masks;
@@ -251,7 +262,8 @@ class LiveRun {
 
   void write(const SeparatedFrame& f) {
     const double source_seconds = static_cast<double>(f.frame.index) / fps_;
-    const bool snapshot = !options_.output.empty() && options_.snapshot_every > 0 && !f.warming_up && source_seconds >= next_snapshot_;
+    const bool snapshot =
+        !options_.output.empty() && options_.snapshot_every > 0 && !f.warming_up && source_seconds >= next_snapshot_;
     cv::Mat foreground, background;  // only when an output shows them
     if (foreground_video_ || options_.display) {
       foreground = cv::Mat::zeros(f.converted.size(), f.converted.type());
@@ -307,14 +319,17 @@ class LiveRun {
     flow::limiter_node<CapturedFrame> in_flight(graph, 4);
     flow::function_node<CapturedFrame, ConvertedFrame> convert(graph, flow::unlimited, [&](const CapturedFrame& frame) {
       ConvertedFrame converted{frame, stages::convert_frame(frame.image, geometry), Eigen::VectorXf(geometry.values())};
-      stages::frame_to_column(converted.converted, geometry, converted.column);  // already converted: only the float step
-      converted.frame.image.release();  // only the converted frame goes on
+      stages::frame_to_column(converted.converted, geometry,
+                              converted.column);  // already converted: only the float step
+      converted.frame.image.release();            // only the converted frame goes on
       return converted;
     });
-    flow::sequencer_node<ConvertedFrame> in_order(graph, [](const ConvertedFrame& f) { return static_cast<std::size_t>(f.frame.sequence); });
+    flow::sequencer_node<ConvertedFrame> in_order(
+        graph, [](const ConvertedFrame& f) { return static_cast<std::size_t>(f.frame.sequence); });
     flow::function_node<ConvertedFrame, SeparatedFrame> decompose(graph, flow::serial, [&](const ConvertedFrame& f) {
       stages::OnlineFrame separated = online_->process(f.column);
-      return SeparatedFrame{f.frame, f.converted, separated.mask, std::move(separated.background), separated.warming_up};
+      return SeparatedFrame{f.frame, f.converted, separated.mask, std::move(separated.background),
+                            separated.warming_up};
     });
     flow::function_node<SeparatedFrame, flow::continue_msg> writer(graph, flow::serial, [&](const SeparatedFrame& f) {
       write(f);

@@ -1,5 +1,8 @@
 #include "cleanplate/pipeline/separate.hpp"
 
+#include <oneapi/tbb/flow_graph.h>
+#include <oneapi/tbb/parallel_for.h>
+#include <oneapi/tbb/parallel_pipeline.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -9,9 +12,6 @@
 #include <cstring>
 #include <map>
 #include <memory>
-#include <oneapi/tbb/flow_graph.h>
-#include <oneapi/tbb/parallel_for.h>
-#include <oneapi/tbb/parallel_pipeline.h>
 #include <optional>
 
 #include "cleanplate/error.hpp"
@@ -41,7 +41,9 @@ class BusyTime {
   struct Scope {
     BusyTime& owner;
     Clock::time_point start = Clock::now();
-    ~Scope() { owner.nanoseconds_ += std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - start).count(); }
+    ~Scope() {
+      owner.nanoseconds_ += std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - start).count();
+    }
   };
   Scope measure() { return Scope{*this}; }
   double seconds() const { return static_cast<double>(nanoseconds_.load()) * 1e-9; }
@@ -65,8 +67,10 @@ std::string gibibytes(double bytes) {
 void prepare_output_folder(const fs::path& folder) {
   std::error_code error;
   fs::create_directories(folder, error);
-  if (error || !fs::is_directory(folder)) throw Error("cannot create output folder '" + folder.string() + "': " + (error ? error.message() : "it is a file"));
-  if (::access(folder.c_str(), W_OK) != 0) throw Error("cannot write to output folder '" + folder.string() + "': " + std::strerror(errno));
+  if (error || !fs::is_directory(folder))
+    throw Error("cannot create output folder '" + folder.string() + "': " + (error ? error.message() : "it is a file"));
+  if (::access(folder.c_str(), W_OK) != 0)
+    throw Error("cannot write to output folder '" + folder.string() + "': " + std::strerror(errno));
 }
 
 struct DecodedFrame {
@@ -88,7 +92,8 @@ struct SplitFrame {
 // A column of the frame matrix as the 8-bit values it was made from.
 std::vector<std::uint8_t> grey_levels(const Eigen::Ref<const Eigen::VectorXf>& column) {
   std::vector<std::uint8_t> levels(static_cast<std::size_t>(column.size()));
-  for (Eigen::Index i = 0; i < column.size(); ++i) levels[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(std::lrint(column(i) * 255));
+  for (Eigen::Index i = 0; i < column.size(); ++i)
+    levels[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(std::lrint(column(i) * 255));
   return levels;
 }
 
@@ -101,8 +106,9 @@ class SeparateRun {
     result_.geometry = geometry_;
     result_.fps = source_.fps();
     result_.announced_frames = source_.frame_count();
-    max_memory_ = options.max_memory > 0 ? options.max_memory
-                                          : static_cast<std::int64_t>(::sysconf(_SC_PHYS_PAGES)) * ::sysconf(_SC_PAGE_SIZE) / 2;
+    max_memory_ = options.max_memory > 0
+                      ? options.max_memory
+                      : static_cast<std::int64_t>(::sysconf(_SC_PHYS_PAGES)) * ::sysconf(_SC_PAGE_SIZE) / 2;
   }
 
   SeparateResult run() {
@@ -124,7 +130,7 @@ class SeparateRun {
   std::optional<stages::FrameMatrix> matrix_;
   stages::BackgroundModel model_;
   double squared_norm_ = 0;  // ||X||_F^2, summed while stacking
-  cv::Mat seed_threshold_;  // per pixel
+  cv::Mat seed_threshold_;   // per pixel
   std::optional<stages::BackgroundRefit> refit_;
   std::vector<std::uint8_t> mask_bits_;  // every frame's mask, packed, for the refit and model.npz
   linalg::SvdResult<float> refit_background_;
@@ -145,14 +151,17 @@ class SeparateRun {
   // robust PCA's multiplier Y, sparse part S and thresholding target; a lossless foreground's
   // 16-bit values (half a float matrix at most).
   void check_memory(long frames) const {
-    const double copies = (options_.method == stages::Method::svd || options_.method == stages::Method::robust ? 1 : options_.method == stages::Method::godec ? 2 : 4) +
+    const double copies = (options_.method == stages::Method::svd || options_.method == stages::Method::robust ? 1
+                           : options_.method == stages::Method::godec                                          ? 2
+                                                                                                               : 4) +
                           (options_.outputs.model && options_.model.lossless ? 0.5 : 0);
     const double bytes = copies * static_cast<double>(frames) * static_cast<double>(geometry_.values()) * sizeof(float);
     if (bytes > static_cast<double>(max_memory_))
-      throw Error("the frame matrix" + std::string(copies > 1 ? " and the method's working copies need " : " needs ") + gibibytes(bytes) +
-                  " (" + std::to_string(frames) + " frames of " + std::to_string(geometry_.width) + "x" + std::to_string(geometry_.height) + "x" +
-                  std::to_string(geometry_.channels) + " floats" + (copies > 1 ? ", " + copies_text(copies) + " matrices" : "") +
-                  "), more than --max-memory " + gibibytes(static_cast<double>(max_memory_)) + ": use --scale, --frames or a larger --max-memory");
+      throw Error("the frame matrix" + std::string(copies > 1 ? " and the method's working copies need " : " needs ") +
+                  gibibytes(bytes) + " (" + std::to_string(frames) + " frames of " + std::to_string(geometry_.width) +
+                  "x" + std::to_string(geometry_.height) + "x" + std::to_string(geometry_.channels) + " floats" +
+                  (copies > 1 ? ", " + copies_text(copies) + " matrices" : "") + "), more than --max-memory " +
+                  gibibytes(static_cast<double>(max_memory_)) + ": use --scale, --frames or a larger --max-memory");
   }
 
   // decode (serial) -> limiter -> convert (parallel) -> sequencer -> stack (serial, in order)
@@ -160,12 +169,14 @@ class SeparateRun {
     const long expected = expected_frames();
     if (expected >= 0) {  // fail before reading when the answer is known (decompose checks again)
       if (options_.rank > expected)
-        throw Error("--rank " + std::to_string(options_.rank) + " is larger than the number of frames (" + std::to_string(expected) + ")");
+        throw Error("--rank " + std::to_string(options_.rank) + " is larger than the number of frames (" +
+                    std::to_string(expected) + ")");
       check_memory(expected);
     }
     if (options_.start > 0 && !source_.skip(options_.start))
       throw Error("--start " + std::to_string(options_.start) + " is past the end of '" + options_.input + "'");
-    const long fitting = static_cast<long>(max_memory_ / (geometry_.values() * static_cast<std::int64_t>(sizeof(float))));
+    const long fitting =
+        static_cast<long>(max_memory_ / (geometry_.values() * static_cast<std::int64_t>(sizeof(float))));
     matrix_.emplace(geometry_.values(), expected > 0 ? expected : std::clamp(fitting, 1L, 256L));
 
     // Frames below the capacity are converted in parallel straight into their columns. Only a
@@ -194,25 +205,29 @@ class SeparateRun {
       auto busy = convert_time.measure();
       ConvertedFrame converted{frame.index, {}, 0};
       if (!frame.in_place) converted.column.resize(geometry_.values());
-      const Eigen::Ref<Eigen::VectorXf> column = frame.in_place ? matrix_->column(frame.index) : Eigen::Ref<Eigen::VectorXf>(converted.column);
+      const Eigen::Ref<Eigen::VectorXf> column =
+          frame.in_place ? matrix_->column(frame.index) : Eigen::Ref<Eigen::VectorXf>(converted.column);
       stages::frame_to_column(frame.image, geometry_, column);
-      converted.squared_norm = column.cast<double>().squaredNorm();  // while it is in cache: saves a pass for the energy
+      converted.squared_norm =
+          column.cast<double>().squaredNorm();  // while it is in cache: saves a pass for the energy
       return converted;
     });
-    flow::sequencer_node<ConvertedFrame> in_order(graph, [](const ConvertedFrame& frame) { return static_cast<std::size_t>(frame.index); });
-    flow::function_node<ConvertedFrame, flow::continue_msg> stack(graph, flow::serial, [&](const ConvertedFrame& frame) {
-      auto busy = stack_time.measure();
-      if (frame.column.size() > 0) {
-        check_memory(frame.index + 1);
-        matrix_->reserve(frame.index + 1);
-        matrix_->column(frame.index) = frame.column;
-        capacity = matrix_->capacity();
-      }
-      matrix_->set_count(frame.index + 1);
-      squared_norm_ += frame.squared_norm;
-      progress_.update(frame.index + 1);
-      return flow::continue_msg();
-    });
+    flow::sequencer_node<ConvertedFrame> in_order(
+        graph, [](const ConvertedFrame& frame) { return static_cast<std::size_t>(frame.index); });
+    flow::function_node<ConvertedFrame, flow::continue_msg> stack(graph, flow::serial,
+                                                                  [&](const ConvertedFrame& frame) {
+                                                                    auto busy = stack_time.measure();
+                                                                    if (frame.column.size() > 0) {
+                                                                      check_memory(frame.index + 1);
+                                                                      matrix_->reserve(frame.index + 1);
+                                                                      matrix_->column(frame.index) = frame.column;
+                                                                      capacity = matrix_->capacity();
+                                                                    }
+                                                                    matrix_->set_count(frame.index + 1);
+                                                                    squared_norm_ += frame.squared_norm;
+                                                                    progress_.update(frame.index + 1);
+                                                                    return flow::continue_msg();
+                                                                  });
     flow::make_edge(decode, in_flight);
     flow::make_edge(in_flight, convert);
     flow::make_edge(convert, in_order);
@@ -225,8 +240,12 @@ class SeparateRun {
     result_.frames = matrix_->count();
     result_.interrupted = interrupted();
     result_.source_ended_early = !result_.interrupted && source_.frame_count() >= 0 && result_.frames < expected;
-    result_.seconds = {.read = seconds_since(started), .decode = decode_time.seconds(), .convert = convert_time.seconds(), .stack = stack_time.seconds()};
-    if (result_.frames == 0 && !result_.interrupted) throw Error("'" + options_.input + "' has no frames to separate after --start " + std::to_string(options_.start));
+    result_.seconds = {.read = seconds_since(started),
+                       .decode = decode_time.seconds(),
+                       .convert = convert_time.seconds(),
+                       .stack = stack_time.seconds()};
+    if (result_.frames == 0 && !result_.interrupted)
+      throw Error("'" + options_.input + "' has no frames to separate after --start " + std::to_string(options_.start));
   }
 
   void decompose() {
@@ -254,7 +273,10 @@ class SeparateRun {
   }
 
   std::int64_t mask_bytes() const { return (geometry_.pixels() + 7) / 8; }
-  std::span<std::uint8_t> mask_of(long frame) { return std::span(mask_bits_).subspan(static_cast<std::size_t>(frame * mask_bytes()), static_cast<std::size_t>(mask_bytes())); }
+  std::span<std::uint8_t> mask_of(long frame) {
+    return std::span(mask_bits_)
+        .subspan(static_cast<std::size_t>(frame * mask_bytes()), static_cast<std::size_t>(mask_bytes()));
+  }
 
   // Step 2 of the refit (stages/background_refit.hpp) for the frames split, in parallel.
   void refit_background(long frames) {
@@ -262,7 +284,9 @@ class SeparateRun {
     const Eigen::MatrixXd pixel_factor = refit_->pixel_factor();
     Eigen::MatrixXd frame_factor(frames, pixel_factor.cols());
     const auto matrix = matrix_->view();
-    oneapi::tbb::parallel_for(0L, frames, [&](long j) { frame_factor.row(j) = refit_->frame_factor(pixel_factor, j, matrix.col(j), mask_of(j)).transpose(); });
+    oneapi::tbb::parallel_for(0L, frames, [&](long j) {
+      frame_factor.row(j) = refit_->frame_factor(pixel_factor, j, matrix.col(j), mask_of(j)).transpose();
+    });
     refit_background_ = stages::to_svd(pixel_factor, frame_factor);
     result_.seconds.refit = seconds_since(started);
   }
@@ -274,9 +298,10 @@ class SeparateRun {
     const auto started = Clock::now();
     const auto& format = options_.model;
     io::ModelFile model;
-    model.producer = std::string("cleanplate ") + CLEANPLATE_VERSION + " separate, method " + method_name(options_.method) + ", rank " +
-                     std::to_string(options_.rank);
-    model.frames = frames, model.height = geometry_.height, model.width = geometry_.width, model.channels = geometry_.channels;
+    model.producer = std::string("cleanplate ") + CLEANPLATE_VERSION + " separate, method " +
+                     method_name(options_.method) + ", rank " + std::to_string(options_.rank);
+    model.frames = frames, model.height = geometry_.height, model.width = geometry_.width,
+    model.channels = geometry_.channels;
     model.fps = result_.fps;
     io::quantize_factors(model, refit_background_, format.factors);
     model.energy = model_.energy;
@@ -289,24 +314,31 @@ class SeparateRun {
     double squared_error = 0;
     long next = 0;
     progress_.start("coding", frames);
-    oneapi::tbb::parallel_pipeline(static_cast<std::size_t>(options_.frames_in_flight),
-        oneapi::tbb::make_filter<void, long>(oneapi::tbb::filter_mode::serial_in_order, [&](oneapi::tbb::flow_control& control) {
-          if (next == frames) control.stop();
-          return next++;
-        }) &
-        oneapi::tbb::make_filter<long, io::CodedFrame>(oneapi::tbb::filter_mode::parallel, [&](long j) {
-          return io::encode_foreground(grey_levels(matrix.col(j)), decoder.background(j), mask_of(j), geometry_.channels, model.foreground_step,
-                                       static_cast<int>(model.foreground_tolerance));
-        }) &
-        oneapi::tbb::make_filter<io::CodedFrame, void>(oneapi::tbb::filter_mode::serial_in_order, [&](const io::CodedFrame& coded) {
-          squared_error += coded.squared_error;
-          io::append_frame(model, coded);
-          progress_.update(model.coded_frames());
-        }));
+    oneapi::tbb::parallel_pipeline(
+        static_cast<std::size_t>(options_.frames_in_flight),
+        oneapi::tbb::make_filter<void, long>(oneapi::tbb::filter_mode::serial_in_order,
+                                             [&](oneapi::tbb::flow_control& control) {
+                                               if (next == frames) control.stop();
+                                               return next++;
+                                             }) &
+            oneapi::tbb::make_filter<long, io::CodedFrame>(oneapi::tbb::filter_mode::parallel,
+                                                           [&](long j) {
+                                                             return io::encode_foreground(
+                                                                 grey_levels(matrix.col(j)), decoder.background(j),
+                                                                 mask_of(j), geometry_.channels, model.foreground_step,
+                                                                 static_cast<int>(model.foreground_tolerance));
+                                                           }) &
+            oneapi::tbb::make_filter<io::CodedFrame, void>(oneapi::tbb::filter_mode::serial_in_order,
+                                                           [&](const io::CodedFrame& coded) {
+                                                             squared_error += coded.squared_error;
+                                                             io::append_frame(model, coded);
+                                                             progress_.update(model.coded_frames());
+                                                           }));
     progress_.finish();
 
     const double values = static_cast<double>(frames) * static_cast<double>(model.values_per_frame());
-    model.psnr = squared_error > 0 ? 10 * std::log10(255.0 * 255.0 * values / squared_error) : std::numeric_limits<double>::infinity();
+    model.psnr = squared_error > 0 ? 10 * std::log10(255.0 * 255.0 * values / squared_error)
+                                   : std::numeric_limits<double>::infinity();
     io::write_model_file(out("model.npz"), model);
     wrote("model.npz");
     auto& c = result_.compression;
@@ -314,7 +346,8 @@ class SeparateRun {
     const std::int64_t input_bytes = source_.bytes(), input_frames = source_.frame_count();
     if (input_bytes >= 0 && input_frames > 0) c.input_bytes = input_bytes * frames / input_frames;
     c.model_bytes = static_cast<std::int64_t>(fs::file_size(out("model.npz")));
-    c.coded_share = static_cast<double>(model.coded_pixels()) / (static_cast<double>(frames) * static_cast<double>(model.height * model.width));
+    c.coded_share = static_cast<double>(model.coded_pixels()) /
+                    (static_cast<double>(frames) * static_cast<double>(model.height * model.width));
     c.psnr = model.psnr;
     result_.seconds.model = seconds_since(started);
   }
@@ -341,7 +374,8 @@ class SeparateRun {
       mask_bits_.assign(static_cast<std::size_t>(n * mask_bytes()), 0);
     }
 
-    const std::vector<Eigen::Index> preview_frames = stages::evenly_spaced_frames(n, 4);  // the middles of four equal parts
+    const std::vector<Eigen::Index> preview_frames =
+        stages::evenly_spaced_frames(n, 4);  // the middles of four equal parts
     std::vector<stages::PreviewRow> previews(preview_frames.size());
 
     const auto started = Clock::now();
@@ -361,7 +395,8 @@ class SeparateRun {
       auto busy = split_time.measure();
       const Eigen::VectorXf background = model_.background(j);
       SplitFrame frame{j, frames.col(j) - background, {}, {}, {}};
-      frame.mask = stages::make_mask(stages::residual_magnitude(frame.residual, geometry_), seed_threshold_, options_.mask);
+      frame.mask =
+          stages::make_mask(stages::residual_magnitude(frame.residual, geometry_), seed_threshold_, options_.mask);
       if (refit_) {  // each frame its own bytes: no race
         const auto bits = stages::pack_mask(frame.mask);
         std::copy(bits.begin(), bits.end(), mask_of(j).begin());
@@ -370,20 +405,24 @@ class SeparateRun {
       frame.foreground = cv::Mat::zeros(original.size(), original.type());
       original.copyTo(frame.foreground, frame.mask);
       const auto preview = std::find(preview_frames.begin(), preview_frames.end(), j);
-      if (background_video || preview != preview_frames.end()) frame.background = stages::column_to_image(background, geometry_);
-      if (preview != preview_frames.end()) previews[preview - preview_frames.begin()] = {original, frame.background, frame.foreground, frame.mask};
+      if (background_video || preview != preview_frames.end())
+        frame.background = stages::column_to_image(background, geometry_);
+      if (preview != preview_frames.end())
+        previews[preview - preview_frames.begin()] = {original, frame.background, frame.foreground, frame.mask};
       return frame;
     });
-    flow::sequencer_node<SplitFrame> in_order(graph, [](const SplitFrame& frame) { return static_cast<std::size_t>(frame.index); });
+    flow::sequencer_node<SplitFrame> in_order(
+        graph, [](const SplitFrame& frame) { return static_cast<std::size_t>(frame.index); });
     flow::broadcast_node<SplitFrame> to_writers(graph);
 
     std::vector<std::unique_ptr<flow::function_node<SplitFrame, long>>> writers;
     const auto add_writer = [&](auto write) {
-      writers.push_back(std::make_unique<flow::function_node<SplitFrame, long>>(graph, flow::serial, [&, write](const SplitFrame& frame) {
-        auto busy = write_time.measure();
-        write(frame);
-        return frame.index;
-      }));
+      writers.push_back(std::make_unique<flow::function_node<SplitFrame, long>>(graph, flow::serial,
+                                                                                [&, write](const SplitFrame& frame) {
+                                                                                  auto busy = write_time.measure();
+                                                                                  write(frame);
+                                                                                  return frame.index;
+                                                                                }));
     };
     if (mask_video) add_writer([&](const SplitFrame& f) { mask_video->write(f.mask); });
     if (foreground_video) add_writer([&](const SplitFrame& f) { foreground_video->write(f.foreground); });
@@ -435,7 +474,8 @@ class SeparateRun {
     finish(background_video_sink, "background.mp4");
     if (mask_images && written > 0) wrote("masks/");
     if (refit_ && written > 0) refit_background(written);
-    if (options_.outputs.background && written > 0) write_image("background.png", stages::column_to_image(stages::mean_background(refit_background_), geometry_));
+    if (options_.outputs.background && written > 0)
+      write_image("background.png", stages::column_to_image(stages::mean_background(refit_background_), geometry_));
     if (written == n) write_image("preview.png", stages::contact_sheet(previews));
     if (options_.outputs.model && written > 0) write_model(written);
   }
@@ -518,10 +558,14 @@ stages::Method parse_method(const std::string& name) {
 
 const char* method_name(stages::Method method) {
   switch (method) {
-    case stages::Method::godec: return "godec";
-    case stages::Method::robust_pca: return "rpca";
-    case stages::Method::svd: return "svd";
-    case stages::Method::robust: break;
+    case stages::Method::godec:
+      return "godec";
+    case stages::Method::robust_pca:
+      return "rpca";
+    case stages::Method::svd:
+      return "svd";
+    case stages::Method::robust:
+      break;
   }
   return "robust";
 }
@@ -535,10 +579,15 @@ std::int64_t parse_bytes(const std::string& text) {
     used = 0;
   }
   const std::string unit = text.substr(used);
-  const double factor = unit.empty() || unit == "B" ? 1 : unit == "K" || unit == "KiB" ? 1024.0 : unit == "M" || unit == "MiB" ? 1024.0 * 1024
-                        : unit == "G" || unit == "GiB" ? 1024.0 * 1024 * 1024 : unit == "T" || unit == "TiB" ? 1024.0 * 1024 * 1024 * 1024 : -1;
+  const double factor = unit.empty() || unit == "B"    ? 1
+                        : unit == "K" || unit == "KiB" ? 1024.0
+                        : unit == "M" || unit == "MiB" ? 1024.0 * 1024
+                        : unit == "G" || unit == "GiB" ? 1024.0 * 1024 * 1024
+                        : unit == "T" || unit == "TiB" ? 1024.0 * 1024 * 1024 * 1024
+                                                       : -1;
   if (used == 0 || factor < 0 || !(value > 0) || !std::isfinite(value))
-    throw Error("cannot read '" + text + "' as a memory size: use bytes or a number with K, M, G or T (such as 512M or 4G)");
+    throw Error("cannot read '" + text +
+                "' as a memory size: use bytes or a number with K, M, G or T (such as 512M or 4G)");
   return static_cast<std::int64_t>(value * factor);
 }
 

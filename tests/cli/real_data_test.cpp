@@ -11,11 +11,13 @@ TEST(RealData, HighwayImageSequenceScoresAtLeastTheBaseline) {
   const fs::path highway = shared_data() / "cdnet-baseline/highway";
   if (!fs::exists(highway)) GTEST_SKIP() << "test data not found at " << highway << " (see ../shared/data/README.md)";
   const fs::path out = scratch_folder() / "out";
-  const ProgramRun result = run(cleanplate_command("separate '" + (highway / "input").string() + "' --png --outputs mask -o '" + out.string() + "'"), out.parent_path());
+  const ProgramRun result = run(cleanplate_command("separate '" + (highway / "input").string() +
+                                                   "' --png --outputs mask -o '" + out.string() + "'"),
+                                out.parent_path());
   ASSERT_EQ(result.exit_code, 0) << result.errors;
   const auto counts = pipeline::score_mask_folder(out / "masks", io::open_cdnet_sequence(highway));
-  std::printf("highway (frames 470-1700, ROI): F-measure %.4f, precision %.4f, recall %.4f, PWC %.3f\n", counts.f_measure(),
-              counts.precision(), counts.recall(), counts.percentage_wrong());
+  std::printf("highway (frames 470-1700, ROI): F-measure %.4f, precision %.4f, recall %.4f, PWC %.3f\n",
+              counts.f_measure(), counts.precision(), counts.recall(), counts.percentage_wrong());
   EXPECT_GE(counts.f_measure(), 0.92);  // the default method (robust)
 }
 
@@ -26,9 +28,11 @@ TEST(RealData, HighwayImageSequenceScoresAtLeastTheBaseline) {
 // chart cover them all; then an existing mask folder is scored against one sequence.
 TEST(RealData, EvalOnTheSharedSetBeatsOpenCv) {
   const fs::path highway = shared_data() / "cdnet-baseline/highway", sbi = shared_data() / "sbi2015";
-  if (!fs::exists(highway) || !fs::exists(sbi)) GTEST_SKIP() << "test data not found at " << shared_data() << " (see ../shared/data/README.md)";
+  if (!fs::exists(highway) || !fs::exists(sbi))
+    GTEST_SKIP() << "test data not found at " << shared_data() << " (see ../shared/data/README.md)";
   const fs::path out = scratch_folder() / "eval";
-  const ProgramRun result = run(cleanplate_command("eval '" + highway.string() + "' '" + sbi.string() + "' -o '" + out.string() + "' --method robust,live"),
+  const ProgramRun result = run(cleanplate_command("eval '" + highway.string() + "' '" + sbi.string() + "' -o '" +
+                                                   out.string() + "' --method robust,live"),
                                 out.parent_path());
   ASSERT_EQ(result.exit_code, 0) << result.errors;
   std::string csv = read_text(out / "eval.csv");
@@ -54,18 +58,22 @@ TEST(RealData, EvalOnTheSharedSetBeatsOpenCv) {
   EXPECT_FALSE(cv::imread((out / "f_measure.png").string()).empty());
 
   const fs::path masks = out / "IBMtest2/cleanplate-robust/masks";
-  const ProgramRun again = run(cleanplate_command("eval '" + (sbi / "IBMtest2").string() + "' -o '" + (out / "again").string() +
-                                                  "' --method robust --no-opencv --masks '" + masks.string() + "'"), out.parent_path());
+  const ProgramRun again =
+      run(cleanplate_command("eval '" + (sbi / "IBMtest2").string() + "' -o '" + (out / "again").string() +
+                             "' --method robust --no-opencv --masks '" + masks.string() + "'"),
+          out.parent_path());
   ASSERT_EQ(again.exit_code, 0) << again.errors;
   csv = read_text(out / "again/eval.csv");
-  EXPECT_NEAR(f_measure("IBMtest2", masks.string()), f_measure("IBMtest2", "cleanplate robust"), 1e-9) << "the same masks, run again and scored from their folder";
+  EXPECT_NEAR(f_measure("IBMtest2", masks.string()), f_measure("IBMtest2", "cleanplate robust"), 1e-9)
+      << "the same masks, run again and scored from their folder";
 }
 
 TEST(RealData, PedestriansVideoWithAudioRunsToCompletion) {
   const fs::path video = shared_data() / "video/pedestrians-480x360.avi";
   if (!fs::exists(video)) GTEST_SKIP() << "test data not found at " << video << " (see ../shared/data/README.md)";
   const fs::path out = scratch_folder() / "out";
-  const ProgramRun result = run(cleanplate_command("separate '" + video.string() + "' -o '" + out.string() + "'"), out.parent_path());
+  const ProgramRun result =
+      run(cleanplate_command("separate '" + video.string() + "' -o '" + out.string() + "'"), out.parent_path());
   ASSERT_EQ(result.exit_code, 0) << result.errors;
   EXPECT_EQ(decodable_frames(out / "mask.mp4"), 795);
   EXPECT_NE(read_text(out / "summary.json").find("\"frames\": 795"), std::string::npos);
@@ -81,15 +89,19 @@ TEST(RealData, HighwayModelRoundTrip) {
   for (const std::string settings : {"", "--lossless-foreground --frames 300"}) {
     const fs::path out = scratch / "out", rebuilt = scratch / "rebuilt";
     fs::remove_all(out), fs::remove_all(rebuilt);
-    const ProgramRun result = run(cleanplate_command("separate '" + (highway / "input").string() + "' -q --outputs model -o '" + out.string() + "' " + settings), scratch);
+    const ProgramRun result = run(cleanplate_command("separate '" + (highway / "input").string() +
+                                                     "' -q --outputs model -o '" + out.string() + "' " + settings),
+                                  scratch);
     ASSERT_EQ(result.exit_code, 0) << result.errors;
-    const ProgramRun rebuild = run(cleanplate_command("rebuild -q '" + (out / "model.npz").string() + "' -o '" + rebuilt.string() + "'"), scratch);
+    const ProgramRun rebuild = run(
+        cleanplate_command("rebuild -q '" + (out / "model.npz").string() + "' -o '" + rebuilt.string() + "'"), scratch);
     ASSERT_EQ(rebuild.exit_code, 0) << rebuild.errors;
     const bool lossless = !settings.empty();
-    const std::vector<cv::Mat> used(frames.begin(), frames.begin() + (lossless ? 300 : static_cast<long>(frames.size())));
+    const std::vector<cv::Mat> used(frames.begin(),
+                                    frames.begin() + (lossless ? 300 : static_cast<long>(frames.size())));
     const double psnr = video_psnr(used, rebuilt), ratio = summary_number(out / "summary.json", "raw_to_model");
-    std::printf("highway, %s: PSNR %.2f dB, %.2fx smaller than the raw frames, %.2fx smaller than the JPEG input\n", lossless ? "lossless" : "default",
-                psnr, ratio, summary_number(out / "summary.json", "input_to_model"));
+    std::printf("highway, %s: PSNR %.2f dB, %.2fx smaller than the raw frames, %.2fx smaller than the JPEG input\n",
+                lossless ? "lossless" : "default", psnr, ratio, summary_number(out / "summary.json", "input_to_model"));
     if (lossless) {
       EXPECT_TRUE(std::isinf(psnr));
     } else {

@@ -14,38 +14,37 @@
 #include <string>
 
 #include "cleanplate/io/video_sink.hpp"
-
 #include "cleanplate/stages/frame_column.hpp"
 #include "cleanplate/stages/online_background.hpp"
 
 namespace cleanplate::pipeline {
 
 struct LiveOptions {
-  std::string input;                  // camera index, stream URL, or a file
-  std::filesystem::path output;       // empty: no files
-  stages::ConvertOptions convert;     // --scale, --color
-  stages::OnlineOptions online;       // rank, warm-up, mask rules (memory is set from memory_seconds)
-  double memory_seconds = 10;         // --memory: how fast a change becomes background
-  bool realtime = true;               // files: play at their frame rate (live sources always are)
-  bool display = false;               // a window: original | background | mask, and the fps
-  double snapshot_every = 0;          // seconds between background snapshots (0: none)
-  int reconnect = 5;                  // attempts to reopen a lost stream
-  bool foreground_video = false;      // foreground.mp4 besides mask.mp4
-  bool png = false;                   // masks/bin000001.png ...
-  io::VideoOptions video;             // --preset, --crf: the .mp4 files
-  bool lossless_masks = false;        // mask.mp4 exact (H.264 at qp 0)
-  long max_frames = -1;               // stop after this many frames (-1: when the source ends)
-  double queue_seconds = 1;           // --queue: frames waiting between the reader and the graph, in
-                                      // seconds of the source (at most 256 MB). It absorbs the burst a
-                                      // stream delivers after FFmpeg's probe (0.7 s at 30 fps); when it
-                                      // is full the oldest frame is dropped, so latency stays under it.
+  std::string input;               // camera index, stream URL, or a file
+  std::filesystem::path output;    // empty: no files
+  stages::ConvertOptions convert;  // --scale, --color
+  stages::OnlineOptions online;    // rank, warm-up, mask rules (memory is set from memory_seconds)
+  double memory_seconds = 10;      // --memory: how fast a change becomes background
+  bool realtime = true;            // files: play at their frame rate (live sources always are)
+  bool display = false;            // a window: original | background | mask, and the fps
+  double snapshot_every = 0;       // seconds between background snapshots (0: none)
+  int reconnect = 5;               // attempts to reopen a lost stream
+  bool foreground_video = false;   // foreground.mp4 besides mask.mp4
+  bool png = false;                // masks/bin000001.png ...
+  io::VideoOptions video;          // --preset, --crf: the .mp4 files
+  bool lossless_masks = false;     // mask.mp4 exact (H.264 at qp 0)
+  long max_frames = -1;            // stop after this many frames (-1: when the source ends)
+  double queue_seconds = 1;        // --queue: frames waiting between the reader and the graph, in
+                                   // seconds of the source (at most 256 MB). It absorbs the burst a
+                                   // stream delivers after FFmpeg's probe (0.7 s at 30 fps); when it
+                                   // is full the oldest frame is dropped, so latency stays under it.
   bool progress = true;
 };
 
 struct LiveResult {
   long frames_read = 0, frames_processed = 0, frames_dropped = 0, decode_failures = 0, reconnects = 0;
-  std::string ended;                  // "end of input", "stream lost", "interrupted", "frame limit", "window closed"
-  double seconds = 0, fps = 0;        // processed frames per wall second
+  std::string ended;            // "end of input", "stream lost", "interrupted", "frame limit", "window closed"
+  double seconds = 0, fps = 0;  // processed frames per wall second
   double latency_median = 0, latency_p99 = 0;  // seconds from decode to written
   stages::FrameGeometry geometry;
 };

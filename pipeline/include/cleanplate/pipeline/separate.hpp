@@ -38,35 +38,35 @@ struct ModelFormat {
 };
 
 struct SeparateOptions {
-  std::string input;                        // file, image pattern or folder, camera, URL
-  std::filesystem::path output = "out";     // folder, created if missing
+  std::string input;                     // file, image pattern or folder, camera, URL
+  std::filesystem::path output = "out";  // folder, created if missing
   stages::Method method = stages::Method::robust;
-  long rank = 1;                            // of the background (an upper bound for robust_pca)
-  stages::ConvertOptions convert;           // --scale, --color
-  long start = 0;                           // frames skipped at the beginning
-  long frames = -1;                         // at most this many frames (-1: all)
-  stages::MaskOptions mask;                 // --threshold, --open, --close
+  long rank = 1;                   // of the background (an upper bound for robust_pca)
+  stages::ConvertOptions convert;  // --scale, --color
+  long start = 0;                  // frames skipped at the beginning
+  long frames = -1;                // at most this many frames (-1: all)
+  stages::MaskOptions mask;        // --threshold, --open, --close
   SeparateOutputs outputs;
   ModelFormat model;
-  io::VideoOptions video;                   // --preset, --crf: the .mp4 files
-  bool lossless_masks = false;              // mask.mp4 exact (H.264 at qp 0)
-  std::int64_t max_memory = 0;              // bytes for the frame matrix; 0: half the machine's memory
+  io::VideoOptions video;       // --preset, --crf: the .mp4 files
+  bool lossless_masks = false;  // mask.mp4 exact (H.264 at qp 0)
+  std::int64_t max_memory = 0;  // bytes for the frame matrix; 0: half the machine's memory
   long frames_in_flight = 16;
-  bool progress = true;                     // on stderr, when it is a terminal
+  bool progress = true;  // on stderr, when it is a terminal
 };
 
 struct StageSeconds {
-  double read = 0;       // wall time of the read graph (decode, convert, stack overlap)
-  double decode = 0;     // busy time inside each node, summed over threads
+  double read = 0;    // wall time of the read graph (decode, convert, stack overlap)
+  double decode = 0;  // busy time inside each node, summed over threads
   double convert = 0;
   double stack = 0;
   double decompose = 0;
   double threshold = 0;
-  double split_wall = 0; // wall time of the split graph
+  double split_wall = 0;  // wall time of the split graph
   double split = 0;
-  double write = 0;      // all writers, busy time
-  double refit = 0;      // the background refit's second step
-  double model = 0;      // coding and writing model.npz
+  double write = 0;  // all writers, busy time
+  double refit = 0;  // the background refit's second step
+  double model = 0;  // coding and writing model.npz
   double total = 0;
 };
 
@@ -75,8 +75,8 @@ struct Compression {
   std::int64_t raw_bytes = 0;     // the decoded 8-bit frames
   std::int64_t input_bytes = -1;  // the input file(s), their share for the frames separated; -1: a live source
   std::int64_t model_bytes = 0;
-  double coded_share = 0;         // fraction of pixels coded in the foreground
-  double psnr = 0;                // dB, rebuilt frames vs decoded input; +inf when exact
+  double coded_share = 0;  // fraction of pixels coded in the foreground
+  double psnr = 0;         // dB, rebuilt frames vs decoded input; +inf when exact
 };
 
 struct SeparateResult {
@@ -84,16 +84,16 @@ struct SeparateResult {
   long announced_frames = -1;       // what the container said (-1: unknown)
   bool source_ended_early = false;  // fewer frames than announced: a truncated file
   bool interrupted = false;
-  long frames_written = 0;          // frames in the videos (fewer than frames when interrupted)
+  long frames_written = 0;  // frames in the videos (fewer than frames when interrupted)
   stages::FrameGeometry geometry;
   double fps = 0;
   std::vector<double> singular_values;
-  double energy = 0;                // fraction of ||X||^2 captured by the background
-  double noise_sigma = 0;           // frame-wide robust residual standard deviation, [0, 1] units
-  double threshold = 0;             // mean seed level of the mask over the pixels, [0, 1] units
+  double energy = 0;       // fraction of ||X||^2 captured by the background
+  double noise_sigma = 0;  // frame-wide robust residual standard deviation, [0, 1] units
+  double threshold = 0;    // mean seed level of the mask over the pixels, [0, 1] units
   StageSeconds seconds;
-  Compression compression;          // when the model was written
-  std::vector<std::string> files;   // written, relative to the output folder
+  Compression compression;         // when the model was written
+  std::vector<std::string> files;  // written, relative to the output folder
 };
 
 // Throws cleanplate::Error on bad input or options; an interrupt returns with interrupted set.
