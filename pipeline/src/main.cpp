@@ -128,11 +128,12 @@ void print_summary(const SeparateOptions& options, const SeparateResult& r) {
 // How the videos are encoded, shared by `separate` and `live`.
 po::options_description describe_video(io::VideoOptions& video, bool& lossless_masks) {
   po::options_description options("videos");
-  options.add_options()("preset", po::value(&video.preset)->default_value(video.preset),
-                        "libx264 speed preset for the .mp4 files: ultrafast ... veryslow")(
-      "crf", po::value(&video.crf)->default_value(video.crf), "libx264 quality, 0-51 (lower: better and larger)")(
-      "lossless-masks", po::bool_switch(&lossless_masks),
-      "mask.mp4 exact (H.264 at qp 0; plays in VLC and ffmpeg, not in every browser)");
+  // clang-format off
+  options.add_options()
+      ("preset", po::value(&video.preset)->default_value(video.preset), "libx264 speed preset for the .mp4 files: ultrafast ... veryslow")
+      ("crf", po::value(&video.crf)->default_value(video.crf), "libx264 quality, 0-51 (lower: better and larger)")
+      ("lossless-masks", po::bool_switch(&lossless_masks), "mask.mp4 exact (H.264 at qp 0; plays in VLC and ffmpeg, not in every browser)");
+  // clang-format on
   return options;
 }
 
@@ -141,20 +142,18 @@ struct ModelArguments {
   std::string threshold = "auto";
   po::options_description describe(SeparateOptions& o) {
     po::options_description options("model and masks");
-    options.add_options()(
-        "rank,r", po::value(&o.rank)->default_value(o.rank),
-        "rank of the background (1: a static scene; more for light changes; an upper bound for rpca)")(
-        "scale", po::value(&o.convert.scale)->default_value(o.convert.scale),
-        "downscale frames by this factor in (0, 1]")("color", po::bool_switch(&o.convert.color),
-                                                     "keep three colour channels (default: grey)")(
-        "threshold", po::value(&threshold)->default_value(threshold),
-        "mask seed level in grey levels, or 'auto': 6 times each pixel's robust noise level")(
-        "hysteresis", po::value(&o.mask.hysteresis)->default_value(o.mask.hysteresis),
-        "pixels above this fraction of the seed level join a seeded region (1: off)")(
-        "open", po::value(&o.mask.open)->default_value(o.mask.open),
-        "morphological opening size in pixels (removes specks; 0: none)")(
-        "close", po::value(&o.mask.close)->default_value(o.mask.close),
-        "morphological closing size in pixels (fills holes; 0: none)");
+    // clang-format off
+    options.add_options()
+        ("rank,r", po::value(&o.rank)->default_value(o.rank), "rank of the background (1: a static scene; more for light changes; an upper bound for rpca)")
+        ("scale", po::value(&o.convert.scale)->default_value(o.convert.scale), "downscale frames by this factor in (0, 1]")
+        ("color", po::bool_switch(&o.convert.color), "keep three colour channels (default: grey)")
+        ("threshold", po::value(&threshold)->default_value(threshold),
+         "mask seed level in grey levels, or 'auto': 6 times each pixel's robust noise level")
+        ("hysteresis", po::value(&o.mask.hysteresis)->default_value(o.mask.hysteresis),
+         "pixels above this fraction of the seed level join a seeded region (1: off)")
+        ("open", po::value(&o.mask.open)->default_value(o.mask.open), "morphological opening size in pixels (removes specks; 0: none)")
+        ("close", po::value(&o.mask.close)->default_value(o.mask.close), "morphological closing size in pixels (fills holes; 0: none)");
+    // clang-format on
     return options;
   }
   void apply(SeparateOptions& o) const {
@@ -192,27 +191,24 @@ int run_separate(const std::vector<std::string>& arguments) {
   po::options_description visible(
       "cleanplate separate INPUT -o OUT [options]\n\n"
       "INPUT: a video file, an image pattern (in%06d.jpg), a folder of images, a camera index or a stream URL");
-  visible.add_options()("help,h", "this help")("output,o", po::value(&output)->default_value(output),
-                                               "output folder (created if missing)")(
-      "method,m", po::value(&method)->default_value(method),
-      "robust (a fit the foreground cannot pull, started from the per-pixel mode), svd (least squares, fastest), godec "
-      "or rpca")("start", po::value(&o.start)->default_value(o.start), "skip this many frames first")(
-      "frames", po::value(&o.frames)->default_value(o.frames), "process at most this many frames (-1: all)")(
-      "outputs", po::value(&outputs)->default_value(outputs),
-      "what to write: any of background, foreground, mask, model")(
-      "png", po::bool_switch(&o.outputs.png),
-      "also write the masks as PNG files, OUT/masks/bin000001.png ... (CDnet naming)")(
-      "max-memory", po::value(&max_memory),
-      "largest frame matrix allowed, such as 4G (default: half the machine's memory)")(
-      "factors", po::value(&factors)->default_value(factors),
-      "model.npz: precision of the background factors, f32, f16 or int8")(
-      "foreground-step", po::value(&o.model.foreground_step)->default_value(o.model.foreground_step),
-      "model.npz: quantization step of the foreground residual in grey levels (1: exact at the coded pixels)")(
-      "foreground-tolerance", po::value(&o.model.tolerance)->default_value(o.model.tolerance),
-      "model.npz: also code pixels off the mask that differ from the background by more than this many grey levels")(
-      "lossless-foreground", po::bool_switch(&o.model.lossless),
-      "model.npz: code every pixel that differs from the background, exactly")("quiet,q",
-                                                                               "no progress and no summary line");
+  // clang-format off
+  visible.add_options()("help,h", "this help")
+      ("output,o", po::value(&output)->default_value(output), "output folder (created if missing)")
+      ("method,m", po::value(&method)->default_value(method),
+       "robust (a fit the foreground cannot pull, started from the per-pixel mode), svd (least squares, fastest), godec or rpca")
+      ("start", po::value(&o.start)->default_value(o.start), "skip this many frames first")
+      ("frames", po::value(&o.frames)->default_value(o.frames), "process at most this many frames (-1: all)")
+      ("outputs", po::value(&outputs)->default_value(outputs), "what to write: any of background, foreground, mask, model")
+      ("png", po::bool_switch(&o.outputs.png), "also write the masks as PNG files, OUT/masks/bin000001.png ... (CDnet naming)")
+      ("max-memory", po::value(&max_memory), "largest frame matrix allowed, such as 4G (default: half the machine's memory)")
+      ("factors", po::value(&factors)->default_value(factors), "model.npz: precision of the background factors, f32, f16 or int8")
+      ("foreground-step", po::value(&o.model.foreground_step)->default_value(o.model.foreground_step),
+       "model.npz: quantization step of the foreground residual in grey levels (1: exact at the coded pixels)")
+      ("foreground-tolerance", po::value(&o.model.tolerance)->default_value(o.model.tolerance),
+       "model.npz: also code pixels off the mask that differ from the background by more than this many grey levels")
+      ("lossless-foreground", po::bool_switch(&o.model.lossless), "model.npz: code every pixel that differs from the background, exactly")
+      ("quiet,q", "no progress and no summary line");
+  // clang-format on
   visible.add(model.describe(o)).add(describe_video(o.video, o.lossless_masks));
   po::variables_map vm;
   if (!parse_command_line(arguments, visible, "input", o.input, separate_examples, vm)) return 0;
@@ -247,33 +243,26 @@ int run_live(const std::vector<std::string>& arguments) {
   po::options_description visible(
       "cleanplate live SOURCE [-o OUT] [options]\n\n"
       "SOURCE: a camera index (0), a stream URL (rtsp, http, udp, tcp) or a video file or image folder");
-  visible.add_options()("help,h", "this help")(
-      "output,o", po::value(&output), "folder for mask.mp4, summary.json and the optional outputs (default: none)")(
-      "display", po::bool_switch(&o.display),
-      "show original | background | foreground | mask and the fps in a window (q closes it)")(
-      "rank,r", po::value(&o.online.rank)->default_value(o.online.rank),
-      "rank of the background basis (2-3 follow light changes)")(
-      "memory", po::value(&o.memory_seconds)->default_value(o.memory_seconds),
-      "seconds after which a change (a parked car) becomes background")(
-      "warmup", po::value(&o.online.warmup)->default_value(o.online.warmup),
-      "frames whose per-pixel mode starts the background; their masks are empty")(
-      "realtime", "play a file at its own frame rate (the default for files)")(
-      "no-realtime", "process a file as fast as possible, without dropping frames")(
-      "every", po::value(&o.snapshot_every)->default_value(o.snapshot_every),
-      "save the background every this many seconds (0: never)")("reconnect",
-                                                                po::value(&o.reconnect)->default_value(o.reconnect),
-                                                                "attempts to reopen a lost stream, with back-off")(
-      "queue", po::value(&o.queue_seconds)->default_value(o.queue_seconds),
-      "seconds of frames that may wait; beyond, the oldest are dropped")(
-      "foreground", po::bool_switch(&o.foreground_video), "also write foreground.mp4")(
-      "png", po::bool_switch(&o.png), "also write the masks as PNG files, OUT/masks/bin000001.png ...")(
-      "frames", po::value(&o.max_frames)->default_value(o.max_frames),
-      "stop after this many frames (-1: when the source ends)")(
-      "scale", po::value(&o.convert.scale)->default_value(o.convert.scale),
-      "downscale frames by this factor in (0, 1]")("color", po::bool_switch(&o.convert.color),
-                                                   "keep three colour channels (default: grey)")(
-      "threshold", po::value(&threshold)->default_value(threshold),
-      "mask seed level in grey levels, or 'auto' (6 sigma per pixel)")("quiet,q", "no progress and no summary line");
+  // clang-format off
+  visible.add_options()("help,h", "this help")
+      ("output,o", po::value(&output), "folder for mask.mp4, summary.json and the optional outputs (default: none)")
+      ("display", po::bool_switch(&o.display), "show original | background | foreground | mask and the fps in a window (q closes it)")
+      ("rank,r", po::value(&o.online.rank)->default_value(o.online.rank), "rank of the background basis (2-3 follow light changes)")
+      ("memory", po::value(&o.memory_seconds)->default_value(o.memory_seconds), "seconds after which a change (a parked car) becomes background")
+      ("warmup", po::value(&o.online.warmup)->default_value(o.online.warmup), "frames whose per-pixel mode starts the background; their masks are empty")
+      ("realtime", "play a file at its own frame rate (the default for files)")
+      ("no-realtime", "process a file as fast as possible, without dropping frames")
+      ("every", po::value(&o.snapshot_every)->default_value(o.snapshot_every), "save the background every this many seconds (0: never)")
+      ("reconnect", po::value(&o.reconnect)->default_value(o.reconnect), "attempts to reopen a lost stream, with back-off")
+      ("queue", po::value(&o.queue_seconds)->default_value(o.queue_seconds), "seconds of frames that may wait; beyond, the oldest are dropped")
+      ("foreground", po::bool_switch(&o.foreground_video), "also write foreground.mp4")
+      ("png", po::bool_switch(&o.png), "also write the masks as PNG files, OUT/masks/bin000001.png ...")
+      ("frames", po::value(&o.max_frames)->default_value(o.max_frames), "stop after this many frames (-1: when the source ends)")
+      ("scale", po::value(&o.convert.scale)->default_value(o.convert.scale), "downscale frames by this factor in (0, 1]")
+      ("color", po::bool_switch(&o.convert.color), "keep three colour channels (default: grey)")
+      ("threshold", po::value(&threshold)->default_value(threshold), "mask seed level in grey levels, or 'auto' (6 sigma per pixel)")
+      ("quiet,q", "no progress and no summary line");
+  // clang-format on
   visible.add(describe_video(o.video, o.lossless_masks));
   po::variables_map vm;
   if (!parse_command_line(arguments, visible, "source", o.input, live_examples, vm)) return 0;
@@ -303,12 +292,14 @@ int run_rebuild(const std::vector<std::string>& arguments) {
   std::string model, output = o.output.string(), frames;
   po::options_description visible(
       "cleanplate rebuild MODEL -o VIDEO [options]\n\nMODEL: a model.npz written by cleanplate separate");
-  visible.add_options()("help,h", "this help")(
-      "output,o", po::value(&output)->default_value(output),
-      "video.mp4 (H.264), video.mkv (FFV1, lossless), or a folder (no extension) for PNG frames")(
-      "frames", po::value(&frames), "only frames A:B (A to B-1, from 0; A: and :B also work)")(
-      "background-only", po::bool_switch(&o.background_only), "the low-rank background alone, without the foreground")(
-      "quiet,q", "no progress and no summary line");
+  // clang-format off
+  visible.add_options()("help,h", "this help")
+      ("output,o", po::value(&output)->default_value(output),
+       "video.mp4 (H.264), video.mkv (FFV1, lossless), or a folder (no extension) for PNG frames")
+      ("frames", po::value(&frames), "only frames A:B (A to B-1, from 0; A: and :B also work)")
+      ("background-only", po::bool_switch(&o.background_only), "the low-rank background alone, without the foreground")
+      ("quiet,q", "no progress and no summary line");
+  // clang-format on
   po::variables_map vm;
   if (!parse_command_line(arguments, visible, "model", model, rebuild_examples, vm)) return 0;
   if (model.empty()) throw po::error("rebuild needs a MODEL (see cleanplate rebuild --help)");
@@ -354,12 +345,13 @@ int run_eval(const std::vector<std::string>& arguments) {
       "cleanplate eval SEQUENCE... [-o OUT] [options]\n\n"
       "SEQUENCE: a folder with input/ (or in/) and groundtruth/, optionally temporalROI.txt and ROI.bmp\n"
       "(CDnet, SBI2015), or a folder of such folders; several may be given");
-  visible.add_options()("help,h", "this help")("output,o", po::value(&output)->default_value(output),
-                                               "folder for eval.csv, eval.json, f_measure.png and cleanplate's masks")(
-      "method,m", po::value(&methods)->default_value(methods),
-      "cleanplate methods to run, comma-separated: robust, svd, godec, rpca, live")(
-      "masks", po::value(&masks)->composing(), "also score this folder of masks (binNNNNNN.png); repeatable")(
-      "no-opencv", "do not run OpenCV's MOG2 and KNN");
+  // clang-format off
+  visible.add_options()("help,h", "this help")
+      ("output,o", po::value(&output)->default_value(output), "folder for eval.csv, eval.json, f_measure.png and cleanplate's masks")
+      ("method,m", po::value(&methods)->default_value(methods), "cleanplate methods to run, comma-separated: robust, svd, godec, rpca, live")
+      ("masks", po::value(&masks)->composing(), "also score this folder of masks (binNNNNNN.png); repeatable")
+      ("no-opencv", "do not run OpenCV's MOG2 and KNN");
+  // clang-format on
   visible.add(model.describe(o.separate));
   po::variables_map vm;
   if (!parse_command_line(arguments, visible, "sequence", sequences, eval_examples, vm)) return 0;
