@@ -2,14 +2,12 @@
 
 #include <cstdio>
 #include <opencv2/imgcodecs.hpp>
-#include <opencv2/imgproc.hpp>
 
 #include "cleanplate/error.hpp"
 
 extern "C" {
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
-#include <libavutil/opt.h>
 #include <libswscale/swscale.h>
 }
 
@@ -68,7 +66,7 @@ struct VideoSink::Encoder {
 // H.264 in .mp4 as browsers play it: yuv420p, even sizes (an odd last column or row is dropped, as
 // OpenCV's writer does), the index up front (faststart). FFV1 elsewhere: lossless, any size.
 VideoSink::VideoSink(const fs::path& path, cv::Size size, double fps, bool color, const VideoOptions& options)
-    : file_(path), encoder_(std::make_unique<Encoder>()), color_(color) {
+    : file_(path), encoder_(std::make_unique<Encoder>()) {
   Encoder& e = *encoder_;
   e.name = path.string();
   av_log_set_level(AV_LOG_ERROR);  // libx264 reports its settings and statistics at the info level

@@ -1,7 +1,6 @@
 // Folders of frames and sequences with ground truth: natural order, and the CDnet and SBI2015
 // layouts (numbered from 1 or 0, with or without temporalROI.txt and ROI.bmp).
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <cleanplate/error.hpp>
 #include <cleanplate/io/ground_truth.hpp>
@@ -10,16 +9,13 @@
 #include <fstream>
 #include <opencv2/imgcodecs.hpp>
 
+#include "fresh_folder.hpp"
+
 namespace cleanplate {
 namespace {
 namespace fs = std::filesystem;
 
-fs::path fresh_folder(const std::string& name) {
-  const fs::path folder = fs::temp_directory_path() / ("cleanplate-io-" + std::to_string(::getpid())) / name;
-  fs::remove_all(folder);
-  fs::create_directories(folder);
-  return folder;
-}
+using test::fresh_folder;
 
 // Frame k is a flat grey image of level 10 k, so the order read shows in the pixels.
 void write_frame(const fs::path& path, int k) { cv::imwrite(path.string(), cv::Mat(6, 8, CV_8U, cv::Scalar(10 * k))); }

@@ -1,20 +1,20 @@
 // Summaries through nlohmann-json: written atomically in insertion order, read back as written,
 // non-finite numbers as null, and a clear error for a file that is not JSON.
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <cleanplate/error.hpp>
 #include <cleanplate/io/atomic_file.hpp>
 #include <cleanplate/io/json.hpp>
 #include <limits>
 
+#include "fresh_folder.hpp"
+
 namespace cleanplate {
 namespace {
 namespace fs = std::filesystem;
 
 TEST(Json, SummaryRoundTripKeepsOrderAndValues) {
-  const fs::path folder = fs::temp_directory_path() / ("cleanplate-json-" + std::to_string(::getpid()));
-  fs::create_directories(folder);
+  const fs::path folder = test::fresh_folder("json");
   const io::Json written = {{"zeta", 1},
                             {"alpha", "quote \" and newline \n"},
                             {"psnr", std::numeric_limits<double>::infinity()},
@@ -31,7 +31,6 @@ TEST(Json, SummaryRoundTripKeepsOrderAndValues) {
   io::write_file_atomically(folder / "broken.json", "{\"frames\": ");
   EXPECT_THROW(io::read_json(folder / "broken.json"), Error);
   EXPECT_THROW(io::read_json(folder / "missing.json"), Error);
-  fs::remove_all(folder);
 }
 
 }  // namespace

@@ -1,7 +1,6 @@
 // The FFmpeg-library video writer: files that decode to what was written, at the declared size and
 // rate; exact masks with --lossless-masks; nothing left behind when a sink is abandoned.
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <cleanplate/error.hpp>
 #include <cleanplate/io/video_sink.hpp>
@@ -10,16 +9,13 @@
 #include <opencv2/videoio.hpp>
 #include <random>
 
+#include "fresh_folder.hpp"
+
 namespace cleanplate {
 namespace {
 namespace fs = std::filesystem;
 
-fs::path fresh_folder(const std::string& name) {
-  const fs::path folder = fs::temp_directory_path() / ("cleanplate-sink-" + std::to_string(::getpid())) / name;
-  fs::remove_all(folder);
-  fs::create_directories(folder);
-  return folder;
-}
+using test::fresh_folder;
 
 // Frame t: a smooth gradient with a bright block at x = 3 t, so frames differ and order shows.
 cv::Mat test_frame(int t, cv::Size size, bool color) {

@@ -37,7 +37,6 @@ class VideoSink {
   struct Encoder;  // FFmpeg's contexts
   AtomicFile file_;
   std::unique_ptr<Encoder> encoder_;
-  bool color_;
   long frames_ = 0;
 };
 
