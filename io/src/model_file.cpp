@@ -20,9 +20,12 @@ FactorPrecision parse_factor_precision(const std::string& name) {
 
 const char* factor_precision_name(FactorPrecision precision) {
   switch (precision) {
-    case FactorPrecision::f32: return "f32";
-    case FactorPrecision::int8: return "int8";
-    case FactorPrecision::f16: break;
+    case FactorPrecision::f32:
+      return "f32";
+    case FactorPrecision::int8:
+      return "int8";
+    case FactorPrecision::f16:
+      break;
   }
   return "f16";
 }
@@ -31,9 +34,12 @@ namespace {
 
 const char* factor_dtype(FactorPrecision precision) {
   switch (precision) {
-    case FactorPrecision::f32: return "<f4";
-    case FactorPrecision::int8: return "|i1";
-    case FactorPrecision::f16: break;
+    case FactorPrecision::f32:
+      return "<f4";
+    case FactorPrecision::int8:
+      return "|i1";
+    case FactorPrecision::f16:
+      break;
   }
   return "<f2";
 }
@@ -47,7 +53,8 @@ Eigen::MatrixXf quantize(const Eigen::MatrixXf& factor, FactorPrecision precisio
   for (Eigen::Index k = 0; k < factor.cols(); ++k) {
     const double largest = factor.col(k).cwiseAbs().maxCoeff();
     if (largest > 0) scale(k) = largest / 127;
-    levels.col(k) = (factor.col(k).cast<double>() / scale(k)).array().round().cwiseMax(-127).cwiseMin(127).cast<float>();
+    levels.col(k) =
+        (factor.col(k).cast<double>() / scale(k)).array().round().cwiseMax(-127).cwiseMin(127).cast<float>();
   }
   return levels;
 }
@@ -102,32 +109,46 @@ void append_frame(ModelFile& model, CodedFrame frame) {
 
 // The products are formed in the order numpy forms them in docs/FORMAT.md's snippet
 // ((U * U_scale) * S, then the sum over k), so both give the same grey levels.
-ModelDecoder::ModelDecoder(const ModelFile& model) : model_(model) {
-  weighted_U_.resize(model.U.rows(), model.U.cols());
-  V_.resize(model.V.rows(), model.V.cols());
-  for (Eigen::Index k = 0; k < model.U.cols(); ++k) {
-    weighted_U_.col(k) = (model.U.col(k).cast<double>() * model.U_scale(k)) * model.S(k);
-    V_.col(k) = model.V.col(k).cast<double>() * model.V_scale(k);
-  }
-}
 
-std::vector<std::uint8_t> ModelDecoder::background(std::int64_t frame) const {
-  if (frame < 0 || frame >= model_.frames) throw Error("frame " + std::to_string(frame) + " is not in the model (" + std::to_string(model_.frames) + " frames)");
-  std::vector<std::uint8_t> levels(static_cast<std::size_t>(weighted_U_.rows()));
-  const Eigen::Index rank = weighted_U_.cols();
-  for (Eigen::Index i = 0; i < weighted_U_.rows(); ++i) {
+namespace {
+
+// Grey levels of (U diag(U_scale) diag(S)) v, v a row of V diag(V_scale): what the numpy snippet computes.
+std::vector<std::uint8_t> background_levels(const Eigen::MatrixXd& weighted_U,
+                                            const Eigen::Ref<const Eigen::RowVectorXd>& v) {
+  std::vector<std::uint8_t> levels(static_cast<std::size_t>(weighted_U.rows()));
+  const Eigen::Index rank = weighted_U.cols();
+  for (Eigen::Index i = 0; i < weighted_U.rows(); ++i) {
     double value = 0;
-    for (Eigen::Index k = 0; k < rank; ++k) value += weighted_U_(i, k) * V_(frame, k);
+    for (Eigen::Index k = 0; k < rank; ++k) value += weighted_U(i, k) * v(k);
     levels[static_cast<std::size_t>(i)] = clamp_level(std::nearbyint(value * 255));
   }
   return levels;
+}
+
+Eigen::MatrixXd weighted_pixel_factor(const ModelFile& model) {
+  return model.U.cast<double>() * (model.U_scale.cwiseProduct(model.S)).asDiagonal();
+}
+
+}  // namespace
+
+ModelDecoder::ModelDecoder(const ModelFile& model)
+    : model_(model),
+      weighted_U_(weighted_pixel_factor(model)),
+      V_(model.V.cast<double>() * model.V_scale.asDiagonal()) {}
+
+std::vector<std::uint8_t> ModelDecoder::background(std::int64_t frame) const {
+  if (frame < 0 || frame >= model_.frames)
+    throw Error("frame " + std::to_string(frame) + " is not in the model (" + std::to_string(model_.frames) +
+                " frames)");
+  return background_levels(weighted_U_, V_.row(frame));
 }
 
 std::vector<std::uint8_t> ModelDecoder::frame(std::int64_t frame) const {
   std::vector<std::uint8_t> levels = background(frame);
   const std::int64_t channels = model_.channels, pixels = model_.height * model_.width;
   const std::uint8_t* mask = model_.foreground_mask.data() + frame * model_.mask_bytes();
-  const std::int16_t* value = model_.foreground_values.data() + model_.foreground_offsets[static_cast<std::size_t>(frame)] * channels;
+  const std::int16_t* value =
+      model_.foreground_values.data() + model_.foreground_offsets[static_cast<std::size_t>(frame)] * channels;
   for (std::int64_t p = 0; p < pixels; ++p) {
     if (!(mask[p / 8] & (0x80 >> (p % 8)))) continue;
     for (std::int64_t c = 0; c < channels; ++c, ++value) {
@@ -138,8 +159,16 @@ std::vector<std::uint8_t> ModelDecoder::frame(std::int64_t frame) const {
   return levels;
 }
 
-void write_model_file(const std::filesystem::path& path, const ModelFile& model) {
-  NpzWriter npz;
+Eigen::VectorXf quantize_row(const Eigen::VectorXf& row, FactorPrecision precision, const Eigen::VectorXd& scale) {
+  if (precision == FactorPrecision::f32) return row;
+  if (precision == FactorPrecision::f16) return row.cast<Eigen::half>().cast<float>();
+  return (row.cast<double>().cwiseQuotient(scale)).array().round().cwiseMax(-127).cwiseMin(127).cast<float>();
+}
+
+namespace {
+
+// Every array but the frame-sized ones: V, the foreground offsets, mask and values, and psnr.
+void add_header(NpzWriter& npz, const ModelFile& model) {
   npz.add_string("format", "cleanplate model");
   npz.add_scalar<std::int64_t>("version", ModelFile::format_version);
   npz.add_string("producer", model.producer);
@@ -148,7 +177,6 @@ void write_model_file(const std::filesystem::path& path, const ModelFile& model)
   npz.add_scalar("fps", model.fps);
   npz.add_string("factors", factor_precision_name(model.precision));
   npz.add("U", model.U, factor_dtype(model.precision));
-  npz.add("V", model.V, factor_dtype(model.precision));
   const auto doubles = [](const Eigen::VectorXd& v) { return std::vector<double>(v.data(), v.data() + v.size()); };
   npz.add("S", doubles(model.S), {model.rank()});
   npz.add("U_scale", doubles(model.U_scale), {model.rank()});
@@ -157,6 +185,14 @@ void write_model_file(const std::filesystem::path& path, const ModelFile& model)
   npz.add_scalar("foreground_step", model.foreground_step);
   npz.add_scalar("foreground_tolerance", model.foreground_tolerance);
   npz.add_scalar<std::int64_t>("lossless", model.lossless);
+}
+
+}  // namespace
+
+void write_model_file(const std::filesystem::path& path, const ModelFile& model) {
+  NpzWriter npz;
+  add_header(npz, model);
+  npz.add("V", model.V, factor_dtype(model.precision));
   npz.add("foreground_offsets", model.foreground_offsets);
   npz.add("foreground_mask", model.foreground_mask, {model.frames, model.mask_bytes()});
   const std::vector<std::int64_t> value_shape{model.coded_pixels(), model.channels};
@@ -167,6 +203,48 @@ void write_model_file(const std::filesystem::path& path, const ModelFile& model)
     npz.add("foreground_values", values, value_shape);
   npz.add_scalar("psnr", model.psnr);
   npz.write(path);
+}
+
+ModelWriter::ModelWriter(std::filesystem::path path, ModelFile header)
+    : path_(std::move(path)),
+      header_(std::move(header)),
+      weighted_U_(weighted_pixel_factor(header_)),
+      masks_(std::make_unique<NpyFileWriter>(path_, "|u1")),
+      values_(std::make_unique<NpyFileWriter>(path_, narrow_values() ? "|i1" : "<i2")) {}
+
+ModelWriter::~ModelWriter() = default;
+
+std::vector<std::uint8_t> ModelWriter::background(const Eigen::VectorXf& v) const {
+  return background_levels(weighted_U_, (v.cast<double>().cwiseProduct(header_.V_scale)).transpose());
+}
+
+void ModelWriter::append(const CodedFrame& frame, const Eigen::VectorXf& v) {
+  if (static_cast<std::int64_t>(frame.mask.size()) != header_.mask_bytes() || v.size() != header_.rank())
+    throw Error("ModelWriter: the frame does not match the model");
+  masks_->append(frame.mask.data(), frame.mask.size());
+  if (narrow_values()) {
+    const std::vector<std::int8_t> narrow(frame.values.begin(), frame.values.end());
+    values_->append(narrow.data(), narrow.size());
+  } else {
+    values_->append(frame.values.data(), frame.values.size() * sizeof(std::int16_t));
+  }
+  coded_pixels_ += static_cast<std::int64_t>(frame.values.size()) / header_.channels;
+  offsets_.push_back(coded_pixels_);
+  V_rows_.push_back(v);
+}
+
+void ModelWriter::finish(double psnr) {
+  header_.frames = frames();
+  NpzWriter npz;
+  add_header(npz, header_);
+  Eigen::MatrixXf V(frames(), header_.rank());
+  for (long j = 0; j < frames(); ++j) V.row(j) = V_rows_[static_cast<std::size_t>(j)].transpose();
+  npz.add("V", V, factor_dtype(header_.precision));
+  npz.add("foreground_offsets", offsets_);
+  npz.add_file("foreground_mask", masks_->finish({header_.frames, header_.mask_bytes()}));
+  npz.add_file("foreground_values", values_->finish({coded_pixels_, header_.channels}));
+  npz.add_scalar("psnr", psnr);
+  npz.write(path_);
 }
 
 namespace {
@@ -181,7 +259,8 @@ class Validator {
     if (!condition) fail(why);
   }
 
-  const NpyArray& array(const std::string& key, std::initializer_list<const char*> dtypes, std::vector<std::int64_t> shape) const {
+  const NpyArray& array(const std::string& key, std::initializer_list<const char*> dtypes,
+                        std::vector<std::int64_t> shape) const {
     const NpyArray& a = npz_.array(key);
     require(std::any_of(dtypes.begin(), dtypes.end(), [&](const char* d) { return a.dtype == d; }),
             "'" + key + "' has dtype " + a.dtype + ", expected " + *dtypes.begin());
@@ -197,7 +276,9 @@ class Validator {
     return v;
   }
   template <class T>
-  T scalar(const std::string& key) const { return values<T>(key, {})[0]; }
+  T scalar(const std::string& key) const {
+    return values<T>(key, {})[0];
+  }
   std::vector<std::int64_t> shape_of(const std::string& key) const { return npz_.array(key).shape; }
 
  private:
@@ -214,23 +295,25 @@ class Validator {
 
 ModelFile parse_model_file(const NpzReader& npz, const std::string& name) {
   const Validator check(npz, name);
-  check.require(npz.contains("format") && npz.text("format") == "cleanplate model", "not a cleanplate model (no 'format' saying so)");
+  check.require(npz.contains("format") && npz.text("format") == "cleanplate model",
+                "not a cleanplate model (no 'format' saying so)");
   const auto version = check.scalar<std::int64_t>("version");
-  check.require(version == ModelFile::format_version,
-                "model format version " + std::to_string(version) + " is not supported (this cleanplate reads version 1)");
+  check.require(version == ModelFile::format_version, "model format version " + std::to_string(version) +
+                                                          " is not supported (this cleanplate reads version 1)");
   ModelFile m;
   m.producer = npz.text("producer");
   const auto shape = check.values<std::int64_t>("shape", {4});
   m.frames = shape[0], m.height = shape[1], m.width = shape[2], m.channels = shape[3];
-  check.require(m.frames >= 1 && m.frames <= (std::int64_t{1} << 31) && m.height >= 1 && m.width >= 1 && m.height <= (1 << 16) &&
-                    m.width <= (1 << 16) && (m.channels == 1 || m.channels == 3),
+  check.require(m.frames >= 1 && m.frames <= (std::int64_t{1} << 31) && m.height >= 1 && m.width >= 1 &&
+                    m.height <= (1 << 16) && m.width <= (1 << 16) && (m.channels == 1 || m.channels == 3),
                 "the shape [frames, height, width, channels] is absurd");
   m.fps = check.scalar<double>("fps");
   check.require(std::isfinite(m.fps) && m.fps >= 0, "fps is not a number >= 0");
 
   m.precision = parse_factor_precision(npz.text("factors"));
   const std::int64_t rank = check.shape_of("S").empty() ? 0 : check.shape_of("S")[0];
-  check.require(rank >= 1 && rank <= m.frames, "the rank " + std::to_string(rank) + " is not between 1 and the frame count");
+  check.require(rank >= 1 && rank <= m.frames,
+                "the rank " + std::to_string(rank) + " is not between 1 and the frame count");
   check.array("U", {factor_dtype(m.precision)}, {m.values_per_frame(), rank});
   check.array("V", {factor_dtype(m.precision)}, {m.frames, rank});
   m.U = npz.matrix("U");
@@ -251,7 +334,8 @@ ModelFile parse_model_file(const NpzReader& npz, const std::string& name) {
   m.foreground_offsets = check.values<std::int64_t>("foreground_offsets", {m.frames + 1});
   m.foreground_mask = check.values<std::uint8_t>("foreground_mask", {m.frames, m.mask_bytes()});
   const auto& offsets = m.foreground_offsets;
-  check.require(offsets[0] == 0 && std::is_sorted(offsets.begin(), offsets.end()), "foreground_offsets do not rise from 0");
+  check.require(offsets[0] == 0 && std::is_sorted(offsets.begin(), offsets.end()),
+                "foreground_offsets do not rise from 0");
   const std::vector<std::int64_t> value_shape{offsets.back(), m.channels};
   const NpyArray& values = check.array("foreground_values", {"|i1", "<i2"}, value_shape);
   if (values.dtype == "|i1") {
@@ -266,13 +350,17 @@ ModelFile parse_model_file(const NpzReader& npz, const std::string& name) {
     const std::uint8_t* row = &m.foreground_mask[static_cast<std::size_t>(j * m.mask_bytes())];
     std::int64_t bits = 0;
     for (std::int64_t b = 0; b < m.mask_bytes(); ++b) bits += std::popcount(row[b]);
-    check.require(bits == offsets[j + 1] - offsets[j], "frame " + std::to_string(j) + "'s foreground bitmap and value count disagree");
-    check.require((row[m.mask_bytes() - 1] & ((1u << tail_bits) - 1)) == 0, "frame " + std::to_string(j) + "'s bitmap sets bits past the last pixel");
+    check.require(bits == offsets[j + 1] - offsets[j],
+                  "frame " + std::to_string(j) + "'s foreground bitmap and value count disagree");
+    check.require((row[m.mask_bytes() - 1] & ((1u << tail_bits) - 1)) == 0,
+                  "frame " + std::to_string(j) + "'s bitmap sets bits past the last pixel");
   }
   m.psnr = check.scalar<double>("psnr");
   return m;
 }
 
-ModelFile read_model_file(const std::filesystem::path& path) { return parse_model_file(NpzReader(path), path.string()); }
+ModelFile read_model_file(const std::filesystem::path& path) {
+  return parse_model_file(NpzReader(path), path.string());
+}
 
 }  // namespace cleanplate::io

@@ -93,7 +93,8 @@ VideoSource::VideoSource(const std::string& spec) : spec_(spec), kind_(kind_of(s
       break;
     case SourceKind::file:
       if (!fs::exists(spec)) throw Error("cannot open " + quoted + ": no such file");
-      if (fs::is_regular_file(spec) && fs::file_size(spec) == 0) throw Error("cannot open " + quoted + ": the file is empty");
+      if (fs::is_regular_file(spec) && fs::file_size(spec) == 0)
+        throw Error("cannot open " + quoted + ": the file is empty");
       capture_.open(spec, cv::CAP_FFMPEG);
       if (!capture_.isOpened()) throw Error("cannot open " + quoted + ": not a video file OpenCV can decode");
       break;
@@ -118,10 +119,13 @@ std::optional<Frame> VideoSource::read() {
   } else {
     if (!capture_.read(frame.image) || frame.image.empty()) return std::nullopt;
   }
-  if (frame.image.depth() != CV_8U) frame.image.convertTo(frame.image, CV_8U, frame.image.depth() == CV_16U ? 1.0 / 257 : 1.0);
+  if (frame.image.depth() != CV_8U)
+    frame.image.convertTo(frame.image, CV_8U, frame.image.depth() == CV_16U ? 1.0 / 257 : 1.0);
   if (frame.image.channels() == 4) cv::cvtColor(frame.image, frame.image, cv::COLOR_BGRA2BGR);
   frame.index = next_index_++;
-  frame.timestamp = live() ? capture_.get(cv::CAP_PROP_POS_MSEC) / 1000 : fps_ > 0 ? static_cast<double>(frame.index) / fps_ : 0;
+  frame.timestamp = live()     ? capture_.get(cv::CAP_PROP_POS_MSEC) / 1000
+                    : fps_ > 0 ? static_cast<double>(frame.index) / fps_
+                               : 0;
   return frame;
 }
 
@@ -133,15 +137,27 @@ std::optional<Frame> VideoSource::next() {
   }
   auto frame = read();
   if (frame && frame->image.size() != size_)
-    throw Error("frame " + std::to_string(frame->index) + " of '" + spec_ + "' is " + std::to_string(frame->image.cols) +
-                "x" + std::to_string(frame->image.rows) + ", unlike the first frame's " + std::to_string(size_.width) + "x" +
-                std::to_string(size_.height));
+    throw Error("frame " + std::to_string(frame->index) + " of '" + spec_ + "' is " +
+                std::to_string(frame->image.cols) + "x" + std::to_string(frame->image.rows) +
+                ", unlike the first frame's " + std::to_string(size_.width) + "x" + std::to_string(size_.height));
   return frame;
 }
 
+// Without decoding where possible: an image folder only moves on, a video grabs (demuxes and
+// decodes, but skips the conversion to BGR).
 bool VideoSource::skip(long frames) {
-  for (long i = 0; i < frames; ++i)
-    if (!next()) return false;
+  for (long i = 0; i < frames; ++i) {
+    if (first_) {
+      first_.reset();
+      continue;
+    }
+    if (kind_ == SourceKind::image_folder) {
+      if (next_index_ >= static_cast<long>(files_.size())) return false;
+    } else if (!capture_.grab()) {
+      return false;
+    }
+    ++next_index_;
+  }
   return true;
 }
 
@@ -152,7 +168,8 @@ namespace cleanplate::io {
 std::int64_t VideoSource::bytes() const {
   std::int64_t total = 0;
   switch (kind_) {
-    case SourceKind::file: return static_cast<std::int64_t>(fs::file_size(spec_));
+    case SourceKind::file:
+      return static_cast<std::int64_t>(fs::file_size(spec_));
     case SourceKind::image_folder:
       for (const auto& file : files_) total += static_cast<std::int64_t>(fs::file_size(file));
       return total;
@@ -160,11 +177,13 @@ std::int64_t VideoSource::bytes() const {
       const fs::path pattern(spec_);
       const fs::path folder = pattern.parent_path().empty() ? fs::path(".") : pattern.parent_path();
       for (const auto& entry : fs::directory_iterator(folder))
-        if (entry.is_regular_file() && entry.path().extension() == pattern.extension()) total += static_cast<std::int64_t>(entry.file_size());
+        if (entry.is_regular_file() && entry.path().extension() == pattern.extension())
+          total += static_cast<std::int64_t>(entry.file_size());
       return total;
     }
     case SourceKind::camera:
-    case SourceKind::stream: break;
+    case SourceKind::stream:
+      break;
   }
   return -1;
 }

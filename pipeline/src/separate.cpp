@@ -25,6 +25,7 @@
 #include "cleanplate/stages/decompose.hpp"
 #include "cleanplate/stages/frame_matrix.hpp"
 #include "cleanplate/stages/preview.hpp"
+#include "cleanplate/stages/robust_background.hpp"
 
 namespace cleanplate::pipeline {
 namespace fs = std::filesystem;
@@ -87,6 +88,15 @@ struct SplitFrame {
   long index = 0;
   Eigen::VectorXf residual;
   cv::Mat mask, foreground, background;
+  // A streamed split's refit: the frame's coordinates on the refit factor, its row of model.npz's
+  // V and its coded foreground.
+  Eigen::VectorXd refit;
+  Eigen::VectorXf stored;
+  io::CodedFrame coded;
+};
+struct WorkFrame {
+  long index = 0;
+  cv::Mat image;  // decoded again by a streamed split; empty when the matrix holds the frame
 };
 
 // A column of the frame matrix as the 8-bit values it was made from.
@@ -108,13 +118,14 @@ class SeparateRun {
     result_.announced_frames = source_.frame_count();
     max_memory_ = options.max_memory > 0
                       ? options.max_memory
-                      : static_cast<std::int64_t>(::sysconf(_SC_PHYS_PAGES)) * ::sysconf(_SC_PAGE_SIZE) / 2;
+                      : static_cast<std::int64_t>(::sysconf(_SC_PHYS_PAGES)) * ::sysconf(_SC_PAGE_SIZE) / 4;
   }
 
   SeparateResult run() {
     const auto started = Clock::now();
     read();
     if (!result_.interrupted) decompose();
+    if (!result_.interrupted && sampled()) prepare_stream();
     if (!result_.interrupted) split();
     result_.seconds.total = seconds_since(started);
     write_summary();
@@ -135,6 +146,21 @@ class SeparateRun {
   std::vector<std::uint8_t> mask_bits_;  // every frame's mask, packed, for the refit and model.npz
   linalg::SvdResult<float> refit_background_;
   SeparateResult result_;
+  // A video longer than the memory allows is read twice: first an evenly spaced sample of its
+  // frames (the matrix), whose model and refit give the pixel factor; then every frame, split
+  // against that fixed factor as it is decoded (stream_).
+  std::vector<Eigen::Index> sample_;  // frame numbers in the matrix; empty when it holds them all
+  struct Stream {
+    Eigen::MatrixXf factor;        // k x values: (U S)^T of the model, each value's row contiguous
+    Eigen::VectorXf start;         // coordinates the trimmed fit starts from: the sample's mean
+    float band = 0;                // residuals beyond it do not pull a frame's fit
+    Eigen::MatrixXd refit_factor;  // values x k: the refit's pixel factor
+    Eigen::MatrixXf to_stored;     // k x k: a refit coordinate vector to model.npz's row of V
+    std::optional<io::ModelWriter> model;
+  };
+  std::optional<Stream> stream_;
+
+  bool sampled() const { return !sample_.empty(); }
 
   fs::path out(const std::string& name) { return options_.output / name; }
   void wrote(const std::string& name) { result_.files.push_back(name); }
@@ -150,12 +176,54 @@ class SeparateRun {
   // The frame matrix, plus the matrix-sized buffers the method keeps: GoDec's residual magnitudes;
   // robust PCA's multiplier Y, sparse part S and thresholding target; a lossless foreground's
   // 16-bit values (half a float matrix at most).
+  double matrix_copies() const {
+    return (options_.method == stages::Method::svd || options_.method == stages::Method::robust ? 1
+            : options_.method == stages::Method::godec                                          ? 2
+                                                                                                : 4) +
+           (options_.outputs.model && options_.model.lossless ? 0.5 : 0);
+  }
+  double matrix_bytes(long frames) const {
+    return matrix_copies() * static_cast<double>(frames) * static_cast<double>(geometry_.values()) * sizeof(float);
+  }
+
+  // A streamed split keeps fewer frames in flight: two cores stay busy with 8.
+  long stream_frames_in_flight() const { return std::min(options_.frames_in_flight, 8L); }
+
+  // What a streamed split holds besides the sample: the frames in flight (8-bit, float and the
+  // images made from them), the refit's sums, and the encoders' lookahead.
+  double stream_bytes() const {
+    const double values = static_cast<double>(geometry_.values()), pixels = static_cast<double>(geometry_.pixels()),
+                 k = static_cast<double>(options_.rank);
+    return 8e6 + static_cast<double>(stream_frames_in_flight()) * values * 16 + pixels * 8 * (k * k + 3 * k) +
+           pixels * 120;
+  }
+
+  // Frames for the sample of a video of `frames` frames that does not fit: as many as the memory
+  // left by the stream allows, at most 512 (the mode needs no more), at least 16. The robust
+  // method's start copies up to 128 of them as floats.
+  long sample_size(long frames) const {
+    constexpr long fewest = 16, start_copies = 128;
+    const double frame = matrix_bytes(1), start_frame = static_cast<double>(geometry_.values()) * sizeof(float);
+    const auto needed = [&](long n) {
+      return static_cast<double>(n) * frame + (options_.method == stages::Method::robust
+                                                   ? static_cast<double>(std::min(n, start_copies)) * start_frame
+                                                   : 0.0);
+    };
+    const double room = static_cast<double>(max_memory_) - stream_bytes();
+    if (needed(std::max(fewest, options_.rank)) > room)
+      throw Error("--max-memory " + gibibytes(static_cast<double>(max_memory_)) + " is too small for " +
+                  std::to_string(geometry_.width) + "x" + std::to_string(geometry_.height) + "x" +
+                  std::to_string(geometry_.channels) + " frames: a sample of " + std::to_string(fewest) +
+                  " frames and the frames in flight need " +
+                  gibibytes(stream_bytes() + needed(std::max(fewest, options_.rank))) +
+                  "; use --scale or a larger --max-memory");
+    long fitting = std::min(512L, frames);
+    while (needed(fitting) > room) fitting = std::max(fewest, fitting * 15 / 16);
+    return fitting;
+  }
+
   void check_memory(long frames) const {
-    const double copies = (options_.method == stages::Method::svd || options_.method == stages::Method::robust ? 1
-                           : options_.method == stages::Method::godec                                          ? 2
-                                                                                                               : 4) +
-                          (options_.outputs.model && options_.model.lossless ? 0.5 : 0);
-    const double bytes = copies * static_cast<double>(frames) * static_cast<double>(geometry_.values()) * sizeof(float);
+    const double copies = matrix_copies(), bytes = matrix_bytes(frames);
     if (bytes > static_cast<double>(max_memory_))
       throw Error("the frame matrix" + std::string(copies > 1 ? " and the method's working copies need " : " needs ") +
                   gibibytes(bytes) + " (" + std::to_string(frames) + " frames of " + std::to_string(geometry_.width) +
@@ -171,13 +239,15 @@ class SeparateRun {
       if (options_.rank > expected)
         throw Error("--rank " + std::to_string(options_.rank) + " is larger than the number of frames (" +
                     std::to_string(expected) + ")");
-      check_memory(expected);
+      if (matrix_bytes(expected) > static_cast<double>(max_memory_))
+        sample_ = stages::evenly_spaced_frames(expected, sample_size(expected));
     }
     if (options_.start > 0 && !source_.skip(options_.start))
       throw Error("--start " + std::to_string(options_.start) + " is past the end of '" + options_.input + "'");
     const long fitting =
         static_cast<long>(max_memory_ / (geometry_.values() * static_cast<std::int64_t>(sizeof(float))));
-    matrix_.emplace(geometry_.values(), expected > 0 ? expected : std::clamp(fitting, 1L, 256L));
+    const long columns = sampled() ? static_cast<long>(sample_.size()) : expected;
+    matrix_.emplace(geometry_.values(), columns > 0 ? columns : std::clamp(fitting, 1L, 256L));
 
     // Frames below the capacity are converted in parallel straight into their columns. Only a
     // frame beyond it (a source that announced fewer frames, or none) goes through a buffer that
@@ -187,16 +257,20 @@ class SeparateRun {
     std::atomic<long> capacity = matrix_->capacity();
     const auto started = Clock::now();
     BusyTime decode_time, convert_time, stack_time;
-    long decoded = 0;
-    progress_.start("reading", expected);
+    long decoded = 0, position = 0;  // columns made, frames consumed
+    progress_.start(sampled() ? "sampling" : "reading", sampled() ? static_cast<long>(sample_.size()) : expected);
     flow::graph graph;
     flow::input_node<DecodedFrame> decode(graph, [&](oneapi::tbb::flow_control& control) -> DecodedFrame {
       auto busy = decode_time.measure();
       std::optional<io::Frame> frame;
-      if (interrupted() || (options_.frames >= 0 && decoded >= options_.frames) || !(frame = source_.next())) {
+      const bool last =
+          sampled() ? decoded == static_cast<long>(sample_.size()) : options_.frames >= 0 && decoded >= options_.frames;
+      const long skipped = sampled() && !last ? sample_[static_cast<std::size_t>(decoded)] - position : 0;
+      if (interrupted() || last || !source_.skip(skipped) || !(frame = source_.next())) {
         control.stop();
         return {};
       }
+      position += skipped + 1;
       const long index = decoded++;
       return {index, std::move(frame->image), index < capacity.load()};
     });
@@ -239,13 +313,60 @@ class SeparateRun {
 
     result_.frames = matrix_->count();
     result_.interrupted = interrupted();
-    result_.source_ended_early = !result_.interrupted && source_.frame_count() >= 0 && result_.frames < expected;
+    result_.source_ended_early = !result_.interrupted && source_.frame_count() >= 0 &&
+                                 result_.frames < (sampled() ? static_cast<long>(sample_.size()) : expected);
     result_.seconds = {.read = seconds_since(started),
                        .decode = decode_time.seconds(),
                        .convert = convert_time.seconds(),
                        .stack = stack_time.seconds()};
     if (result_.frames == 0 && !result_.interrupted)
       throw Error("'" + options_.input + "' has no frames to separate after --start " + std::to_string(options_.start));
+    if (sampled()) sample_.resize(static_cast<std::size_t>(result_.sample_frames = result_.frames));
+  }
+
+  cv::Mat mask_for(const Eigen::Ref<const Eigen::VectorXf>& residual) const {
+    return stages::make_mask(stages::residual_magnitude(residual, geometry_), seed_threshold_, options_.mask);
+  }
+
+  // The fixed pixel factor of a streamed split: the sample's model, its masks and refit (what
+  // split() and refit_background() do for a whole video), and the map from refit coordinates to
+  // model.npz's rows of V.
+  void prepare_stream() {
+    const auto started = Clock::now();
+    const auto frames = matrix_->view();
+    const auto& svd = model_.svd;
+    const long n = frames.cols(), k = svd.rank();
+    auto& stream = stream_.emplace();
+    stream.factor = (svd.U * svd.singular_values.asDiagonal()).transpose();
+    stream.start = svd.V.colwise().mean().transpose();
+    stream.band = static_cast<float>(3 * result_.noise_sigma);  // the robust fit's inlier band
+
+    std::vector<std::vector<std::uint8_t>> masks(static_cast<std::size_t>(n));
+    oneapi::tbb::parallel_for(0L, n, [&](long j) {
+      masks[static_cast<std::size_t>(j)] = stages::pack_mask(mask_for(frames.col(j) - model_.background(j)));
+    });
+    auto& refit = refit_.emplace(geometry_, svd);
+    for (long j = 0; j < n; ++j) refit.add(j, frames.col(j), masks[static_cast<std::size_t>(j)]);
+    stream.refit_factor = refit.pixel_factor();
+    Eigen::MatrixXd frame_factor(n, k);
+    oneapi::tbb::parallel_for(0L, n, [&](long j) {
+      frame_factor.row(j) = refit
+                                .frame_factor(stream.refit_factor, frames.col(j), masks[static_cast<std::size_t>(j)],
+                                              svd.V.row(j).transpose().cast<double>())
+                                .transpose();
+    });
+    refit_background_ = stages::to_svd(stream.refit_factor, frame_factor);
+    // P v = U S w for the refit's U and S, so w = S^-1 U^T P v.
+    const Eigen::VectorXd s = refit_background_.singular_values.cast<double>();
+    const Eigen::VectorXd inverse = (s.array() > 0).select(s.cwiseInverse(), 0.0);
+    stream.to_stored =
+        (inverse.asDiagonal() * refit_background_.U.transpose().cast<double>() * stream.refit_factor).cast<float>();
+    if (options_.outputs.model) {
+      io::ModelFile header = model_header(refit_background_);
+      if (header.precision == io::FactorPrecision::int8) header.V_scale *= 1.5;  // room beyond the sample's range
+      stream.model.emplace(out("model.npz"), std::move(header));
+    }
+    result_.seconds.refit = seconds_since(started);
   }
 
   void decompose() {
@@ -285,10 +406,29 @@ class SeparateRun {
     Eigen::MatrixXd frame_factor(frames, pixel_factor.cols());
     const auto matrix = matrix_->view();
     oneapi::tbb::parallel_for(0L, frames, [&](long j) {
-      frame_factor.row(j) = refit_->frame_factor(pixel_factor, j, matrix.col(j), mask_of(j)).transpose();
+      frame_factor.row(j) =
+          refit_->frame_factor(pixel_factor, matrix.col(j), mask_of(j), model_.svd.V.row(j).transpose().cast<double>())
+              .transpose();
     });
     refit_background_ = stages::to_svd(pixel_factor, frame_factor);
     result_.seconds.refit = seconds_since(started);
+  }
+
+  // model.npz's arrays but the frames' own: geometry, factors, coding rules.
+  io::ModelFile model_header(const linalg::SvdResult<float>& background) const {
+    const auto& format = options_.model;
+    io::ModelFile model;
+    model.producer = std::string("cleanplate ") + CLEANPLATE_VERSION + " separate, method " +
+                     method_name(options_.method) + ", rank " + std::to_string(options_.rank);
+    model.frames = background.V.rows(), model.height = geometry_.height, model.width = geometry_.width,
+    model.channels = geometry_.channels;
+    model.fps = result_.fps;
+    io::quantize_factors(model, background, format.factors);
+    model.energy = model_.energy;
+    model.lossless = format.lossless;
+    model.foreground_step = format.lossless ? 1 : format.foreground_step;
+    model.foreground_tolerance = format.lossless ? 0 : format.tolerance;
+    return model;
   }
 
   // model.npz of the first `frames` frames (all of them unless interrupted): the refit background's
@@ -296,18 +436,7 @@ class SeparateRun {
   // from them. input (serial, in order) -> code (parallel) -> append (serial, in order).
   void write_model(long frames) {
     const auto started = Clock::now();
-    const auto& format = options_.model;
-    io::ModelFile model;
-    model.producer = std::string("cleanplate ") + CLEANPLATE_VERSION + " separate, method " +
-                     method_name(options_.method) + ", rank " + std::to_string(options_.rank);
-    model.frames = frames, model.height = geometry_.height, model.width = geometry_.width,
-    model.channels = geometry_.channels;
-    model.fps = result_.fps;
-    io::quantize_factors(model, refit_background_, format.factors);
-    model.energy = model_.energy;
-    model.lossless = format.lossless;
-    model.foreground_step = format.lossless ? 1 : format.foreground_step;
-    model.foreground_tolerance = format.lossless ? 0 : format.tolerance;
+    io::ModelFile model = model_header(refit_background_);
 
     const io::ModelDecoder decoder(model);
     const auto matrix = matrix_->view();
@@ -336,26 +465,47 @@ class SeparateRun {
                                                            }));
     progress_.finish();
 
-    const double values = static_cast<double>(frames) * static_cast<double>(model.values_per_frame());
-    model.psnr = squared_error > 0 ? 10 * std::log10(255.0 * 255.0 * values / squared_error)
-                                   : std::numeric_limits<double>::infinity();
+    model.psnr = psnr(frames, squared_error);
     io::write_model_file(out("model.npz"), model);
-    wrote("model.npz");
-    auto& c = result_.compression;
-    c.raw_bytes = static_cast<std::int64_t>(values);
-    const std::int64_t input_bytes = source_.bytes(), input_frames = source_.frame_count();
-    if (input_bytes >= 0 && input_frames > 0) c.input_bytes = input_bytes * frames / input_frames;
-    c.model_bytes = static_cast<std::int64_t>(fs::file_size(out("model.npz")));
-    c.coded_share = static_cast<double>(model.coded_pixels()) /
-                    (static_cast<double>(frames) * static_cast<double>(model.height * model.width));
-    c.psnr = model.psnr;
+    model_written(frames, model.coded_pixels(), model.psnr);
     result_.seconds.model = seconds_since(started);
   }
 
-  // frame number (serial) -> limiter -> split + mask (parallel) -> sequencer -> broadcast
-  //   -> one writer per output (serial each) -> done (serial: frees a slot when all wrote)
+  double psnr(long frames, double squared_error) const {
+    const double values = static_cast<double>(frames) * static_cast<double>(geometry_.values());
+    return squared_error > 0 ? 10 * std::log10(255.0 * 255.0 * values / squared_error)
+                             : std::numeric_limits<double>::infinity();
+  }
+
+  void model_written(long frames, std::int64_t coded_pixels, double psnr) {
+    wrote("model.npz");
+    auto& c = result_.compression;
+    c.raw_bytes = static_cast<std::int64_t>(frames) * geometry_.values();
+    const std::int64_t input_bytes = source_.bytes(), input_frames = source_.frame_count();
+    if (input_bytes >= 0 && input_frames > 0) c.input_bytes = input_bytes * frames / input_frames;
+    c.model_bytes = static_cast<std::int64_t>(fs::file_size(out("model.npz")));
+    c.coded_share = static_cast<double>(coded_pixels) / (static_cast<double>(frames) * geometry_.pixels());
+    c.psnr = psnr;
+  }
+
+  // A streamed frame's refit coordinates, its row of V as model.npz stores it, and its coded foreground.
+  void refit_streamed(SplitFrame& frame, const Eigen::Ref<const Eigen::VectorXf>& column,
+                      const Eigen::VectorXf& coordinates) const {
+    const auto bits = stages::pack_mask(frame.mask);
+    frame.refit = refit_->frame_factor(stream_->refit_factor, column, bits, coordinates.cast<double>());
+    if (!stream_->model) return;
+    const auto& model = stream_->model->header();
+    frame.stored = io::quantize_row(stream_->to_stored * frame.refit.cast<float>(), model.precision, model.V_scale);
+    frame.coded =
+        io::encode_foreground(grey_levels(column), stream_->model->background(frame.stored), bits, geometry_.channels,
+                              model.foreground_step, static_cast<int>(model.foreground_tolerance));
+  }
+
+  // frame (serial: a number, or a decoded frame when streamed) -> limiter -> split + mask (parallel)
+  //   -> sequencer -> broadcast -> one writer per output (serial each) -> done (serial: frees a
+  //   slot when all wrote)
   void split() {
-    const long n = result_.frames;
+    const long n = sampled() ? expected_frames() : result_.frames;
     const double fps = result_.fps > 0 ? result_.fps : 25;
     const cv::Size size(geometry_.width, geometry_.height);
     const bool color = geometry_.channels == 3;
@@ -369,9 +519,15 @@ class SeparateRun {
     if (background_video) background_video_sink.emplace(out("background.mp4"), size, fps, color, options_.video);
     if (options_.outputs.png) mask_images.emplace(out("masks"));
 
-    if (options_.outputs.background || options_.outputs.model) {
+    if ((options_.outputs.background || options_.outputs.model) && !stream_) {
       refit_.emplace(geometry_, model_.svd);
       mask_bits_.assign(static_cast<std::size_t>(n * mask_bytes()), 0);
+    }
+    std::optional<io::VideoSource> again;  // a streamed split decodes the video a second time
+    if (stream_) {
+      again.emplace(options_.input);
+      if (!again->skip(options_.start))
+        throw Error("'" + options_.input + "' ended before --start " + std::to_string(options_.start));
     }
 
     const std::vector<Eigen::Index> preview_frames =
@@ -379,29 +535,48 @@ class SeparateRun {
     std::vector<stages::PreviewRow> previews(preview_frames.size());
 
     const auto started = Clock::now();
-    BusyTime split_time, write_time;
+    BusyTime decode_time, split_time, write_time;
     long next = 0;
     const auto frames = matrix_->view();
     flow::graph graph;
-    flow::input_node<long> numbers(graph, [&](oneapi::tbb::flow_control& control) -> long {
-      if (next == n || interrupted()) {
+    flow::input_node<WorkFrame> input(graph, [&](oneapi::tbb::flow_control& control) -> WorkFrame {
+      auto busy = decode_time.measure();
+      std::optional<io::Frame> decoded;
+      if (next == n || interrupted() || (again && !(decoded = again->next()))) {
         control.stop();
-        return 0;
+        return {};
       }
-      return next++;
+      return {next++, decoded ? std::move(decoded->image) : cv::Mat()};
     });
-    flow::limiter_node<long> in_flight(graph, static_cast<std::size_t>(options_.frames_in_flight));
-    flow::function_node<long, SplitFrame> split(graph, flow::unlimited, [&](long j) {
+    flow::limiter_node<WorkFrame> in_flight(
+        graph, static_cast<std::size_t>(stream_ ? stream_frames_in_flight() : options_.frames_in_flight));
+    flow::function_node<WorkFrame, SplitFrame> split(graph, flow::unlimited, [&](const WorkFrame& work) {
       auto busy = split_time.measure();
-      const Eigen::VectorXf background = model_.background(j);
-      SplitFrame frame{j, frames.col(j) - background, {}, {}, {}};
-      frame.mask =
-          stages::make_mask(stages::residual_magnitude(frame.residual, geometry_), seed_threshold_, options_.mask);
-      if (refit_) {  // each frame its own bytes: no race
+      const long j = work.index;
+      Eigen::VectorXf decoded;
+      if (stream_) {
+        decoded.resize(geometry_.values());
+        stages::frame_to_column(work.image, geometry_, decoded);
+      }
+      const Eigen::Ref<const Eigen::VectorXf> column =
+          stream_ ? Eigen::Ref<const Eigen::VectorXf>(decoded) : Eigen::Ref<const Eigen::VectorXf>(frames.col(j));
+      Eigen::VectorXf coordinates, background;
+      if (stream_) {
+        coordinates = stages::fit_frame(stream_->factor, column, stream_->band, stream_->start);
+        background = stream_->factor.transpose() * coordinates;
+      } else {
+        background = model_.background(j);
+      }
+      SplitFrame frame;
+      frame.index = j, frame.residual = column - background;
+      frame.mask = mask_for(frame.residual);
+      if (stream_ && refit_) {
+        refit_streamed(frame, column, coordinates);
+      } else if (refit_) {  // each frame its own bytes: no race
         const auto bits = stages::pack_mask(frame.mask);
         std::copy(bits.begin(), bits.end(), mask_of(j).begin());
       }
-      const cv::Mat original = stages::column_to_image(frames.col(j), geometry_);
+      const cv::Mat original = stages::column_to_image(column, geometry_);
       frame.foreground = cv::Mat::zeros(original.size(), original.type());
       original.copyTo(frame.foreground, frame.mask);
       const auto preview = std::find(preview_frames.begin(), preview_frames.end(), j);
@@ -424,17 +599,26 @@ class SeparateRun {
                                                                                   return frame.index;
                                                                                 }));
     };
+    Eigen::VectorXd refit_sum = Eigen::VectorXd::Zero(options_.rank);  // streamed: for the clean plate
+    double squared_error = 0;                                          // streamed: of model.npz
     if (mask_video) add_writer([&](const SplitFrame& f) { mask_video->write(f.mask); });
     if (foreground_video) add_writer([&](const SplitFrame& f) { foreground_video->write(f.foreground); });
     if (background_video_sink) add_writer([&](const SplitFrame& f) { background_video_sink->write(f.background); });
     if (mask_images) add_writer([&](const SplitFrame& f) { mask_images->write(f.mask, options_.start + f.index + 1); });
-    if (refit_) add_writer([&](const SplitFrame& f) { refit_->add(f.index, frames.col(f.index), mask_of(f.index)); });
+    if (refit_ && !stream_)
+      add_writer([&](const SplitFrame& f) { refit_->add(f.index, frames.col(f.index), mask_of(f.index)); });
+    if (refit_ && stream_) add_writer([&](const SplitFrame& f) { refit_sum += f.refit; });
+    if (stream_ && stream_->model)
+      add_writer([&](const SplitFrame& f) {
+        stream_->model->append(f.coded, f.stored);
+        squared_error += f.coded.squared_error;
+      });
     add_writer([&](const SplitFrame&) {});  // so `done` always has a predecessor
 
     // A frame is written when every writer has returned its number.
     std::map<long, std::size_t> writers_done;
     long written = 0;
-    progress_.start("writing", n);
+    progress_.start(stream_ ? "separating" : "writing", n);
     using DoneNode = flow::multifunction_node<long, std::tuple<flow::continue_msg>>;
     DoneNode done(graph, flow::serial, [&](long j, DoneNode::output_ports_type& ports) {
       if (++writers_done[j] < writers.size()) return;
@@ -443,7 +627,7 @@ class SeparateRun {
       std::get<0>(ports).try_put(flow::continue_msg());
     });
 
-    flow::make_edge(numbers, in_flight);
+    flow::make_edge(input, in_flight);
     flow::make_edge(in_flight, split);
     flow::make_edge(split, in_order);
     flow::make_edge(in_order, to_writers);
@@ -452,7 +636,7 @@ class SeparateRun {
       flow::make_edge(*writer, done);
     }
     flow::make_edge(flow::output_port<0>(done), in_flight.decrementer());
-    numbers.activate();
+    input.activate();
     graph.wait_for_all();
     progress_.finish();
     result_.seconds.split_wall = seconds_since(started);
@@ -460,6 +644,11 @@ class SeparateRun {
     result_.seconds.write = write_time.seconds();
     result_.frames_written = written;
     result_.interrupted = interrupted();
+    if (stream_) {
+      result_.seconds.decode += decode_time.seconds();
+      result_.frames = written;
+      result_.source_ended_early = !result_.interrupted && written < n;
+    }
 
     // Finalize whatever was written, also after an interrupt: the files are valid, and the
     // summary says how many frames they hold.
@@ -473,11 +662,24 @@ class SeparateRun {
     finish(foreground_video, "foreground.mp4");
     finish(background_video_sink, "background.mp4");
     if (mask_images && written > 0) wrote("masks/");
-    if (refit_ && written > 0) refit_background(written);
-    if (options_.outputs.background && written > 0)
-      write_image("background.png", stages::column_to_image(stages::mean_background(refit_background_), geometry_));
+    if (refit_ && !stream_ && written > 0) refit_background(written);
+    if (options_.outputs.background && written > 0) {
+      const Eigen::VectorXf plate =
+          stream_ ? Eigen::VectorXf((stream_->refit_factor * refit_sum / static_cast<double>(written)).cast<float>())
+                  : stages::mean_background(refit_background_);
+      write_image("background.png", stages::column_to_image(plate, geometry_));
+    }
     if (written == n) write_image("preview.png", stages::contact_sheet(previews));
-    if (options_.outputs.model && written > 0) write_model(written);
+    if (options_.outputs.model && written > 0) {
+      if (!stream_) {
+        write_model(written);
+      } else {
+        const auto started_model = Clock::now();
+        stream_->model->finish(psnr(written, squared_error));
+        model_written(written, stream_->model->coded_pixels(), psnr(written, squared_error));
+        result_.seconds.model = seconds_since(started_model);
+      }
+    }
   }
 
   void write_summary() {
@@ -489,6 +691,7 @@ class SeparateRun {
                         {"announced_frames", r.announced_frames},
                         {"source_ended_early", r.source_ended_early},
                         {"frames_written", r.frames_written},
+                        {"sample_frames", r.sample_frames},
                         {"start", options_.start},
                         {"width", geometry_.width},
                         {"height", geometry_.height},

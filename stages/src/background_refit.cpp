@@ -8,7 +8,8 @@
 
 namespace cleanplate::stages {
 
-bool solve_normal(const Eigen::Ref<const Eigen::MatrixXd>& gram, const Eigen::Ref<const Eigen::MatrixXd>& right, Eigen::Ref<Eigen::MatrixXd> solution) {
+bool solve_normal(const Eigen::Ref<const Eigen::MatrixXd>& gram, const Eigen::Ref<const Eigen::MatrixXd>& right,
+                  Eigen::Ref<Eigen::MatrixXd> solution) {
   const Eigen::LDLT<Eigen::MatrixXd> normal(gram);
   const Eigen::VectorXd d = normal.vectorD();
   if (normal.info() != Eigen::Success || !(d.minCoeff() > 1e-9 * d.cwiseAbs().maxCoeff())) return false;
@@ -25,9 +26,10 @@ BackgroundRefit::BackgroundRefit(const FrameGeometry& geometry, const linalg::Sv
   if (model.U.rows() != geometry.values()) throw Error("BackgroundRefit: the model does not match the frame geometry");
 }
 
-void BackgroundRefit::add(Eigen::Index frame, const Eigen::Ref<const Eigen::VectorXf>& column, std::span<const std::uint8_t> mask) {
-  if (column.size() != geometry_.values() || static_cast<Eigen::Index>(mask.size()) != (geometry_.pixels() + 7) / 8 || frame < 0 ||
-      frame >= model_.V.rows())
+void BackgroundRefit::add(Eigen::Index frame, const Eigen::Ref<const Eigen::VectorXf>& column,
+                          std::span<const std::uint8_t> mask) {
+  if (column.size() != geometry_.values() || static_cast<Eigen::Index>(mask.size()) != (geometry_.pixels() + 7) / 8 ||
+      frame < 0 || frame >= model_.V.rows())
     throw Error("BackgroundRefit: the frame and mask do not match the model");
   const Eigen::VectorXd v = model_.V.row(frame).transpose().cast<double>();  // x = (U S) v
   const Eigen::MatrixXd outer = v * v.transpose();
@@ -37,7 +39,8 @@ void BackgroundRefit::add(Eigen::Index frame, const Eigen::Ref<const Eigen::Vect
     if (mask_bit(mask, p)) continue;
     ++background_frames_[p];
     gram_.col(p) += outer_flat;
-    for (int c = 0; c < channels; ++c) moments_.col(p * channels + c) += static_cast<double>(column[p * channels + c]) * v;
+    for (int c = 0; c < channels; ++c)
+      moments_.col(p * channels + c) += static_cast<double>(column[p * channels + c]) * v;
   }
 }
 
@@ -54,8 +57,9 @@ Eigen::MatrixXd BackgroundRefit::pixel_factor() const {
   return factor;
 }
 
-Eigen::VectorXd BackgroundRefit::frame_factor(const Eigen::MatrixXd& pixel_factor, Eigen::Index frame,
-                                              const Eigen::Ref<const Eigen::VectorXf>& column, std::span<const std::uint8_t> mask) const {
+Eigen::VectorXd BackgroundRefit::frame_factor(const Eigen::MatrixXd& pixel_factor,
+                                              const Eigen::Ref<const Eigen::VectorXf>& column,
+                                              std::span<const std::uint8_t> mask, Eigen::VectorXd start) const {
   const Eigen::Index k = pixel_factor.cols(), channels = geometry_.channels;
   Eigen::MatrixXd gram = Eigen::MatrixXd::Zero(k, k);
   Eigen::VectorXd moment = Eigen::VectorXd::Zero(k);
@@ -69,9 +73,8 @@ Eigen::VectorXd BackgroundRefit::frame_factor(const Eigen::MatrixXd& pixel_facto
       ++values;
     }
   }
-  Eigen::VectorXd v = model_.V.row(frame).transpose().cast<double>();
-  if (values >= 2 * k) solve_normal(gram, moment, v);  // LDLT reads the lower triangle, which rankUpdate filled
-  return v;
+  if (values >= 2 * k) solve_normal(gram, moment, start);  // LDLT reads the lower triangle, which rankUpdate filled
+  return start;
 }
 
 linalg::SvdResult<float> to_svd(const Eigen::MatrixXd& pixel_factor, const Eigen::MatrixXd& frame_factor) {
@@ -81,7 +84,8 @@ linalg::SvdResult<float> to_svd(const Eigen::MatrixXd& pixel_factor, const Eigen
   const Eigen::MatrixXd q = qr.householderQ() * Eigen::MatrixXd::Identity(pixel_factor.rows(), k);
   const Eigen::MatrixXd r = qr.matrixQR().topRows(k).triangularView<Eigen::Upper>();
   const Eigen::BDCSVD<Eigen::MatrixXd> small(r * frame_factor.transpose(), Eigen::ComputeThinU | Eigen::ComputeThinV);
-  linalg::SvdResult<float> svd{(q * small.matrixU()).cast<float>(), small.singularValues().cast<float>(), small.matrixV().cast<float>()};
+  linalg::SvdResult<float> svd{(q * small.matrixU()).cast<float>(), small.singularValues().cast<float>(),
+                               small.matrixV().cast<float>()};
   for (Eigen::Index j = 0; j < k; ++j) {  // signs: a background is bright, so the first pixel factor sums positive
     if (svd.U.col(j).sum() < 0) {
       svd.U.col(j) *= -1;

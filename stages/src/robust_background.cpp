@@ -156,6 +156,22 @@ Eigen::VectorXf background_mode(const Eigen::Ref<const Eigen::MatrixXf>& frames,
   return mode_background(frames, 2 * std::max(1, static_cast<int>(std::lrint(first_scale * 255))) + 1, max_frames);
 }
 
+Eigen::VectorXf fit_frame(const Eigen::MatrixXf& factor, const Eigen::Ref<const Eigen::VectorXf>& column, float band,
+                          const Eigen::VectorXf& start, int rounds) {
+  const Eigen::Index k = factor.rows();
+  if (column.size() != factor.cols() || start.size() != k)
+    throw Error("fit_frame: the frame does not match the factor");
+  const Eigen::Ref<const Eigen::MatrixXf> frame = Eigen::Map<const Eigen::MatrixXf>(column.data(), column.size(), 1);
+  const TrimmedFit fit(frame, band);  // keeps a reference: `frame` must be a named Ref
+  Eigen::MatrixXf coordinates = start;
+  for (int round = 0; round <= rounds; ++round) {
+    const Eigen::VectorXf reference = coordinates;  // the fit this round trims against
+    fit.fit_frames(factor, coordinates,
+                   [&](Eigen::Index, Eigen::Index i) { return fitted(factor.col(i).data(), reference.data(), k); });
+  }
+  return coordinates;
+}
+
 BackgroundModel robust_background(const Eigen::Ref<const Eigen::MatrixXf>& frames,
                                   const RobustBackgroundOptions& options) {
   const Eigen::Index k = options.rank, values = frames.rows();

@@ -7,6 +7,9 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
 #include <thread>
 
 #include "cli_test_support.hpp"
@@ -20,7 +23,8 @@ fs::path vga_scene() {
   const fs::path scene = fs::temp_directory_path() / ("cleanplate-vga-h264-scene-" + std::to_string(stamp));
   if (fs::exists(scene / "scene.mp4")) return scene;
   const fs::path partial = scene.string() + ".partial-" + std::to_string(::getpid());
-  const std::string command = std::string(CLEANPLATE_SYNTH) + " '" + partial.string() + "' --width 640 --height 480 --fps 30 --frames 300 --video scene.mp4 > /dev/null";
+  const std::string command = std::string(CLEANPLATE_SYNTH) + " '" + partial.string() +
+                              "' --width 640 --height 480 --fps 30 --frames 300 --video scene.mp4 > /dev/null";
   if (std::system(command.c_str()) != 0) throw std::runtime_error("cleanplate-synth failed");
   std::error_code raced;
   fs::rename(partial, scene, raced);
@@ -32,15 +36,33 @@ int free_port() { return 20000 + static_cast<int>(::getpid() % 20000); }
 
 std::string stream_url(int port) { return "tcp://127.0.0.1:" + std::to_string(port); }
 
-// ffmpeg serving `video` at its frame rate (its frames copied into NUT, a container that sends each frame as it goes), to the first client on `port`.
+// True once a socket listens on 127.0.0.1:`port` (state 0A in /proc/net/tcp); probing by connecting would
+// take the server's only client.
+bool listening(int port) {
+  std::ifstream table("/proc/net/tcp");
+  char local[16];
+  std::snprintf(local, sizeof local, ":%04X", port);
+  for (std::string line; std::getline(table, line);) {
+    std::istringstream fields(line);
+    std::string slot, address, remote, state;
+    fields >> slot >> address >> remote >> state;
+    if (address.size() > 5 && address.compare(address.size() - 5, 5, local) == 0 && state == "0A") return true;
+  }
+  return false;
+}
+
+// ffmpeg serving `video` at its frame rate (its frames copied into NUT, a container that sends each frame as it goes),
+// to the first client on `port`. Returns once it listens, so a loaded machine's slow ffmpeg start cannot look like a
+// dead stream.
 pid_t serve(const fs::path& video, int port) {
   const pid_t child = ::fork();
   if (child == 0) {
     const std::string url = stream_url(port) + "?listen=1";
-    ::execlp("ffmpeg", "ffmpeg", "-nostdin", "-v", "error", "-re", "-i", video.c_str(), "-c:v", "copy", "-f", "nut", url.c_str(),
-             static_cast<char*>(nullptr));
+    ::execlp("ffmpeg", "ffmpeg", "-nostdin", "-v", "error", "-re", "-i", video.c_str(), "-c:v", "copy", "-f", "nut",
+             url.c_str(), static_cast<char*>(nullptr));
     ::_exit(127);
   }
+  for (int i = 0; i < 500 && !listening(port); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
   return child;
 }
 
@@ -85,8 +107,8 @@ TEST(Live, LoopbackStreamFindsTheObjects) {
   EXPECT_EQ(summary_number(out / "summary.json", "frames_processed"), 200) << read_text(out / "summary.json");
   EXPECT_EQ(summary_number(out / "summary.json", "frames_dropped"), 0);
   const auto counts = score_after_warmup(scene, out / "masks", 25, 200);
-  std::printf("live over TCP, 320x240: F-measure %.4f after warm-up (precision %.4f, recall %.4f)\n", counts.f_measure(), counts.precision(),
-              counts.recall());
+  std::printf("live over TCP, 320x240: F-measure %.4f after warm-up (precision %.4f, recall %.4f)\n",
+              counts.f_measure(), counts.precision(), counts.recall());
   EXPECT_GE(counts.f_measure(), 0.85);
   EXPECT_EQ(decodable_frames(out / "mask.mp4"), 200);
 }
@@ -103,9 +125,11 @@ TEST(Live, LoopbackStreamKeepsUpAt640x480And30Fps) {
   EXPECT_EQ(summary_number(out / "summary.json", "frames_processed"), 300) << summary;
   EXPECT_EQ(summary_number(out / "summary.json", "frames_dropped"), 0) << summary;
   const auto counts = score_after_warmup(scene, out / "masks", 25, 300);
-  std::printf("live over TCP, 640x480 at 30 fps: %.0f fps, latency %.0f ms median, %.0f ms p99; F-measure %.4f after warm-up\n",
-              summary_number(out / "summary.json", "frames_per_second"), 1000 * summary_number(out / "summary.json", "latency_median"),
-              1000 * summary_number(out / "summary.json", "latency_p99"), counts.f_measure());
+  std::printf(
+      "live over TCP, 640x480 at 30 fps: %.0f fps, latency %.0f ms median, %.0f ms p99; F-measure %.4f after warm-up\n",
+      summary_number(out / "summary.json", "frames_per_second"),
+      1000 * summary_number(out / "summary.json", "latency_median"),
+      1000 * summary_number(out / "summary.json", "latency_p99"), counts.f_measure());
   EXPECT_EQ(decodable_frames(out / "mask.mp4"), 300);
 }
 
@@ -113,11 +137,13 @@ TEST(Live, LoopbackStreamKeepsUpAt640x480And30Fps) {
 // frames: frames are dropped and counted instead of piling up, and every processed frame is written.
 TEST(Live, FallingBehindDropsFramesInsteadOfQueueing) {
   const fs::path scratch = scratch_folder(), fast = scratch / "fast.mp4", out = scratch / "out";
-  const ProgramRun encode = run("ffmpeg -nostdin -v error -i '" + (vga_scene() / "scene.mp4").string() +
-                                    "' -frames:v 100 -vf setpts=N/500/TB -r 500 -c:v libx264 -preset ultrafast '" + fast.string() + "'",
-                                scratch);
+  const ProgramRun encode =
+      run("ffmpeg -nostdin -v error -i '" + (vga_scene() / "scene.mp4").string() +
+              "' -frames:v 100 -vf setpts=N/500/TB -r 500 -c:v libx264 -preset ultrafast '" + fast.string() + "'",
+          scratch);
   ASSERT_EQ(encode.exit_code, 0) << encode.errors;
-  const ProgramRun result = run(cleanplate_command("live '" + fast.string() + "' --queue 0.001 -o '" + out.string() + "'"), scratch);
+  const ProgramRun result =
+      run(cleanplate_command("live '" + fast.string() + "' --queue 0.001 -o '" + out.string() + "'"), scratch);
   ASSERT_EQ(result.exit_code, 0) << result.errors;
   const std::string summary = read_text(out / "summary.json");
   const double processed = summary_number(out / "summary.json", "frames_processed");
@@ -168,7 +194,8 @@ TEST(Live, StreamThatDiesIsReopenedOrFinalized) {
 
 void expect_clean_interrupt(int signal_number) {
   const fs::path out = scratch_folder() / "out";
-  const pid_t cleanplate = start_cleanplate({(vga_scene() / "scene.mp4").string(), "-o", out.string(), "--foreground"});  // realtime: 10 s
+  const pid_t cleanplate =
+      start_cleanplate({(vga_scene() / "scene.mp4").string(), "-o", out.string(), "--foreground"});  // realtime: 10 s
   std::this_thread::sleep_for(std::chrono::milliseconds(2500));
   ::kill(cleanplate, signal_number);
   EXPECT_EQ(wait_for(cleanplate, 20), 130);
@@ -190,26 +217,29 @@ TEST(Live, HighwayPlayedLive) {
   const fs::path highway = shared_data() / "cdnet-baseline/highway";
   if (!fs::exists(highway)) GTEST_SKIP() << "test data not found at " << highway << " (see ../shared/data/README.md)";
   const fs::path out = scratch_folder() / "out";
-  const pid_t cleanplate = start_cleanplate({(highway / "input").string(), "-o", out.string(), "--png", "--frames", "800"});
+  const pid_t cleanplate =
+      start_cleanplate({(highway / "input").string(), "-o", out.string(), "--png", "--frames", "800"});
   EXPECT_EQ(wait_for(cleanplate, 100), 0);
   EXPECT_EQ(summary_number(out / "summary.json", "frames_dropped"), 0) << read_text(out / "summary.json");
   io::CdnetSequence sequence = io::open_cdnet_sequence(highway);
   sequence.last = 800;
   const auto counts = pipeline::score_mask_folder(out / "masks", sequence);
-  std::printf("highway played live (frames 470-800, ROI): F-measure %.4f, precision %.4f, recall %.4f\n", counts.f_measure(), counts.precision(),
-              counts.recall());
+  std::printf("highway played live (frames 470-800, ROI): F-measure %.4f, precision %.4f, recall %.4f\n",
+              counts.f_measure(), counts.precision(), counts.recall());
   EXPECT_GE(counts.f_measure(), 0.75);
 }
 
 // --display under Xvfb: the window appears, and a screenshot of the screen is not blank.
 TEST(Live, DisplayOpensAWindowUnderXvfb) {
-  if (std::system("command -v Xvfb > /dev/null") != 0) GTEST_SKIP() << "Xvfb is not installed (scripts/install-deps.sh installs it)";
+  if (std::system("command -v Xvfb > /dev/null") != 0)
+    GTEST_SKIP() << "Xvfb is not installed (scripts/install-deps.sh installs it)";
   const fs::path scratch = scratch_folder();
   std::string display = ":";  // (built in two steps: GCC 12's -Wrestrict misfires on ":" + std::string)
   display += std::to_string(50 + ::getpid() % 400);
   const pid_t xvfb = ::fork();
   if (xvfb == 0) {
-    ::execlp("Xvfb", "Xvfb", display.c_str(), "-screen", "0", "1600x600x24", "-nolisten", "tcp", static_cast<char*>(nullptr));
+    ::execlp("Xvfb", "Xvfb", display.c_str(), "-screen", "0", "1600x600x24", "-nolisten", "tcp",
+             static_cast<char*>(nullptr));
     ::_exit(127);
   }
   std::this_thread::sleep_for(std::chrono::seconds(1));
@@ -217,7 +247,8 @@ TEST(Live, DisplayOpensAWindowUnderXvfb) {
   const pid_t cleanplate = start_cleanplate({(vga_scene() / "scene.mp4").string(), "--display", "--frames", "150"});
   std::this_thread::sleep_for(std::chrono::seconds(3));  // past the warm-up
   const fs::path shot = scratch / "screen.png";
-  const ProgramRun grab = run("ffmpeg -nostdin -v error -f x11grab -i " + display + " -frames:v 1 -y '" + shot.string() + "'", scratch);
+  const ProgramRun grab =
+      run("ffmpeg -nostdin -v error -f x11grab -i " + display + " -frames:v 1 -y '" + shot.string() + "'", scratch);
   EXPECT_EQ(wait_for(cleanplate, 30), 0);
   ::kill(xvfb, SIGTERM);
   ::waitpid(xvfb, nullptr, 0);

@@ -1,7 +1,10 @@
 // End to end on whole real sequences from ../shared/data: CDnet highway as an image folder (through
 // `separate` and `eval`) and a video with an audio track. Labelled "heavy" (see CMakeLists.txt).
+#include <sys/resource.h>
+
 #include <sstream>
 
+#include "cleanplate/io/model_file.hpp"
 #include "cli_test_support.hpp"
 
 namespace cleanplate::testing {
@@ -19,6 +22,57 @@ TEST(RealData, HighwayImageSequenceScoresAtLeastTheBaseline) {
   std::printf("highway (frames 470-1700, ROI): F-measure %.4f, precision %.4f, recall %.4f, PWC %.3f\n",
               counts.f_measure(), counts.precision(), counts.recall(), counts.percentage_wrong());
   EXPECT_GE(counts.f_measure(), 0.92);  // the default method (robust)
+}
+
+// The largest jump of the background between consecutive frames of a model, in grey levels
+// (the mean over the pixels of |background j - background j-1|).
+double largest_background_jump(const fs::path& model_path) {
+  const io::ModelFile model = io::read_model_file(model_path);
+  const io::ModelDecoder decoder(model);
+  double largest = 0;
+  std::vector<std::uint8_t> previous = decoder.background(0);
+  for (std::int64_t j = 1; j < model.frames; ++j) {
+    const std::vector<std::uint8_t> background = decoder.background(j);
+    double sum = 0;
+    for (std::size_t i = 0; i < background.size(); ++i) sum += std::abs(background[i] - previous[i]);
+    largest = std::max(largest, sum / static_cast<double>(background.size()));
+    previous = background;
+  }
+  return largest;
+}
+
+// Highway (1,700 frames, 522 MB as floats) in 64 MiB: read twice, a sample for the model, then a
+// stream. Peak memory stays far below the whole-video run's, the masks score within 0.02 of it,
+// and the background moves as smoothly from frame to frame (no border between parts of the video).
+TEST(RealData, HighwayInBoundedMemory) {
+  const fs::path highway = shared_data() / "cdnet-baseline/highway";
+  if (!fs::exists(highway)) GTEST_SKIP() << "test data not found at " << highway << " (see ../shared/data/README.md)";
+  const fs::path scratch = scratch_folder();
+  const auto separate = [&](const std::string& name, const std::string& options) {
+    const ProgramRun result = run(cleanplate_command("separate '" + (highway / "input").string() + "' -q --png -o '" +
+                                                     (scratch / name).string() + "' " + options),
+                                  scratch);
+    EXPECT_EQ(result.exit_code, 0) << result.errors;
+    const auto counts = pipeline::score_mask_folder(scratch / name / "masks", io::open_cdnet_sequence(highway));
+    return counts.f_measure();
+  };
+  const double bounded = separate("bounded", "--max-memory 64M");
+  rusage children{};
+  ::getrusage(RUSAGE_CHILDREN, &children);  // the bounded run is the only child so far
+  const double peak_mib = static_cast<double>(children.ru_maxrss) / 1024;
+  const double whole = separate("whole", "");
+  const double sample = summary_number(scratch / "bounded/summary.json", "sample_frames");
+  const double jump_bounded = largest_background_jump(scratch / "bounded/model.npz"),
+               jump_whole = largest_background_jump(scratch / "whole/model.npz");
+  std::printf(
+      "highway in 64 MiB: %g-frame sample, peak RSS %.0f MiB, F %.4f (whole video in memory: %.4f); "
+      "largest background step between frames %.3f grey levels (whole: %.3f)\n",
+      sample, peak_mib, bounded, whole, jump_bounded, jump_whole);
+  EXPECT_GT(sample, 16);
+  EXPECT_LT(sample, 1700);
+  EXPECT_LE(peak_mib, 256);  // 64 MiB of frames beside the libraries and encoders
+  EXPECT_NEAR(bounded, whole, 0.02);
+  EXPECT_LE(jump_bounded, 2 * jump_whole + 0.5);
 }
 
 // `cleanplate eval` over the whole shared set (highway and the six SBI2015 scenes, both layouts):

@@ -25,7 +25,8 @@ Example make_example(FactorPrecision precision, std::int64_t step, int tolerance
   auto& m = e.model;
   m.frames = 9, m.height = 5, m.width = 7, m.channels = 1, m.fps = 12.5, m.producer = "model_file_test";
   std::mt19937 random(3);
-  const Eigen::MatrixXf data = Eigen::MatrixXf::NullaryExpr(35, 9, [&] { return std::uniform_real_distribution<float>(0.2f, 0.8f)(random); });
+  const Eigen::MatrixXf data =
+      Eigen::MatrixXf::NullaryExpr(35, 9, [&] { return std::uniform_real_distribution<float>(0.2f, 0.8f)(random); });
   quantize_factors(m, linalg::truncated_svd(data, 2), precision);
   m.foreground_step = step, m.foreground_tolerance = tolerance, m.lossless = step == 1 && tolerance == 0;
   const ModelDecoder decoder(m);
@@ -43,15 +44,18 @@ Example make_example(FactorPrecision precision, std::int64_t step, int tolerance
 
 TEST(ModelFile, FactorsKeepTheirPrecision) {
   std::mt19937 random(5);
-  const Eigen::MatrixXf data = Eigen::MatrixXf::NullaryExpr(200, 40, [&] { return std::normal_distribution<float>()(random); });
+  const Eigen::MatrixXf data =
+      Eigen::MatrixXf::NullaryExpr(200, 40, [&] { return std::normal_distribution<float>()(random); });
   const auto svd = linalg::truncated_svd(data, 3);
-  for (const auto& [precision, relative] : {std::pair{FactorPrecision::f32, 0.0}, {FactorPrecision::f16, 1.0 / 2048}, {FactorPrecision::int8, 0.5 / 127}}) {
+  for (const auto& [precision, relative] :
+       {std::pair{FactorPrecision::f32, 0.0}, {FactorPrecision::f16, 1.0 / 2048}, {FactorPrecision::int8, 0.5 / 127}}) {
     ModelFile m;
     quantize_factors(m, svd, precision);
     const Eigen::MatrixXd U = m.U.cast<double>() * m.U_scale.asDiagonal();
     for (Eigen::Index k = 0; k < 3; ++k) {
       const double largest = svd.U.col(k).cwiseAbs().maxCoeff();
-      EXPECT_LE((U.col(k) - svd.U.col(k).cast<double>()).cwiseAbs().maxCoeff(), relative * largest + 1e-12) << factor_precision_name(precision);
+      EXPECT_LE((U.col(k) - svd.U.col(k).cast<double>()).cwiseAbs().maxCoeff(), relative * largest + 1e-12)
+          << factor_precision_name(precision);
     }
     if (precision == FactorPrecision::int8) {
       EXPECT_EQ(m.U.cwiseAbs().maxCoeff(), 127.0f);
@@ -71,7 +75,8 @@ TEST(ModelFile, ForegroundIsWithinHalfAStepAndExactWhenLossless) {
         if (coded) {
           EXPECT_LE(error, step / 2) << "step " << step << " frame " << j << " pixel " << i;
         } else {
-          EXPECT_LE(std::abs(background[i] - e.frames[j][i]), step == 1 ? 0 : 30) << "an uncoded pixel beyond the tolerance";
+          EXPECT_LE(std::abs(background[i] - e.frames[j][i]), step == 1 ? 0 : 30)
+              << "an uncoded pixel beyond the tolerance";
         }
       }
     }
@@ -86,7 +91,8 @@ TEST(ModelFile, WriteThenReadGivesTheSameModel) {
     write_model_file(path, e.model);
     const ModelFile r = read_model_file(path);
     EXPECT_EQ(r.producer, "model_file_test");
-    EXPECT_EQ(std::vector<std::int64_t>({r.frames, r.height, r.width, r.channels}), std::vector<std::int64_t>({9, 5, 7, 1}));
+    EXPECT_EQ(std::vector<std::int64_t>({r.frames, r.height, r.width, r.channels}),
+              std::vector<std::int64_t>({9, 5, 7, 1}));
     EXPECT_EQ(r.fps, 12.5);
     EXPECT_EQ(r.precision, precision);
     EXPECT_EQ(r.U, e.model.U);
@@ -103,6 +109,43 @@ TEST(ModelFile, WriteThenReadGivesTheSameModel) {
     for (std::int64_t j = 0; j < r.frames; ++j) EXPECT_EQ(a.frame(j), b.frame(j));
   }
   fs::remove(path);
+}
+
+// The streaming writer gives the file write_model_file gives: the same arrays (values narrowed to
+// int8 from step 3 on), the same frames; its temporary files are gone afterwards.
+TEST(ModelFile, WriterFrameByFrameGivesTheSameFile) {
+  const fs::path folder = fs::temp_directory_path() / "cleanplate-model-writer-test";
+  fs::remove_all(folder);
+  fs::create_directories(folder);
+  for (const std::int64_t step : {1, 3}) {
+    const Example e = make_example(FactorPrecision::f16, step, step == 1 ? 0 : 20);
+    ModelFile header = e.model;
+    header.V.resize(0, 2), header.foreground_offsets = {0}, header.foreground_mask.clear(),
+                           header.foreground_values.clear();
+    {
+      ModelWriter writer(folder / "streamed.npz", header);
+      const ModelDecoder decoder(e.model);
+      for (std::int64_t j = 0; j < e.model.frames; ++j) {
+        const Eigen::VectorXf v = e.model.V.row(j).transpose();
+        EXPECT_EQ(writer.background(v), decoder.background(j));
+        std::vector<std::uint8_t> keep(5, 0);
+        keep[0] = 0xA5;
+        writer.append(encode_foreground(e.frames[j], writer.background(v), keep, 1, step, step == 1 ? 0 : 20), v);
+      }
+      writer.finish(41.5);
+    }
+    const ModelFile r = read_model_file(folder / "streamed.npz");
+    EXPECT_EQ(r.frames, 9);
+    EXPECT_EQ(r.U, e.model.U);
+    EXPECT_EQ(r.V, e.model.V);
+    EXPECT_EQ(r.foreground_offsets, e.model.foreground_offsets);
+    EXPECT_EQ(r.foreground_mask, e.model.foreground_mask);
+    EXPECT_EQ(r.foreground_values, e.model.foreground_values);
+    EXPECT_EQ(r.psnr, 41.5);
+    const auto entries = std::distance(fs::directory_iterator(folder), fs::directory_iterator());
+    EXPECT_EQ(entries, 1) << "the temporary arrays are removed";
+  }
+  fs::remove_all(folder);
 }
 
 TEST(ModelFile, InconsistentContentIsRefused) {

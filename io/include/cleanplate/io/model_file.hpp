@@ -12,6 +12,7 @@
 #include <Eigen/Core>
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
@@ -21,6 +22,7 @@
 namespace cleanplate::io {
 
 class NpzReader;
+class NpyFileWriter;
 
 enum class FactorPrecision { f32, f16, int8 };
 FactorPrecision parse_factor_precision(const std::string& name);  // "f32", "f16", "int8"
@@ -34,17 +36,17 @@ struct ModelFile {
   // Background, in [0, 1]: (U diag(U_scale)) diag(S) (V diag(V_scale))^T. U and V hold values that
   // `precision` stores exactly (integers for int8), so writing and reading change nothing.
   FactorPrecision precision = FactorPrecision::f16;
-  Eigen::MatrixXf U, V;                  // pixels*channels x k, frames x k
-  Eigen::VectorXd S, U_scale, V_scale;   // k each
-  double energy = 0;                     // share of the video's energy in the background
+  Eigen::MatrixXf U, V;                 // pixels*channels x k, frames x k
+  Eigen::VectorXd S, U_scale, V_scale;  // k each
+  double energy = 0;                    // share of the video's energy in the background
   // Foreground: per frame, a bitmap of the coded pixels and, for each coded pixel in raster order,
   // its residual against the 8-bit background in units of `foreground_step` grey levels.
   std::int64_t foreground_step = 1;
-  std::int64_t foreground_tolerance = 0;               // pixels off the mask are coded when they differ by more
-  bool lossless = false;                               // every differing pixel coded, step 1
-  std::vector<std::int64_t> foreground_offsets{0};     // frames + 1: frame j's values are [o[j], o[j+1])
-  std::vector<std::uint8_t> foreground_mask;           // frames x mask_bytes(), numpy.packbits order
-  std::vector<std::int16_t> foreground_values;         // offsets.back() x channels
+  std::int64_t foreground_tolerance = 0;            // pixels off the mask are coded when they differ by more
+  bool lossless = false;                            // every differing pixel coded, step 1
+  std::vector<std::int64_t> foreground_offsets{0};  // frames + 1: frame j's values are [o[j], o[j+1])
+  std::vector<std::uint8_t> foreground_mask;        // frames x mask_bytes(), numpy.packbits order
+  std::vector<std::int16_t> foreground_values;      // offsets.back() x channels
   double psnr = 0;  // dB of the rebuilt frames against the decoded input; +inf when exact
 
   std::int64_t values_per_frame() const { return height * width * channels; }
@@ -59,9 +61,9 @@ void quantize_factors(ModelFile& model, const linalg::SvdResult<float>& svd, Fac
 
 // One frame's foreground, ready to append to a ModelFile.
 struct CodedFrame {
-  std::vector<std::uint8_t> mask;      // mask_bytes()
-  std::vector<std::int16_t> values;    // coded pixels x channels
-  double squared_error = 0;            // of the rebuilt frame against `frame`, in grey levels^2
+  std::vector<std::uint8_t> mask;    // mask_bytes()
+  std::vector<std::int16_t> values;  // coded pixels x channels
+  double squared_error = 0;          // of the rebuilt frame against `frame`, in grey levels^2
 };
 
 // Codes the pixels set in `keep` (a bitmap in foreground_mask's layout, or empty) and every pixel
@@ -73,7 +75,7 @@ void append_frame(ModelFile& model, CodedFrame frame);
 
 class ModelDecoder {
  public:
-  explicit ModelDecoder(const ModelFile& model);  // keeps a reference: the model must outlive it
+  explicit ModelDecoder(const ModelFile& model);                   // keeps a reference: the model must outlive it
   std::vector<std::uint8_t> background(std::int64_t frame) const;  // values_per_frame() grey levels
   std::vector<std::uint8_t> frame(std::int64_t frame) const;       // background + foreground
 
@@ -82,6 +84,38 @@ class ModelDecoder {
   Eigen::MatrixXd weighted_U_;  // U diag(U_scale) diag(S)
   Eigen::MatrixXd V_;           // V diag(V_scale)
 };
+
+// model.npz written a frame at a time in memory that does not grow with the video (`separate` on a
+// video longer than its memory allows). The header holds everything but the frames: geometry, U,
+// S, the scales, step and tolerance. Each frame brings its row of V, as stored, and its coded
+// foreground; the foreground goes to temporary files beside `path` until finish() zips them in.
+// The file is the same format as write_model_file's.
+class ModelWriter {
+ public:
+  ModelWriter(std::filesystem::path path, ModelFile header);
+  ~ModelWriter();  // removes the temporary files
+  // The 8-bit background a reader rebuilds for a frame whose stored row of V is `v` (thread-safe).
+  std::vector<std::uint8_t> background(const Eigen::VectorXf& v) const;
+  void append(const CodedFrame& frame, const Eigen::VectorXf& v);  // in frame order
+  void finish(double psnr);                                        // the frames appended; atomic
+  const ModelFile& header() const { return header_; }
+  std::int64_t coded_pixels() const { return coded_pixels_; }
+  long frames() const { return static_cast<long>(V_rows_.size()); }
+
+ private:
+  std::filesystem::path path_;
+  ModelFile header_;
+  Eigen::MatrixXd weighted_U_;  // U diag(U_scale) diag(S)
+  std::vector<Eigen::VectorXf> V_rows_;
+  std::vector<std::int64_t> offsets_{0};
+  std::int64_t coded_pixels_ = 0;
+  std::unique_ptr<NpyFileWriter> masks_, values_;
+  // Residuals of at most 255 grey levels in steps of 3 or more fit in int8.
+  bool narrow_values() const { return header_.foreground_step >= 3; }
+};
+
+// A frame's row of V as `precision` stores it with the given column scales (int8: clamped to +-127).
+Eigen::VectorXf quantize_row(const Eigen::VectorXf& row, FactorPrecision precision, const Eigen::VectorXd& scale);
 
 void write_model_file(const std::filesystem::path& path, const ModelFile& model);  // atomic
 ModelFile read_model_file(const std::filesystem::path& path);

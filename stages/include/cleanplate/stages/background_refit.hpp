@@ -30,10 +30,10 @@ class BackgroundRefit {
   void add(Eigen::Index frame, const Eigen::Ref<const Eigen::VectorXf>& column, std::span<const std::uint8_t> mask);
   // After step 1: each pixel value's row of U S (values x k).
   Eigen::MatrixXd pixel_factor() const;
-  // Step 2 for one frame (safe to call concurrently): its row of V given pixel_factor(); the
-  // model's row when fewer than 2k values are background.
-  Eigen::VectorXd frame_factor(const Eigen::MatrixXd& pixel_factor, Eigen::Index frame, const Eigen::Ref<const Eigen::VectorXf>& column,
-                               std::span<const std::uint8_t> mask) const;
+  // Step 2 for one frame (safe to call concurrently): its row of V given pixel_factor(); `start`
+  // (its row in the model) when fewer than 2k values are background.
+  Eigen::VectorXd frame_factor(const Eigen::MatrixXd& pixel_factor, const Eigen::Ref<const Eigen::VectorXf>& column,
+                               std::span<const std::uint8_t> mask, Eigen::VectorXd start) const;
 
  private:
   FrameGeometry geometry_;
@@ -45,7 +45,8 @@ class BackgroundRefit {
 
 // Solves the k x k normal equations gram x = right (LDLT reads gram's lower triangle) when they are
 // well posed; false, leaving `solution` alone, when gram is singular or nearly so.
-bool solve_normal(const Eigen::Ref<const Eigen::MatrixXd>& gram, const Eigen::Ref<const Eigen::MatrixXd>& right, Eigen::Ref<Eigen::MatrixXd> solution);
+bool solve_normal(const Eigen::Ref<const Eigen::MatrixXd>& gram, const Eigen::Ref<const Eigen::MatrixXd>& right,
+                  Eigen::Ref<Eigen::MatrixXd> solution);
 
 // (pixel factor) (frame factor)^T as a truncated SVD: U and V orthonormal, singular values sorted.
 linalg::SvdResult<float> to_svd(const Eigen::MatrixXd& pixel_factor, const Eigen::MatrixXd& frame_factor);
