@@ -32,7 +32,7 @@ for m in "${minutes[@]}"; do
   frames=$((m * 1800))
   read -r decode _ < <(wall ffmpeg -nostdin -v error -i "$video" -f null -)
   read -r separate rss < <(wall "$build/pipeline/cleanplate" separate "$video" -q --max-memory $budget --lossless-masks -o "$work/out")
-  f=$(python3 "$(dirname "$0")/mask_video_f.py" "$work/out/mask.mp4" "$work/scene/groundtruth" $((frames - 1800)) 1800)
+  f=$(/usr/bin/python3 "$(dirname "$0")/mask_video_f.py" "$work/out/mask.mp4" "$work/scene/groundtruth" $((frames - 1800)) 1800)
   awk -v m="$m" -v n=$frames -v d="$decode" -v s="$separate" -v r="$rss" -v f="$f" 'BEGIN {
     printf "| %d | %d | %.1f | %.1f | %.2f | %.0f | %s |\n", m, n, d, s, s / d, r / 1024, f }'
   rm -f "$video"

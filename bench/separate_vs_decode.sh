@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
 # Throughput of `cleanplate separate` (default outputs) against decoding the same file alone with
-# ffmpeg (`ffmpeg -i FILE -f null -`), in the same run, on a generated 640x480, 1,000-frame H.264
-# video. Prints the median of RUNS runs of each, both in frames per second, and their ratio.
-#   bench/separate_vs_decode.sh [BUILD_DIR] [RUNS]     (default build/release, 5)
+# ffmpeg (`ffmpeg -i FILE -f null -`) and against the peer pipeline a user would write with OpenCV
+# (decode, MOG2 apply, mask video: bench/opencv_mog2_peer.py), in the same run, on a generated
+# 1,000-frame H.264 video of WIDTHxHEIGHT. Prints the median of RUNS runs of each in frames per
+# second, and the ratios.
+#   bench/separate_vs_decode.sh [BUILD_DIR] [RUNS] [WIDTH HEIGHT]   (default build/release, 5, 640 480)
 set -euo pipefail
 build=${1:-build/release}
 runs=${2:-5}
+width=${3:-640}
+height=${4:-480}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 frames=1000
 
-"$build/samples/cleanplate-synth" "$work" --width 640 --height 480 --frames $frames --fps 30 --video bench.mp4 --video-only > /dev/null
+"$build/samples/cleanplate-synth" "$work" --width $width --height $height --frames $frames --fps 30 --video bench.mp4 --video-only > /dev/null
 video="$work/bench.mp4"
 
 seconds() {  # wall seconds of a command
@@ -22,17 +26,20 @@ seconds() {  # wall seconds of a command
 }
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
-decode=() separate=()
-for ((i = 0; i < runs; i++)); do  # interleaved, so drift on a shared machine hits both alike
+decode=() separate=() peer=()
+for ((i = 0; i < runs; i++)); do  # interleaved, so drift on a shared machine hits all alike
   decode+=("$(seconds ffmpeg -nostdin -v error -i "$video" -f null -)")
   separate+=("$(seconds "$build/pipeline/cleanplate" separate "$video" -q -o "$work/out")")
+  peer+=("$(seconds /usr/bin/python3 "$(dirname "$0")/opencv_mog2_peer.py" "$video" "$work/peer.mp4")")
 done
 decode_s=$(printf '%s\n' "${decode[@]}" | median)
 separate_s=$(printf '%s\n' "${separate[@]}" | median)
-printf 'input: %s frames, 640x480, H.264 (%s bytes); medians of %s runs\n' $frames "$(stat -c %s "$video")" "$runs"
-awk -v f=$frames -v d="$decode_s" -v s="$separate_s" 'BEGIN {
-  printf "ffmpeg decode only:   %6.2f s  %7.1f fps\n", d, f / d
-  printf "cleanplate separate:  %6.2f s  %7.1f fps\n", s, f / s
-  printf "separate / decode throughput: %.3f (target >= 0.50)\n", d / s }'
+peer_s=$(printf '%s\n' "${peer[@]}" | median)
+printf 'input: %s frames, %sx%s, H.264 (%s bytes); medians of %s runs\n' $frames $width $height "$(stat -c %s "$video")" "$runs"
+awk -v f=$frames -v d="$decode_s" -v s="$separate_s" -v p="$peer_s" 'BEGIN {
+  printf "ffmpeg decode only:               %6.2f s  %7.1f fps\n", d, f / d
+  printf "cleanplate separate:              %6.2f s  %7.1f fps\n", s, f / s
+  printf "OpenCV decode + MOG2 + mask video: %6.2f s  %7.1f fps\n", p, f / p
+  printf "separate / decode throughput: %.3f (target >= 0.50); separate / OpenCV peer: %.2f\n", d / s, p / s }'
 echo "per-stage seconds of the last separate run (summary.json):"
 python3 -c 'import json, sys; print(json.dumps(json.load(open(sys.argv[1]))["seconds"]))' "$work/out/summary.json"

@@ -13,6 +13,7 @@ packages=(
   clang libclang-rt-14-dev                        # fuzzing the model reader
   xvfb                                            # --display test
   python3-sklearn libopenblas0-pthread            # benchmark peer (scikit-learn on OpenBLAS)
+  python3-opencv time                             # benchmark peers (OpenCV MOG2 in Python), peak RSS
 )
 
 missing=()
