@@ -199,15 +199,13 @@ class SeparateRun {
   }
 
   // Frames for the sample of a video of `frames` frames that does not fit: as many as the memory
-  // left by the stream allows, at most 512 (the mode needs no more), at least 16. The robust
-  // method's start copies up to 128 of them as floats.
+  // left by the stream allows, at most 512 (the mode needs no more), at least 16. Up to 128 of them
+  // are copied once more as floats (the noise model's residuals; the robust method's start).
   long sample_size(long frames) const {
-    constexpr long fewest = 16, start_copies = 128;
-    const double frame = matrix_bytes(1), start_frame = static_cast<double>(geometry_.values()) * sizeof(float);
+    constexpr long fewest = 16, copied = 128;
+    const double frame = matrix_bytes(1), copy = static_cast<double>(geometry_.values()) * sizeof(float);
     const auto needed = [&](long n) {
-      return static_cast<double>(n) * frame + (options_.method == stages::Method::robust
-                                                   ? static_cast<double>(std::min(n, start_copies)) * start_frame
-                                                   : 0.0);
+      return static_cast<double>(n) * frame + static_cast<double>(std::min(n, copied)) * copy;
     };
     const double room = static_cast<double>(max_memory_) - stream_bytes();
     if (needed(std::max(fewest, options_.rank)) > room)
@@ -562,7 +560,7 @@ class SeparateRun {
           stream_ ? Eigen::Ref<const Eigen::VectorXf>(decoded) : Eigen::Ref<const Eigen::VectorXf>(frames.col(j));
       Eigen::VectorXf coordinates, background;
       if (stream_) {
-        coordinates = stages::fit_frame(stream_->factor, column, stream_->band, stream_->start);
+        coordinates = stages::fit_frame(stream_->factor, column, stream_->band, stream_->start, 1);  // more refits move highway F by 0.0002
         background = stream_->factor.transpose() * coordinates;
       } else {
         background = model_.background(j);

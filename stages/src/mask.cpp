@@ -47,13 +47,17 @@ NoiseModel estimate_noise(const Eigen::Ref<const Eigen::MatrixXf>& residuals, co
   for (Eigen::Index i = 0; i < total; i += stride) spread.push_back(residuals.data()[i]);
   noise.global_sigma = inlier_scale(std::move(spread));
   noise.pixel_sigma.create(geometry.height, geometry.width, CV_32F);
-  const Eigen::MatrixXf by_value = residuals.transpose();  // each value's samples contiguous
   float* sigma = noise.pixel_sigma.ptr<float>();
+  const Eigen::Index channels = geometry.channels;
   oneapi::tbb::parallel_for(oneapi::tbb::blocked_range<Eigen::Index>(0, geometry.pixels(), 1024), [&](const auto& pixels) {
+    // This block's values with each value's samples contiguous: a transposed copy of a block, not of
+    // all the residuals (a frame-sized matrix less at the peak).
+    const Eigen::MatrixXf by_value =
+        residuals.middleRows(pixels.begin() * channels, static_cast<Eigen::Index>(pixels.size()) * channels).transpose();
     for (Eigen::Index p = pixels.begin(); p < pixels.end(); ++p) {
       double level = noise.global_sigma;
-      for (int c = 0; c < geometry.channels; ++c) {
-        const float* column = by_value.col(p * geometry.channels + c).data();
+      for (Eigen::Index c = 0; c < channels; ++c) {
+        const float* column = by_value.col((p - pixels.begin()) * channels + c).data();
         level = std::max(level, inlier_scale({column, column + by_value.rows()}));
       }
       sigma[p] = static_cast<float>(level);

@@ -159,15 +159,31 @@ Eigen::VectorXf background_mode(const Eigen::Ref<const Eigen::MatrixXf>& frames,
 Eigen::VectorXf fit_frame(const Eigen::MatrixXf& factor, const Eigen::Ref<const Eigen::VectorXf>& column, float band,
                           const Eigen::VectorXf& start, int rounds) {
   const Eigen::Index k = factor.rows();
-  if (column.size() != factor.cols() || start.size() != k)
-    throw Error("fit_frame: the frame does not match the factor");
-  const Eigen::Ref<const Eigen::MatrixXf> frame = Eigen::Map<const Eigen::MatrixXf>(column.data(), column.size(), 1);
-  const TrimmedFit fit(frame, band);  // keeps a reference: `frame` must be a named Ref
-  Eigen::MatrixXf coordinates = start;
+  if (column.size() != factor.cols() || start.size() != k) throw Error("fit_frame: the frame does not match the factor");
+  // TrimmedFit::fit_frames for one frame, as whole-vector operations that vectorize: the residual,
+  // the 0/1 weights, then the normal equations as weighted dot products in double precision. The
+  // better half of the values always counts (least trimmed squares), so a frame whose light moved
+  // beyond the band from `start` is still fitted.
+  Eigen::VectorXf coordinates = start;
   for (int round = 0; round <= rounds; ++round) {
-    const Eigen::VectorXf reference = coordinates;  // the fit this round trims against
-    fit.fit_frames(factor, coordinates,
-                   [&](Eigen::Index, Eigen::Index i) { return fitted(factor.col(i).data(), reference.data(), k); });
+    const Eigen::ArrayXf magnitude = (column - factor.transpose() * coordinates).array().abs();
+    std::vector<float> spread;  // about 4,000 values give the median
+    const Eigen::Index stride = std::max<Eigen::Index>(1, magnitude.size() / 4096);
+    for (Eigen::Index i = 0; i < magnitude.size(); i += stride) spread.push_back(magnitude[i]);
+    const auto median = spread.begin() + static_cast<std::ptrdiff_t>(spread.size() / 2);
+    std::nth_element(spread.begin(), median, spread.end());
+    const Eigen::VectorXd weights = (magnitude < std::max(band, *median)).cast<double>();
+    if (weights.sum() < 2 * k) break;
+    Eigen::MatrixXd gram(k, k);
+    Eigen::VectorXd moment(k);
+    for (Eigen::Index a = 0; a < k; ++a) {
+      const auto row = factor.row(a).transpose().cast<double>();
+      moment(a) = row.dot(weights.cwiseProduct(column.cast<double>()));
+      for (Eigen::Index b = 0; b <= a; ++b) gram(a, b) = row.dot(weights.cwiseProduct(factor.row(b).transpose().cast<double>()));
+    }
+    Eigen::VectorXd solution(k);
+    if (!solve_normal(gram, moment, solution)) break;
+    coordinates = solution.cast<float>();
   }
   return coordinates;
 }

@@ -185,6 +185,27 @@ TEST(RobustBackground, HoldsUnderTexturedMotionOverMostOfTheFrame) {
 // along the top rows: the least-squares SVD is pulled toward it, in the pixels it crosses and in
 // the frames it is in. One round of the masked refit starts from the pulled frame factors, so it
 // is not exact, but it must remove nearly all of the pull, and the clean plate with it.
+// A frame that was not in the model's matrix: its coordinates on a fixed rank-2 factor, fitted
+// over the values within the band, are the true ones although an object covers 40% of the frame,
+// where plain least squares is pulled far off.
+TEST(RobustBackground, FitFrameIgnoresAnObjectOverMuchOfTheFrame) {
+  std::mt19937 random(11);
+  const Eigen::Index values = 5000;
+  const Eigen::MatrixXf factor =
+      Eigen::MatrixXf::NullaryExpr(2, values, [&] { return std::uniform_real_distribution<float>(0.2f, 0.6f)(random); });
+  const Eigen::Vector2f truth(0.9f, 0.4f);
+  Eigen::VectorXf frame = factor.transpose() * truth;
+  std::normal_distribution<float> noise(0, 0.004f);
+  for (Eigen::Index i = 0; i < values; ++i) frame[i] += noise(random);
+  frame.head(2000).array() += 0.3f;  // the object
+  const Eigen::VectorXf fitted = stages::fit_frame(factor, frame, 0.012f, Eigen::Vector2f(1.0f, 0.5f), 1);
+  const Eigen::VectorXf least_squares =
+      (factor * factor.transpose()).ldlt().solve(factor * frame);
+  EXPECT_LT((fitted - truth).cwiseAbs().maxCoeff(), 0.01f) << fitted.transpose();
+  EXPECT_GT((least_squares - truth).cwiseAbs().maxCoeff(), 0.1f) << least_squares.transpose();
+  EXPECT_THROW(stages::fit_frame(factor, frame.head(10), 0.01f, truth), Error);
+}
+
 TEST(BackgroundRefit, RecoversTheBackgroundUnderMaskedObjects) {
   const stages::FrameGeometry geometry{.width = 16, .height = 12, .channels = 1};
   const Eigen::Index pixels = geometry.pixels(), frames = 60;
