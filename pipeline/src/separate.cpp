@@ -560,7 +560,8 @@ class SeparateRun {
           stream_ ? Eigen::Ref<const Eigen::VectorXf>(decoded) : Eigen::Ref<const Eigen::VectorXf>(frames.col(j));
       Eigen::VectorXf coordinates, background;
       if (stream_) {
-        coordinates = stages::fit_frame(stream_->factor, column, stream_->band, stream_->start, 1);  // more refits move highway F by 0.0002
+        coordinates = stages::fit_frame(stream_->factor, column, stream_->band, stream_->start,
+                                        1);  // more refits move highway F by 0.0002
         background = stream_->factor.transpose() * coordinates;
       } else {
         background = model_.background(j);

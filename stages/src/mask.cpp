@@ -1,8 +1,9 @@
 #include "cleanplate/stages/mask.hpp"
 
+#include <oneapi/tbb/parallel_for.h>
+
 #include <algorithm>
 #include <cmath>
-#include <oneapi/tbb/parallel_for.h>
 #include <opencv2/imgproc.hpp>
 
 #include "cleanplate/error.hpp"
@@ -10,7 +11,8 @@
 namespace cleanplate::stages {
 
 cv::Mat residual_magnitude(const Eigen::Ref<const Eigen::VectorXf>& residual, const FrameGeometry& geometry) {
-  const cv::Mat values(geometry.height, geometry.width, CV_32FC(geometry.channels), const_cast<float*>(residual.data()));
+  const cv::Mat values(geometry.height, geometry.width, CV_32FC(geometry.channels),
+                       const_cast<float*>(residual.data()));
   cv::Mat magnitude = cv::abs(values);
   if (geometry.channels == 1) return magnitude;
   cv::Mat per_pixel;  // one row per pixel, its channels as columns: the largest of them
@@ -38,7 +40,8 @@ double inlier_scale(std::vector<float> values, double step) {
 }
 
 NoiseModel estimate_noise(const Eigen::Ref<const Eigen::MatrixXf>& residuals, const FrameGeometry& geometry) {
-  if (residuals.rows() != geometry.values() || residuals.cols() == 0) throw Error("estimate_noise: the residuals do not match the frame geometry");
+  if (residuals.rows() != geometry.values() || residuals.cols() == 0)
+    throw Error("estimate_noise: the residuals do not match the frame geometry");
   NoiseModel noise;
   // The frame-wide level from about a million of the residuals, evenly spread.
   const Eigen::Index total = residuals.size(), stride = std::max<Eigen::Index>(1, total >> 20) | 1;
@@ -49,27 +52,31 @@ NoiseModel estimate_noise(const Eigen::Ref<const Eigen::MatrixXf>& residuals, co
   noise.pixel_sigma.create(geometry.height, geometry.width, CV_32F);
   float* sigma = noise.pixel_sigma.ptr<float>();
   const Eigen::Index channels = geometry.channels;
-  oneapi::tbb::parallel_for(oneapi::tbb::blocked_range<Eigen::Index>(0, geometry.pixels(), 1024), [&](const auto& pixels) {
-    // This block's values with each value's samples contiguous: a transposed copy of a block, not of
-    // all the residuals (a frame-sized matrix less at the peak).
-    const Eigen::MatrixXf by_value =
-        residuals.middleRows(pixels.begin() * channels, static_cast<Eigen::Index>(pixels.size()) * channels).transpose();
-    for (Eigen::Index p = pixels.begin(); p < pixels.end(); ++p) {
-      double level = noise.global_sigma;
-      for (Eigen::Index c = 0; c < channels; ++c) {
-        const float* column = by_value.col((p - pixels.begin()) * channels + c).data();
-        level = std::max(level, inlier_scale({column, column + by_value.rows()}));
-      }
-      sigma[p] = static_cast<float>(level);
-    }
-  });
+  oneapi::tbb::parallel_for(
+      oneapi::tbb::blocked_range<Eigen::Index>(0, geometry.pixels(), 1024), [&](const auto& pixels) {
+        // This block's values with each value's samples contiguous: a transposed copy of a block, not of
+        // all the residuals (a frame-sized matrix less at the peak).
+        const Eigen::MatrixXf by_value =
+            residuals.middleRows(pixels.begin() * channels, static_cast<Eigen::Index>(pixels.size()) * channels)
+                .transpose();
+        for (Eigen::Index p = pixels.begin(); p < pixels.end(); ++p) {
+          double level = noise.global_sigma;
+          for (Eigen::Index c = 0; c < channels; ++c) {
+            const float* column = by_value.col((p - pixels.begin()) * channels + c).data();
+            level = std::max(level, inlier_scale({column, column + by_value.rows()}));
+          }
+          sigma[p] = static_cast<float>(level);
+        }
+      });
   return noise;
 }
 
 cv::Mat seed_threshold(const MaskOptions& options, const NoiseModel& noise) {
   cv::Mat seed;
-  if (options.threshold > 0) seed = cv::Mat(noise.pixel_sigma.size(), CV_32F, cv::Scalar(options.threshold));
-  else seed = noise.pixel_sigma * options.sigmas;
+  if (options.threshold > 0)
+    seed = cv::Mat(noise.pixel_sigma.size(), CV_32F, cv::Scalar(options.threshold));
+  else
+    seed = noise.pixel_sigma * options.sigmas;
   return cv::max(seed, 1.0 / 255);
 }
 

@@ -159,7 +159,8 @@ Eigen::VectorXf background_mode(const Eigen::Ref<const Eigen::MatrixXf>& frames,
 Eigen::VectorXf fit_frame(const Eigen::MatrixXf& factor, const Eigen::Ref<const Eigen::VectorXf>& column, float band,
                           const Eigen::VectorXf& start, int rounds) {
   const Eigen::Index k = factor.rows();
-  if (column.size() != factor.cols() || start.size() != k) throw Error("fit_frame: the frame does not match the factor");
+  if (column.size() != factor.cols() || start.size() != k)
+    throw Error("fit_frame: the frame does not match the factor");
   // TrimmedFit::fit_frames for one frame, as whole-vector operations that vectorize: the residual,
   // the 0/1 weights, then the normal equations as weighted dot products in double precision. The
   // better half of the values always counts (least trimmed squares), so a frame whose light moved
@@ -179,7 +180,8 @@ Eigen::VectorXf fit_frame(const Eigen::MatrixXf& factor, const Eigen::Ref<const 
     for (Eigen::Index a = 0; a < k; ++a) {
       const auto row = factor.row(a).transpose().cast<double>();
       moment(a) = row.dot(weights.cwiseProduct(column.cast<double>()));
-      for (Eigen::Index b = 0; b <= a; ++b) gram(a, b) = row.dot(weights.cwiseProduct(factor.row(b).transpose().cast<double>()));
+      for (Eigen::Index b = 0; b <= a; ++b)
+        gram(a, b) = row.dot(weights.cwiseProduct(factor.row(b).transpose().cast<double>()));
     }
     Eigen::VectorXd solution(k);
     if (!solve_normal(gram, moment, solution)) break;
