@@ -44,19 +44,27 @@ const char* factor_dtype(FactorPrecision precision) {
   return "<f2";
 }
 
+// The factor's rows as `precision` stores them with the given column scales (int8: clamped to +-127).
+Eigen::MatrixXf quantize_with(const Eigen::MatrixXf& factor, FactorPrecision precision, const Eigen::VectorXd& scale) {
+  if (precision == FactorPrecision::f32) return factor;
+  if (precision == FactorPrecision::f16) return factor.cast<Eigen::half>().cast<float>();
+  return (factor.cast<double>() * scale.cwiseInverse().asDiagonal())
+      .array()
+      .round()
+      .cwiseMax(-127)
+      .cwiseMin(127)
+      .cast<float>();
+}
+
 // The factor as `precision` stores it, and the per-column scales that restore it.
 Eigen::MatrixXf quantize(const Eigen::MatrixXf& factor, FactorPrecision precision, Eigen::VectorXd& scale) {
   scale = Eigen::VectorXd::Ones(factor.cols());
-  if (precision == FactorPrecision::f32) return factor;
-  if (precision == FactorPrecision::f16) return factor.cast<Eigen::half>().cast<float>();
-  Eigen::MatrixXf levels(factor.rows(), factor.cols());
-  for (Eigen::Index k = 0; k < factor.cols(); ++k) {
-    const double largest = factor.col(k).cwiseAbs().maxCoeff();
-    if (largest > 0) scale(k) = largest / 127;
-    levels.col(k) =
-        (factor.col(k).cast<double>() / scale(k)).array().round().cwiseMax(-127).cwiseMin(127).cast<float>();
-  }
-  return levels;
+  if (precision == FactorPrecision::int8)
+    for (Eigen::Index k = 0; k < factor.cols(); ++k) {
+      const double largest = factor.col(k).cwiseAbs().maxCoeff();
+      if (largest > 0) scale(k) = largest / 127;
+    }
+  return quantize_with(factor, precision, scale);
 }
 
 std::uint8_t clamp_level(double value) { return static_cast<std::uint8_t>(std::clamp(value, 0.0, 255.0)); }
@@ -160,9 +168,7 @@ std::vector<std::uint8_t> ModelDecoder::frame(std::int64_t frame) const {
 }
 
 Eigen::VectorXf quantize_row(const Eigen::VectorXf& row, FactorPrecision precision, const Eigen::VectorXd& scale) {
-  if (precision == FactorPrecision::f32) return row;
-  if (precision == FactorPrecision::f16) return row.cast<Eigen::half>().cast<float>();
-  return (row.cast<double>().cwiseQuotient(scale)).array().round().cwiseMax(-127).cwiseMin(127).cast<float>();
+  return quantize_with(row.transpose(), precision, scale).transpose();
 }
 
 namespace {

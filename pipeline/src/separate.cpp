@@ -215,9 +215,10 @@ class SeparateRun {
                   " frames and the frames in flight need " +
                   gibibytes(stream_bytes() + needed(std::max(fewest, options_.rank))) +
                   "; use --scale or a larger --max-memory");
-    long fitting = std::min(512L, frames);
-    while (needed(fitting) > room) fitting = std::max(fewest, fitting * 15 / 16);
-    return fitting;
+    // needed() is linear in n with slope frame + copy up to `copied` frames, and slope frame beyond.
+    const long fitting = needed(copied) <= room ? copied + static_cast<long>((room - needed(copied)) / frame)
+                                                : static_cast<long>(room / (frame + copy));
+    return std::min({fitting, 512L, frames});
   }
 
   void check_memory(long frames) const {
@@ -486,17 +487,18 @@ class SeparateRun {
     c.psnr = psnr;
   }
 
-  // A streamed frame's refit coordinates, its row of V as model.npz stores it, and its coded foreground.
-  void refit_streamed(SplitFrame& frame, const Eigen::Ref<const Eigen::VectorXf>& column,
+  // A streamed frame's refit coordinates, its row of V as model.npz stores it, and its coded
+  // foreground (`original`: the column as 8-bit values).
+  void refit_streamed(SplitFrame& frame, const Eigen::Ref<const Eigen::VectorXf>& column, const cv::Mat& original,
                       const Eigen::VectorXf& coordinates) const {
     const auto bits = stages::pack_mask(frame.mask);
     frame.refit = refit_->frame_factor(stream_->refit_factor, column, bits, coordinates.cast<double>());
     if (!stream_->model) return;
     const auto& model = stream_->model->header();
     frame.stored = io::quantize_row(stream_->to_stored * frame.refit.cast<float>(), model.precision, model.V_scale);
-    frame.coded =
-        io::encode_foreground(grey_levels(column), stream_->model->background(frame.stored), bits, geometry_.channels,
-                              model.foreground_step, static_cast<int>(model.foreground_tolerance));
+    frame.coded = io::encode_foreground({original.data, original.total() * original.elemSize()},
+                                        stream_->model->background(frame.stored), bits, geometry_.channels,
+                                        model.foreground_step, static_cast<int>(model.foreground_tolerance));
   }
 
   // frame (serial: a number, or a decoded frame when streamed) -> limiter -> split + mask (parallel)
@@ -569,13 +571,13 @@ class SeparateRun {
       SplitFrame frame;
       frame.index = j, frame.residual = column - background;
       frame.mask = mask_for(frame.residual);
-      if (stream_ && refit_) {
-        refit_streamed(frame, column, coordinates);
+      const cv::Mat original = stages::column_to_image(column, geometry_);
+      if (stream_) {  // prepare_stream made the refit
+        refit_streamed(frame, column, original, coordinates);
       } else if (refit_) {  // each frame its own bytes: no race
         const auto bits = stages::pack_mask(frame.mask);
         std::copy(bits.begin(), bits.end(), mask_of(j).begin());
       }
-      const cv::Mat original = stages::column_to_image(column, geometry_);
       frame.foreground = cv::Mat::zeros(original.size(), original.type());
       original.copyTo(frame.foreground, frame.mask);
       const auto preview = std::find(preview_frames.begin(), preview_frames.end(), j);
@@ -606,7 +608,7 @@ class SeparateRun {
     if (mask_images) add_writer([&](const SplitFrame& f) { mask_images->write(f.mask, options_.start + f.index + 1); });
     if (refit_ && !stream_)
       add_writer([&](const SplitFrame& f) { refit_->add(f.index, frames.col(f.index), mask_of(f.index)); });
-    if (refit_ && stream_) add_writer([&](const SplitFrame& f) { refit_sum += f.refit; });
+    if (stream_) add_writer([&](const SplitFrame& f) { refit_sum += f.refit; });
     if (stream_ && stream_->model)
       add_writer([&](const SplitFrame& f) {
         stream_->model->append(f.coded, f.stored);
