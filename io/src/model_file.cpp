@@ -1,6 +1,7 @@
 #include "cleanplate/io/model_file.hpp"
 
 #include <algorithm>
+#include <array>
 #include <bit>
 #include <cmath>
 #include <limits>
@@ -86,8 +87,13 @@ void quantize_factors(ModelFile& model, const linalg::SvdResult<float>& svd, Fac
 CodedFrame encode_foreground(std::span<const std::uint8_t> frame, std::span<const std::uint8_t> background,
                              std::span<const std::uint8_t> keep, int channels, std::int64_t step, int tolerance) {
   const std::size_t pixels = frame.size() / static_cast<std::size_t>(channels);
+  std::array<std::int16_t, 511> quantized;  // of each difference -255 ... 255: no division per value
+  for (int d = -255; d <= 255; ++d)
+    quantized[static_cast<std::size_t>(d + 255)] = static_cast<std::int16_t>(quantize_residual(d, step));
   CodedFrame coded;
   coded.mask.assign((pixels + 7) / 8, 0);
+  coded.values.reserve(frame.size());
+  std::int64_t squared_error = 0;
   for (std::size_t p = 0; p < pixels; ++p) {
     const std::uint8_t* x = &frame[p * channels];
     const std::uint8_t* b = &background[p * channels];
@@ -95,17 +101,16 @@ CodedFrame encode_foreground(std::span<const std::uint8_t> frame, std::span<cons
     for (int c = 0; c < channels && !on; ++c) on = std::abs(x[c] - b[c]) > tolerance;
     if (on) coded.mask[p / 8] |= static_cast<std::uint8_t>(0x80 >> (p % 8));
     for (int c = 0; c < channels; ++c) {
-      const int difference = x[c] - b[c];
       int rebuilt = b[c];
       if (on) {
-        const std::int64_t q = quantize_residual(difference, step);
-        coded.values.push_back(static_cast<std::int16_t>(q));
-        rebuilt = std::clamp<int>(static_cast<int>(b[c] + q * step), 0, 255);
+        const std::int16_t q = quantized[static_cast<std::size_t>(x[c] - b[c] + 255)];
+        coded.values.push_back(q);
+        rebuilt = std::clamp(b[c] + q * static_cast<int>(step), 0, 255);
       }
-      const double error = x[c] - rebuilt;
-      coded.squared_error += error * error;
+      squared_error += (x[c] - rebuilt) * (x[c] - rebuilt);
     }
   }
+  coded.squared_error = static_cast<double>(squared_error);
   return coded;
 }
 
@@ -215,8 +220,8 @@ ModelWriter::ModelWriter(std::filesystem::path path, ModelFile header)
     : path_(std::move(path)),
       header_(std::move(header)),
       weighted_U_(weighted_pixel_factor(header_)),
-      masks_(std::make_unique<NpyFileWriter>(path_, "|u1")),
-      values_(std::make_unique<NpyFileWriter>(path_, narrow_values() ? "|i1" : "<i2")) {}
+      masks_(std::make_unique<DeflatedNpyWriter>(path_, "|u1")),
+      values_(std::make_unique<DeflatedNpyWriter>(path_, narrow_values() ? "|i1" : "<i2")) {}
 
 ModelWriter::~ModelWriter() = default;
 
@@ -224,17 +229,26 @@ std::vector<std::uint8_t> ModelWriter::background(const Eigen::VectorXf& v) cons
   return background_levels(weighted_U_, (v.cast<double>().cwiseProduct(header_.V_scale)).transpose());
 }
 
-void ModelWriter::append(const CodedFrame& frame, const Eigen::VectorXf& v) {
-  if (static_cast<std::int64_t>(frame.mask.size()) != header_.mask_bytes() || v.size() != header_.rank())
+ModelWriter::DeflatedFrame ModelWriter::deflate(const CodedFrame& frame) const {
+  if (static_cast<std::int64_t>(frame.mask.size()) != header_.mask_bytes())
     throw Error("ModelWriter: the frame does not match the model");
-  masks_->append(frame.mask.data(), frame.mask.size());
+  DeflatedFrame deflated{deflate_piece(frame.mask.data(), frame.mask.size()),
+                         {},
+                         static_cast<std::int64_t>(frame.values.size()) / header_.channels};
   if (narrow_values()) {
     const std::vector<std::int8_t> narrow(frame.values.begin(), frame.values.end());
-    values_->append(narrow.data(), narrow.size());
+    deflated.values = deflate_piece(narrow.data(), narrow.size());
   } else {
-    values_->append(frame.values.data(), frame.values.size() * sizeof(std::int16_t));
+    deflated.values = deflate_piece(frame.values.data(), frame.values.size() * sizeof(std::int16_t));
   }
-  coded_pixels_ += static_cast<std::int64_t>(frame.values.size()) / header_.channels;
+  return deflated;
+}
+
+void ModelWriter::append(const DeflatedFrame& frame, const Eigen::VectorXf& v) {
+  if (v.size() != header_.rank()) throw Error("ModelWriter: the frame does not match the model");
+  masks_->append(frame.mask);
+  values_->append(frame.values);
+  coded_pixels_ += frame.coded_pixels;
   offsets_.push_back(coded_pixels_);
   V_rows_.push_back(v);
 }
@@ -247,8 +261,10 @@ void ModelWriter::finish(double psnr) {
   for (long j = 0; j < frames(); ++j) V.row(j) = V_rows_[static_cast<std::size_t>(j)].transpose();
   npz.add("V", V, factor_dtype(header_.precision));
   npz.add("foreground_offsets", offsets_);
-  npz.add_file("foreground_mask", masks_->finish({header_.frames, header_.mask_bytes()}));
-  npz.add_file("foreground_values", values_->finish({coded_pixels_, header_.channels}));
+  masks_->finish({header_.frames, header_.mask_bytes()});
+  values_->finish({coded_pixels_, header_.channels});
+  npz.add_deflated("foreground_mask", *masks_);
+  npz.add_deflated("foreground_values", *values_);
   npz.add_scalar("psnr", psnr);
   npz.write(path_);
 }

@@ -92,7 +92,8 @@ struct SplitFrame {
   // V and its coded foreground.
   Eigen::VectorXd refit;
   Eigen::VectorXf stored;
-  io::CodedFrame coded;
+  io::ModelWriter::DeflatedFrame coded;
+  double squared_error = 0;  // of the coded frame
 };
 struct WorkFrame {
   long index = 0;
@@ -151,7 +152,7 @@ class SeparateRun {
   // against that fixed factor as it is decoded (stream_).
   std::vector<Eigen::Index> sample_;  // frame numbers in the matrix; empty when it holds them all
   struct Stream {
-    Eigen::MatrixXf factor;        // k x values: (U S)^T of the model, each value's row contiguous
+    Eigen::MatrixXf factor;        // values x k: U S of the model
     Eigen::VectorXf start;         // coordinates the trimmed fit starts from: the sample's mean
     float band = 0;                // residuals beyond it do not pull a frame's fit
     Eigen::MatrixXd refit_factor;  // values x k: the refit's pixel factor
@@ -336,7 +337,7 @@ class SeparateRun {
     const auto& svd = model_.svd;
     const long n = frames.cols(), k = svd.rank();
     auto& stream = stream_.emplace();
-    stream.factor = (svd.U * svd.singular_values.asDiagonal()).transpose();
+    stream.factor = svd.U * svd.singular_values.asDiagonal();
     stream.start = svd.V.colwise().mean().transpose();
     stream.band = static_cast<float>(3 * result_.noise_sigma);  // the robust fit's inlier band
 
@@ -496,9 +497,11 @@ class SeparateRun {
     if (!stream_->model) return;
     const auto& model = stream_->model->header();
     frame.stored = io::quantize_row(stream_->to_stored * frame.refit.cast<float>(), model.precision, model.V_scale);
-    frame.coded = io::encode_foreground({original.data, original.total() * original.elemSize()},
-                                        stream_->model->background(frame.stored), bits, geometry_.channels,
-                                        model.foreground_step, static_cast<int>(model.foreground_tolerance));
+    const io::CodedFrame coded = io::encode_foreground(
+        {original.data, original.total() * original.elemSize()}, stream_->model->background(frame.stored), bits,
+        geometry_.channels, model.foreground_step, static_cast<int>(model.foreground_tolerance));
+    frame.coded = stream_->model->deflate(coded);
+    frame.squared_error = coded.squared_error;
   }
 
   // frame (serial: a number, or a decoded frame when streamed) -> limiter -> split + mask (parallel)
@@ -564,7 +567,7 @@ class SeparateRun {
       if (stream_) {
         coordinates = stages::fit_frame(stream_->factor, column, stream_->band, stream_->start,
                                         1);  // more refits move highway F by 0.0002
-        background = stream_->factor.transpose() * coordinates;
+        background = stream_->factor * coordinates;
       } else {
         background = model_.background(j);
       }
@@ -612,7 +615,7 @@ class SeparateRun {
     if (stream_ && stream_->model)
       add_writer([&](const SplitFrame& f) {
         stream_->model->append(f.coded, f.stored);
-        squared_error += f.coded.squared_error;
+        squared_error += f.squared_error;
       });
     add_writer([&](const SplitFrame&) {});  // so `done` always has a predecessor
 

@@ -5,6 +5,7 @@
 
 #include "cleanplate/error.hpp"
 #include "cleanplate/stages/mask.hpp"
+#include "normal_equations.hpp"
 
 namespace cleanplate::stages {
 
@@ -60,19 +61,22 @@ Eigen::MatrixXd BackgroundRefit::pixel_factor() const {
 Eigen::VectorXd BackgroundRefit::frame_factor(const Eigen::MatrixXd& pixel_factor,
                                               const Eigen::Ref<const Eigen::VectorXf>& column,
                                               std::span<const std::uint8_t> mask, Eigen::VectorXd start) const {
-  const Eigen::Index k = pixel_factor.cols(), channels = geometry_.channels;
-  // 0/1 weights per value, then the normal equations as k(k+1)/2 + k weighted dot products over
-  // contiguous columns (vectorized; a rank-one update per value costs several times more).
-  Eigen::VectorXd weights(geometry_.values());
-  for (Eigen::Index p = 0; p < geometry_.pixels(); ++p)
-    weights.segment(p * channels, channels).setConstant(mask_bit(mask, p) ? 0.0 : 1.0);
-  const Eigen::VectorXd weighted = weights.cwiseProduct(column.cast<double>());
-  Eigen::MatrixXd gram(k, k);
-  for (Eigen::Index a = 0; a < k; ++a)
-    for (Eigen::Index b = 0; b <= a; ++b)
-      gram(a, b) = pixel_factor.col(a).dot(weights.cwiseProduct(pixel_factor.col(b)));
-  const Eigen::VectorXd moment = pixel_factor.transpose() * weighted;
-  if (weights.sum() >= 2 * k) solve_normal(gram, moment, start);  // LDLT reads the lower triangle
+  const Eigen::Index k = pixel_factor.cols(), channels = geometry_.channels, pixels = geometry_.pixels();
+  // The normal equations over the values of the pixels outside the mask, a block at a time.
+  const Eigen::Index block_pixels = detail::normal_equations_block / channels;
+  Eigen::MatrixXd gram = Eigen::MatrixXd::Zero(k, k);
+  Eigen::VectorXd moment = Eigen::VectorXd::Zero(k);
+  Eigen::ArrayXd weights(block_pixels * channels);
+  double counted = 0;
+  for (Eigen::Index first = 0; first < pixels; first += block_pixels) {
+    const Eigen::Index count = std::min(block_pixels, pixels - first), n = count * channels;
+    auto w = weights.head(n);
+    for (Eigen::Index q = 0; q < count; ++q) w.segment(q * channels, channels).setConstant(!mask_bit(mask, first + q));
+    detail::add_normal_equations(pixel_factor.middleRows(first * channels, n),
+                                 column.segment(first * channels, n).array().cast<double>(), w, gram, moment);
+    counted += w.sum();
+  }
+  if (counted >= 2 * k) solve_normal(gram, moment, start);
   return start;
 }
 

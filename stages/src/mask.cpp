@@ -107,9 +107,10 @@ cv::Mat make_mask(const cv::Mat& magnitude, const cv::Mat& seed_threshold, const
 
 std::vector<std::uint8_t> pack_mask(const cv::Mat& mask) {
   CV_Assert(mask.type() == CV_8U && mask.isContinuous());
-  std::vector<std::uint8_t> bits((mask.total() + 7) / 8, 0);
+  const std::size_t pixels = mask.total();  // out of line in OpenCV: not in the loop condition
+  std::vector<std::uint8_t> bits((pixels + 7) / 8, 0);
   const std::uint8_t* on = mask.ptr<std::uint8_t>();
-  for (std::size_t p = 0; p < mask.total(); ++p)
+  for (std::size_t p = 0; p < pixels; ++p)
     if (on[p]) bits[p / 8] |= static_cast<std::uint8_t>(0x80 >> (p % 8));
   return bits;
 }

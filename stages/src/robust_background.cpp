@@ -12,6 +12,7 @@
 #include "cleanplate/error.hpp"
 #include "cleanplate/stages/background_refit.hpp"
 #include "cleanplate/stages/mask.hpp"
+#include "normal_equations.hpp"
 
 namespace cleanplate::stages {
 
@@ -45,6 +46,23 @@ void solve_small(const double* gram, const double* moment, Eigen::Index k, float
     Eigen::Map<Eigen::VectorXf>(solution, k) = x.cast<float>();
 }
 
+// One frame's coordinates on `factor` (k x values) by least squares over the values within
+// `threshold` of `reference(i)`, in one pass; `gram` (k x k) and `moment` (k) are scratch. Left
+// unchanged when fewer than 2k values count.
+template <typename Reference>
+void fit_inliers(const Eigen::MatrixXf& factor, const float* x, Reference reference, float threshold, double* gram,
+                 double* moment, float* coordinates) {
+  const Eigen::Index k = factor.rows(), values = factor.cols();
+  std::fill(gram, gram + k * k, 0.0), std::fill(moment, moment + k, 0.0);
+  Eigen::Index inliers = 0;
+  for (Eigen::Index i = 0; i < values; ++i) {
+    if (std::abs(x[i] - reference(i)) >= threshold) continue;
+    accumulate(gram, moment, factor.col(i).data(), x[i], k);
+    ++inliers;
+  }
+  if (inliers >= 2 * k) solve_small(gram, moment, k, coordinates);
+}
+
 // Weighted alternating least squares of X ~ P V^T, P stored as `factor` (k x values, each value's
 // row contiguous) and V^T as `coordinates` (k x frames), where an entry counts only while
 // |x - its reference| < band. Raw loops: k is small and this runs once per entry of the video.
@@ -55,20 +73,13 @@ class TrimmedFit {
   // Each frame's coordinates over its inlier values, against `reference(j, i)`.
   template <typename Reference>
   void fit_frames(const Eigen::MatrixXf& factor, Eigen::MatrixXf& coordinates, Reference reference) const {
-    const Eigen::Index k = factor.rows(), values = frames_.rows();
+    const Eigen::Index k = factor.rows();
     oneapi::tbb::parallel_for(Range(0, frames_.cols(), 4), [&](const Range& range) {
       std::vector<double> gram(static_cast<std::size_t>(k * k)), moment(static_cast<std::size_t>(k));
-      for (Eigen::Index j = range.begin(); j < range.end(); ++j) {
-        std::fill(gram.begin(), gram.end(), 0.0), std::fill(moment.begin(), moment.end(), 0.0);
-        Eigen::Index inliers = 0;
-        const float* x = frames_.col(j).data();
-        for (Eigen::Index i = 0; i < values; ++i) {
-          if (std::abs(x[i] - reference(j, i)) >= band_) continue;
-          accumulate(gram.data(), moment.data(), factor.col(i).data(), x[i], k);
-          ++inliers;
-        }
-        if (inliers >= 2 * k) solve_small(gram.data(), moment.data(), k, coordinates.col(j).data());
-      }
+      for (Eigen::Index j = range.begin(); j < range.end(); ++j)
+        fit_inliers(
+            factor, frames_.col(j).data(), [&](Eigen::Index i) { return reference(j, i); }, band_, gram.data(),
+            moment.data(), coordinates.col(j).data());
     });
   }
 
@@ -156,35 +167,39 @@ Eigen::VectorXf background_mode(const Eigen::Ref<const Eigen::MatrixXf>& frames,
   return mode_background(frames, 2 * std::max(1, static_cast<int>(std::lrint(first_scale * 255))) + 1, max_frames);
 }
 
-Eigen::VectorXf fit_frame(const Eigen::MatrixXf& factor, const Eigen::Ref<const Eigen::VectorXf>& column, float band,
-                          const Eigen::VectorXf& start, int rounds) {
-  const Eigen::Index k = factor.rows();
-  if (column.size() != factor.cols() || start.size() != k)
+Eigen::VectorXf fit_frame(const Eigen::MatrixXf& pixel_factor, const Eigen::Ref<const Eigen::VectorXf>& column,
+                          float band, const Eigen::VectorXf& start, int rounds) {
+  const Eigen::Index k = pixel_factor.cols();
+  if (column.size() != pixel_factor.rows() || start.size() != k)
     throw Error("fit_frame: the frame does not match the factor");
-  // TrimmedFit::fit_frames for one frame, as whole-vector operations that vectorize: the residual,
-  // the 0/1 weights, then the normal equations as weighted dot products in double precision. The
-  // better half of the values always counts (least trimmed squares), so a frame whose light moved
-  // beyond the band from `start` is still fitted.
+  // TrimmedFit::fit_frames for one frame, where the better half of the values always counts (least
+  // trimmed squares), so a frame whose light moved beyond the band from `start` is still fitted.
+  constexpr Eigen::Index block = detail::normal_equations_block;
+  const Eigen::Index values = column.size(), stride = std::max<Eigen::Index>(1, values / 4096);
   Eigen::VectorXf coordinates = start;
+  Eigen::ArrayXf weights(block);
+  std::vector<float> spread;  // about 4,000 residuals give the median
   for (int round = 0; round <= rounds; ++round) {
-    const Eigen::ArrayXf magnitude = (column - factor.transpose() * coordinates).array().abs();
-    std::vector<float> spread;  // about 4,000 values give the median
-    const Eigen::Index stride = std::max<Eigen::Index>(1, magnitude.size() / 4096);
-    for (Eigen::Index i = 0; i < magnitude.size(); i += stride) spread.push_back(magnitude[i]);
+    spread.clear();
+    for (Eigen::Index i = 0; i < values; i += stride)
+      spread.push_back(std::abs(column[i] - pixel_factor.row(i).dot(coordinates)));
     const auto median = spread.begin() + static_cast<std::ptrdiff_t>(spread.size() / 2);
     std::nth_element(spread.begin(), median, spread.end());
-    const Eigen::VectorXd weights = (magnitude < std::max(band, *median)).cast<double>();
-    if (weights.sum() < 2 * k) break;
-    Eigen::MatrixXd gram(k, k);
-    Eigen::VectorXd moment(k);
-    for (Eigen::Index a = 0; a < k; ++a) {
-      const auto row = factor.row(a).transpose().cast<double>();
-      moment(a) = row.dot(weights.cwiseProduct(column.cast<double>()));
-      for (Eigen::Index b = 0; b <= a; ++b)
-        gram(a, b) = row.dot(weights.cwiseProduct(factor.row(b).transpose().cast<double>()));
+    const float threshold = std::max(band, *median);
+    Eigen::MatrixXd gram = Eigen::MatrixXd::Zero(k, k);
+    Eigen::VectorXd moment = Eigen::VectorXd::Zero(k);
+    double inliers = 0;
+    for (Eigen::Index first = 0; first < values; first += block) {
+      const Eigen::Index n = std::min(block, values - first);
+      const auto p = pixel_factor.middleRows(first, n);
+      const auto x = column.segment(first, n).array();
+      auto w = weights.head(n);
+      w = ((x - (p * coordinates).array()).abs() < threshold).cast<float>();
+      detail::add_normal_equations(p, x, w, gram, moment);
+      inliers += w.sum();
     }
     Eigen::VectorXd solution(k);
-    if (!solve_normal(gram, moment, solution)) break;
+    if (inliers < 2 * k || !solve_normal(gram, moment, solution)) break;
     coordinates = solution.cast<float>();
   }
   return coordinates;

@@ -130,7 +130,8 @@ TEST(ModelFile, WriterFrameByFrameGivesTheSameFile) {
         EXPECT_EQ(writer.background(v), decoder.background(j));
         std::vector<std::uint8_t> keep(5, 0);
         keep[0] = 0xA5;
-        writer.append(encode_foreground(e.frames[j], writer.background(v), keep, 1, step, step == 1 ? 0 : 20), v);
+        writer.append(
+            writer.deflate(encode_foreground(e.frames[j], writer.background(v), keep, 1, step, step == 1 ? 0 : 20)), v);
       }
       writer.finish(41.5);
     }

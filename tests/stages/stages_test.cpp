@@ -192,14 +192,14 @@ TEST(RobustBackground, FitFrameIgnoresAnObjectOverMuchOfTheFrame) {
   std::mt19937 random(11);
   const Eigen::Index values = 5000;
   const Eigen::MatrixXf factor = Eigen::MatrixXf::NullaryExpr(
-      2, values, [&] { return std::uniform_real_distribution<float>(0.2f, 0.6f)(random); });
+      values, 2, [&] { return std::uniform_real_distribution<float>(0.2f, 0.6f)(random); });
   const Eigen::Vector2f truth(0.9f, 0.4f);
-  Eigen::VectorXf frame = factor.transpose() * truth;
+  Eigen::VectorXf frame = factor * truth;
   std::normal_distribution<float> noise(0, 0.004f);
   for (Eigen::Index i = 0; i < values; ++i) frame[i] += noise(random);
   frame.head(2000).array() += 0.3f;  // the object
   const Eigen::VectorXf fitted = stages::fit_frame(factor, frame, 0.012f, Eigen::Vector2f(1.0f, 0.5f), 1);
-  const Eigen::VectorXf least_squares = (factor * factor.transpose()).ldlt().solve(factor * frame);
+  const Eigen::VectorXf least_squares = (factor.transpose() * factor).ldlt().solve(factor.transpose() * frame);
   EXPECT_LT((fitted - truth).cwiseAbs().maxCoeff(), 0.01f) << fitted.transpose();
   EXPECT_GT((least_squares - truth).cwiseAbs().maxCoeff(), 0.1f) << least_squares.transpose();
   EXPECT_THROW(stages::fit_frame(factor, frame.head(10), 0.01f, truth), Error);

@@ -17,12 +17,12 @@
 #include <string>
 #include <vector>
 
+#include "cleanplate/io/npz.hpp"
 #include "cleanplate/linalg/svd.hpp"
 
 namespace cleanplate::io {
 
 class NpzReader;
-class NpyFileWriter;
 
 enum class FactorPrecision { f32, f16, int8 };
 FactorPrecision parse_factor_precision(const std::string& name);  // "f32", "f16", "int8"
@@ -88,7 +88,8 @@ class ModelDecoder {
 // model.npz written a frame at a time in memory that does not grow with the video (`separate` on a
 // video longer than its memory allows). The header holds everything but the frames: geometry, U,
 // S, the scales, step and tolerance. Each frame brings its row of V, as stored, and its coded
-// foreground; the foreground goes to temporary files beside `path` until finish() zips them in.
+// foreground; the foreground is deflated (on the caller's threads) into temporary files beside `path`
+// until finish() zips them in.
 // The file is the same format as write_model_file's.
 class ModelWriter {
  public:
@@ -96,8 +97,14 @@ class ModelWriter {
   ~ModelWriter();  // removes the temporary files
   // The 8-bit background a reader rebuilds for a frame whose stored row of V is `v` (thread-safe).
   std::vector<std::uint8_t> background(const Eigen::VectorXf& v) const;
-  void append(const CodedFrame& frame, const Eigen::VectorXf& v);  // in frame order
-  void finish(double psnr);                                        // the frames appended; atomic
+  // A coded frame as the file stores it, compressed (thread-safe: the costly part of appending).
+  struct DeflatedFrame {
+    DeflatedPiece mask, values;
+    std::int64_t coded_pixels = 0;
+  };
+  DeflatedFrame deflate(const CodedFrame& frame) const;
+  void append(const DeflatedFrame& frame, const Eigen::VectorXf& v);  // in frame order
+  void finish(double psnr);                                           // the frames appended; atomic
   const ModelFile& header() const { return header_; }
   std::int64_t coded_pixels() const { return coded_pixels_; }
   long frames() const { return static_cast<long>(V_rows_.size()); }
@@ -109,7 +116,7 @@ class ModelWriter {
   std::vector<Eigen::VectorXf> V_rows_;
   std::vector<std::int64_t> offsets_{0};
   std::int64_t coded_pixels_ = 0;
-  std::unique_ptr<NpyFileWriter> masks_, values_;
+  std::unique_ptr<DeflatedNpyWriter> masks_, values_;
   // Residuals of at most 255 grey levels in steps of 3 or more fit in int8.
   bool narrow_values() const { return header_.foreground_step >= 3; }
 };

@@ -1,5 +1,7 @@
 // NPZ files (a zip of .npy arrays, what numpy.savez_compressed writes and numpy.load reads),
 // compressed with libzip's deflate. NpzWriter adds arrays and writes the file atomically.
+// DeflatedNpyWriter builds an array too large for memory from pieces deflated on any thread
+// (deflate_piece), so that compressing a long video's model keeps pace with the video.
 #pragma once
 #include <Eigen/Core>
 #include <cstdint>
@@ -30,6 +32,8 @@ constexpr const char* npy_dtype() {
     static_assert(sizeof(T) == 0, "no numpy dtype for this type");
 }
 
+class DeflatedNpyWriter;
+
 class NpzWriter {
  public:
   // Column-major Eigen matrices are stored with fortran_order, so numpy sees the same shape.
@@ -47,37 +51,56 @@ class NpzWriter {
     add(name, std::vector<T>{value}, {});
   }
   void add_string(const std::string& name, const std::string& text);  // numpy unicode scalar
-  // An .npy file on disk (NpyFileWriter's), read when the zip is written.
-  void add_file(const std::string& name, const std::filesystem::path& npy);
+  // A finished DeflatedNpyWriter's array, copied in without compressing it again; the writer must
+  // outlive write().
+  void add_deflated(const std::string& name, const DeflatedNpyWriter& array);
   void write(const std::filesystem::path& path) const;  // atomic
 
  private:
   void add_array(const std::string& name, const std::string& descr, const std::vector<std::int64_t>& shape,
                  bool fortran_order, const void* data, std::size_t bytes);
   struct Entry {
-    std::string name;            // in the zip
-    std::string bytes;           // the .npy, or
-    std::filesystem::path file;  // where it is
+    std::string name;                             // in the zip
+    std::string bytes;                            // the .npy, or
+    const DeflatedNpyWriter* deflated = nullptr;  // where it is, compressed
   };
   std::vector<Entry> entries_;
 };
 
-// An .npy array in C order written piece by piece to a temporary file (removed with the writer),
-// for arrays too large to keep in memory; its first dimension is known only at the end.
-class NpyFileWriter {
+// Bytes deflated on their own (raw deflate, ending on a byte boundary) so that pieces made on
+// several threads join, in order, into one deflate stream, as pigz joins them.
+struct DeflatedPiece {
+  std::string bytes;       // compressed
+  std::uint32_t crc = 0;   // CRC-32 of the uncompressed bytes
+  std::uint64_t size = 0;  // uncompressed bytes
+};
+DeflatedPiece deflate_piece(const void* data, std::size_t bytes);  // thread-safe; zlib's fastest level
+
+// An .npy array in C order whose bytes arrive as deflated pieces, kept in a temporary file beside
+// `near` (removed with the writer): for arrays too large to keep in memory, whose first dimension
+// is known only at the end.
+class DeflatedNpyWriter {
  public:
-  NpyFileWriter(const std::filesystem::path& near, std::string descr);  // the file goes next to `near`
-  ~NpyFileWriter();
-  NpyFileWriter(const NpyFileWriter&) = delete;
-  NpyFileWriter& operator=(const NpyFileWriter&) = delete;
-  void append(const void* data, std::size_t bytes);
-  // Writes the header for `shape` (the elements appended); the file is then complete.
-  const std::filesystem::path& finish(const std::vector<std::int64_t>& shape);
+  DeflatedNpyWriter(const std::filesystem::path& near, std::string descr);
+  ~DeflatedNpyWriter();
+  DeflatedNpyWriter(const DeflatedNpyWriter&) = delete;
+  DeflatedNpyWriter& operator=(const DeflatedNpyWriter&) = delete;
+  void append(const DeflatedPiece& piece);  // in the array's order
+  // Writes the header for `shape` (of the elements appended) and ends the stream.
+  void finish(const std::vector<std::int64_t>& shape);
+
+  const std::filesystem::path& path() const { return path_; }
+  std::uint64_t compressed_size() const { return compressed_size_; }
+  std::uint64_t size() const { return size_; }  // of the .npy
+  std::uint32_t crc() const { return crc_; }    // of the .npy
 
  private:
   std::filesystem::path path_;
   std::string descr_;
   std::FILE* file_ = nullptr;
+  std::uint64_t compressed_size_ = 0, size_ = 0;
+  std::uint32_t crc_ = 0;
+  std::uint32_t data_crc_ = 0;  // of the bytes after the header
 };
 
 }  // namespace cleanplate::io

@@ -37,12 +37,12 @@ double residual_scale(const Eigen::Ref<const Eigen::MatrixXf>& frames, const Eig
 // of the residuals against that first mode.
 Eigen::VectorXf background_mode(const Eigen::Ref<const Eigen::MatrixXf>& frames, int max_frames = 1024);
 
-// One frame's coordinates on a fixed pixel factor (k x values, each value's row contiguous), fitted
-// as robust_background fits each frame: least squares over the values within `band` of the fit at
-// `start`, then `rounds` more times within `band` of its own fit. For frames that were not in the
-// matrix the model came from (`separate` on a video longer than its memory allows).
-Eigen::VectorXf fit_frame(const Eigen::MatrixXf& factor, const Eigen::Ref<const Eigen::VectorXf>& column, float band,
-                          const Eigen::VectorXf& start, int rounds = 3);
+// One frame's coordinates on a fixed pixel factor (values x k), fitted as robust_background fits
+// each frame: least squares over the values within `band` of the fit at `start`, then `rounds` more
+// times within `band` of its own fit; the better half of the values always counts. For frames that
+// were not in the matrix the model came from (`separate` on a video longer than its memory allows).
+Eigen::VectorXf fit_frame(const Eigen::MatrixXf& pixel_factor, const Eigen::Ref<const Eigen::VectorXf>& column,
+                          float band, const Eigen::VectorXf& start, int rounds = 3);
 
 BackgroundModel robust_background(const Eigen::Ref<const Eigen::MatrixXf>& frames,
                                   const RobustBackgroundOptions& options);
