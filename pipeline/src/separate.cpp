@@ -84,15 +84,15 @@ struct ConvertedFrame {
   Eigen::VectorXf column;  // only for frames beyond the matrix's capacity
   double squared_norm = 0;
 };
+// Copied to each writer: what is large is shared (cv::Mat, shared_ptr).
 struct SplitFrame {
   long index = 0;
-  Eigen::VectorXf residual;
   cv::Mat mask, foreground, background;
   // A streamed split's refit: the frame's coordinates on the refit factor, its row of model.npz's
   // V and its coded foreground.
   Eigen::VectorXd refit;
   Eigen::VectorXf stored;
-  io::ModelWriter::DeflatedFrame coded;
+  std::shared_ptr<const io::ModelWriter::DeflatedFrame> coded;
   double squared_error = 0;  // of the coded frame
 };
 struct WorkFrame {
@@ -500,7 +500,7 @@ class SeparateRun {
     const io::CodedFrame coded = io::encode_foreground(
         {original.data, original.total() * original.elemSize()}, stream_->model->background(frame.stored), bits,
         geometry_.channels, model.foreground_step, static_cast<int>(model.foreground_tolerance));
-    frame.coded = stream_->model->deflate(coded);
+    frame.coded = std::make_shared<io::ModelWriter::DeflatedFrame>(stream_->model->deflate(coded));
     frame.squared_error = coded.squared_error;
   }
 
@@ -572,8 +572,8 @@ class SeparateRun {
         background = model_.background(j);
       }
       SplitFrame frame;
-      frame.index = j, frame.residual = column - background;
-      frame.mask = mask_for(frame.residual);
+      frame.index = j;
+      frame.mask = mask_for(column - background);
       const cv::Mat original = stages::column_to_image(column, geometry_);
       if (stream_) {  // prepare_stream made the refit
         refit_streamed(frame, column, original, coordinates);
@@ -614,7 +614,7 @@ class SeparateRun {
     if (stream_) add_writer([&](const SplitFrame& f) { refit_sum += f.refit; });
     if (stream_ && stream_->model)
       add_writer([&](const SplitFrame& f) {
-        stream_->model->append(f.coded, f.stored);
+        stream_->model->append(*f.coded, f.stored);
         squared_error += f.squared_error;
       });
     add_writer([&](const SplitFrame&) {});  // so `done` always has a predecessor

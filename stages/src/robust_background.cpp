@@ -4,6 +4,7 @@
 #include <oneapi/tbb/parallel_for.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cleanplate/linalg/svd.hpp>
 #include <cmath>
 #include <cstdint>
@@ -113,18 +114,65 @@ class TrimmedFit {
 
 }  // namespace
 
-Eigen::VectorXf mode_background(const Eigen::Ref<const Eigen::MatrixXf>& frames, int window, int max_frames) {
+Eigen::VectorXf frame_gains(const Eigen::Ref<const Eigen::MatrixXf>& frames) {
+  // The reference: each pixel's temporal median over up to 63 evenly spaced frames, at about 4,000
+  // evenly spaced values bright enough for a ratio to be steady.
+  const std::vector<Eigen::Index> picked = evenly_spaced_frames(frames.cols(), 63);
+  const Eigen::Index stride = std::max<Eigen::Index>(1, frames.rows() / 4096);
+  std::vector<Eigen::Index> values;
+  std::vector<float> reference, levels(picked.size());
+  for (Eigen::Index i = 0; i < frames.rows(); i += stride) {
+    for (std::size_t s = 0; s < picked.size(); ++s) levels[s] = frames(i, picked[s]);
+    const auto middle = levels.begin() + static_cast<std::ptrdiff_t>(levels.size() / 2);
+    std::nth_element(levels.begin(), middle, levels.end());
+    if (*middle >= 0.1f) values.push_back(i), reference.push_back(*middle);
+  }
+  Eigen::VectorXf gains = Eigen::VectorXf::Ones(frames.cols());
+  if (values.size() < 64) return gains;  // too dark to tell: no correction
+  // The densest ratio, not the median: where the foreground covers most of a frame, or lingers
+  // over a pixel (so its median is not background), ratios scatter, while the values that show the
+  // background share their frame's gain. Bins of 0.5% in log ratio; the peak's window of +-1.25%.
+  constexpr float bin = 0.005f;
+  constexpr int bins = 560, half_window = 2;  // gains within a factor of 4 either way
+  std::vector<int> histogram(bins);
+  for (Eigen::Index j = 0; j < frames.cols(); ++j) {
+    std::fill(histogram.begin(), histogram.end(), 0);
+    for (std::size_t s = 0; s < values.size(); ++s) {
+      const int b =
+          static_cast<int>(std::floor(std::log(std::max(frames(values[s], j), 1e-3f) / reference[s]) / bin)) + bins / 2;
+      if (b >= 0 && b < bins) ++histogram[static_cast<std::size_t>(b)];
+    }
+    int best = 0, best_sum = -1;
+    for (int b = half_window; b < bins - half_window; ++b) {
+      int sum = 0;
+      for (int w = -half_window; w <= half_window; ++w) sum += histogram[static_cast<std::size_t>(b + w)];
+      if (sum > best_sum) best_sum = sum, best = b;
+    }
+    double weighted = 0;
+    for (int w = -half_window; w <= half_window; ++w)
+      weighted += (best + w - bins / 2 + 0.5) * histogram[static_cast<std::size_t>(best + w)];
+    gains[j] = best_sum > 0 ? std::exp(static_cast<float>(weighted / best_sum) * bin) : 1.0f;
+  }
+  return gains;
+}
+
+Mode mode_background(const Eigen::Ref<const Eigen::MatrixXf>& frames, int window, int max_frames,
+                     const Eigen::VectorXf& gains) {
   if (frames.cols() == 0 || window < 1) throw Error("mode_background: no frames, or an empty window");
   const std::vector<Eigen::Index> picked =
       evenly_spaced_frames(frames.cols(), std::min(max_frames, 65535));  // 16-bit counts
   const int half = window / 2;
   Eigen::VectorXf mode(frames.rows());
+  std::atomic<long> votes_inside{0};  // over all values, in their densest windows
   oneapi::tbb::parallel_for(Range(0, frames.rows(), 256), [&](const Range& range) {
+    long inside = 0;
     const Eigen::Index first = range.begin(), count = static_cast<Eigen::Index>(range.size());
     std::vector<std::uint16_t> histograms(static_cast<std::size_t>(count) * 256, 0);
     for (const Eigen::Index j : picked) {
       const float* x = frames.col(j).data() + first;
-      for (Eigen::Index i = 0; i < count; ++i) ++histograms[static_cast<std::size_t>(i * 256 + grey_level(x[i]))];
+      const float scale = gains.size() > 0 ? 1 / gains[j] : 1.0f;
+      for (Eigen::Index i = 0; i < count; ++i)
+        ++histograms[static_cast<std::size_t>(i * 256 + grey_level(x[i] * scale))];
     }
     for (Eigen::Index i = 0; i < count; ++i) {
       const std::uint16_t* h = histograms.data() + i * 256;
@@ -141,12 +189,16 @@ Eigen::VectorXf mode_background(const Eigen::Ref<const Eigen::MatrixXf>& frames,
       for (int l = std::max(0, best_level - half); l <= std::min(255, best_level + half); ++l)
         weighted += static_cast<double>(l) * h[l], total += h[l];
       mode[first + i] = static_cast<float>(weighted / total / 255);
+      inside += best;
     }
+    votes_inside += inside;
   });
-  return mode;
+  return {mode, static_cast<double>(votes_inside) /
+                    (static_cast<double>(frames.rows()) * static_cast<double>(picked.size()))};
 }
 
-double residual_scale(const Eigen::Ref<const Eigen::MatrixXf>& frames, const Eigen::VectorXf& background) {
+double residual_scale(const Eigen::Ref<const Eigen::MatrixXf>& frames, const Eigen::VectorXf& background,
+                      const Eigen::VectorXf& gains) {
   // About a million residuals of up to 128 evenly spaced frames, as estimate_noise takes.
   const std::vector<Eigen::Index> sampled = evenly_spaced_frames(frames.cols(), 128);
   const Eigen::Index total = frames.rows() * static_cast<Eigen::Index>(sampled.size());
@@ -155,16 +207,19 @@ double residual_scale(const Eigen::Ref<const Eigen::MatrixXf>& frames, const Eig
   residuals.reserve(static_cast<std::size_t>(total / stride + 1));
   for (Eigen::Index t = 0; t < total; t += stride) {
     const Eigen::Index i = t % frames.rows(), j = sampled[static_cast<std::size_t>(t / frames.rows())];
-    residuals.push_back(frames(i, j) - background[i]);
+    residuals.push_back(frames(i, j) - (gains.size() > 0 ? gains[j] : 1.0f) * background[i]);
   }
   return inlier_scale(std::move(residuals));
 }
 
 // The mode twice: first in windows of 3 grey levels, the narrowest that rounding cannot split, which
 // gives the noise level of the residuals against it; then in windows of +-1 noise level.
-Eigen::VectorXf background_mode(const Eigen::Ref<const Eigen::MatrixXf>& frames, int max_frames) {
-  const double first_scale = residual_scale(frames, mode_background(frames, 3, max_frames));
-  return mode_background(frames, 2 * std::max(1, static_cast<int>(std::lrint(first_scale * 255))) + 1, max_frames);
+Eigen::VectorXf background_mode(const Eigen::Ref<const Eigen::MatrixXf>& frames, int max_frames,
+                                const Eigen::VectorXf& gains) {
+  const double first_scale = residual_scale(frames, mode_background(frames, 3, max_frames, gains).levels, gains);
+  return mode_background(frames, 2 * std::max(1, static_cast<int>(std::lrint(first_scale * 255))) + 1, max_frames,
+                         gains)
+      .levels;
 }
 
 Eigen::VectorXf fit_frame(const Eigen::MatrixXf& pixel_factor, const Eigen::Ref<const Eigen::VectorXf>& column,
@@ -209,23 +264,34 @@ BackgroundModel robust_background(const Eigen::Ref<const Eigen::MatrixXf>& frame
                                   const RobustBackgroundOptions& options) {
   const Eigen::Index k = options.rank, values = frames.rows();
   if (k < 1 || k > frames.cols()) throw Error("robust_background: the rank must be between 1 and the number of frames");
-  const Eigen::VectorXf mode = background_mode(frames, options.mode_frames);
-  const float band = static_cast<float>(options.inlier_band * residual_scale(frames, mode));
+  // The mode of the frames brought to one light level: where the light takes a few levels (a
+  // sample of a video, a flicker), each pixel's densest level is otherwise any of them.
+  // Only where that makes the background repeat more often (more of the values in their densest
+  // windows): gains that foreground over most of the frames made wrong scatter it instead.
+  Eigen::VectorXf gains = frame_gains(frames);
+  if (mode_background(frames, 3, options.mode_frames, gains).support <=
+      mode_background(frames, 3, options.mode_frames).support)
+    gains.setOnes();
+  const Eigen::VectorXf mode = background_mode(frames, options.mode_frames, gains);
+  const float band = static_cast<float>(options.inlier_band * residual_scale(frames, mode, gains));
 
   // A start for rank k: the SVD of the sampled frames with their outliers replaced by the mode.
   const std::vector<Eigen::Index> sampled = evenly_spaced_frames(frames.cols(), 128);
   Eigen::MatrixXf sample(values, static_cast<Eigen::Index>(sampled.size()));
-  for (std::size_t s = 0; s < sampled.size(); ++s)
-    sample.col(static_cast<Eigen::Index>(s)) = frames.col(sampled[s]) - mode;
-  sample = (sample.array().abs() < band).select(sample, 0.0f).colwise() + mode;
+  for (std::size_t s = 0; s < sampled.size(); ++s) {
+    const Eigen::Index j = sampled[s];
+    const auto lit = mode * gains[j];
+    sample.col(static_cast<Eigen::Index>(s)) = ((frames.col(j) - lit).array().abs() < band).select(frames.col(j), lit);
+  }
   const linalg::SvdResult<float> start =
       linalg::randomized_svd(sample, {.rank = std::min<Eigen::Index>(k, sample.cols())});
 
   Eigen::MatrixXf factor = Eigen::MatrixXf::Zero(k, values);  // k x values: each value's row contiguous
   factor.topRows(start.rank()) = start.U.transpose();
-  Eigen::MatrixXf coordinates = (factor * mode).replicate(1, frames.cols());  // kept by frames without inliers
+  // Kept by frames without inliers.
+  Eigen::MatrixXf coordinates = (factor * mode) * gains.transpose();
   const TrimmedFit fit(frames, band);
-  fit.fit_frames(factor, coordinates, [&](Eigen::Index, Eigen::Index i) { return mode[i]; });
+  fit.fit_frames(factor, coordinates, [&](Eigen::Index j, Eigen::Index i) { return gains[j] * mode[i]; });
   for (int round = 0; round < options.rounds; ++round) {
     fit.fit_values(factor, coordinates);
     fit.fit_frames(factor, coordinates, [&](Eigen::Index j, Eigen::Index i) {

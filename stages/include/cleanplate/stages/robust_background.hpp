@@ -26,16 +26,29 @@ struct RobustBackgroundOptions {
   int mode_frames = 1024;  // at most this many evenly spaced frames vote for the mode
 };
 
-// Per value (pixel and channel), in [0, 1]: the mean of the levels inside the window of
-// `window` grey levels (odd) that holds the most of the sampled frames' values.
-Eigen::VectorXf mode_background(const Eigen::Ref<const Eigen::MatrixXf>& frames, int window, int max_frames = 1024);
+// Each frame's light level: the median over bright values of its ratio to their temporal median
+// (which, unlike the mode, scales with the light). 1 for every frame of a video too dark to tell.
+Eigen::VectorXf frame_gains(const Eigen::Ref<const Eigen::MatrixXf>& frames);
 
-// The frame-wide noise level (inlier_scale) of about a million residuals of up to 128 evenly spaced frames.
-double residual_scale(const Eigen::Ref<const Eigen::MatrixXf>& frames, const Eigen::VectorXf& background);
+// Per value (pixel and channel), in [0, 1]: the mean of the levels inside the window of
+// `window` grey levels (odd) that holds the most of the sampled frames' values, each frame divided
+// by its gain (none given: 1). `support`: the share of all the votes that fell in those windows.
+struct Mode {
+  Eigen::VectorXf levels;
+  double support = 0;
+};
+Mode mode_background(const Eigen::Ref<const Eigen::MatrixXf>& frames, int window, int max_frames = 1024,
+                     const Eigen::VectorXf& gains = {});
+
+// The frame-wide noise level (inlier_scale) of about a million residuals x - gain * background of
+// up to 128 evenly spaced frames.
+double residual_scale(const Eigen::Ref<const Eigen::MatrixXf>& frames, const Eigen::VectorXf& background,
+                      const Eigen::VectorXf& gains = {});
 
 // The mode as the robust fit starts from it: windows of 3 grey levels first, then +-1 noise level
 // of the residuals against that first mode.
-Eigen::VectorXf background_mode(const Eigen::Ref<const Eigen::MatrixXf>& frames, int max_frames = 1024);
+Eigen::VectorXf background_mode(const Eigen::Ref<const Eigen::MatrixXf>& frames, int max_frames = 1024,
+                                const Eigen::VectorXf& gains = {});
 
 // One frame's coordinates on a fixed pixel factor (values x k), fitted as robust_background fits
 // each frame: least squares over the values within `band` of the fit at `start`, then `rounds` more
