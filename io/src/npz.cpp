@@ -205,7 +205,8 @@ void NpzWriter::write(const std::filesystem::path& path) const {
   zip_t* zip = zip_open(file.temporary().c_str(), ZIP_CREATE | ZIP_TRUNCATE, &error);
   if (!zip) throw Error("cannot write '" + path.string() + "': cannot create the file");
   for (const auto& entry : entries_) {
-    auto state = entry.deflated ? std::make_unique<DeflatedSource>(*entry.deflated) : nullptr;
+    // (braces: clang 14, which builds the fuzzer, has no aggregate initialization with parentheses)
+    std::unique_ptr<DeflatedSource> state(entry.deflated ? new DeflatedSource{*entry.deflated} : nullptr);
     zip_source_t* source = state ? zip_source_function(zip, &DeflatedSource::call, state.get())
                                  : zip_source_buffer(zip, entry.bytes.data(), entry.bytes.size(), 0);
     if (source && state) state.release();  // the source frees it
