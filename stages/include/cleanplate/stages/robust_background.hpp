@@ -11,7 +11,9 @@
 // That is robust subspace learning (De la Torre, Black, IJCV 2003) with Shum-Ikeuchi-Reddy weighted
 // alternating least squares: each frame's coordinates over its inlier pixels, then each pixel's
 // row over its inlier frames, a few rounds. The low rank carries what a per-pixel mode cannot:
-// illumination that drifts over the video.
+// illumination that drifts over the video. Where the light takes a few levels (a flicker, a sample
+// in step with a loop), the mode is taken over the frames divided by their gains (frame_gains),
+// when that makes the background repeat more often.
 #pragma once
 #include <Eigen/Core>
 
@@ -26,8 +28,8 @@ struct RobustBackgroundOptions {
   int mode_frames = 1024;  // at most this many evenly spaced frames vote for the mode
 };
 
-// Each frame's light level: the median over bright values of its ratio to their temporal median
-// (which, unlike the mode, scales with the light). 1 for every frame of a video too dark to tell.
+// Each frame's light level: the densest ratio of its bright values to their temporal median (which,
+// unlike the mode, scales with the light). 1 for every frame of a video too dark to tell.
 Eigen::VectorXf frame_gains(const Eigen::Ref<const Eigen::MatrixXf>& frames);
 
 // Per value (pixel and channel), in [0, 1]: the mean of the levels inside the window of
