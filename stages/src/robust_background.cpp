@@ -212,14 +212,23 @@ double residual_scale(const Eigen::Ref<const Eigen::MatrixXf>& frames, const Eig
   return inlier_scale(std::move(residuals));
 }
 
-// The mode twice: first in windows of 3 grey levels, the narrowest that rounding cannot split, which
-// gives the noise level of the residuals against it; then in windows of +-1 noise level.
-Eigen::VectorXf background_mode(const Eigen::Ref<const Eigen::MatrixXf>& frames, int max_frames,
-                                const Eigen::VectorXf& gains) {
-  const double first_scale = residual_scale(frames, mode_background(frames, 3, max_frames, gains).levels, gains);
+namespace {
+
+// The second mode: in windows of +-1 noise level of the residuals against the first, which was taken
+// in windows of 3 grey levels (the narrowest that rounding cannot split).
+Eigen::VectorXf refined_mode(const Eigen::Ref<const Eigen::MatrixXf>& frames, const Eigen::VectorXf& first,
+                             int max_frames, const Eigen::VectorXf& gains) {
+  const double first_scale = residual_scale(frames, first, gains);
   return mode_background(frames, 2 * std::max(1, static_cast<int>(std::lrint(first_scale * 255))) + 1, max_frames,
                          gains)
       .levels;
+}
+
+}  // namespace
+
+Eigen::VectorXf background_mode(const Eigen::Ref<const Eigen::MatrixXf>& frames, int max_frames,
+                                const Eigen::VectorXf& gains) {
+  return refined_mode(frames, mode_background(frames, 3, max_frames, gains).levels, max_frames, gains);
 }
 
 Eigen::VectorXf fit_frame(const Eigen::MatrixXf& pixel_factor, const Eigen::Ref<const Eigen::VectorXf>& column,
@@ -269,10 +278,12 @@ BackgroundModel robust_background(const Eigen::Ref<const Eigen::MatrixXf>& frame
   // Only where that makes the background repeat more often (more of the values in their densest
   // windows): gains that foreground over most of the frames made wrong scatter it instead.
   Eigen::VectorXf gains = frame_gains(frames);
-  if (mode_background(frames, 3, options.mode_frames, gains).support <=
-      mode_background(frames, 3, options.mode_frames).support)
+  Mode first = mode_background(frames, 3, options.mode_frames, gains);
+  if (Mode plain = mode_background(frames, 3, options.mode_frames); first.support <= plain.support) {
     gains.setOnes();
-  const Eigen::VectorXf mode = background_mode(frames, options.mode_frames, gains);
+    first = std::move(plain);
+  }
+  const Eigen::VectorXf mode = refined_mode(frames, first.levels, options.mode_frames, gains);
   const float band = static_cast<float>(options.inlier_band * residual_scale(frames, mode, gains));
 
   // A start for rank k: the SVD of the sampled frames with their outliers replaced by the mode.
