@@ -216,9 +216,10 @@ void write_model_file(const std::filesystem::path& path, const ModelFile& model)
   npz.write(path);
 }
 
-ModelWriter::ModelWriter(std::filesystem::path path, ModelFile header)
+ModelWriter::ModelWriter(std::filesystem::path path, ModelFile header, int level)
     : path_(std::move(path)),
       header_(std::move(header)),
+      level_(level),
       weighted_U_(weighted_pixel_factor(header_)),
       masks_(std::make_unique<DeflatedNpyWriter>(path_, "|u1")),
       values_(std::make_unique<DeflatedNpyWriter>(path_, narrow_values() ? "|i1" : "<i2")) {}
@@ -229,19 +230,30 @@ std::vector<std::uint8_t> ModelWriter::background(const Eigen::VectorXf& v) cons
   return background_levels(weighted_U_, (v.cast<double>().cwiseProduct(header_.V_scale)).transpose());
 }
 
-ModelWriter::DeflatedFrame ModelWriter::deflate(const CodedFrame& frame) const {
+namespace {
+
+// Coded values as the file stores them: int8 when narrow (each fits), else int16 little-endian.
+std::vector<std::uint8_t> stored_bytes(std::span<const std::int16_t> values, bool narrow) {
+  if (narrow) return {values.begin(), values.end()};
+  const auto bytes = std::as_bytes(values);
+  return {reinterpret_cast<const std::uint8_t*>(bytes.data()),
+          reinterpret_cast<const std::uint8_t*>(bytes.data() + bytes.size())};
+}
+
+}  // namespace
+
+ModelWriter::DeflatedFrame ModelWriter::deflate(const CodedFrame& frame, const CodedFrame* previous) const {
   if (static_cast<std::int64_t>(frame.mask.size()) != header_.mask_bytes())
     throw Error("ModelWriter: the frame does not match the model");
-  DeflatedFrame deflated{deflate_piece(frame.mask.data(), frame.mask.size()),
-                         {},
-                         static_cast<std::int64_t>(frame.values.size()) / header_.channels};
-  if (narrow_values()) {
-    const std::vector<std::int8_t> narrow(frame.values.begin(), frame.values.end());
-    deflated.values = deflate_piece(narrow.data(), narrow.size());
-  } else {
-    deflated.values = deflate_piece(frame.values.data(), frame.values.size() * sizeof(std::int16_t));
-  }
-  return deflated;
+  const std::vector<std::uint8_t> values = stored_bytes(frame.values, narrow_values());
+  std::vector<std::uint8_t> previous_values;  // deflate's window is 32 KiB: no more of them counts
+  if (previous)
+    previous_values = stored_bytes(std::span(previous->values).last(std::min<std::size_t>(previous->values.size(), 32768)),
+                                   narrow_values());
+  return {deflate_piece(frame.mask.data(), frame.mask.size(), level_,
+                        previous ? std::span<const std::uint8_t>(previous->mask) : std::span<const std::uint8_t>()),
+          deflate_piece(values.data(), values.size(), level_, previous_values),
+          static_cast<std::int64_t>(frame.values.size()) / header_.channels};
 }
 
 void ModelWriter::append(const DeflatedFrame& frame, const Eigen::VectorXf& v) {

@@ -41,12 +41,16 @@ std::string npy_preamble(const std::string& descr, const std::vector<std::int64_
 constexpr std::size_t file_preamble_size = 128;
 
 // Raw deflate (no zlib or gzip wrapper) of one piece: Z_SYNC_FLUSH ends it on a byte boundary
-// without ending the stream, Z_FINISH ends the stream.
-std::string deflate_raw(const void* data, std::size_t bytes, int level, int flush) {
+// without ending the stream, Z_FINISH ends the stream. `history`: the bytes right before the piece,
+// whose last 32 KiB (deflate's window) it may refer back to.
+std::string deflate_raw(const void* data, std::size_t bytes, int level, int flush,
+                        std::span<const std::uint8_t> history = {}) {
   if (bytes > std::numeric_limits<uInt>::max()) throw Error("deflate: a piece of more than 4 GiB");
   z_stream stream{};
   if (deflateInit2(&stream, level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK)
     throw Error("deflate: out of memory");
+  history = history.last(std::min<std::size_t>(history.size(), 32768));
+  if (!history.empty()) deflateSetDictionary(&stream, history.data(), static_cast<uInt>(history.size()));
   std::string out(deflateBound(&stream, static_cast<uLong>(bytes)) + 64, '\0');  // + the flush markers
   stream.next_in = const_cast<Bytef*>(static_cast<const Bytef*>(data));
   stream.avail_in = static_cast<uInt>(bytes);
@@ -132,8 +136,8 @@ void NpzWriter::add_deflated(const std::string& name, const DeflatedNpyWriter& a
   entries_.push_back({name + ".npy", {}, &array});
 }
 
-DeflatedPiece deflate_piece(const void* data, std::size_t bytes) {
-  return {deflate_raw(data, bytes, Z_BEST_SPEED, Z_SYNC_FLUSH),
+DeflatedPiece deflate_piece(const void* data, std::size_t bytes, int level, std::span<const std::uint8_t> history) {
+  return {deflate_raw(data, bytes, level, Z_SYNC_FLUSH, history),
           static_cast<std::uint32_t>(crc32_z(0, static_cast<const Bytef*>(data), bytes)), bytes};
 }
 

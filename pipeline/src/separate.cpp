@@ -12,6 +12,7 @@
 #include <cstring>
 #include <map>
 #include <memory>
+#include <utility>
 #include <optional>
 
 #include "cleanplate/error.hpp"
@@ -433,41 +434,67 @@ class SeparateRun {
 
   // model.npz of the first `frames` frames (all of them unless interrupted): the refit background's
   // factors, then each frame's foreground coded against the 8-bit background a reader rebuilds
-  // from them. input (serial, in order) -> code (parallel) -> append (serial, in order).
+  // from them, and deflated as part of one stream with the frame before it (level 6: this runs
+  // once, after the split). index -> code (parallel) -> pair with the previous frame (in order) ->
+  // deflate (parallel) -> append (in order).
   void write_model(long frames) {
     const auto started = Clock::now();
-    io::ModelFile model = model_header(refit_background_);
-
-    const io::ModelDecoder decoder(model);
+    io::ModelFile header = model_header(refit_background_);
+    const Eigen::MatrixXf V = header.V;
+    io::ModelWriter model(out("model.npz"), std::move(header), 6);
     const auto matrix = matrix_->view();
     double squared_error = 0;
     long next = 0;
+    using Coded = std::shared_ptr<const io::CodedFrame>;
+    struct Frame {
+      long index;
+      Coded coded, previous;
+    };
+    struct Deflated {
+      long index;
+      io::ModelWriter::DeflatedFrame frame;
+      double squared_error;
+    };
+    Coded previous;
     progress_.start("coding", frames);
+    using oneapi::tbb::filter_mode, oneapi::tbb::make_filter;
     oneapi::tbb::parallel_pipeline(
         static_cast<std::size_t>(options_.frames_in_flight),
-        oneapi::tbb::make_filter<void, long>(oneapi::tbb::filter_mode::serial_in_order,
-                                             [&](oneapi::tbb::flow_control& control) {
-                                               if (next == frames) control.stop();
-                                               return next++;
-                                             }) &
-            oneapi::tbb::make_filter<long, io::CodedFrame>(oneapi::tbb::filter_mode::parallel,
-                                                           [&](long j) {
-                                                             return io::encode_foreground(
-                                                                 grey_levels(matrix.col(j)), decoder.background(j),
-                                                                 mask_of(j), geometry_.channels, model.foreground_step,
-                                                                 static_cast<int>(model.foreground_tolerance));
-                                                           }) &
-            oneapi::tbb::make_filter<io::CodedFrame, void>(oneapi::tbb::filter_mode::serial_in_order,
-                                                           [&](const io::CodedFrame& coded) {
-                                                             squared_error += coded.squared_error;
-                                                             io::append_frame(model, coded);
-                                                             progress_.update(model.coded_frames());
-                                                           }));
+        make_filter<void, long>(filter_mode::serial_in_order,
+                                [&](oneapi::tbb::flow_control& control) {
+                                  if (next == frames) control.stop();
+                                  return next++;
+                                }) &
+            make_filter<long, Frame>(filter_mode::parallel,
+                                     [&](long j) {
+                                       const auto& format = model.header();
+                                       return Frame{j, std::make_shared<const io::CodedFrame>(io::encode_foreground(
+                                                           grey_levels(matrix.col(j)), model.background(V.row(j)),
+                                                           mask_of(j), geometry_.channels, format.foreground_step,
+                                                           static_cast<int>(format.foreground_tolerance))),
+                                                    nullptr};
+                                     }) &
+            make_filter<Frame, Frame>(filter_mode::serial_in_order,
+                                      [&](Frame frame) {
+                                        frame.previous = std::exchange(previous, frame.coded);
+                                        return frame;
+                                      }) &
+            make_filter<Frame, Deflated>(filter_mode::parallel,
+                                         [&](const Frame& frame) {
+                                           return Deflated{frame.index,
+                                                           model.deflate(*frame.coded, frame.previous.get()),
+                                                           frame.coded->squared_error};
+                                         }) &
+            make_filter<Deflated, void>(filter_mode::serial_in_order, [&](const Deflated& deflated) {
+              squared_error += deflated.squared_error;
+              model.append(deflated.frame, V.row(deflated.index));
+              progress_.update(model.frames());
+            }));
     progress_.finish();
+    previous.reset();
 
-    model.psnr = psnr(frames, squared_error);
-    io::write_model_file(out("model.npz"), model);
-    model_written(frames, model.coded_pixels(), model.psnr);
+    model.finish(psnr(frames, squared_error));
+    model_written(frames, model.coded_pixels(), psnr(frames, squared_error));
     result_.seconds.model = seconds_since(started);
   }
 

@@ -21,9 +21,9 @@ bool solve_normal(const Eigen::Ref<const Eigen::MatrixXd>& gram, const Eigen::Re
 BackgroundRefit::BackgroundRefit(const FrameGeometry& geometry, const linalg::SvdResult<float>& model)
     : geometry_(geometry),
       model_(model),
-      gram_(Eigen::MatrixXd::Zero(model.rank() * model.rank(), geometry.pixels())),
-      moments_(Eigen::MatrixXd::Zero(model.rank(), geometry.values())),
-      background_frames_(Eigen::VectorXi::Zero(geometry.pixels())) {
+      gram_(Eigen::ArrayXXd::Zero(geometry.pixels(), model.rank() * model.rank())),
+      moments_(Eigen::ArrayXXd::Zero(geometry.values(), model.rank())),
+      background_frames_(Eigen::ArrayXd::Zero(geometry.pixels())) {
   if (model.U.rows() != geometry.values()) throw Error("BackgroundRefit: the model does not match the frame geometry");
 }
 
@@ -33,15 +33,21 @@ void BackgroundRefit::add(Eigen::Index frame, const Eigen::Ref<const Eigen::Vect
       frame < 0 || frame >= model_.V.rows())
     throw Error("BackgroundRefit: the frame and mask do not match the model");
   const Eigen::VectorXd v = model_.V.row(frame).transpose().cast<double>();  // x = (U S) v
-  const Eigen::MatrixXd outer = v * v.transpose();
-  const Eigen::Map<const Eigen::VectorXd> outer_flat(outer.data(), outer.size());
-  const int channels = geometry_.channels;
-  for (Eigen::Index p = 0; p < geometry_.pixels(); ++p) {
-    if (mask_bit(mask, p)) continue;
-    ++background_frames_[p];
-    gram_.col(p) += outer_flat;
-    for (int c = 0; c < channels; ++c)
-      moments_.col(p * channels + c) += static_cast<double>(column[p * channels + c]) * v;
+  const Eigen::Index k = v.size(), channels = geometry_.channels, pixels = geometry_.pixels();
+  // Whole-array sums over a block of pixels at a time (they vectorize; a loop over pixels does not).
+  const Eigen::Index block_pixels = detail::normal_equations_block / channels;
+  Eigen::ArrayXd pixel_weights(block_pixels), value_weights(block_pixels * channels);
+  for (Eigen::Index first = 0; first < pixels; first += block_pixels) {
+    const Eigen::Index count = std::min(block_pixels, pixels - first), n = count * channels;
+    auto w = pixel_weights.head(count);
+    for (Eigen::Index q = 0; q < count; ++q) w[q] = !mask_bit(mask, first + q);
+    background_frames_.segment(first, count) += w;
+    for (Eigen::Index a = 0; a < k; ++a)
+      for (Eigen::Index b = 0; b < k; ++b) gram_.col(a * k + b).segment(first, count) += (v[a] * v[b]) * w;
+    auto weighted_x = value_weights.head(n);
+    weighted_x = column.segment(first * channels, n).array().cast<double>();
+    Eigen::Map<Eigen::ArrayXXd>(weighted_x.data(), channels, count).rowwise() *= w.transpose();  // a pixel per column
+    for (Eigen::Index a = 0; a < k; ++a) moments_.col(a).segment(first * channels, n) += v[a] * weighted_x;
   }
 }
 
@@ -49,10 +55,11 @@ Eigen::MatrixXd BackgroundRefit::pixel_factor() const {
   const Eigen::Index k = model_.rank(), channels = geometry_.channels;
   Eigen::MatrixXd factor = model_.U.cast<double>() * model_.singular_values.cast<double>().asDiagonal();
   Eigen::MatrixXd solution(k, channels);
+  Eigen::MatrixXd gram(k, k);
   for (Eigen::Index p = 0; p < geometry_.pixels(); ++p) {
     if (background_frames_[p] < 2 * k) continue;
-    const auto right = moments_.middleCols(p * channels, channels);
-    if (solve_normal(Eigen::Map<const Eigen::MatrixXd>(gram_.col(p).data(), k, k), right, solution))
+    gram = gram_.row(p).reshaped(k, k);
+    if (solve_normal(gram, moments_.middleRows(p * channels, channels).transpose().matrix(), solution))
       factor.middleRows(p * channels, channels) = solution.transpose();
   }
   return factor;

@@ -23,87 +23,76 @@ using Range = oneapi::tbb::blocked_range<Eigen::Index>;
 
 int grey_level(float value) { return std::clamp(static_cast<int>(std::lrint(value * 255)), 0, 255); }
 
-// The fit of value i in frame j: row i of the pixel factor (column i of `factor`) times row j of V.
-inline float fitted(const float* p, const float* v, Eigen::Index k) {
-  float sum = 0;
-  for (Eigen::Index c = 0; c < k; ++c) sum += p[c] * v[c];
-  return sum;
-}
-
-// Adds w p p^T (lower triangle) and w x p to k x k and k accumulators.
-inline void accumulate(double* gram, double* moment, const float* p, double x, Eigen::Index k) {
-  for (Eigen::Index r = 0; r < k; ++r) {
-    moment[r] += x * p[r];
-    for (Eigen::Index c = 0; c <= r; ++c) gram[r * k + c] += static_cast<double>(p[r]) * p[c];
-  }
-}
-
-// solve_normal on the accumulators: `gram` holds the lower triangle row-major, which is the upper
-// triangle of the column-major map, so LDLT reads its transpose.
-void solve_small(const double* gram, const double* moment, Eigen::Index k, float* solution) {
-  Eigen::VectorXd x(k);
-  const Eigen::MatrixXd lower = Eigen::Map<const Eigen::MatrixXd>(gram, k, k).transpose();
-  if (solve_normal(lower, Eigen::Map<const Eigen::VectorXd>(moment, k), x))
-    Eigen::Map<Eigen::VectorXf>(solution, k) = x.cast<float>();
-}
-
-// One frame's coordinates on `factor` (k x values) by least squares over the values within
-// `threshold` of `reference(i)`, in one pass; `gram` (k x k) and `moment` (k) are scratch. Left
-// unchanged when fewer than 2k values count.
-template <typename Reference>
-void fit_inliers(const Eigen::MatrixXf& factor, const float* x, Reference reference, float threshold, double* gram,
-                 double* moment, float* coordinates) {
-  const Eigen::Index k = factor.rows(), values = factor.cols();
-  std::fill(gram, gram + k * k, 0.0), std::fill(moment, moment + k, 0.0);
-  Eigen::Index inliers = 0;
-  for (Eigen::Index i = 0; i < values; ++i) {
-    if (std::abs(x[i] - reference(i)) >= threshold) continue;
-    accumulate(gram, moment, factor.col(i).data(), x[i], k);
-    ++inliers;
-  }
-  if (inliers >= 2 * k) solve_small(gram, moment, k, coordinates);
-}
-
-// Weighted alternating least squares of X ~ P V^T, P stored as `factor` (k x values, each value's
-// row contiguous) and V^T as `coordinates` (k x frames), where an entry counts only while
-// |x - its reference| < band. Raw loops: k is small and this runs once per entry of the video.
+// Weighted alternating least squares of X ~ P V^T, P stored as `factor` (values x k) and V^T as
+// `coordinates` (k x frames), where an entry counts only while |x - its reference| < band. Both
+// steps sum a block of values at a time as whole arrays (normal_equations.hpp), so they vectorize:
+// this runs over every entry of the video once per step.
 class TrimmedFit {
  public:
   TrimmedFit(const Eigen::Ref<const Eigen::MatrixXf>& frames, float band) : frames_(frames), band_(band) {}
 
-  // Each frame's coordinates over its inlier values, against `reference(j, i)`.
-  template <typename Reference>
-  void fit_frames(const Eigen::MatrixXf& factor, Eigen::MatrixXf& coordinates, Reference reference) const {
-    const Eigen::Index k = factor.rows();
+  // Each frame's coordinates over its values within the band of the reference fit
+  // reference_factor * reference_coordinates.col(j) (which may be `factor` and `coordinates`).
+  void fit_frames(const Eigen::MatrixXf& factor, Eigen::MatrixXf& coordinates,
+                  const Eigen::Ref<const Eigen::MatrixXf>& reference_factor,
+                  const Eigen::Ref<const Eigen::MatrixXf>& reference_coordinates) const {
+    const Eigen::Index k = factor.cols(), values = factor.rows();
+    constexpr Eigen::Index block = detail::normal_equations_block;
     oneapi::tbb::parallel_for(Range(0, frames_.cols(), 4), [&](const Range& range) {
-      std::vector<double> gram(static_cast<std::size_t>(k * k)), moment(static_cast<std::size_t>(k));
-      for (Eigen::Index j = range.begin(); j < range.end(); ++j)
-        fit_inliers(
-            factor, frames_.col(j).data(), [&](Eigen::Index i) { return reference(j, i); }, band_, gram.data(),
-            moment.data(), coordinates.col(j).data());
+      Eigen::ArrayXf weights(block);
+      Eigen::VectorXf fit(block);
+      for (Eigen::Index j = range.begin(); j < range.end(); ++j) {
+        const Eigen::VectorXf reference = reference_coordinates.col(j);
+        Eigen::MatrixXd gram = Eigen::MatrixXd::Zero(k, k);
+        Eigen::VectorXd moment = Eigen::VectorXd::Zero(k);
+        double inliers = 0;
+        for (Eigen::Index first = 0; first < values; first += block) {
+          const Eigen::Index n = std::min(block, values - first);
+          const auto x = frames_.col(j).segment(first, n).array();
+          fit.head(n).noalias() = reference_factor.middleRows(first, n) * reference;
+          auto w = weights.head(n);
+          w = ((x - fit.head(n).array()).abs() < band_).cast<float>();
+          detail::add_normal_equations(factor.middleRows(first, n), x, w, gram, moment);
+          inliers += w.sum();
+        }
+        Eigen::VectorXd solution(k);
+        if (inliers >= 2 * k && solve_normal(gram, moment, solution)) coordinates.col(j) = solution.cast<float>();
+      }
     });
   }
 
-  // Each value's row of the pixel factor over the frames where it is an inlier against the fit.
+  // Each value's row of the pixel factor over the frames where it is an inlier against the fit; a
+  // value that is an inlier in fewer than 2k frames keeps its row.
   void fit_values(Eigen::MatrixXf& factor, const Eigen::MatrixXf& coordinates) const {
-    const Eigen::Index k = factor.rows();
-    oneapi::tbb::parallel_for(Range(0, frames_.rows(), 512), [&](const Range& range) {
-      const Eigen::Index first = range.begin(), count = static_cast<Eigen::Index>(range.size());
-      std::vector<double> grams(static_cast<std::size_t>(count * k * k), 0.0),
-          moments(static_cast<std::size_t>(count * k), 0.0);
-      std::vector<Eigen::Index> inliers(static_cast<std::size_t>(count), 0);
+    const Eigen::Index k = factor.cols();
+    oneapi::tbb::parallel_for(Range(0, frames_.rows(), 1024), [&](const Range& range) {
+      const Eigen::Index first = range.begin(), n = static_cast<Eigen::Index>(range.size());
+      const Eigen::MatrixXf start = factor.middleRows(first, n);
+      // Per value, the sums over its inlier frames: grams column a * k + b (b <= a) of w v_a v_b,
+      // moments column a of w x v_a.
+      Eigen::ArrayXXd grams = Eigen::ArrayXXd::Zero(n, k * k), moments = Eigen::ArrayXXd::Zero(n, k);
+      Eigen::ArrayXd inliers = Eigen::ArrayXd::Zero(n), w(n), weighted_x(n);
+      Eigen::VectorXf fit(n);
       for (Eigen::Index j = 0; j < frames_.cols(); ++j) {
-        const float* v = coordinates.col(j).data();
-        const float* x = frames_.col(j).data() + first;
-        for (Eigen::Index i = 0; i < count; ++i) {
-          if (std::abs(x[i] - fitted(factor.col(first + i).data(), v, k)) >= band_) continue;
-          accumulate(grams.data() + i * k * k, moments.data() + i * k, v, x[i], k);
-          ++inliers[static_cast<std::size_t>(i)];
+        const auto v = coordinates.col(j);
+        const auto x = frames_.col(j).segment(first, n).array();
+        fit.noalias() = start * v;
+        w = ((x - fit.array()).abs() < band_).cast<double>();
+        weighted_x = w * x.cast<double>();
+        inliers += w;
+        for (Eigen::Index a = 0; a < k; ++a) {
+          moments.col(a) += static_cast<double>(v[a]) * weighted_x;
+          for (Eigen::Index b = 0; b <= a; ++b) grams.col(a * k + b) += (static_cast<double>(v[a]) * v[b]) * w;
         }
       }
-      for (Eigen::Index i = 0; i < count; ++i)  // a value covered nearly always keeps its start
-        if (inliers[static_cast<std::size_t>(i)] >= 2 * k)
-          solve_small(grams.data() + i * k * k, moments.data() + i * k, k, factor.col(first + i).data());
+      Eigen::MatrixXd gram(k, k);
+      Eigen::VectorXd solution(k);
+      for (Eigen::Index i = 0; i < n; ++i) {
+        if (inliers[i] < 2 * k) continue;
+        gram = grams.row(i).reshaped(k, k).transpose();  // the lower triangle, as solve_normal reads it
+        if (solve_normal(gram, moments.row(i).transpose().matrix(), solution))
+          factor.row(first + i) = solution.transpose().cast<float>();
+      }
     });
   }
 
@@ -297,20 +286,18 @@ BackgroundModel robust_background(const Eigen::Ref<const Eigen::MatrixXf>& frame
   const linalg::SvdResult<float> start =
       linalg::randomized_svd(sample, {.rank = std::min<Eigen::Index>(k, sample.cols())});
 
-  Eigen::MatrixXf factor = Eigen::MatrixXf::Zero(k, values);  // k x values: each value's row contiguous
-  factor.topRows(start.rank()) = start.U.transpose();
+  Eigen::MatrixXf factor = Eigen::MatrixXf::Zero(values, k);
+  factor.leftCols(start.rank()) = start.U;
   // Kept by frames without inliers.
-  Eigen::MatrixXf coordinates = (factor * mode) * gains.transpose();
+  Eigen::MatrixXf coordinates = (factor.transpose() * mode) * gains.transpose();
   const TrimmedFit fit(frames, band);
-  fit.fit_frames(factor, coordinates, [&](Eigen::Index j, Eigen::Index i) { return gains[j] * mode[i]; });
+  fit.fit_frames(factor, coordinates, mode, gains.transpose());
   for (int round = 0; round < options.rounds; ++round) {
     fit.fit_values(factor, coordinates);
-    fit.fit_frames(factor, coordinates, [&](Eigen::Index j, Eigen::Index i) {
-      return fitted(factor.col(i).data(), coordinates.col(j).data(), k);
-    });
+    fit.fit_frames(factor, coordinates, factor, coordinates);
   }
   BackgroundModel model;
-  model.svd = to_svd(factor.transpose().cast<double>(), coordinates.transpose().cast<double>());
+  model.svd = to_svd(factor.cast<double>(), coordinates.transpose().cast<double>());
   model.iterations = options.rounds;
   return model;
 }

@@ -112,26 +112,29 @@ TEST(ModelFile, WriteThenReadGivesTheSameModel) {
 }
 
 // The streaming writer gives the file write_model_file gives: the same arrays (values narrowed to
-// int8 from step 3 on), the same frames; its temporary files are gone afterwards.
+// int8 from step 3 on), the same frames, also when each frame is deflated against the one before
+// it; its temporary files are gone afterwards.
 TEST(ModelFile, WriterFrameByFrameGivesTheSameFile) {
   const fs::path folder = fs::temp_directory_path() / "cleanplate-model-writer-test";
   fs::remove_all(folder);
   fs::create_directories(folder);
-  for (const std::int64_t step : {1, 3}) {
+  for (const auto& [step, with_previous] : {std::pair<std::int64_t, bool>{1, false}, {3, false}, {1, true}, {3, true}}) {
     const Example e = make_example(FactorPrecision::f16, step, step == 1 ? 0 : 20);
     ModelFile header = e.model;
     header.V.resize(0, 2), header.foreground_offsets = {0}, header.foreground_mask.clear(),
                            header.foreground_values.clear();
     {
-      ModelWriter writer(folder / "streamed.npz", header);
+      ModelWriter writer(folder / "streamed.npz", header, with_previous ? 9 : 1);
       const ModelDecoder decoder(e.model);
+      CodedFrame previous;
       for (std::int64_t j = 0; j < e.model.frames; ++j) {
         const Eigen::VectorXf v = e.model.V.row(j).transpose();
         EXPECT_EQ(writer.background(v), decoder.background(j));
         std::vector<std::uint8_t> keep(5, 0);
         keep[0] = 0xA5;
-        writer.append(
-            writer.deflate(encode_foreground(e.frames[j], writer.background(v), keep, 1, step, step == 1 ? 0 : 20)), v);
+        CodedFrame coded = encode_foreground(e.frames[j], writer.background(v), keep, 1, step, step == 1 ? 0 : 20);
+        writer.append(writer.deflate(coded, with_previous && j > 0 ? &previous : nullptr), v);
+        previous = std::move(coded);
       }
       writer.finish(41.5);
     }

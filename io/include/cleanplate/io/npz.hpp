@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
+#include <span>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -74,7 +75,10 @@ struct DeflatedPiece {
   std::uint32_t crc = 0;   // CRC-32 of the uncompressed bytes
   std::uint64_t size = 0;  // uncompressed bytes
 };
-DeflatedPiece deflate_piece(const void* data, std::size_t bytes);  // thread-safe; zlib's fastest level
+// Thread-safe. `level`: zlib's, 1 (fastest) to 9. `history`: the bytes that come right before the
+// piece in the array (its last 32 KiB count), so that it compresses as part of one stream would.
+DeflatedPiece deflate_piece(const void* data, std::size_t bytes, int level = 1,
+                            std::span<const std::uint8_t> history = {});
 
 // An .npy array in C order whose bytes arrive as deflated pieces, kept in a temporary file beside
 // `near` (removed with the writer): for arrays too large to keep in memory, whose first dimension

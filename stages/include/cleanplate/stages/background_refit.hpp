@@ -38,9 +38,9 @@ class BackgroundRefit {
  private:
   FrameGeometry geometry_;
   const linalg::SvdResult<float>& model_;
-  Eigen::MatrixXd gram_;               // k*k x pixels: sum of v_j v_j^T over the pixel's background frames
-  Eigen::MatrixXd moments_;            // k x values: sum of x v_j over the same frames
-  Eigen::VectorXi background_frames_;  // per pixel
+  Eigen::ArrayXXd gram_;              // pixels x k*k: sum of v_j v_j^T over the pixel's background frames
+  Eigen::ArrayXXd moments_;           // values x k: sum of x v_j over the same frames
+  Eigen::ArrayXd background_frames_;  // per pixel
 };
 
 // Solves the k x k normal equations gram x = right (LDLT reads gram's lower triangle) when they are
