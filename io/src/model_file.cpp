@@ -248,8 +248,8 @@ ModelWriter::DeflatedFrame ModelWriter::deflate(const CodedFrame& frame, const C
   const std::vector<std::uint8_t> values = stored_bytes(frame.values, narrow_values());
   std::vector<std::uint8_t> previous_values;  // deflate's window is 32 KiB: no more of them counts
   if (previous)
-    previous_values = stored_bytes(std::span(previous->values).last(std::min<std::size_t>(previous->values.size(), 32768)),
-                                   narrow_values());
+    previous_values = stored_bytes(
+        std::span(previous->values).last(std::min<std::size_t>(previous->values.size(), 32768)), narrow_values());
   return {deflate_piece(frame.mask.data(), frame.mask.size(), level_,
                         previous ? std::span<const std::uint8_t>(previous->mask) : std::span<const std::uint8_t>()),
           deflate_piece(values.data(), values.size(), level_, previous_values),

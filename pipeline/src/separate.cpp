@@ -12,8 +12,8 @@
 #include <cstring>
 #include <map>
 #include <memory>
-#include <utility>
 #include <optional>
+#include <utility>
 
 #include "cleanplate/error.hpp"
 #include "cleanplate/io/json.hpp"
@@ -460,36 +460,26 @@ class SeparateRun {
     using oneapi::tbb::filter_mode, oneapi::tbb::make_filter;
     oneapi::tbb::parallel_pipeline(
         static_cast<std::size_t>(options_.frames_in_flight),
-        make_filter<void, long>(filter_mode::serial_in_order,
-                                [&](oneapi::tbb::flow_control& control) {
-                                  if (next == frames) control.stop();
-                                  return next++;
-                                }) &
-            make_filter<long, Frame>(filter_mode::parallel,
-                                     [&](long j) {
-                                       const auto& format = model.header();
-                                       return Frame{j, std::make_shared<const io::CodedFrame>(io::encode_foreground(
-                                                           grey_levels(matrix.col(j)), model.background(V.row(j)),
-                                                           mask_of(j), geometry_.channels, format.foreground_step,
-                                                           static_cast<int>(format.foreground_tolerance))),
-                                                    nullptr};
-                                     }) &
-            make_filter<Frame, Frame>(filter_mode::serial_in_order,
-                                      [&](Frame frame) {
-                                        frame.previous = std::exchange(previous, frame.coded);
-                                        return frame;
-                                      }) &
-            make_filter<Frame, Deflated>(filter_mode::parallel,
-                                         [&](const Frame& frame) {
-                                           return Deflated{frame.index,
-                                                           model.deflate(*frame.coded, frame.previous.get()),
-                                                           frame.coded->squared_error};
-                                         }) &
-            make_filter<Deflated, void>(filter_mode::serial_in_order, [&](const Deflated& deflated) {
-              squared_error += deflated.squared_error;
-              model.append(deflated.frame, V.row(deflated.index));
-              progress_.update(model.frames());
-            }));
+        make_filter<void, long>(filter_mode::serial_in_order, [&](oneapi::tbb::flow_control& control) {
+          if (next == frames) control.stop();
+          return next++;
+        }) & make_filter<long, Frame>(filter_mode::parallel, [&](long j) {
+          const auto& format = model.header();
+          return Frame{j,
+                       std::make_shared<const io::CodedFrame>(io::encode_foreground(
+                           grey_levels(matrix.col(j)), model.background(V.row(j)), mask_of(j), geometry_.channels,
+                           format.foreground_step, static_cast<int>(format.foreground_tolerance))),
+                       nullptr};
+        }) & make_filter<Frame, Frame>(filter_mode::serial_in_order, [&](Frame frame) {
+          frame.previous = std::exchange(previous, frame.coded);
+          return frame;
+        }) & make_filter<Frame, Deflated>(filter_mode::parallel, [&](const Frame& frame) {
+          return Deflated{frame.index, model.deflate(*frame.coded, frame.previous.get()), frame.coded->squared_error};
+        }) & make_filter<Deflated, void>(filter_mode::serial_in_order, [&](const Deflated& deflated) {
+          squared_error += deflated.squared_error;
+          model.append(deflated.frame, V.row(deflated.index));
+          progress_.update(model.frames());
+        }));
     progress_.finish();
     previous.reset();
 

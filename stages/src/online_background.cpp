@@ -21,7 +21,7 @@ double magnitude_per_sigma(int channels) { return channels == 1 ? 0.7979 : 1.326
 OnlineBackground::OnlineBackground(const FrameGeometry& geometry, const OnlineOptions& options)
     : geometry_(geometry),
       options_(options),
-      basis_({.rank = options.rank, .forgetting_factor = std::exp(-1.0 / std::max(options.memory, 1.0))},
+      basis_({.rank = options.rank, .forgetting_factor = std::exp(-1 / std::max(options.memory, 1.0))},
              geometry.values()) {
   if (options.warmup < 1) throw Error("the warm-up must be at least one frame");
   if (!(options.memory >= 1)) throw Error("--memory must be at least one frame");
@@ -74,8 +74,9 @@ Eigen::VectorXf OnlineBackground::fit_coordinates(const Eigen::MatrixXf& U,
   return coordinates;
 }
 
-OnlineFrame OnlineBackground::process(const Eigen::Ref<const Eigen::VectorXf>& column) {
+OnlineFrame OnlineBackground::process(const Eigen::Ref<const Eigen::VectorXf>& column, double learning_rate) {
   if (column.size() != geometry_.values()) throw Error("OnlineBackground: the frame does not match the geometry");
+  if (!(learning_rate <= 1)) throw Error("OnlineBackground: the learning rate must be at most 1");
   ++frames_;
   OnlineFrame frame;
   if (mean_magnitude_.empty()) {  // warming up
@@ -110,11 +111,13 @@ OnlineFrame OnlineBackground::process(const Eigen::Ref<const Eigen::VectorXf>& c
   cv::Mat excluded;
   cv::compare(magnitude, grow_levels, excluded, cv::CMP_GT);
   excluded |= frame.mask;
+  if (learning_rate == 0) return frame;  // frozen: the model learns nothing from this frame
+  const double memory = learning_rate > 0 ? std::max(1 / learning_rate, 1.0) : options_.memory;
 
   // Running levels over the background pixels: each pixel's mean magnitude, and the frame-wide level
   // by MSSE over about 4,000 of their residuals. (A median of the pixels' levels would follow the
   // foreground up where it covers most of the frame, and the masks would vanish.)
-  const double rate = 1.0 / std::min(options_.memory, 50.0);
+  const double rate = 1.0 / std::min(memory, 50.0);
   cv::Mat background_pixels;
   cv::bitwise_not(excluded, background_pixels);
   cv::accumulateWeighted(magnitude, mean_magnitude_, rate, background_pixels);
@@ -132,7 +135,7 @@ OnlineFrame OnlineBackground::process(const Eigen::Ref<const Eigen::VectorXf>& c
   cv::add(foreground_age_, 1, foreground_age_, excluded);
   foreground_age_.setTo(0, background_pixels);
   cv::Mat young, settled;
-  cv::compare(foreground_age_, options_.memory, young, cv::CMP_LT);
+  cv::compare(foreground_age_, memory, young, cv::CMP_LT);
   young &= excluded;
   cv::bitwise_xor(young, excluded, settled);
   if (const int count = cv::countNonZero(settled); count > 0) {
@@ -148,6 +151,7 @@ OnlineFrame OnlineBackground::process(const Eigen::Ref<const Eigen::VectorXf>& c
   const int type = CV_32FC(geometry_.channels);
   cv::Mat(geometry_.height, geometry_.width, type, frame.background.data())
       .copyTo(cv::Mat(geometry_.height, geometry_.width, type, clean.data()), young);
+  basis_.set_forgetting_factor(std::exp(-1 / memory));
   basis_.update(clean);
   return frame;
 }

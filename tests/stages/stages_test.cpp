@@ -3,6 +3,7 @@
 #include <cleanplate/error.hpp>
 #include <cleanplate/io/npz.hpp>
 #include <cleanplate/stages/background_refit.hpp>
+#include <cleanplate/stages/background_subtractor.hpp>
 #include <cleanplate/stages/frame_column.hpp>
 #include <cleanplate/stages/mask.hpp>
 #include <cleanplate/stages/metrics.hpp>
@@ -12,6 +13,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <numbers>
+#include <opencv2/imgproc.hpp>
 #include <random>
 
 namespace cleanplate {
@@ -398,3 +400,61 @@ TEST(Npz, NumpyLoadsTheArraysWithTheirShapes) {
 
 }  // namespace
 }  // namespace cleanplate
+
+// The OpenCV interface over the online decomposer: BGR frames in, masks of the block that moves out
+// (empty during warm-up), the scene as the background image; learningRate 0 freezes the model, so
+// a block that parks stays foreground; a frame of another size is refused.
+TEST(BackgroundSubtractorLowRank, FindsTheMovingBlockAndFreezesAtLearningRateZero) {
+  cv::setRNGSeed(13);
+  cv::Mat scene(48, 64, CV_8UC3);
+  cv::randu(scene, 60, 200);
+  const auto frame_with_block = [&](int x) {
+    cv::Mat frame = scene.clone();
+    frame(cv::Rect(x, 16, 10, 12)).setTo(cv::Scalar(10, 10, 10));
+    cv::Mat noise(frame.size(), CV_16SC3);
+    cv::randn(noise, 0, 2);
+    frame.convertTo(frame, CV_16SC3);
+    cv::Mat noisy;
+    cv::add(frame, noise, noisy);
+    noisy.convertTo(noisy, CV_8UC3);
+    return noisy;
+  };
+  cv::Ptr<cv::BackgroundSubtractor> subtractor =
+      cleanplate::createBackgroundSubtractorLowRank({.rank = 1, .memory = 30, .warmup = 20, .mask = {}});
+  cv::Mat mask, background;
+  subtractor->getBackgroundImage(background);
+  EXPECT_TRUE(background.empty());
+  double matched = 0, drawn = 0;
+  for (int t = 0; t < 100; ++t) {
+    const int x = (4 * t) % 54;
+    subtractor->apply(frame_with_block(x), mask);
+    ASSERT_EQ(mask.type(), CV_8UC1);
+    if (t < 20) {
+      EXPECT_EQ(cv::countNonZero(mask), 0) << "warm-up";
+      continue;
+    }
+    cv::Mat truth = cv::Mat::zeros(mask.size(), CV_8U);
+    truth(cv::Rect(x, 16, 10, 12)).setTo(255);
+    matched += cv::countNonZero(mask & truth), drawn += cv::countNonZero(truth);
+    EXPECT_LT(cv::countNonZero(mask & ~truth), 40) << t;
+  }
+  EXPECT_GT(matched / drawn, 0.9);
+  subtractor->getBackgroundImage(background);
+  cv::Mat grey_scene;
+  cv::cvtColor(scene, grey_scene, cv::COLOR_BGR2GRAY);
+  ASSERT_EQ(background.size(), scene.size());
+  EXPECT_LT(cv::norm(background(cv::Rect(0, 0, 64, 14)), grey_scene(cv::Rect(0, 0, 64, 14)), cv::NORM_INF), 8);
+  // Parked for 3 memory spans: frozen, still foreground; learning, background by then.
+  for (const double rate : {0.0, -1.0}) {
+    cv::Ptr<cv::BackgroundSubtractor> copy =
+        cleanplate::createBackgroundSubtractorLowRank({.rank = 1, .memory = 30, .warmup = 20, .mask = {}});
+    for (int t = 0; t < 40; ++t) copy->apply(frame_with_block((4 * t) % 54), mask);
+    for (int t = 0; t < 90; ++t) copy->apply(frame_with_block(30), mask, rate);
+    if (rate == 0)
+      EXPECT_GT(cv::countNonZero(mask), 100) << "frozen: the parked block is still foreground";
+    else
+      EXPECT_EQ(cv::countNonZero(mask), 0) << "learning: the parked block became background";
+  }
+  EXPECT_THROW(subtractor->apply(cv::Mat(24, 32, CV_8UC3, cv::Scalar(0)), mask), cleanplate::Error);
+  EXPECT_THROW(subtractor->apply(cv::Mat(48, 64, CV_32FC1, cv::Scalar(0)), mask), cleanplate::Error);
+}

@@ -135,6 +135,12 @@ class IncrementalSvd {
     reorthonormalize();
   }
 
+  // From the next update on (a memory that changes over time).
+  void set_forgetting_factor(double factor) {
+    if (!(factor > 0 && factor <= 1)) throw Error("IncrementalSvd: forgetting_factor must be in (0, 1]");
+    options_.forgetting_factor = factor;
+  }
+
   Matrix<Scalar> U() const { return u0_ * up_; }
   const Vector<Scalar>& singular_values() const { return s_; }
   Eigen::Index rank() const { return s_.size(); }

@@ -44,7 +44,10 @@ struct OnlineFrame {
 class OnlineBackground {
  public:
   OnlineBackground(const FrameGeometry& geometry, const OnlineOptions& options);
-  OnlineFrame process(const Eigen::Ref<const Eigen::VectorXf>& column);
+  // `learning_rate` as OpenCV's subtractors take it: negative, the options' memory; 0, the model is
+  // frozen (this frame's background and mask only; warm-up frames are always kept); in (0, 1], a
+  // memory of 1 / learning_rate frames for this frame's update.
+  OnlineFrame process(const Eigen::Ref<const Eigen::VectorXf>& column, double learning_rate = -1);
 
   long frames() const { return frames_; }
   // The frame-wide noise level of one value (pixel and channel) in [0, 1] units: the sensor's sigma.

@@ -1,0 +1,427 @@
+// The `cleanplate` command line: one subcommand per job, options parsed with
+// Boost.Program_options. Errors are caught here and reported as one line with a non-zero exit.
+#include "cleanplate/pipeline/command_line.hpp"
+
+#include <boost/program_options.hpp>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <sstream>
+#include <type_traits>
+
+#include "cleanplate/error.hpp"
+#include "cleanplate/pipeline/evaluate.hpp"
+#include "cleanplate/pipeline/interrupt.hpp"
+#include "cleanplate/pipeline/live.hpp"
+#include "cleanplate/pipeline/rebuild.hpp"
+#include "cleanplate/pipeline/separate.hpp"
+
+namespace cleanplate::pipeline {
+
+namespace po = boost::program_options;
+
+namespace {
+
+constexpr const char* version = "cleanplate " CLEANPLATE_VERSION;
+constexpr int usage_error = 2, interrupted_exit = 130;
+
+const char* overview =
+    R"(cleanplate: separate a video into a low-rank background (the clean plate) and a sparse foreground.
+
+usage: cleanplate COMMAND [options]
+
+commands:
+  separate INPUT -o OUT   background, foreground, masks and factors of a video file or image sequence
+  live SOURCE [-o OUT]    real-time separation of a camera, a stream or a file played live
+  rebuild MODEL -o VIDEO  the video rebuilt from a model.npz (factors + coded foreground)
+  info MODEL              what a model.npz holds: frames, size, rank, energy, PSNR, size of each part
+  eval SEQUENCE           CDnet scores of cleanplate next to OpenCV's MOG2 and KNN on a sequence with ground truth
+
+cleanplate COMMAND --help shows a command's options and examples; cleanplate --version its version.
+)";
+
+const char* separate_examples = R"(
+examples:
+  cleanplate separate traffic.mp4 -o out/
+  cleanplate separate 'highway/input/in%06d.jpg' -o out/ --png       # CDnet masks out/masks/bin000001.png ...
+  cleanplate separate highway/input -o out/ --rank 3 --color --scale 0.5
+  cleanplate separate lobby.mkv -o out/ --start 100 --frames 500 --threshold 12 --outputs mask,model
+  cleanplate separate lobby.mkv -o out/ --outputs model --factors int8 --foreground-step 4   # smaller model
+  cleanplate separate lobby.mkv -o out/ --outputs model --lossless-foreground              # exact frames
+)";
+
+const char* rebuild_examples = R"(
+examples:
+  cleanplate rebuild out/model.npz -o rebuilt.mp4                 # H.264
+  cleanplate rebuild out/model.npz -o rebuilt.mkv --frames 100:200  # FFV1 (lossless), frames 100 to 199
+  cleanplate rebuild out/model.npz -o plate/ --background-only    # PNG frames of the background alone
+)";
+
+const char* live_examples = R"(
+examples:
+  cleanplate live 0 --display                                  # the first camera, in a window
+  cleanplate live rtsp://camera.local/stream -o out/ --every 60 --reconnect 10
+  cleanplate live traffic.mp4 -o out/ --png --no-realtime     # a file, as fast as possible
+)";
+
+const char* eval_examples = R"(
+examples:
+  cleanplate eval ../shared/data/cdnet-baseline/highway                   # cleanplate robust vs MOG2 and KNN
+  cleanplate eval ../shared/data/cdnet-baseline/highway ../shared/data/sbi2015 --method robust,live   # 7 sequences and the means
+  cleanplate eval highway -o eval/ --method robust,svd,godec,rpca --masks other-method/results
+)";
+
+SeparateOutputs parse_outputs(const std::string& list) {
+  SeparateOutputs outputs{false, false, false, false, false};
+  std::stringstream items(list);
+  for (std::string item; std::getline(items, item, ',');) {
+    if (item == "background")
+      outputs.background = true;
+    else if (item == "foreground")
+      outputs.foreground = true;
+    else if (item == "mask")
+      outputs.mask = true;
+    else if (item == "model")
+      outputs.model = true;
+    else
+      throw Error("--outputs: unknown output '" + item + "' (choose from background, foreground, mask, model)");
+  }
+  return outputs;
+}
+
+double parse_threshold(const std::string& text) {
+  if (text == "auto") return 0;
+  std::size_t used = 0;
+  double value = -1;
+  try {
+    value = std::stod(text, &used);
+  } catch (const std::exception&) {
+  }
+  if (used != text.size() || !(value > 0 && value < 256))
+    throw Error("--threshold must be 'auto' or a grey level in (0, 256), got '" + text + "'");
+  return value / 255;
+}
+
+void print_summary(const SeparateOptions& options, const SeparateResult& r) {
+  const auto& s = r.seconds;
+  std::string model;  // "; model.npz 0.67 MB, 22.8x smaller than the raw frames, PSNR 43.02 dB"
+  if (const auto& c = r.compression; c.model_bytes > 0) {
+    char text[160];
+    const double bytes = static_cast<double>(c.model_bytes);
+    std::snprintf(text, sizeof text, "; model.npz %.2f MB, %.1fx smaller than the raw frames, ", bytes / 1e6,
+                  static_cast<double>(c.raw_bytes) / bytes);
+    model = text;
+    std::snprintf(text, sizeof text, std::isinf(c.psnr) ? "exact" : "PSNR %.2f dB", c.psnr);
+    model += text;
+  }
+  std::fprintf(
+      stderr,
+      "cleanplate: %s %ld frames %dx%dx%d, %s rank %ld, background energy %.2f%%, mean threshold %.1f grey levels; "
+      "read %.2f s, decompose %.2f s, split+write %.2f s, %.1f fps overall%s -> %s\n",
+      r.interrupted ? "interrupted after" : "separated", r.interrupted ? r.frames_written : r.frames, r.geometry.width,
+      r.geometry.height, r.geometry.channels, method_name(options.method), options.rank, 100 * r.energy,
+      255 * r.threshold, s.read, s.decompose, s.split_wall, s.total > 0 ? r.frames / s.total : 0.0, model.c_str(),
+      options.output.c_str());
+}
+
+// How the videos are encoded, shared by `separate` and `live`.
+po::options_description describe_video(io::VideoOptions& video, bool& lossless_masks) {
+  po::options_description options("videos");
+  // clang-format off
+  options.add_options()
+      ("preset", po::value(&video.preset)->default_value(video.preset), "libx264 speed preset for the .mp4 files: ultrafast ... veryslow")
+      ("crf", po::value(&video.crf)->default_value(video.crf), "libx264 quality, 0-51 (lower: better and larger)")
+      ("lossless-masks", po::bool_switch(&lossless_masks), "mask.mp4 exact (H.264 at qp 0; plays in VLC and ffmpeg, not in every browser)");
+  // clang-format on
+  return options;
+}
+
+// Options that shape the model and the masks, shared by `separate` and `eval`.
+struct ModelArguments {
+  std::string threshold = "auto";
+  po::options_description describe(SeparateOptions& o) {
+    po::options_description options("model and masks");
+    // clang-format off
+    options.add_options()
+        ("rank,r", po::value(&o.rank)->default_value(o.rank), "rank of the background (1: a static scene; more for light changes; an upper bound for rpca)")
+        ("scale", po::value(&o.convert.scale)->default_value(o.convert.scale), "downscale frames by this factor in (0, 1]")
+        ("color", po::bool_switch(&o.convert.color), "keep three colour channels (default: grey)")
+        ("threshold", po::value(&threshold)->default_value(threshold),
+         "mask seed level in grey levels, or 'auto': 6 times each pixel's robust noise level")
+        ("hysteresis", po::value(&o.mask.hysteresis)->default_value(o.mask.hysteresis),
+         "pixels above this fraction of the seed level join a seeded region (1: off)")
+        ("open", po::value(&o.mask.open)->default_value(o.mask.open), "morphological opening size in pixels (removes specks; 0: none)")
+        ("close", po::value(&o.mask.close)->default_value(o.mask.close), "morphological closing size in pixels (fills holes; 0: none)");
+    // clang-format on
+    return options;
+  }
+  void apply(SeparateOptions& o) const {
+    o.mask.threshold = parse_threshold(threshold);
+    if (!(o.mask.hysteresis > 0 && o.mask.hysteresis <= 1)) throw Error("--hysteresis must be in (0, 1]");
+  }
+};
+
+// Parses `arguments` with one positional argument (any number of them when `positional_value` is a
+// vector); false when --help was asked (and printed).
+template <typename Positional>
+bool parse_command_line(const std::vector<std::string>& arguments, const po::options_description& visible,
+                        const char* positional_name, Positional& positional_value, const char* examples,
+                        po::variables_map& vm) {
+  po::options_description hidden;
+  hidden.add_options()(positional_name, po::value(&positional_value));
+  po::options_description all;
+  all.add(visible).add(hidden);
+  po::positional_options_description positional;
+  positional.add(positional_name, std::is_same_v<Positional, std::vector<std::string>> ? -1 : 1);
+  po::store(po::command_line_parser(arguments).options(all).positional(positional).run(), vm);
+  po::notify(vm);
+  if (vm.count("help")) {
+    std::cout << visible << examples;
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::optional<SeparateResult> separate_command(const std::vector<std::string>& arguments) try {
+  SeparateOptions o;
+  ModelArguments model;
+  std::string output = "out", outputs = "background,foreground,mask,model", max_memory, method = "robust",
+              factors = "f16";
+  po::options_description visible(
+      "cleanplate separate INPUT -o OUT [options]\n\n"
+      "INPUT: a video file, an image pattern (in%06d.jpg), a folder of images, a camera index or a stream URL");
+  // clang-format off
+  visible.add_options()("help,h", "this help")
+      ("output,o", po::value(&output)->default_value(output), "output folder (created if missing)")
+      ("method,m", po::value(&method)->default_value(method),
+       "robust (a fit the foreground cannot pull, started from the per-pixel mode), svd (least squares, fastest), godec or rpca")
+      ("start", po::value(&o.start)->default_value(o.start), "skip this many frames first")
+      ("frames", po::value(&o.frames)->default_value(o.frames), "process at most this many frames (-1: all)")
+      ("outputs", po::value(&outputs)->default_value(outputs), "what to write: any of background, foreground, mask, model")
+      ("png", po::bool_switch(&o.outputs.png), "also write the masks as PNG files, OUT/masks/bin000001.png ... (CDnet naming)")
+      ("max-memory", po::value(&max_memory), "memory for the frames, such as 4G (default: a quarter of the machine's); a longer video is read twice")
+      ("factors", po::value(&factors)->default_value(factors), "model.npz: precision of the background factors, f32, f16 or int8")
+      ("foreground-step", po::value(&o.model.foreground_step)->default_value(o.model.foreground_step),
+       "model.npz: quantization step of the foreground residual in grey levels (1: exact at the coded pixels)")
+      ("foreground-tolerance", po::value(&o.model.tolerance)->default_value(o.model.tolerance),
+       "model.npz: also code pixels off the mask that differ from the background by more than this many grey levels")
+      ("lossless-foreground", po::bool_switch(&o.model.lossless), "model.npz: code every pixel that differs from the background, exactly")
+      ("quiet,q", "no progress and no summary line");
+  // clang-format on
+  visible.add(model.describe(o)).add(describe_video(o.video, o.lossless_masks));
+  po::variables_map vm;
+  if (!parse_command_line(arguments, visible, "input", o.input, separate_examples, vm)) return std::nullopt;
+  if (o.input.empty()) throw po::error("separate needs an INPUT (see cleanplate separate --help)");
+  const bool png = o.outputs.png;
+  o.outputs = parse_outputs(outputs);
+  o.outputs.png = png;
+  o.output = output;
+  model.apply(o);
+  o.method = parse_method(method);
+  if (!max_memory.empty()) o.max_memory = parse_bytes(max_memory);
+  o.model.factors = io::parse_factor_precision(factors);
+  if (o.model.foreground_step < 1 || o.model.foreground_step > 255)
+    throw Error("--foreground-step must be between 1 and 255");
+  if (o.model.tolerance < 0 || o.model.tolerance > 255) throw Error("--foreground-tolerance must be between 0 and 255");
+  const bool quiet = vm.count("quiet") > 0;
+  o.progress = !quiet;
+
+  const SeparateResult result = separate(o);
+  if (result.source_ended_early)
+    std::fprintf(stderr,
+                 "cleanplate: warning: '%s' announced %ld frames but only %ld could be decoded; separated those\n",
+                 o.input.c_str(), result.announced_frames - o.start, result.frames);
+  if (!quiet || result.interrupted) print_summary(o, result);
+  return result;
+} catch (const po::error& e) {
+  throw UsageError(std::string(e.what()) + " (cleanplate separate --help)");
+}
+
+namespace {
+
+int run_separate(const std::vector<std::string>& arguments) {
+  install_interrupt_handlers();
+  const std::optional<SeparateResult> result = separate_command(arguments);
+  return result && result->interrupted ? interrupted_exit : 0;
+}
+
+int run_live(const std::vector<std::string>& arguments) {
+  LiveOptions o;
+  std::string output, threshold = "auto";
+  po::options_description visible(
+      "cleanplate live SOURCE [-o OUT] [options]\n\n"
+      "SOURCE: a camera index (0), a stream URL (rtsp, http, udp, tcp) or a video file or image folder");
+  // clang-format off
+  visible.add_options()("help,h", "this help")
+      ("output,o", po::value(&output), "folder for mask.mp4, summary.json and the optional outputs (default: none)")
+      ("display", po::bool_switch(&o.display), "show original | background | foreground | mask and the fps in a window (q closes it)")
+      ("rank,r", po::value(&o.online.rank)->default_value(o.online.rank), "rank of the background basis (2-3 follow light changes)")
+      ("memory", po::value(&o.memory_seconds)->default_value(o.memory_seconds), "seconds after which a change (a parked car) becomes background")
+      ("warmup", po::value(&o.online.warmup)->default_value(o.online.warmup), "frames whose per-pixel mode starts the background; their masks are empty")
+      ("realtime", "play a file at its own frame rate (the default for files)")
+      ("no-realtime", "process a file as fast as possible, without dropping frames")
+      ("every", po::value(&o.snapshot_every)->default_value(o.snapshot_every), "save the background every this many seconds (0: never)")
+      ("reconnect", po::value(&o.reconnect)->default_value(o.reconnect), "attempts to reopen a lost stream, with back-off")
+      ("queue", po::value(&o.queue_seconds)->default_value(o.queue_seconds), "seconds of frames that may wait; beyond, the oldest are dropped")
+      ("foreground", po::bool_switch(&o.foreground_video), "also write foreground.mp4")
+      ("png", po::bool_switch(&o.png), "also write the masks as PNG files, OUT/masks/bin000001.png ...")
+      ("frames", po::value(&o.max_frames)->default_value(o.max_frames), "stop after this many frames (-1: when the source ends)")
+      ("scale", po::value(&o.convert.scale)->default_value(o.convert.scale), "downscale frames by this factor in (0, 1]")
+      ("color", po::bool_switch(&o.convert.color), "keep three colour channels (default: grey)")
+      ("threshold", po::value(&threshold)->default_value(threshold), "mask seed level in grey levels, or 'auto' (6 sigma per pixel)")
+      ("quiet,q", "no progress and no summary line");
+  // clang-format on
+  visible.add(describe_video(o.video, o.lossless_masks));
+  po::variables_map vm;
+  if (!parse_command_line(arguments, visible, "source", o.input, live_examples, vm)) return 0;
+  if (o.input.empty()) throw po::error("live needs a SOURCE (see cleanplate live --help)");
+  if (vm.count("realtime") && vm.count("no-realtime"))
+    throw po::error("--realtime and --no-realtime contradict each other");
+  o.realtime = vm.count("no-realtime") == 0;
+  o.output = output;
+  o.online.mask.threshold = parse_threshold(threshold);
+  const bool quiet = vm.count("quiet") > 0;
+  o.progress = !quiet;
+  install_interrupt_handlers();
+  const LiveResult r = live(o);
+  if (!quiet || r.ended == "interrupted")
+    std::fprintf(stderr,
+                 "cleanplate: live %s: %ld frames processed (%ld read, %ld dropped, %ld failed to decode, %ld "
+                 "reconnects) %dx%dx%d in %.1f s, "
+                 "%.1f fps, latency %.0f ms median, %.0f ms p99%s%s\n",
+                 r.ended.c_str(), r.frames_processed, r.frames_read, r.frames_dropped, r.decode_failures, r.reconnects,
+                 r.geometry.width, r.geometry.height, r.geometry.channels, r.seconds, r.fps, 1000 * r.latency_median,
+                 1000 * r.latency_p99, output.empty() ? "" : " -> ", output.c_str());
+  return r.ended == "interrupted" ? interrupted_exit : 0;
+}
+
+int run_rebuild(const std::vector<std::string>& arguments) {
+  RebuildOptions o;
+  std::string model, output = o.output.string(), frames;
+  po::options_description visible(
+      "cleanplate rebuild MODEL -o VIDEO [options]\n\nMODEL: a model.npz written by cleanplate separate");
+  // clang-format off
+  visible.add_options()("help,h", "this help")
+      ("output,o", po::value(&output)->default_value(output),
+       "video.mp4 (H.264), video.mkv (FFV1, lossless), or a folder (no extension) for PNG frames")
+      ("frames", po::value(&frames), "only frames A:B (A to B-1, from 0; A: and :B also work)")
+      ("background-only", po::bool_switch(&o.background_only), "the low-rank background alone, without the foreground")
+      ("quiet,q", "no progress and no summary line");
+  // clang-format on
+  po::variables_map vm;
+  if (!parse_command_line(arguments, visible, "model", model, rebuild_examples, vm)) return 0;
+  if (model.empty()) throw po::error("rebuild needs a MODEL (see cleanplate rebuild --help)");
+  o.model = model;
+  o.output = output;
+  if (!frames.empty()) std::tie(o.first, o.end) = parse_frame_range(frames);
+  const bool quiet = vm.count("quiet") > 0;
+  o.progress = !quiet;
+  install_interrupt_handlers();
+  const RebuildResult r = rebuild(o);
+  if (!quiet || r.interrupted) {
+    std::fprintf(stderr, "cleanplate: %s %ld frames in %.2f s -> %s", r.interrupted ? "interrupted after" : "rebuilt",
+                 r.frames, r.seconds, output.c_str());
+    if (o.background_only)
+      std::fprintf(stderr, " (background only)\n");
+    else if (std::isinf(r.model_psnr))
+      std::fprintf(stderr, " (the model is exact%s)\n", o.output.extension() == ".mp4" ? "; H.264 is not" : "");
+    else
+      std::fprintf(stderr, " (the model's PSNR: %.2f dB%s)\n", r.model_psnr,
+                   o.output.extension() == ".mp4" ? ", before H.264" : "");
+  }
+  return r.interrupted ? interrupted_exit : 0;
+}
+
+int run_info(const std::vector<std::string>& arguments) {
+  std::string model;
+  po::options_description visible("cleanplate info MODEL\n\nMODEL: a model.npz written by cleanplate separate");
+  visible.add_options()("help,h", "this help");
+  po::variables_map vm;
+  if (!parse_command_line(arguments, visible, "model", model, "", vm)) return 0;
+  if (model.empty()) throw po::error("info needs a MODEL (see cleanplate info --help)");
+  std::cout << describe_model(model);
+  return 0;
+}
+
+int run_eval(const std::vector<std::string>& arguments) {
+  EvaluateOptions o;
+  ModelArguments model;
+  std::vector<std::string> sequences;
+  std::string output = "eval", methods = "robust";
+  std::vector<std::string> masks;
+  po::options_description visible(
+      "cleanplate eval SEQUENCE... [-o OUT] [options]\n\n"
+      "SEQUENCE: a folder with input/ (or in/) and groundtruth/, optionally temporalROI.txt and ROI.bmp\n"
+      "(CDnet, SBI2015), or a folder of such folders; several may be given");
+  // clang-format off
+  visible.add_options()("help,h", "this help")
+      ("output,o", po::value(&output)->default_value(output), "folder for eval.csv, eval.json, f_measure.png and cleanplate's masks")
+      ("method,m", po::value(&methods)->default_value(methods), "cleanplate methods to run, comma-separated: robust, svd, godec, rpca, live")
+      ("masks", po::value(&masks)->composing(), "also score this folder of masks (binNNNNNN.png); repeatable")
+      ("no-opencv", "do not run OpenCV's MOG2 and KNN");
+  // clang-format on
+  visible.add(model.describe(o.separate));
+  po::variables_map vm;
+  if (!parse_command_line(arguments, visible, "sequence", sequences, eval_examples, vm)) return 0;
+  if (sequences.empty()) throw po::error("eval needs a SEQUENCE folder (see cleanplate eval --help)");
+  o.sequences.assign(sequences.begin(), sequences.end());
+  o.output = output;
+  model.apply(o.separate);
+  o.separate.progress = false;
+  o.methods.clear();
+  std::stringstream items(methods);
+  for (std::string item; std::getline(items, item, ',');) {
+    if (item == "live")
+      o.live = true;
+    else
+      o.methods.push_back(parse_method(item));
+  }
+  o.mask_folders.assign(masks.begin(), masks.end());
+  o.opencv = vm.count("no-opencv") == 0;
+
+  install_interrupt_handlers();
+  const EvaluateResult result = evaluate(o);
+  std::cout << format_table(result);
+  std::fprintf(stderr, "cleanplate: wrote %s/eval.csv, eval.json, f_measure.png\n", o.output.c_str());
+  return 0;
+}
+
+}  // namespace
+
+int run_command_line(const std::vector<std::string>& words) {
+  const std::string command = words.empty() ? "" : words[0];
+  const std::vector<std::string> arguments(words.begin() + std::min<std::size_t>(words.size(), 1), words.end());
+  try {
+    if (command == "separate") return run_separate(arguments);
+    if (command == "eval") return run_eval(arguments);
+    if (command == "rebuild") return run_rebuild(arguments);
+    if (command == "live") return run_live(arguments);
+    if (command == "info") return run_info(arguments);
+    if (command == "--version") {
+      std::cout << version << "\n";
+      return 0;
+    }
+    if (command == "--help" || command == "-h" || command == "help") {
+      std::cout << overview;
+      return 0;
+    }
+    std::cerr << (command.empty() ? std::string("cleanplate: no command given")
+                                  : "cleanplate: unknown command '" + command + "'")
+              << " (cleanplate --help lists the commands)\n";
+    return usage_error;
+  } catch (const UsageError& e) {
+    std::cerr << "cleanplate " << command << ": " << e.what() << "\n";
+    return usage_error;
+  } catch (const po::error& e) {
+    std::cerr << "cleanplate " << command << ": " << e.what() << " (cleanplate " << command << " --help)\n";
+    return usage_error;
+  } catch (const std::exception& e) {
+    std::cerr << "cleanplate " << command << ": " << e.what() << "\n";
+    return 1;
+  }
+}
+
+}  // namespace cleanplate::pipeline
