@@ -30,8 +30,11 @@ TYPED_TEST_SUITE(RandomizedSvdSpectra, Scalars);
 // values equal to BDCSVD's, orthonormal factors: tall and wide, fast and slow decay.
 TYPED_TEST(RandomizedSvdSpectra, ErrorWithinOnePercentOfOptimal) {
   using Scalar = TypeParam;
-  const SpectrumCase cases[] = {{600, 200, 5, 0.5, 2}, {200, 600, 5, 0.5, 2}, {600, 200, 10, 0.9, 2},
-                                {500, 300, 10, 0.97, 4}, {2000, 80, 1, 0.3, 2}};
+  const SpectrumCase cases[] = {{600, 200, 5, 0.5, 2},
+                                {200, 600, 5, 0.5, 2},
+                                {600, 200, 10, 0.9, 2},
+                                {500, 300, 10, 0.97, 4},
+                                {2000, 80, 1, 0.3, 2}};
   std::uint64_t seed = 7;
   for (const auto& c : cases) {
     SCOPED_TRACE(::testing::Message() << c.rows << "x" << c.cols << " rank " << c.rank << " decay " << c.decay);
@@ -124,8 +127,14 @@ struct CountingOperator {
   mutable int products = 0;
   Eigen::Index rows() const { return a.rows(); }
   Eigen::Index cols() const { return a.cols(); }
-  Eigen::MatrixXd multiply(const Eigen::MatrixXd& x) const { ++products; return a * x; }
-  Eigen::MatrixXd adjoint_multiply(const Eigen::MatrixXd& y) const { ++products; return a.transpose() * y; }
+  Eigen::MatrixXd multiply(const Eigen::MatrixXd& x) const {
+    ++products;
+    return a * x;
+  }
+  Eigen::MatrixXd adjoint_multiply(const Eigen::MatrixXd& y) const {
+    ++products;
+    return a.transpose() * y;
+  }
 };
 static_assert(linalg::MatrixOperator<CountingOperator>);
 static_assert(!linalg::FusedMatrixOperator<CountingOperator>);
@@ -140,6 +149,38 @@ TEST(RandomizedSvd, WorksOnAnyOperatorAndMatchesDense) {
   EXPECT_EQ(op.products, 2 * (options.power_iterations + 1));
   EXPECT_LE((via_operator.singular_values - dense.singular_values).norm(), 1e-12);
   EXPECT_NEAR(linalg::approximation_error(a, via_operator), linalg::approximation_error(a, dense), 1e-12);
+}
+
+static_assert(linalg::FusedMatrixOperator<linalg::TransposedDenseOperator<double>>);
+
+// Both dense operators give the products Eigen gives, on odd sizes (kernel tails, partial blocks):
+// DenseOperator A, TransposedDenseOperator A^T, fused or not.
+TYPED_TEST(RandomizedSvdSpectra, DenseOperatorsMatchEigenProducts) {
+  using Scalar = TypeParam;
+  const Scalar tolerance = std::is_same_v<Scalar, float> ? Scalar(1e-4) : Scalar(1e-12);
+  for (const auto& [rows, cols] : {std::pair<Eigen::Index, Eigen::Index>{37, 1001}, {1001, 37}, {5, 40000}}) {
+    SCOPED_TRACE(::testing::Message() << rows << "x" << cols);
+    const Matrix<Scalar> a = linalg::detail::gaussian_matrix<Scalar>(rows, cols, 3);
+    // 13 columns: two kernel groups; 60: past skinny_limit, Eigen's GEMM.
+    for (const Eigen::Index width : {13, 60}) {
+      const Matrix<Scalar> x = linalg::detail::gaussian_matrix<Scalar>(cols, width, 4);
+      const Matrix<Scalar> xt = linalg::detail::gaussian_matrix<Scalar>(rows, width, 5);
+      const auto close = [&](const Matrix<Scalar>& got, const Matrix<Scalar>& want) {
+        EXPECT_LE((got - want).norm(), tolerance * want.norm());
+      };
+      const linalg::DenseOperator<Scalar> dense(a);
+      close(dense.multiply(x), a * x);
+      close(dense.adjoint_multiply(xt), a.transpose() * xt);
+      const auto pair = dense.multiply_and_adjoint(x);
+      close(pair.product, a * x), close(pair.adjoint_product, a.transpose() * (a * x));
+      const linalg::TransposedDenseOperator<Scalar> transposed(a);
+      EXPECT_EQ(transposed.rows(), cols);
+      close(transposed.multiply(xt), a.transpose() * xt);
+      close(transposed.adjoint_multiply(x), a * x);
+      const auto fused = transposed.multiply_and_adjoint(xt);
+      close(fused.product, a.transpose() * xt), close(fused.adjoint_product, a * (a.transpose() * xt));
+    }
+  }
 }
 
 TEST(RandomizedSvd, BadInputThrowsClearErrors) {

@@ -50,8 +50,48 @@ ProductPair<typename Op::Scalar> multiply_and_adjoint(const Op& op, const Matrix
   }
 }
 
+namespace detail {
+
+// Runs body(first, count) over [0, total) in blocks of `block`, in parallel.
+template <typename Body>
+void for_blocks(Eigen::Index total, Eigen::Index block, Body&& body) {
+  const Eigen::Index blocks = (total + block - 1) / block;
+  oneapi::tbb::parallel_for(oneapi::tbb::blocked_range<Eigen::Index>(0, blocks), [&](const auto& range) {
+    for (Eigen::Index b = range.begin(); b != range.end(); ++b) body(b * block, std::min(block, total - b * block));
+  });
+}
+
+// for_blocks where each thread adds into its own rows x width sum (body(first, count, sum)), the
+// sums added at the end.
+template <typename Scalar, typename Body>
+Matrix<Scalar> sum_over_blocks(Eigen::Index total, Eigen::Index block, Eigen::Index rows, Eigen::Index width,
+                               Body&& body) {
+  oneapi::tbb::enumerable_thread_specific<Matrix<Scalar>> partial(
+      [&] { return Matrix<Scalar>::Zero(rows, width).eval(); });
+  for_blocks(total, block, [&](Eigen::Index first, Eigen::Index count) { body(first, count, partial.local()); });
+  Matrix<Scalar> sum = Matrix<Scalar>::Zero(rows, width);
+  for (const auto& p : partial) sum += p;
+  return sum;
+}
+
+inline void check_inner(Eigen::Index got, Eigen::Index want, const char* what) {
+  if (got != want)
+    throw Error(std::string(what) + ": shapes do not match (" + std::to_string(got) + " rows, expected " +
+                std::to_string(want) + ")");
+}
+
+// Rows or columns per block: about 1 MiB of A (an L2 cache), a multiple of 16 (whole cache lines
+// and SIMD registers), given the bytes of one row or column.
+inline Eigen::Index block_size(Eigen::Index bytes_each) {
+  const Eigen::Index target = (1024 * 1024) / std::max<Eigen::Index>(bytes_each, 1);
+  return std::clamp<Eigen::Index>(target / 16 * 16, 16, 8192);
+}
+
+}  // namespace detail
+
 // A dense column-major matrix, viewed without a copy. Products run over blocks of rows in parallel;
 // a block is sized to stay in cache so the fused product reads each element of A from memory once.
+// Best for tall matrices: a row of a wide one is a long strided read (TransposedDenseOperator).
 template <typename ScalarType>
 class DenseOperator {
  public:
@@ -69,71 +109,96 @@ class DenseOperator {
   const Ref& matrix() const { return a_; }
 
   Matrix<Scalar> multiply(const Matrix<Scalar>& x) const {
-    check_inner(x.rows(), cols(), "multiply");
+    detail::check_inner(x.rows(), cols(), "DenseOperator::multiply");
     Matrix<Scalar> y(rows(), x.cols());
     const Matrix<Scalar> xt = x.transpose();
-    for_row_blocks([&](Eigen::Index r0, Eigen::Index n) {
+    detail::for_blocks(rows(), block(), [&](Eigen::Index r0, Eigen::Index n) {
       detail::skinny_product(a_.middleRows(r0, n), xt, y.middleRows(r0, n));
     });
     return y;
   }
 
   Matrix<Scalar> adjoint_multiply(const Matrix<Scalar>& y) const {
-    check_inner(y.rows(), rows(), "adjoint_multiply");
-    return sum_over_row_blocks(y.cols(), [&](Eigen::Index r0, Eigen::Index n, Matrix<Scalar>& acc) {
-      detail::skinny_adjoint_accumulate(a_.middleRows(r0, n), y.middleRows(r0, n), acc);
-    });
+    detail::check_inner(y.rows(), rows(), "DenseOperator::adjoint_multiply");
+    return detail::sum_over_blocks<Scalar>(
+        rows(), block(), cols(), y.cols(), [&](Eigen::Index r0, Eigen::Index n, Matrix<Scalar>& sum) {
+          detail::skinny_adjoint_accumulate(a_.middleRows(r0, n), y.middleRows(r0, n), sum);
+        });
   }
 
   ProductPair<Scalar> multiply_and_adjoint(const Matrix<Scalar>& x) const {
-    check_inner(x.rows(), cols(), "multiply_and_adjoint");
+    detail::check_inner(x.rows(), cols(), "DenseOperator::multiply_and_adjoint");
     ProductPair<Scalar> out;
     out.product.resize(rows(), x.cols());
     const Matrix<Scalar> xt = x.transpose();
-    out.adjoint_product = sum_over_row_blocks(x.cols(), [&](Eigen::Index r0, Eigen::Index n, Matrix<Scalar>& acc) {
-      auto block = a_.middleRows(r0, n);
-      auto y = out.product.middleRows(r0, n);
-      detail::skinny_product(block, xt, y);
-      detail::skinny_adjoint_accumulate(block, y, acc);  // block is still in cache
-    });
+    out.adjoint_product = detail::sum_over_blocks<Scalar>(
+        rows(), block(), cols(), x.cols(), [&](Eigen::Index r0, Eigen::Index n, Matrix<Scalar>& sum) {
+          auto rows_block = a_.middleRows(r0, n);
+          auto y = out.product.middleRows(r0, n);
+          detail::skinny_product(rows_block, xt, y);
+          detail::skinny_adjoint_accumulate(rows_block, y, sum);  // the block is still in cache
+        });
     return out;
   }
 
  private:
-  static void check_inner(Eigen::Index got, Eigen::Index want, const char* what) {
-    if (got != want)
-      throw Error(std::string("DenseOperator::") + what + ": shapes do not match (" + std::to_string(got) +
-                  " rows, expected " + std::to_string(want) + ")");
-  }
+  Eigen::Index block() const { return detail::block_size(static_cast<Eigen::Index>(sizeof(Scalar)) * cols()); }
 
-  // Rows per block: about 1 MiB of A (an L2 cache), a multiple of 16 rows (whole cache lines and SIMD registers).
-  Eigen::Index block_rows() const {
-    const Eigen::Index target = (1024 * 1024) / (static_cast<Eigen::Index>(sizeof(Scalar)) * std::max<Eigen::Index>(cols(), 1));
-    return std::clamp<Eigen::Index>(target / 16 * 16, 16, 8192);
-  }
+  Ref a_;
+};
 
-  template <typename Body>
-  void for_row_blocks(Body&& body) const {
-    const Eigen::Index block = block_rows();
-    const Eigen::Index blocks = (rows() + block - 1) / block;
-    oneapi::tbb::parallel_for(oneapi::tbb::blocked_range<Eigen::Index>(0, blocks), [&](const auto& range) {
-      for (Eigen::Index b = range.begin(); b != range.end(); ++b) {
-        const Eigen::Index r0 = b * block;
-        body(r0, std::min(block, rows() - r0));
-      }
+// A^T for a dense column-major A, viewed without a copy: a block of A^T's rows is a block of A's
+// columns, contiguous in memory. randomized_svd runs on it for a wide A (more columns than rows, such
+// as frames x pixels stored as numpy's C order): 3-4x faster there than DenseOperator's strided rows.
+template <typename ScalarType>
+class TransposedDenseOperator {
+ public:
+  using Scalar = ScalarType;
+  using Ref = Eigen::Ref<const Matrix<Scalar>>;
+
+  template <typename Derived>
+  explicit TransposedDenseOperator(const Eigen::MatrixBase<Derived>& a) : a_(a.derived()) {}
+  TransposedDenseOperator(const TransposedDenseOperator&) = delete;
+  TransposedDenseOperator& operator=(const TransposedDenseOperator&) = delete;
+
+  Eigen::Index rows() const { return a_.cols(); }
+  Eigen::Index cols() const { return a_.rows(); }
+
+  Matrix<Scalar> multiply(const Matrix<Scalar>& x) const {  // A^T X, a block of its rows per block of A's columns
+    detail::check_inner(x.rows(), cols(), "TransposedDenseOperator::multiply");
+    Matrix<Scalar> y = Matrix<Scalar>::Zero(rows(), x.cols());
+    detail::for_blocks(rows(), block(), [&](Eigen::Index c0, Eigen::Index n) {
+      detail::skinny_adjoint_accumulate(a_.middleCols(c0, n), x, y.middleRows(c0, n));
     });
+    return y;
   }
 
-  // Each thread accumulates a cols() x width partial sum; the partials are added at the end.
-  template <typename Body>
-  Matrix<Scalar> sum_over_row_blocks(Eigen::Index width, Body&& body) const {
-    oneapi::tbb::enumerable_thread_specific<Matrix<Scalar>> partial(
-        [&] { return Matrix<Scalar>::Zero(cols(), width).eval(); });
-    for_row_blocks([&](Eigen::Index r0, Eigen::Index n) { body(r0, n, partial.local()); });
-    Matrix<Scalar> total = Matrix<Scalar>::Zero(cols(), width);
-    for (const auto& p : partial) total += p;
-    return total;
+  Matrix<Scalar> adjoint_multiply(const Matrix<Scalar>& y) const {  // A Y, summed over blocks of A's columns
+    detail::check_inner(y.rows(), rows(), "TransposedDenseOperator::adjoint_multiply");
+    const Matrix<Scalar> yt = y.transpose();
+    return detail::sum_over_blocks<Scalar>(
+        rows(), block(), cols(), y.cols(), [&](Eigen::Index c0, Eigen::Index n, Matrix<Scalar>& sum) {
+          detail::skinny_product(a_.middleCols(c0, n), yt.middleCols(c0, n), sum, true);
+        });
   }
+
+  ProductPair<Scalar> multiply_and_adjoint(const Matrix<Scalar>& x) const {
+    detail::check_inner(x.rows(), cols(), "TransposedDenseOperator::multiply_and_adjoint");
+    ProductPair<Scalar> out;
+    out.product = Matrix<Scalar>::Zero(rows(), x.cols());
+    out.adjoint_product = detail::sum_over_blocks<Scalar>(
+        rows(), block(), cols(), x.cols(), [&](Eigen::Index c0, Eigen::Index n, Matrix<Scalar>& sum) {
+          auto columns = a_.middleCols(c0, n);
+          auto y = out.product.middleRows(c0, n);
+          detail::skinny_adjoint_accumulate(columns, x, y);
+          const Matrix<Scalar> yt = y.transpose();
+          detail::skinny_product(columns, yt, sum, true);  // the block is still in cache
+        });
+    return out;
+  }
+
+ private:
+  Eigen::Index block() const { return detail::block_size(static_cast<Eigen::Index>(sizeof(Scalar)) * cols()); }
 
   Ref a_;
 };

@@ -29,10 +29,10 @@ struct SvdResult {
 };
 
 struct RandomizedSvdOptions {
-  Eigen::Index rank = 1;          // k, the number of components wanted (clamped to min(m, n))
-  Eigen::Index oversampling = 10; // extra random directions; the sketch has k + oversampling columns
-  int power_iterations = 2;       // passes of (A A^T) that sharpen a slowly decaying spectrum
-  std::uint64_t seed = 0;         // fixed by default, so results are reproducible
+  Eigen::Index rank = 1;           // k, the number of components wanted (clamped to min(m, n))
+  Eigen::Index oversampling = 10;  // extra random directions; the sketch has k + oversampling columns
+  int power_iterations = 2;        // passes of (A A^T) that sharpen a slowly decaying spectrum
+  std::uint64_t seed = 0;          // fixed by default, so results are reproducible
 };
 
 namespace detail {
@@ -145,16 +145,23 @@ SvdResult<typename Op::Scalar> randomized_svd(const Op& a, const RandomizedSvdOp
     b_transposed = a.adjoint_multiply(q);  // A^T Q: rank-deficient sketch, one more pass
   }
 
-  Eigen::JacobiSVD<Matrix<Scalar>> small(b_transposed, Eigen::ComputeThinU | Eigen::ComputeThinV);
+  // BDCSVD: divide and conquer for wide sketches (robust PCA reaches hundreds of columns), Jacobi below 16.
+  Eigen::BDCSVD<Matrix<Scalar>> small(b_transposed, Eigen::ComputeThinU | Eigen::ComputeThinV);
   // B^T = Ub S Vb^T, so A ~ Q B = (Q Vb) S Ub^T.
   return {q * small.matrixV().leftCols(rank), small.singularValues().head(rank), small.matrixU().leftCols(rank)};
 }
 
-// Convenience overload for a dense Eigen matrix (viewed, not copied).
+// Convenience overload for a dense Eigen matrix (viewed, not copied). A wide matrix is decomposed
+// as its transpose, whose rows are its contiguous columns: A^T = V S U^T.
 template <typename Derived>
 SvdResult<typename Derived::Scalar> randomized_svd(const Eigen::MatrixBase<Derived>& a,
                                                    const RandomizedSvdOptions& options = {}) {
   detail::require_nonempty(a, "randomized_svd");
+  if (a.cols() > a.rows()) {
+    const TransposedDenseOperator<typename Derived::Scalar> op(a);
+    auto transposed = randomized_svd(op, options);
+    return {std::move(transposed.V), std::move(transposed.singular_values), std::move(transposed.U)};
+  }
   const DenseOperator<typename Derived::Scalar> op(a);
   return randomized_svd(op, options);
 }
@@ -173,8 +180,7 @@ Scalar approximation_error(const Eigen::MatrixBase<Derived>& a, const SvdResult<
   if (a.cols() != svd.V.rows()) throw Error("approximation_error: the factors do not match the matrix's columns");
   const Matrix<Scalar> us = svd.U * svd.singular_values.asDiagonal();
   double sum = 0;
-  for (Eigen::Index j = 0; j < a.cols(); ++j)
-    sum += (a.col(j) - us * svd.V.row(j).transpose()).squaredNorm();
+  for (Eigen::Index j = 0; j < a.cols(); ++j) sum += (a.col(j) - us * svd.V.row(j).transpose()).squaredNorm();
   return static_cast<Scalar>(std::sqrt(sum));
 }
 
