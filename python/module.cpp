@@ -55,6 +55,13 @@ py::object to_numpy(Matrix<Scalar>&& m, bool transpose = false) {
   return transpose ? array.attr("T") : array;
 }
 
+// body() with the GIL released; the arrays it reads stay alive in the caller's frame.
+template <typename Body>
+auto without_gil(Body&& body) {
+  py::gil_scoped_release release;
+  return body();
+}
+
 // (U, s, Vt) of the matrix the view holds, as scikit-learn's randomized_svd returns them.
 template <typename Scalar>
 py::tuple svd_tuple(linalg::SvdResult<Scalar>&& svd, bool transposed) {
@@ -68,24 +75,18 @@ template <typename Scalar>
 py::tuple randomized_svd(Array<Scalar> a, Eigen::Index rank, Eigen::Index oversampling, int power_iterations,
                          std::uint64_t seed) {
   const MatrixView<Scalar> m = view(a);
-  linalg::SvdResult<Scalar> svd;
-  {
-    py::gil_scoped_release release;
-    svd = linalg::randomized_svd(
-        m.matrix, {.rank = rank, .oversampling = oversampling, .power_iterations = power_iterations, .seed = seed});
-  }
-  return svd_tuple(std::move(svd), m.transposed);
+  return svd_tuple(
+      without_gil([&] {
+        return linalg::randomized_svd(
+            m.matrix, {.rank = rank, .oversampling = oversampling, .power_iterations = power_iterations, .seed = seed});
+      }),
+      m.transposed);
 }
 
 template <typename Scalar>
 py::tuple truncated_svd(Array<Scalar> a, Eigen::Index rank) {
   const MatrixView<Scalar> m = view(a);
-  linalg::SvdResult<Scalar> svd;
-  {
-    py::gil_scoped_release release;
-    svd = linalg::truncated_svd(m.matrix, rank);
-  }
-  return svd_tuple(std::move(svd), m.transposed);
+  return svd_tuple(without_gil([&] { return linalg::truncated_svd(m.matrix, rank); }), m.transposed);
 }
 
 // ((U, s, Vt), sparse, iterations, converged); robust PCA and GoDec are the same on A^T. GoDec's
@@ -105,44 +106,36 @@ template <typename Scalar>
 py::tuple robust_pca(Array<Scalar> a, double lam, double tolerance, int max_iterations, double penalty_growth,
                      Eigen::Index max_rank, std::uint64_t seed) {
   const MatrixView<Scalar> m = view(a);
-  linalg::RobustPcaResult<Scalar> r;
-  {
-    py::gil_scoped_release release;
-    r = linalg::robust_pca(m.matrix, {.lambda = lam,
-                                      .tolerance = tolerance,
-                                      .max_iterations = max_iterations,
-                                      .penalty_growth = penalty_growth,
-                                      .max_rank = max_rank,
-                                      .seed = seed});
-  }
-  return split_tuple<Scalar>(std::move(r), m.transposed);
+  return split_tuple<Scalar>(without_gil([&] {
+                               return linalg::robust_pca(m.matrix, {.lambda = lam,
+                                                                    .tolerance = tolerance,
+                                                                    .max_iterations = max_iterations,
+                                                                    .penalty_growth = penalty_growth,
+                                                                    .max_rank = max_rank,
+                                                                    .seed = seed});
+                             }),
+                             m.transposed);
 }
 
 template <typename Scalar>
 py::tuple godec(Array<Scalar> a, Eigen::Index rank, double sparse_fraction, double tolerance, int max_iterations,
                 int power_iterations, std::uint64_t seed) {
   const MatrixView<Scalar> m = view(a);
-  linalg::GoDecResult<Scalar> r;
-  {
-    py::gil_scoped_release release;
-    r = linalg::godec(m.matrix, {.rank = rank,
-                                 .sparse_fraction = sparse_fraction,
-                                 .tolerance = tolerance,
-                                 .max_iterations = max_iterations,
-                                 .power_iterations = power_iterations,
-                                 .seed = seed});
-  }
-  return split_tuple<Scalar>(std::move(r), m.transposed);
+  return split_tuple<Scalar>(without_gil([&] {
+                               return linalg::godec(m.matrix, {.rank = rank,
+                                                               .sparse_fraction = sparse_fraction,
+                                                               .tolerance = tolerance,
+                                                               .max_iterations = max_iterations,
+                                                               .power_iterations = power_iterations,
+                                                               .seed = seed});
+                             }),
+                             m.transposed);
 }
 
 template <typename Scalar>
 py::tuple symmetric_eigen(Array<Scalar> a, Eigen::Index k) {
   const MatrixView<Scalar> m = view(a);  // symmetric: the transpose is the matrix
-  linalg::SymmetricEigenResult<Scalar> r;
-  {
-    py::gil_scoped_release release;
-    r = linalg::symmetric_eigen(m.matrix, k);
-  }
+  auto r = without_gil([&] { return linalg::symmetric_eigen(m.matrix, k); });
   return py::make_tuple(py::cast(std::move(r.eigenvalues)), to_numpy(std::move(r.eigenvectors)));
 }
 

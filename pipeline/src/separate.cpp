@@ -439,9 +439,8 @@ class SeparateRun {
   // deflate (parallel) -> append (in order).
   void write_model(long frames) {
     const auto started = Clock::now();
-    io::ModelFile header = model_header(refit_background_);
-    const Eigen::MatrixXf V = header.V;
-    io::ModelWriter model(out("model.npz"), std::move(header), 6);
+    io::ModelWriter model(out("model.npz"), model_header(refit_background_), 6);
+    const Eigen::MatrixXf& V = model.header().V;  // every frame's stored row, as the header holds them
     const auto matrix = matrix_->view();
     double squared_error = 0;
     long next = 0;
@@ -481,7 +480,6 @@ class SeparateRun {
           progress_.update(model.frames());
         }));
     progress_.finish();
-    previous.reset();
 
     model.finish(psnr(frames, squared_error));
     model_written(frames, model.coded_pixels(), psnr(frames, squared_error));
