@@ -54,9 +54,9 @@ class BusyTime {
   std::atomic<std::int64_t> nanoseconds_{0};
 };
 
-std::string copies_text(double copies) {
+std::string bytes_text(double bytes) {
   char text[16];
-  std::snprintf(text, sizeof text, "%g", copies);
+  std::snprintf(text, sizeof text, "%g", bytes);
   return text;
 }
 
@@ -82,7 +82,7 @@ struct DecodedFrame {
 };
 struct ConvertedFrame {
   long index = 0;
-  Eigen::VectorXf column;  // only for frames beyond the matrix's capacity
+  stages::FrameColumnLevels column;  // only for frames beyond the matrix's capacity
   double squared_norm = 0;
 };
 // Copied to each writer: what is large is shared (cv::Mat, shared_ptr).
@@ -100,14 +100,6 @@ struct WorkFrame {
   long index = 0;
   cv::Mat image;  // decoded again by a streamed split; empty when the matrix holds the frame
 };
-
-// A column of the frame matrix as the 8-bit values it was made from.
-std::vector<std::uint8_t> grey_levels(const Eigen::Ref<const Eigen::VectorXf>& column) {
-  std::vector<std::uint8_t> levels(static_cast<std::size_t>(column.size()));
-  for (Eigen::Index i = 0; i < column.size(); ++i)
-    levels[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(std::lrint(column(i) * 255));
-  return levels;
-}
 
 // One run of `separate`: the steps in order, sharing the source, the matrix and the result.
 class SeparateRun {
@@ -175,61 +167,64 @@ class SeparateRun {
     return available;
   }
 
-  // The frame matrix, plus the matrix-sized buffers the method keeps: GoDec's residual magnitudes;
-  // robust PCA's multiplier Y, sparse part S and thresholding target; a lossless foreground's
-  // 16-bit values (half a float matrix at most).
-  double matrix_copies() const {
+  // Bytes per value of the frame matrix (8-bit) and the matrix-sized buffers the method keeps:
+  // GoDec's float working copy and residual magnitudes; robust PCA's working copy, multiplier Y,
+  // sparse part S and thresholding target; a lossless foreground's 16-bit values.
+  double bytes_per_value() const {
     return (options_.method == stages::Method::svd || options_.method == stages::Method::robust ? 1
-            : options_.method == stages::Method::godec                                          ? 2
-                                                                                                : 4) +
-           (options_.outputs.model && options_.model.lossless ? 0.5 : 0);
+            : options_.method == stages::Method::godec                                          ? 9
+                                                                                                : 17) +
+           (options_.outputs.model && options_.model.lossless ? 2 : 0);
   }
   double matrix_bytes(long frames) const {
-    return matrix_copies() * static_cast<double>(frames) * static_cast<double>(geometry_.values()) * sizeof(float);
+    return bytes_per_value() * static_cast<double>(frames) * static_cast<double>(geometry_.values());
   }
 
-  // A streamed split keeps fewer frames in flight: two cores stay busy with 8.
-  long stream_frames_in_flight() const { return std::min(options_.frames_in_flight, 8L); }
+  // The split keeps fewer frames in flight than the read: two cores stay busy with 8.
+  long split_frames_in_flight() const { return std::min(options_.frames_in_flight, 8L); }
 
-  // What a streamed split holds besides the sample: the frames in flight (8-bit, float and the
-  // images made from them), the refit's sums, and the encoders' lookahead.
-  double stream_bytes() const {
+  // What the split holds besides the frames kept: the frames in flight (8-bit, float and the images
+  // made from them), the refit's sums, and the encoders' lookahead.
+  double split_bytes() const {
     const double values = static_cast<double>(geometry_.values()), pixels = static_cast<double>(geometry_.pixels()),
                  k = static_cast<double>(options_.rank);
-    return 8e6 + static_cast<double>(stream_frames_in_flight()) * values * 16 + pixels * 8 * (k * k + 3 * k) +
+    return 8e6 + static_cast<double>(split_frames_in_flight()) * values * 16 + pixels * 8 * (k * k + 3 * k) +
            pixels * 120;
   }
 
+  // What a run that keeps `frames` frames needs: their matrix and the method's copies, up to 128 of
+  // them once more as floats (the noise model's residuals; the robust method's start), and the split.
+  static constexpr long copied_frames = 128;
+  double needed_bytes(long frames) const {
+    return matrix_bytes(frames) +
+           static_cast<double>(std::min(frames, copied_frames) * geometry_.values()) * sizeof(float) + split_bytes();
+  }
+
   // Frames for the sample of a video of `frames` frames that does not fit: as many as the memory
-  // left by the stream allows, at most 512 (the mode needs no more), at least 16. Up to 128 of them
-  // are copied once more as floats (the noise model's residuals; the robust method's start).
+  // allows, at most 512 (the mode needs no more), at least 16.
   long sample_size(long frames) const {
-    constexpr long fewest = 16, copied = 128;
+    const long fewest = std::max(16L, options_.rank);
+    const double budget = static_cast<double>(max_memory_);
+    if (needed_bytes(fewest) > budget)
+      throw Error("--max-memory " + gibibytes(budget) + " is too small for " + std::to_string(geometry_.width) + "x" +
+                  std::to_string(geometry_.height) + "x" + std::to_string(geometry_.channels) +
+                  " frames: a sample of " + std::to_string(fewest) + " frames and the frames in flight need " +
+                  gibibytes(needed_bytes(fewest)) + "; use --scale or a larger --max-memory");
+    // needed_bytes() is linear in n, with a steeper slope up to `copied_frames` frames.
     const double frame = matrix_bytes(1), copy = static_cast<double>(geometry_.values()) * sizeof(float);
-    const auto needed = [&](long n) {
-      return static_cast<double>(n) * frame + static_cast<double>(std::min(n, copied)) * copy;
-    };
-    const double room = static_cast<double>(max_memory_) - stream_bytes();
-    if (needed(std::max(fewest, options_.rank)) > room)
-      throw Error("--max-memory " + gibibytes(static_cast<double>(max_memory_)) + " is too small for " +
-                  std::to_string(geometry_.width) + "x" + std::to_string(geometry_.height) + "x" +
-                  std::to_string(geometry_.channels) + " frames: a sample of " + std::to_string(fewest) +
-                  " frames and the frames in flight need " +
-                  gibibytes(stream_bytes() + needed(std::max(fewest, options_.rank))) +
-                  "; use --scale or a larger --max-memory");
-    // needed() is linear in n with slope frame + copy up to `copied` frames, and slope frame beyond.
-    const long fitting = needed(copied) <= room ? copied + static_cast<long>((room - needed(copied)) / frame)
-                                                : static_cast<long>(room / (frame + copy));
+    const long fitting = needed_bytes(copied_frames) <= budget
+                             ? copied_frames + static_cast<long>((budget - needed_bytes(copied_frames)) / frame)
+                             : static_cast<long>((budget - split_bytes()) / (frame + copy));
     return std::min({fitting, 512L, frames});
   }
 
   void check_memory(long frames) const {
-    const double copies = matrix_copies(), bytes = matrix_bytes(frames);
+    const double per_value = bytes_per_value(), bytes = needed_bytes(frames);
     if (bytes > static_cast<double>(max_memory_))
-      throw Error("the frame matrix" + std::string(copies > 1 ? " and the method's working copies need " : " needs ") +
+      throw Error("the frame matrix" + std::string(per_value > 1 ? " and the method's working copies need " : " needs ") +
                   gibibytes(bytes) + " (" + std::to_string(frames) + " frames of " + std::to_string(geometry_.width) +
-                  "x" + std::to_string(geometry_.height) + "x" + std::to_string(geometry_.channels) + " floats" +
-                  (copies > 1 ? ", " + copies_text(copies) + " matrices" : "") + "), more than --max-memory " +
+                  "x" + std::to_string(geometry_.height) + "x" + std::to_string(geometry_.channels) + " values, " +
+                  bytes_text(per_value) + " bytes each, and the split's buffers), more than --max-memory " +
                   gibibytes(static_cast<double>(max_memory_)) + ": use --scale, --frames or a larger --max-memory");
   }
 
@@ -240,13 +235,12 @@ class SeparateRun {
       if (options_.rank > expected)
         throw Error("--rank " + std::to_string(options_.rank) + " is larger than the number of frames (" +
                     std::to_string(expected) + ")");
-      if (matrix_bytes(expected) > static_cast<double>(max_memory_))
+      if (needed_bytes(expected) > static_cast<double>(max_memory_))
         sample_ = stages::evenly_spaced_frames(expected, sample_size(expected));
     }
     if (options_.start > 0 && !source_.skip(options_.start))
       throw Error("--start " + std::to_string(options_.start) + " is past the end of '" + options_.input + "'");
-    const long fitting =
-        static_cast<long>(max_memory_ / (geometry_.values() * static_cast<std::int64_t>(sizeof(float))));
+    const long fitting = static_cast<long>((static_cast<double>(max_memory_) - split_bytes()) / matrix_bytes(1));
     const long columns = sampled() ? static_cast<long>(sample_.size()) : expected;
     matrix_.emplace(geometry_.values(), columns > 0 ? columns : std::clamp(fitting, 1L, 256L));
 
@@ -280,11 +274,11 @@ class SeparateRun {
       auto busy = convert_time.measure();
       ConvertedFrame converted{frame.index, {}, 0};
       if (!frame.in_place) converted.column.resize(geometry_.values());
-      const Eigen::Ref<Eigen::VectorXf> column =
-          frame.in_place ? matrix_->column(frame.index) : Eigen::Ref<Eigen::VectorXf>(converted.column);
-      stages::frame_to_column(frame.image, geometry_, column);
-      converted.squared_norm =
-          column.cast<double>().squaredNorm();  // while it is in cache: saves a pass for the energy
+      const Eigen::Ref<stages::FrameColumnLevels> column =
+          frame.in_place ? matrix_->column(frame.index) : Eigen::Ref<stages::FrameColumnLevels>(converted.column);
+      stages::frame_to_levels(frame.image, geometry_, column);
+      // While it is in cache: saves a pass for the energy.
+      converted.squared_norm = stages::frame_values(column).cast<double>().squaredNorm();
       return converted;
     });
     flow::sequencer_node<ConvertedFrame> in_order(
@@ -344,15 +338,17 @@ class SeparateRun {
 
     std::vector<std::vector<std::uint8_t>> masks(static_cast<std::size_t>(n));
     oneapi::tbb::parallel_for(0L, n, [&](long j) {
-      masks[static_cast<std::size_t>(j)] = stages::pack_mask(mask_for(frames.col(j) - model_.background(j)));
+      masks[static_cast<std::size_t>(j)] =
+          stages::pack_mask(mask_for(stages::frame_values(frames.col(j)) - model_.background(j)));
     });
     auto& refit = refit_.emplace(geometry_, svd);
-    for (long j = 0; j < n; ++j) refit.add(j, frames.col(j), masks[static_cast<std::size_t>(j)]);
+    for (long j = 0; j < n; ++j) refit.add(j, stages::frame_values(frames.col(j)), masks[static_cast<std::size_t>(j)]);
     stream.refit_factor = refit.pixel_factor();
     Eigen::MatrixXd frame_factor(n, k);
     oneapi::tbb::parallel_for(0L, n, [&](long j) {
       frame_factor.row(j) = refit
-                                .frame_factor(stream.refit_factor, frames.col(j), masks[static_cast<std::size_t>(j)],
+                                .frame_factor(stream.refit_factor, stages::frame_values(frames.col(j)),
+                                              masks[static_cast<std::size_t>(j)],
                                               svd.V.row(j).transpose().cast<double>())
                                 .transpose();
     });
@@ -408,7 +404,8 @@ class SeparateRun {
     const auto matrix = matrix_->view();
     oneapi::tbb::parallel_for(0L, frames, [&](long j) {
       frame_factor.row(j) =
-          refit_->frame_factor(pixel_factor, matrix.col(j), mask_of(j), model_.svd.V.row(j).transpose().cast<double>())
+          refit_->frame_factor(pixel_factor, stages::frame_values(matrix.col(j)), mask_of(j),
+                               model_.svd.V.row(j).transpose().cast<double>())
               .transpose();
     });
     refit_background_ = stages::to_svd(pixel_factor, frame_factor);
@@ -466,7 +463,8 @@ class SeparateRun {
           const auto& format = model.header();
           return Frame{j,
                        std::make_shared<const io::CodedFrame>(io::encode_foreground(
-                           grey_levels(matrix.col(j)), model.background(V.row(j)), mask_of(j), geometry_.channels,
+                           {matrix.col(j).data(), static_cast<std::size_t>(matrix.rows())},
+                           model.background(V.row(j)), mask_of(j), geometry_.channels,
                            format.foreground_step, static_cast<int>(format.foreground_tolerance))),
                        nullptr};
         }) & make_filter<Frame, Frame>(filter_mode::serial_in_order, [&](Frame frame) {
@@ -567,17 +565,15 @@ class SeparateRun {
       return {next++, decoded ? std::move(decoded->image) : cv::Mat()};
     });
     flow::limiter_node<WorkFrame> in_flight(
-        graph, static_cast<std::size_t>(stream_ ? stream_frames_in_flight() : options_.frames_in_flight));
+        graph, static_cast<std::size_t>(split_frames_in_flight()));
     flow::function_node<WorkFrame, SplitFrame> split(graph, flow::unlimited, [&](const WorkFrame& work) {
       auto busy = split_time.measure();
       const long j = work.index;
-      Eigen::VectorXf decoded;
-      if (stream_) {
-        decoded.resize(geometry_.values());
-        stages::frame_to_column(work.image, geometry_, decoded);
-      }
-      const Eigen::Ref<const Eigen::VectorXf> column =
-          stream_ ? Eigen::Ref<const Eigen::VectorXf>(decoded) : Eigen::Ref<const Eigen::VectorXf>(frames.col(j));
+      // The frame's levels (decoded again, or the matrix's column) and, for the per-frame work, its values.
+      cv::Mat original = stream_ ? stages::convert_frame(work.image, geometry_) : stages::levels_image(frames.col(j), geometry_);
+      if (!original.isContinuous()) original = original.clone();
+      const Eigen::VectorXf column =
+          stages::frame_values(Eigen::Map<const stages::FrameColumnLevels>(original.data, geometry_.values()));
       Eigen::VectorXf coordinates, background;
       if (stream_) {
         coordinates = stages::fit_frame(stream_->factor, column, stream_->band, stream_->start,
@@ -589,7 +585,6 @@ class SeparateRun {
       SplitFrame frame;
       frame.index = j;
       frame.mask = mask_for(column - background);
-      const cv::Mat original = stages::column_to_image(column, geometry_);
       if (stream_) {  // prepare_stream made the refit
         refit_streamed(frame, column, original, coordinates);
       } else if (refit_) {  // each frame its own bytes: no race
@@ -625,7 +620,9 @@ class SeparateRun {
     if (background_video_sink) add_writer([&](const SplitFrame& f) { background_video_sink->write(f.background); });
     if (mask_images) add_writer([&](const SplitFrame& f) { mask_images->write(f.mask, options_.start + f.index + 1); });
     if (refit_ && !stream_)
-      add_writer([&](const SplitFrame& f) { refit_->add(f.index, frames.col(f.index), mask_of(f.index)); });
+      add_writer([&](const SplitFrame& f) {
+        refit_->add(f.index, stages::frame_values(frames.col(f.index)), mask_of(f.index));
+      });
     if (stream_) add_writer([&](const SplitFrame& f) { refit_sum += f.refit; });
     if (stream_ && stream_->model)
       add_writer([&](const SplitFrame& f) {

@@ -7,25 +7,35 @@
 #include "cleanplate/stages/robust_background.hpp"
 
 namespace cleanplate::stages {
+namespace {
+
+// The float working copy GoDec and robust PCA iterate on (their sparse part and residuals are as
+// large as the matrix anyway).
+Eigen::MatrixXf values(const FramesRef& frames) { return frame_values(frames); }
+
+}  // namespace
 
 Eigen::VectorXf BackgroundModel::background(Eigen::Index frame) const {
   return svd.U * svd.singular_values.cwiseProduct(svd.V.row(frame).transpose());
 }
 
-BackgroundModel decompose(const Eigen::Ref<const Eigen::MatrixXf>& frames, const DecomposeOptions& options, double squared_norm) {
+BackgroundModel decompose(const FramesRef& frames, const DecomposeOptions& options, double squared_norm) {
   if (options.rank < 1) throw Error("--rank must be at least 1");
   if (options.rank > frames.cols())
-    throw Error("--rank " + std::to_string(options.rank) + " is larger than the number of frames (" + std::to_string(frames.cols()) + ")");
+    throw Error("--rank " + std::to_string(options.rank) + " is larger than the number of frames (" +
+                std::to_string(frames.cols()) + ")");
   BackgroundModel model;
   switch (options.method) {
     case Method::robust:
       model = robust_background(frames, {.rank = options.rank});
       break;
     case Method::svd:
-      model.svd = linalg::randomized_svd(linalg::DenseOperator<float>(frames), {.rank = options.rank});
+      model.svd = linalg::randomized_svd(linalg::DenseOperator<float, std::uint8_t>(frames, level_step),
+                                         {.rank = options.rank});
       break;
     case Method::godec: {
-      auto result = linalg::godec(frames, {.rank = options.rank, .sparse_fraction = options.sparse_fraction, .tolerance = 1e-4});
+      auto result = linalg::godec(
+          values(frames), {.rank = options.rank, .sparse_fraction = options.sparse_fraction, .tolerance = 1e-4});
       model.svd = std::move(result.low_rank);
       model.iterations = result.iterations;
       break;
@@ -33,13 +43,14 @@ BackgroundModel decompose(const Eigen::Ref<const Eigen::MatrixXf>& frames, const
     case Method::robust_pca: {
       // The stop at 1e-4 relative residual: the masks do not change below it, and each iteration
       // costs a partial SVD and several passes over the matrix.
-      auto result = linalg::robust_pca(frames, {.tolerance = 1e-4, .max_iterations = 100, .max_rank = options.rank});
+      auto result =
+          linalg::robust_pca(values(frames), {.tolerance = 1e-4, .max_iterations = 100, .max_rank = options.rank});
       model.svd = std::move(result.low_rank);
       model.iterations = result.iterations;
       break;
     }
   }
-  const double total = squared_norm >= 0 ? squared_norm : frames.cast<double>().squaredNorm();
+  const double total = squared_norm >= 0 ? squared_norm : frames.cast<double>().squaredNorm() * level_step * level_step;
   model.energy = total > 0 ? model.svd.singular_values.cast<double>().squaredNorm() / total : 1.0;
   return model;
 }
@@ -51,10 +62,11 @@ std::vector<Eigen::Index> evenly_spaced_frames(Eigen::Index frames, Eigen::Index
   return picked;
 }
 
-Eigen::MatrixXf sample_residuals(const Eigen::Ref<const Eigen::MatrixXf>& frames, const BackgroundModel& model, int sample_frames) {
+Eigen::MatrixXf sample_residuals(const FramesRef& frames, const BackgroundModel& model, int sample_frames) {
   const std::vector<Eigen::Index> picked = evenly_spaced_frames(frames.cols(), sample_frames);
   Eigen::MatrixXf residuals(frames.rows(), static_cast<Eigen::Index>(picked.size()));
-  for (std::size_t s = 0; s < picked.size(); ++s) residuals.col(static_cast<Eigen::Index>(s)) = frames.col(picked[s]) - model.background(picked[s]);
+  for (std::size_t s = 0; s < picked.size(); ++s)
+    residuals.col(static_cast<Eigen::Index>(s)) = frame_values(frames.col(picked[s])) - model.background(picked[s]);
   return residuals;
 }
 

@@ -8,7 +8,8 @@
 namespace cleanplate::stages {
 
 FrameGeometry geometry_for(cv::Size source, const ConvertOptions& options) {
-  if (!(options.scale > 0 && options.scale <= 1)) throw Error("--scale must be in (0, 1], got " + std::to_string(options.scale));
+  if (!(options.scale > 0 && options.scale <= 1))
+    throw Error("--scale must be in (0, 1], got " + std::to_string(options.scale));
   FrameGeometry g;
   g.width = std::max(1, static_cast<int>(std::lround(source.width * options.scale)));
   g.height = std::max(1, static_cast<int>(std::lround(source.height * options.scale)));
@@ -25,12 +26,19 @@ cv::Mat convert_frame(const cv::Mat& frame, const FrameGeometry& geometry) {
   return out;
 }
 
-void frame_to_column(const cv::Mat& frame, const FrameGeometry& geometry,
-                     Eigen::Ref<Eigen::VectorXf> column) {
+void frame_to_column(const cv::Mat& frame, const FrameGeometry& geometry, Eigen::Ref<Eigen::VectorXf> column) {
   const cv::Mat converted = convert_frame(frame, geometry);
   // Convert straight into the column's memory: no intermediate float image.
   cv::Mat destination(geometry.height, geometry.width, CV_32FC(geometry.channels), column.data());
   converted.convertTo(destination, CV_32F, 1.0 / 255);
+}
+
+void frame_to_levels(const cv::Mat& frame, const FrameGeometry& geometry, Eigen::Ref<FrameColumnLevels> column) {
+  convert_frame(frame, geometry).copyTo(levels_image(column, geometry));
+}
+
+cv::Mat levels_image(const Eigen::Ref<const FrameColumnLevels>& column, const FrameGeometry& geometry) {
+  return {geometry.height, geometry.width, CV_8UC(geometry.channels), const_cast<std::uint8_t*>(column.data())};
 }
 
 cv::Mat column_to_image(const Eigen::Ref<const Eigen::VectorXf>& column, const FrameGeometry& geometry) {

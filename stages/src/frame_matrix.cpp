@@ -8,7 +8,7 @@
 namespace cleanplate::stages {
 namespace {
 
-void advise_huge_pages([[maybe_unused]] Eigen::MatrixXf& storage) {
+void advise_huge_pages([[maybe_unused]] FrameLevels& storage) {
 #ifdef __linux__
   constexpr std::uintptr_t huge = 2 << 20;
   const auto begin = (reinterpret_cast<std::uintptr_t>(storage.data()) + huge - 1) & ~(huge - 1);
@@ -26,7 +26,7 @@ FrameMatrix::FrameMatrix(Eigen::Index rows, Eigen::Index expected_columns)
 
 void FrameMatrix::reserve(Eigen::Index columns) {
   if (columns <= storage_.cols()) return;
-  Eigen::MatrixXf grown(storage_.rows(), std::max(columns, storage_.cols() * 3 / 2 + 1));
+  FrameLevels grown(storage_.rows(), std::max(columns, storage_.cols() * 3 / 2 + 1));
   advise_huge_pages(grown);
   grown.leftCols(count_) = storage_.leftCols(count_);
   storage_.swap(grown);

@@ -33,7 +33,7 @@ OnlineBackground::OnlineBackground(const FrameGeometry& geometry, const OnlineOp
 // `separate` (stages/mask.hpp): a MAD breaks down where the foreground covers half the frames.
 void OnlineBackground::finish_warmup() {
   const Eigen::VectorXf mode = background_mode(warmup_frames_);
-  const NoiseModel noise = estimate_noise(warmup_frames_.colwise() - mode, geometry_);
+  const NoiseModel noise = estimate_noise(frame_values(warmup_frames_).colwise() - mode, geometry_);
   for (Eigen::Index j = 0; j < warmup_frames_.cols(); ++j)
     basis_.update(mode);  // the weight of the frames it stands for
   global_sigma_ = noise.global_sigma;
@@ -81,7 +81,7 @@ OnlineFrame OnlineBackground::process(const Eigen::Ref<const Eigen::VectorXf>& c
   OnlineFrame frame;
   if (mean_magnitude_.empty()) {  // warming up
     if (warmup_frames_.size() == 0) warmup_frames_.resize(geometry_.values(), options_.warmup);
-    warmup_frames_.col(frames_ - 1) = column;
+    warmup_frames_.col(frames_ - 1) = (column.array() * 255).round().cwiseMax(0).cwiseMin(255).cast<std::uint8_t>();
     frame.warming_up = true;
     if (frames_ < options_.warmup) {
       frame.background = column;

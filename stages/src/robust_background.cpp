@@ -21,7 +21,7 @@ namespace {
 
 using Range = oneapi::tbb::blocked_range<Eigen::Index>;
 
-int grey_level(float value) { return std::clamp(static_cast<int>(std::lrint(value * 255)), 0, 255); }
+int grey_level(float level) { return std::clamp(static_cast<int>(std::lrint(level)), 0, 255); }
 
 // Weighted alternating least squares of X ~ P V^T, P stored as `factor` (values x k) and V^T as
 // `coordinates` (k x frames), where an entry counts only while |x - its reference| < band. Both
@@ -29,7 +29,7 @@ int grey_level(float value) { return std::clamp(static_cast<int>(std::lrint(valu
 // this runs over every entry of the video once per step.
 class TrimmedFit {
  public:
-  TrimmedFit(const Eigen::Ref<const Eigen::MatrixXf>& frames, float band) : frames_(frames), band_(band) {}
+  TrimmedFit(const FramesRef& frames, float band) : frames_(frames), band_(band) {}
 
   // Each frame's coordinates over its values within the band of the reference fit
   // reference_factor * reference_coordinates.col(j) (which may be `factor` and `coordinates`).
@@ -39,7 +39,7 @@ class TrimmedFit {
     const Eigen::Index k = factor.cols(), values = factor.rows();
     constexpr Eigen::Index block = detail::normal_equations_block;
     oneapi::tbb::parallel_for(Range(0, frames_.cols(), 4), [&](const Range& range) {
-      Eigen::ArrayXf weights(block);
+      Eigen::ArrayXf weights(block), frame(block);
       Eigen::VectorXf fit(block);
       for (Eigen::Index j = range.begin(); j < range.end(); ++j) {
         const Eigen::VectorXf reference = reference_coordinates.col(j);
@@ -48,7 +48,8 @@ class TrimmedFit {
         double inliers = 0;
         for (Eigen::Index first = 0; first < values; first += block) {
           const Eigen::Index n = std::min(block, values - first);
-          const auto x = frames_.col(j).segment(first, n).array();
+          auto x = frame.head(n);
+          x = frame_values(frames_.col(j).segment(first, n)).array();
           fit.head(n).noalias() = reference_factor.middleRows(first, n) * reference;
           auto w = weights.head(n);
           w = ((x - fit.head(n).array()).abs() < band_).cast<float>();
@@ -72,10 +73,11 @@ class TrimmedFit {
       // moments column a of w x v_a.
       Eigen::ArrayXXd grams = Eigen::ArrayXXd::Zero(n, k * k), moments = Eigen::ArrayXXd::Zero(n, k);
       Eigen::ArrayXd inliers = Eigen::ArrayXd::Zero(n), w(n), weighted_x(n);
+      Eigen::ArrayXf x(n);
       Eigen::VectorXf fit(n);
       for (Eigen::Index j = 0; j < frames_.cols(); ++j) {
         const auto v = coordinates.col(j);
-        const auto x = frames_.col(j).segment(first, n).array();
+        x = frame_values(frames_.col(j).segment(first, n)).array();
         fit.noalias() = start * v;
         w = ((x - fit.array()).abs() < band_).cast<double>();
         weighted_x = w * x.cast<double>();
@@ -97,13 +99,13 @@ class TrimmedFit {
   }
 
  private:
-  const Eigen::Ref<const Eigen::MatrixXf>& frames_;
+  const FramesRef& frames_;
   float band_;
 };
 
 }  // namespace
 
-Eigen::VectorXf frame_gains(const Eigen::Ref<const Eigen::MatrixXf>& frames) {
+Eigen::VectorXf frame_gains(const FramesRef& frames) {
   // The reference: each pixel's temporal median over up to 63 evenly spaced frames, at about 4,000
   // evenly spaced values bright enough for a ratio to be steady.
   const std::vector<Eigen::Index> picked = evenly_spaced_frames(frames.cols(), 63);
@@ -111,7 +113,7 @@ Eigen::VectorXf frame_gains(const Eigen::Ref<const Eigen::MatrixXf>& frames) {
   std::vector<Eigen::Index> values;
   std::vector<float> reference, levels(picked.size());
   for (Eigen::Index i = 0; i < frames.rows(); i += stride) {
-    for (std::size_t s = 0; s < picked.size(); ++s) levels[s] = frames(i, picked[s]);
+    for (std::size_t s = 0; s < picked.size(); ++s) levels[s] = frames(i, picked[s]) * level_step;
     const auto middle = levels.begin() + static_cast<std::ptrdiff_t>(levels.size() / 2);
     std::nth_element(levels.begin(), middle, levels.end());
     if (*middle >= 0.1f) values.push_back(i), reference.push_back(*middle);
@@ -128,7 +130,7 @@ Eigen::VectorXf frame_gains(const Eigen::Ref<const Eigen::MatrixXf>& frames) {
     std::fill(histogram.begin(), histogram.end(), 0);
     for (std::size_t s = 0; s < values.size(); ++s) {
       const int b =
-          static_cast<int>(std::floor(std::log(std::max(frames(values[s], j), 1e-3f) / reference[s]) / bin)) + bins / 2;
+          static_cast<int>(std::floor(std::log(std::max(frames(values[s], j) * level_step, 1e-3f) / reference[s]) / bin)) + bins / 2;
       if (b >= 0 && b < bins) ++histogram[static_cast<std::size_t>(b)];
     }
     int best = 0, best_sum = -1;
@@ -145,7 +147,7 @@ Eigen::VectorXf frame_gains(const Eigen::Ref<const Eigen::MatrixXf>& frames) {
   return gains;
 }
 
-Mode mode_background(const Eigen::Ref<const Eigen::MatrixXf>& frames, int window, int max_frames,
+Mode mode_background(const FramesRef& frames, int window, int max_frames,
                      const Eigen::VectorXf& gains) {
   if (frames.cols() == 0 || window < 1) throw Error("mode_background: no frames, or an empty window");
   const std::vector<Eigen::Index> picked =
@@ -158,10 +160,14 @@ Mode mode_background(const Eigen::Ref<const Eigen::MatrixXf>& frames, int window
     const Eigen::Index first = range.begin(), count = static_cast<Eigen::Index>(range.size());
     std::vector<std::uint16_t> histograms(static_cast<std::size_t>(count) * 256, 0);
     for (const Eigen::Index j : picked) {
-      const float* x = frames.col(j).data() + first;
-      const float scale = gains.size() > 0 ? 1 / gains[j] : 1.0f;
-      for (Eigen::Index i = 0; i < count; ++i)
-        ++histograms[static_cast<std::size_t>(i * 256 + grey_level(x[i] * scale))];
+      const std::uint8_t* x = frames.col(j).data() + first;
+      std::uint16_t* h = histograms.data();
+      if (gains.size() == 0 || gains[j] == 1) {
+        for (Eigen::Index i = 0; i < count; ++i, h += 256) ++h[x[i]];
+      } else {
+        const float scale = 1 / gains[j];
+        for (Eigen::Index i = 0; i < count; ++i, h += 256) ++h[grey_level(x[i] * scale)];
+      }
     }
     for (Eigen::Index i = 0; i < count; ++i) {
       const std::uint16_t* h = histograms.data() + i * 256;
@@ -186,7 +192,7 @@ Mode mode_background(const Eigen::Ref<const Eigen::MatrixXf>& frames, int window
                     (static_cast<double>(frames.rows()) * static_cast<double>(picked.size()))};
 }
 
-double residual_scale(const Eigen::Ref<const Eigen::MatrixXf>& frames, const Eigen::VectorXf& background,
+double residual_scale(const FramesRef& frames, const Eigen::VectorXf& background,
                       const Eigen::VectorXf& gains) {
   // About a million residuals of up to 128 evenly spaced frames, as estimate_noise takes.
   const std::vector<Eigen::Index> sampled = evenly_spaced_frames(frames.cols(), 128);
@@ -196,7 +202,7 @@ double residual_scale(const Eigen::Ref<const Eigen::MatrixXf>& frames, const Eig
   residuals.reserve(static_cast<std::size_t>(total / stride + 1));
   for (Eigen::Index t = 0; t < total; t += stride) {
     const Eigen::Index i = t % frames.rows(), j = sampled[static_cast<std::size_t>(t / frames.rows())];
-    residuals.push_back(frames(i, j) - (gains.size() > 0 ? gains[j] : 1.0f) * background[i]);
+    residuals.push_back(frames(i, j) * level_step - (gains.size() > 0 ? gains[j] : 1.0f) * background[i]);
   }
   return inlier_scale(std::move(residuals));
 }
@@ -205,7 +211,7 @@ namespace {
 
 // The second mode: in windows of +-1 noise level of the residuals against the first, which was taken
 // in windows of 3 grey levels (the narrowest that rounding cannot split).
-Eigen::VectorXf refined_mode(const Eigen::Ref<const Eigen::MatrixXf>& frames, const Eigen::VectorXf& first,
+Eigen::VectorXf refined_mode(const FramesRef& frames, const Eigen::VectorXf& first,
                              int max_frames, const Eigen::VectorXf& gains) {
   const double first_scale = residual_scale(frames, first, gains);
   return mode_background(frames, 2 * std::max(1, static_cast<int>(std::lrint(first_scale * 255))) + 1, max_frames,
@@ -215,7 +221,7 @@ Eigen::VectorXf refined_mode(const Eigen::Ref<const Eigen::MatrixXf>& frames, co
 
 }  // namespace
 
-Eigen::VectorXf background_mode(const Eigen::Ref<const Eigen::MatrixXf>& frames, int max_frames,
+Eigen::VectorXf background_mode(const FramesRef& frames, int max_frames,
                                 const Eigen::VectorXf& gains) {
   return refined_mode(frames, mode_background(frames, 3, max_frames, gains).levels, max_frames, gains);
 }
@@ -258,7 +264,7 @@ Eigen::VectorXf fit_frame(const Eigen::MatrixXf& pixel_factor, const Eigen::Ref<
   return coordinates;
 }
 
-BackgroundModel robust_background(const Eigen::Ref<const Eigen::MatrixXf>& frames,
+BackgroundModel robust_background(const FramesRef& frames,
                                   const RobustBackgroundOptions& options) {
   const Eigen::Index k = options.rank, values = frames.rows();
   if (k < 1 || k > frames.cols()) throw Error("robust_background: the rank must be between 1 and the number of frames");
@@ -281,7 +287,8 @@ BackgroundModel robust_background(const Eigen::Ref<const Eigen::MatrixXf>& frame
   for (std::size_t s = 0; s < sampled.size(); ++s) {
     const Eigen::Index j = sampled[s];
     const auto lit = mode * gains[j];
-    sample.col(static_cast<Eigen::Index>(s)) = ((frames.col(j) - lit).array().abs() < band).select(frames.col(j), lit);
+    const Eigen::VectorXf x = frame_values(frames.col(j));
+    sample.col(static_cast<Eigen::Index>(s)) = ((x - lit).array().abs() < band).select(x, lit);
   }
   const linalg::SvdResult<float> start =
       linalg::randomized_svd(sample, {.rank = std::min<Eigen::Index>(k, sample.cols())});

@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <cleanplate/linalg/svd.hpp>
+#include <random>
 
 #include "test_matrices.hpp"
 
@@ -181,6 +182,35 @@ TYPED_TEST(RandomizedSvdSpectra, DenseOperatorsMatchEigenProducts) {
       close(fused.product, a.transpose() * xt), close(fused.adjoint_product, a * (a.transpose() * xt));
     }
   }
+}
+
+// 8-bit storage (video frames' levels): the products are those of the scaled float matrix, and the
+// randomized SVD over it matches BDCSVD of that matrix. 1001 rows: partial blocks and kernel tails.
+TEST(RandomizedSvd, DenseOperatorOverEightBitValuesMatchesTheScaledMatrix) {
+  std::mt19937 random(9);
+  std::uniform_int_distribution<int> level(0, 255);
+  using Levels = Eigen::Matrix<std::uint8_t, Eigen::Dynamic, Eigen::Dynamic>;
+  // Near rank 2 (two patterns in time) plus noise of a few levels, as frames are.
+  const Levels a = Levels::NullaryExpr(1001, 90, [&] { return static_cast<std::uint8_t>(level(random)); });
+  Levels frames(1001, 90);
+  for (Eigen::Index j = 0; j < 90; ++j)
+    for (Eigen::Index i = 0; i < 1001; ++i)
+      frames(i, j) = static_cast<std::uint8_t>((a(i, 0) * (j % 7 + 3) + a(i, 1) * (j % 3)) / 13 + a(i, j) % 5);
+  const float step = 1.0f / 255;
+  const Eigen::MatrixXf values = frames.cast<float>() * step;
+  const linalg::DenseOperator<float, std::uint8_t> levels(frames, step);
+  const Eigen::MatrixXf x = linalg::detail::gaussian_matrix<float>(90, 13, 4);
+  const Eigen::MatrixXf y = linalg::detail::gaussian_matrix<float>(1001, 13, 5);
+  EXPECT_LE((levels.multiply(x) - values * x).norm(), 1e-5f * (values * x).norm());
+  EXPECT_LE((levels.adjoint_multiply(y) - values.transpose() * y).norm(), 1e-5f * (values.transpose() * y).norm());
+  const auto pair = levels.multiply_and_adjoint(x);
+  EXPECT_LE((pair.adjoint_product - values.transpose() * (values * x)).norm(),
+            1e-5f * (values.transpose() * (values * x)).norm());
+
+  const auto svd = linalg::randomized_svd(levels, {.rank = 2});
+  const Eigen::BDCSVD<Eigen::MatrixXf> reference(values);
+  EXPECT_LE((svd.singular_values - reference.singularValues().head(2)).cwiseAbs().maxCoeff(),
+            1e-3f * reference.singularValues()[0]);
 }
 
 TEST(RandomizedSvd, BadInputThrowsClearErrors) {

@@ -125,7 +125,8 @@ TEST(Mask, NoiseLevelsArePerPixelWithTheFrameWideFloor) {
 // rounded to levels, and foreground of random grey levels where `covered(frame, x, y)` says.
 struct Scene {
   stages::FrameGeometry geometry{.width = 40, .height = 30, .channels = 1};
-  Eigen::MatrixXf frames, background;
+  stages::FrameLevels frames;  // 8-bit levels, as the frame matrix holds them
+  Eigen::MatrixXf background;  // in [0, 1]
 };
 template <typename Covered, typename Gain>
 Scene make_scene(Eigen::Index frames, Covered covered, Gain gain, float noise_level = 2) {
@@ -143,7 +144,7 @@ Scene make_scene(Eigen::Index frames, Covered covered, Gain gain, float noise_le
     for (Eigen::Index p = 0; p < pixels; ++p) {
       const float value =
           covered(j, p % 40, p / 40) ? foreground(random) : 255 * scene.background(p, j) + noise(random);
-      scene.frames(p, j) = std::clamp(std::round(value), 0.0f, 255.0f) / 255;
+      scene.frames(p, j) = static_cast<std::uint8_t>(std::clamp(std::round(value), 0.0f, 255.0f));
     }
   }
   return scene;

@@ -4,7 +4,8 @@
 // (Spectra's idea), so a matrix that is dense, lives on disk or is re-decoded from video plugs in
 // without touching the algorithm. An operator may also offer multiply_and_adjoint(X), returning
 // {A X, A^T (A X)} from one pass over A; algorithms use it when present to halve memory traffic.
-// DenseOperator wraps an Eigen matrix and runs those products in parallel with oneTBB.
+// DenseOperator wraps an Eigen matrix (of the products' type, or of 8-bit values scaled on the fly)
+// and runs those products in parallel with oneTBB.
 #pragma once
 #include <oneapi/tbb/blocked_range.h>
 #include <oneapi/tbb/enumerable_thread_specific.h>
@@ -12,6 +13,7 @@
 
 #include <algorithm>
 #include <concepts>
+#include <type_traits>
 
 #include "cleanplate/linalg/common.hpp"
 #include "cleanplate/linalg/detail/skinny_products.hpp"
@@ -92,15 +94,23 @@ inline Eigen::Index block_size(Eigen::Index bytes_each) {
 // A dense column-major matrix, viewed without a copy. Products run over blocks of rows in parallel;
 // a block is sized to stay in cache so the fused product reads each element of A from memory once.
 // Best for tall matrices: a row of a wide one is a long strided read (TransposedDenseOperator).
-template <typename ScalarType>
+//
+// The matrix may be stored in another type than the products' (StoredType, such as the 8-bit
+// levels of video frames): it then stands for `scale` x its values, and each block is converted
+// to Scalar while in cache, so memory traffic is that of the stored type.
+template <typename ScalarType, typename StoredType = ScalarType>
 class DenseOperator {
  public:
   using Scalar = ScalarType;
-  using Ref = Eigen::Ref<const Matrix<Scalar>>;
+  using Ref = Eigen::Ref<const Matrix<StoredType>>;
 
   // Constructed straight from the matrix: copying an Eigen::Ref that holds a temporary would dangle.
   template <typename Derived>
-  explicit DenseOperator(const Eigen::MatrixBase<Derived>& a) : a_(a.derived()) {}
+  explicit DenseOperator(const Eigen::MatrixBase<Derived>& a, Scalar scale = Scalar(1))
+      : a_(a.derived()), scale_(scale) {
+    static_assert(std::is_same_v<StoredType, Scalar> || !std::is_floating_point_v<StoredType>,
+                  "store floats as the products' type");
+  }
   DenseOperator(const DenseOperator&) = delete;
   DenseOperator& operator=(const DenseOperator&) = delete;
 
@@ -113,17 +123,19 @@ class DenseOperator {
     Matrix<Scalar> y(rows(), x.cols());
     const Matrix<Scalar> xt = x.transpose();
     detail::for_blocks(rows(), block(), [&](Eigen::Index r0, Eigen::Index n) {
-      detail::skinny_product(a_.middleRows(r0, n), xt, y.middleRows(r0, n));
+      with_rows(r0, n, [&](const auto& rows_block) { detail::skinny_product(rows_block, xt, y.middleRows(r0, n)); });
     });
     return y;
   }
 
   Matrix<Scalar> adjoint_multiply(const Matrix<Scalar>& y) const {
     detail::check_inner(y.rows(), rows(), "DenseOperator::adjoint_multiply");
-    return detail::sum_over_blocks<Scalar>(
-        rows(), block(), cols(), y.cols(), [&](Eigen::Index r0, Eigen::Index n, Matrix<Scalar>& sum) {
-          detail::skinny_adjoint_accumulate(a_.middleRows(r0, n), y.middleRows(r0, n), sum);
-        });
+    return detail::sum_over_blocks<Scalar>(rows(), block(), cols(), y.cols(),
+                                           [&](Eigen::Index r0, Eigen::Index n, Matrix<Scalar>& sum) {
+                                             with_rows(r0, n, [&](const auto& rows_block) {
+                                               detail::skinny_adjoint_accumulate(rows_block, y.middleRows(r0, n), sum);
+                                             });
+                                           });
   }
 
   ProductPair<Scalar> multiply_and_adjoint(const Matrix<Scalar>& x) const {
@@ -133,18 +145,36 @@ class DenseOperator {
     const Matrix<Scalar> xt = x.transpose();
     out.adjoint_product = detail::sum_over_blocks<Scalar>(
         rows(), block(), cols(), x.cols(), [&](Eigen::Index r0, Eigen::Index n, Matrix<Scalar>& sum) {
-          auto rows_block = a_.middleRows(r0, n);
-          auto y = out.product.middleRows(r0, n);
-          detail::skinny_product(rows_block, xt, y);
-          detail::skinny_adjoint_accumulate(rows_block, y, sum);  // the block is still in cache
+          with_rows(r0, n, [&](const auto& rows_block) {
+            auto y = out.product.middleRows(r0, n);
+            detail::skinny_product(rows_block, xt, y);
+            detail::skinny_adjoint_accumulate(rows_block, y, sum);  // the block is still in cache
+          });
         });
     return out;
   }
 
  private:
-  Eigen::Index block() const { return detail::block_size(static_cast<Eigen::Index>(sizeof(Scalar)) * cols()); }
+  static constexpr bool converts = !std::is_same_v<StoredType, Scalar>;
+
+  // Rows r0 .. r0 + n of A as Scalar: a view, or a converted copy of the block.
+  template <typename Body>
+  void with_rows(Eigen::Index r0, Eigen::Index n, Body&& body) const {
+    if constexpr (converts) {
+      const Matrix<Scalar> converted = a_.middleRows(r0, n).template cast<Scalar>() * scale_;
+      body(converted);
+    } else {
+      body(a_.middleRows(r0, n));
+    }
+  }
+
+  // A converted block is held as Scalar too, so its size counts.
+  Eigen::Index block() const {
+    return detail::block_size(static_cast<Eigen::Index>(sizeof(Scalar) + (converts ? sizeof(StoredType) : 0)) * cols());
+  }
 
   Ref a_;
+  Scalar scale_;
 };
 
 // A^T for a dense column-major A, viewed without a copy: a block of A^T's rows is a block of A's

@@ -15,6 +15,8 @@
 #include <cleanplate/linalg/svd.hpp>
 #include <vector>
 
+#include "cleanplate/stages/frame_matrix.hpp"
+
 namespace cleanplate::stages {
 
 enum class Method { robust, svd, godec, robust_pca };
@@ -27,19 +29,20 @@ struct DecomposeOptions {
 
 struct BackgroundModel {
   linalg::SvdResult<float> svd;
-  double energy = 0;  // fraction of ||X||_F^2 in the background
+  double energy = 0;   // fraction of ||X||_F^2 in the background
   int iterations = 1;  // of the robust methods
 
   Eigen::VectorXf background(Eigen::Index frame) const;
 };
 
-// `squared_norm` is ||frames||_F^2 when the caller has it (summed while stacking), else computed.
-BackgroundModel decompose(const Eigen::Ref<const Eigen::MatrixXf>& frames, const DecomposeOptions& options, double squared_norm = -1);
+// `frames`: the 8-bit levels, standing for values in [0, 1]. `squared_norm` is ||frames||_F^2 (of
+// the values) when the caller has it (summed while stacking), else computed.
+BackgroundModel decompose(const FramesRef& frames, const DecomposeOptions& options, double squared_norm = -1);
 
 // Up to `count` evenly spaced frame numbers out of `frames`: the middles of `count` equal parts.
 std::vector<Eigen::Index> evenly_spaced_frames(Eigen::Index frames, Eigen::Index count);
 
 // Residual columns X - L of up to `sample_frames` evenly spaced frames, for the noise model.
-Eigen::MatrixXf sample_residuals(const Eigen::Ref<const Eigen::MatrixXf>& frames, const BackgroundModel& model, int sample_frames = 128);
+Eigen::MatrixXf sample_residuals(const FramesRef& frames, const BackgroundModel& model, int sample_frames = 128);
 
 }  // namespace cleanplate::stages

@@ -1,8 +1,11 @@
-// Frames <-> matrix columns. A frame is optionally downscaled and turned grey, then stored as
-// floats in [0, 1], row by row (colour frames interleaved B, G, R), as one column.
+// Frames <-> matrix columns. A frame is optionally downscaled and turned grey, then stored row by
+// row (colour frames interleaved B, G, R) as one column: its 8-bit levels (the frame matrix), or
+// floats in [0, 1] (per-frame work).
 #pragma once
 #include <Eigen/Core>
 #include <opencv2/core.hpp>
+
+#include "cleanplate/stages/frame_matrix.hpp"
 
 namespace cleanplate::stages {
 
@@ -20,8 +23,13 @@ struct FrameGeometry {
 FrameGeometry geometry_for(cv::Size source, const ConvertOptions& options);
 
 // Writes the converted frame into `column` (geometry.values() rows).
-void frame_to_column(const cv::Mat& frame, const FrameGeometry& geometry,
-                     Eigen::Ref<Eigen::VectorXf> column);
+void frame_to_column(const cv::Mat& frame, const FrameGeometry& geometry, Eigen::Ref<Eigen::VectorXf> column);
+
+// Writes the converted frame's levels into `column` (geometry.values() rows).
+void frame_to_levels(const cv::Mat& frame, const FrameGeometry& geometry, Eigen::Ref<FrameColumnLevels> column);
+
+// A column of levels seen as an image of the output geometry, without a copy.
+cv::Mat levels_image(const Eigen::Ref<const FrameColumnLevels>& column, const FrameGeometry& geometry);
 
 // The converted frame as an 8-bit image of the output geometry (what the matrix holds).
 cv::Mat convert_frame(const cv::Mat& frame, const FrameGeometry& geometry);

@@ -61,7 +61,7 @@ class OnlineBackground {
   FrameGeometry geometry_;
   OnlineOptions options_;
   linalg::IncrementalSvd<float> basis_;
-  Eigen::MatrixXf warmup_frames_;  // values x warmup, until the warm-up ends
+  FrameLevels warmup_frames_;  // values x warmup, until the warm-up ends
   cv::Mat mean_magnitude_;         // CV_32F per pixel: running mean of the residual magnitude
   cv::Mat foreground_age_;         // CV_32F per pixel: frames in a row it has been foreground
   double global_sigma_ = 0;

@@ -18,6 +18,7 @@
 #include <Eigen/Core>
 
 #include "cleanplate/stages/decompose.hpp"
+#include "cleanplate/stages/frame_matrix.hpp"
 
 namespace cleanplate::stages {
 
@@ -30,7 +31,7 @@ struct RobustBackgroundOptions {
 
 // Each frame's light level: the densest ratio of its bright values to their temporal median (which,
 // unlike the mode, scales with the light). 1 for every frame of a video too dark to tell.
-Eigen::VectorXf frame_gains(const Eigen::Ref<const Eigen::MatrixXf>& frames);
+Eigen::VectorXf frame_gains(const FramesRef& frames);
 
 // Per value (pixel and channel), in [0, 1]: the mean of the levels inside the window of
 // `window` grey levels (odd) that holds the most of the sampled frames' values, each frame divided
@@ -39,17 +40,17 @@ struct Mode {
   Eigen::VectorXf levels;
   double support = 0;
 };
-Mode mode_background(const Eigen::Ref<const Eigen::MatrixXf>& frames, int window, int max_frames = 1024,
+Mode mode_background(const FramesRef& frames, int window, int max_frames = 1024,
                      const Eigen::VectorXf& gains = {});
 
 // The frame-wide noise level (inlier_scale) of about a million residuals x - gain * background of
 // up to 128 evenly spaced frames.
-double residual_scale(const Eigen::Ref<const Eigen::MatrixXf>& frames, const Eigen::VectorXf& background,
+double residual_scale(const FramesRef& frames, const Eigen::VectorXf& background,
                       const Eigen::VectorXf& gains = {});
 
 // The mode as the robust fit starts from it: windows of 3 grey levels first, then +-1 noise level
 // of the residuals against that first mode.
-Eigen::VectorXf background_mode(const Eigen::Ref<const Eigen::MatrixXf>& frames, int max_frames = 1024,
+Eigen::VectorXf background_mode(const FramesRef& frames, int max_frames = 1024,
                                 const Eigen::VectorXf& gains = {});
 
 // One frame's coordinates on a fixed pixel factor (values x k), fitted as robust_background fits
@@ -59,7 +60,7 @@ Eigen::VectorXf background_mode(const Eigen::Ref<const Eigen::MatrixXf>& frames,
 Eigen::VectorXf fit_frame(const Eigen::MatrixXf& pixel_factor, const Eigen::Ref<const Eigen::VectorXf>& column,
                           float band, const Eigen::VectorXf& start, int rounds = 3);
 
-BackgroundModel robust_background(const Eigen::Ref<const Eigen::MatrixXf>& frames,
+BackgroundModel robust_background(const FramesRef& frames,
                                   const RobustBackgroundOptions& options);
 
 }  // namespace cleanplate::stages
