@@ -221,9 +221,10 @@ class SeparateRun {
   void check_memory(long frames) const {
     const double per_value = bytes_per_value(), bytes = needed_bytes(frames);
     if (bytes > static_cast<double>(max_memory_))
-      throw Error("the frame matrix" + std::string(per_value > 1 ? " and the method's working copies need " : " needs ") +
-                  gibibytes(bytes) + " (" + std::to_string(frames) + " frames of " + std::to_string(geometry_.width) +
-                  "x" + std::to_string(geometry_.height) + "x" + std::to_string(geometry_.channels) + " values, " +
+      throw Error("the frame matrix" +
+                  std::string(per_value > 1 ? " and the method's working copies need " : " needs ") + gibibytes(bytes) +
+                  " (" + std::to_string(frames) + " frames of " + std::to_string(geometry_.width) + "x" +
+                  std::to_string(geometry_.height) + "x" + std::to_string(geometry_.channels) + " values, " +
                   bytes_text(per_value) + " bytes each, and the split's buffers), more than --max-memory " +
                   gibibytes(static_cast<double>(max_memory_)) + ": use --scale, --frames or a larger --max-memory");
   }
@@ -346,11 +347,11 @@ class SeparateRun {
     stream.refit_factor = refit.pixel_factor();
     Eigen::MatrixXd frame_factor(n, k);
     oneapi::tbb::parallel_for(0L, n, [&](long j) {
-      frame_factor.row(j) = refit
-                                .frame_factor(stream.refit_factor, stages::frame_values(frames.col(j)),
-                                              masks[static_cast<std::size_t>(j)],
-                                              svd.V.row(j).transpose().cast<double>())
-                                .transpose();
+      frame_factor.row(j) =
+          refit
+              .frame_factor(stream.refit_factor, stages::frame_values(frames.col(j)),
+                            masks[static_cast<std::size_t>(j)], svd.V.row(j).transpose().cast<double>())
+              .transpose();
     });
     refit_background_ = stages::to_svd(stream.refit_factor, frame_factor);
     // P v = U S w for the refit's U and S, so w = S^-1 U^T P v.
@@ -403,10 +404,10 @@ class SeparateRun {
     Eigen::MatrixXd frame_factor(frames, pixel_factor.cols());
     const auto matrix = matrix_->view();
     oneapi::tbb::parallel_for(0L, frames, [&](long j) {
-      frame_factor.row(j) =
-          refit_->frame_factor(pixel_factor, stages::frame_values(matrix.col(j)), mask_of(j),
-                               model_.svd.V.row(j).transpose().cast<double>())
-              .transpose();
+      frame_factor.row(j) = refit_
+                                ->frame_factor(pixel_factor, stages::frame_values(matrix.col(j)), mask_of(j),
+                                               model_.svd.V.row(j).transpose().cast<double>())
+                                .transpose();
     });
     refit_background_ = stages::to_svd(pixel_factor, frame_factor);
     result_.seconds.refit = seconds_since(started);
@@ -463,9 +464,9 @@ class SeparateRun {
           const auto& format = model.header();
           return Frame{j,
                        std::make_shared<const io::CodedFrame>(io::encode_foreground(
-                           {matrix.col(j).data(), static_cast<std::size_t>(matrix.rows())},
-                           model.background(V.row(j)), mask_of(j), geometry_.channels,
-                           format.foreground_step, static_cast<int>(format.foreground_tolerance))),
+                           {matrix.col(j).data(), static_cast<std::size_t>(matrix.rows())}, model.background(V.row(j)),
+                           mask_of(j), geometry_.channels, format.foreground_step,
+                           static_cast<int>(format.foreground_tolerance))),
                        nullptr};
         }) & make_filter<Frame, Frame>(filter_mode::serial_in_order, [&](Frame frame) {
           frame.previous = std::exchange(previous, frame.coded);
@@ -564,13 +565,13 @@ class SeparateRun {
       }
       return {next++, decoded ? std::move(decoded->image) : cv::Mat()};
     });
-    flow::limiter_node<WorkFrame> in_flight(
-        graph, static_cast<std::size_t>(split_frames_in_flight()));
+    flow::limiter_node<WorkFrame> in_flight(graph, static_cast<std::size_t>(split_frames_in_flight()));
     flow::function_node<WorkFrame, SplitFrame> split(graph, flow::unlimited, [&](const WorkFrame& work) {
       auto busy = split_time.measure();
       const long j = work.index;
       // The frame's levels (decoded again, or the matrix's column) and, for the per-frame work, its values.
-      cv::Mat original = stream_ ? stages::convert_frame(work.image, geometry_) : stages::levels_image(frames.col(j), geometry_);
+      cv::Mat original =
+          stream_ ? stages::convert_frame(work.image, geometry_) : stages::levels_image(frames.col(j), geometry_);
       if (!original.isContinuous()) original = original.clone();
       const Eigen::VectorXf column =
           stages::frame_values(Eigen::Map<const stages::FrameColumnLevels>(original.data, geometry_.values()));

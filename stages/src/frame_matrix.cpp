@@ -13,7 +13,8 @@ void advise_huge_pages([[maybe_unused]] FrameLevels& storage) {
   constexpr std::uintptr_t huge = 2 << 20;
   const auto begin = (reinterpret_cast<std::uintptr_t>(storage.data()) + huge - 1) & ~(huge - 1);
   const auto end = reinterpret_cast<std::uintptr_t>(storage.data() + storage.size()) & ~(huge - 1);
-  if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);  // a hint: failure is harmless
+  if (end > begin)
+    ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);  // a hint: failure is harmless
 #endif
 }
 

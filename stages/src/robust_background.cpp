@@ -129,8 +129,9 @@ Eigen::VectorXf frame_gains(const FramesRef& frames) {
   for (Eigen::Index j = 0; j < frames.cols(); ++j) {
     std::fill(histogram.begin(), histogram.end(), 0);
     for (std::size_t s = 0; s < values.size(); ++s) {
-      const int b =
-          static_cast<int>(std::floor(std::log(std::max(frames(values[s], j) * level_step, 1e-3f) / reference[s]) / bin)) + bins / 2;
+      const int b = static_cast<int>(
+                        std::floor(std::log(std::max(frames(values[s], j) * level_step, 1e-3f) / reference[s]) / bin)) +
+                    bins / 2;
       if (b >= 0 && b < bins) ++histogram[static_cast<std::size_t>(b)];
     }
     int best = 0, best_sum = -1;
@@ -147,8 +148,7 @@ Eigen::VectorXf frame_gains(const FramesRef& frames) {
   return gains;
 }
 
-Mode mode_background(const FramesRef& frames, int window, int max_frames,
-                     const Eigen::VectorXf& gains) {
+Mode mode_background(const FramesRef& frames, int window, int max_frames, const Eigen::VectorXf& gains) {
   if (frames.cols() == 0 || window < 1) throw Error("mode_background: no frames, or an empty window");
   const std::vector<Eigen::Index> picked =
       evenly_spaced_frames(frames.cols(), std::min(max_frames, 65535));  // 16-bit counts
@@ -192,8 +192,7 @@ Mode mode_background(const FramesRef& frames, int window, int max_frames,
                     (static_cast<double>(frames.rows()) * static_cast<double>(picked.size()))};
 }
 
-double residual_scale(const FramesRef& frames, const Eigen::VectorXf& background,
-                      const Eigen::VectorXf& gains) {
+double residual_scale(const FramesRef& frames, const Eigen::VectorXf& background, const Eigen::VectorXf& gains) {
   // About a million residuals of up to 128 evenly spaced frames, as estimate_noise takes.
   const std::vector<Eigen::Index> sampled = evenly_spaced_frames(frames.cols(), 128);
   const Eigen::Index total = frames.rows() * static_cast<Eigen::Index>(sampled.size());
@@ -211,8 +210,8 @@ namespace {
 
 // The second mode: in windows of +-1 noise level of the residuals against the first, which was taken
 // in windows of 3 grey levels (the narrowest that rounding cannot split).
-Eigen::VectorXf refined_mode(const FramesRef& frames, const Eigen::VectorXf& first,
-                             int max_frames, const Eigen::VectorXf& gains) {
+Eigen::VectorXf refined_mode(const FramesRef& frames, const Eigen::VectorXf& first, int max_frames,
+                             const Eigen::VectorXf& gains) {
   const double first_scale = residual_scale(frames, first, gains);
   return mode_background(frames, 2 * std::max(1, static_cast<int>(std::lrint(first_scale * 255))) + 1, max_frames,
                          gains)
@@ -221,8 +220,7 @@ Eigen::VectorXf refined_mode(const FramesRef& frames, const Eigen::VectorXf& fir
 
 }  // namespace
 
-Eigen::VectorXf background_mode(const FramesRef& frames, int max_frames,
-                                const Eigen::VectorXf& gains) {
+Eigen::VectorXf background_mode(const FramesRef& frames, int max_frames, const Eigen::VectorXf& gains) {
   return refined_mode(frames, mode_background(frames, 3, max_frames, gains).levels, max_frames, gains);
 }
 
@@ -264,8 +262,7 @@ Eigen::VectorXf fit_frame(const Eigen::MatrixXf& pixel_factor, const Eigen::Ref<
   return coordinates;
 }
 
-BackgroundModel robust_background(const FramesRef& frames,
-                                  const RobustBackgroundOptions& options) {
+BackgroundModel robust_background(const FramesRef& frames, const RobustBackgroundOptions& options) {
   const Eigen::Index k = options.rank, values = frames.rows();
   if (k < 1 || k > frames.cols()) throw Error("robust_background: the rank must be between 1 and the number of frames");
   // The mode of the frames brought to one light level: where the light takes a few levels (a

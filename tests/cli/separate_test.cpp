@@ -40,8 +40,9 @@ TEST(SyntheticScene, MasksAndBackgroundMatchTheGroundTruth) {
   EXPECT_FALSE(has_partial_files(out));
 }
 
-// 200 frames (15 MB of 8-bit levels, 76 MB with the float copies and the split's buffers) in 58 MiB: the model comes from a sample, and every frame is split as it is decoded
-// again. The masks, the clean plate and model.npz hold up as they do with the whole video in memory.
+// 200 frames (15 MB of 8-bit levels, 76 MB with the float copies and the split's buffers) in 58 MiB: the model comes
+// from a sample, and every frame is split as it is decoded again. The masks, the clean plate and model.npz hold up as
+// they do with the whole video in memory.
 TEST(SyntheticScene, VideoLongerThanMaxMemoryIsReadTwice) {
   const fs::path scene = synthetic_scene(), out = scratch_folder() / "out";
   const ProgramRun result = run(cleanplate_command("separate '" + (scene / "scene.mkv").string() + "' -o '" +

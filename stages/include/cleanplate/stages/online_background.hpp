@@ -62,8 +62,8 @@ class OnlineBackground {
   OnlineOptions options_;
   linalg::IncrementalSvd<float> basis_;
   FrameLevels warmup_frames_;  // values x warmup, until the warm-up ends
-  cv::Mat mean_magnitude_;         // CV_32F per pixel: running mean of the residual magnitude
-  cv::Mat foreground_age_;         // CV_32F per pixel: frames in a row it has been foreground
+  cv::Mat mean_magnitude_;     // CV_32F per pixel: running mean of the residual magnitude
+  cv::Mat foreground_age_;     // CV_32F per pixel: frames in a row it has been foreground
   double global_sigma_ = 0;
   long frames_ = 0;
 };

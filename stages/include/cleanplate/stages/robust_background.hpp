@@ -40,18 +40,15 @@ struct Mode {
   Eigen::VectorXf levels;
   double support = 0;
 };
-Mode mode_background(const FramesRef& frames, int window, int max_frames = 1024,
-                     const Eigen::VectorXf& gains = {});
+Mode mode_background(const FramesRef& frames, int window, int max_frames = 1024, const Eigen::VectorXf& gains = {});
 
 // The frame-wide noise level (inlier_scale) of about a million residuals x - gain * background of
 // up to 128 evenly spaced frames.
-double residual_scale(const FramesRef& frames, const Eigen::VectorXf& background,
-                      const Eigen::VectorXf& gains = {});
+double residual_scale(const FramesRef& frames, const Eigen::VectorXf& background, const Eigen::VectorXf& gains = {});
 
 // The mode as the robust fit starts from it: windows of 3 grey levels first, then +-1 noise level
 // of the residuals against that first mode.
-Eigen::VectorXf background_mode(const FramesRef& frames, int max_frames = 1024,
-                                const Eigen::VectorXf& gains = {});
+Eigen::VectorXf background_mode(const FramesRef& frames, int max_frames = 1024, const Eigen::VectorXf& gains = {});
 
 // One frame's coordinates on a fixed pixel factor (values x k), fitted as robust_background fits
 // each frame: least squares over the values within `band` of the fit at `start`, then `rounds` more
@@ -60,7 +57,6 @@ Eigen::VectorXf background_mode(const FramesRef& frames, int max_frames = 1024,
 Eigen::VectorXf fit_frame(const Eigen::MatrixXf& pixel_factor, const Eigen::Ref<const Eigen::VectorXf>& column,
                           float band, const Eigen::VectorXf& start, int rounds = 3);
 
-BackgroundModel robust_background(const FramesRef& frames,
-                                  const RobustBackgroundOptions& options);
+BackgroundModel robust_background(const FramesRef& frames, const RobustBackgroundOptions& options);
 
 }  // namespace cleanplate::stages
