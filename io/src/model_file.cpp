@@ -128,13 +128,13 @@ namespace {
 // Grey levels of (U diag(U_scale) diag(S)) v, v a row of V diag(V_scale): what the numpy snippet computes.
 std::vector<std::uint8_t> background_levels(const Eigen::MatrixXd& weighted_U,
                                             const Eigen::Ref<const Eigen::RowVectorXd>& v) {
+  // Whole columns at a time (they vectorize), summed over k in numpy's order; rint rounds half to
+  // even, as numpy's rint does.
+  Eigen::ArrayXd value = weighted_U.col(0).array() * v(0);
+  for (Eigen::Index k = 1; k < weighted_U.cols(); ++k) value += weighted_U.col(k).array() * v(k);
   std::vector<std::uint8_t> levels(static_cast<std::size_t>(weighted_U.rows()));
-  const Eigen::Index rank = weighted_U.cols();
-  for (Eigen::Index i = 0; i < weighted_U.rows(); ++i) {
-    double value = 0;
-    for (Eigen::Index k = 0; k < rank; ++k) value += weighted_U(i, k) * v(k);
-    levels[static_cast<std::size_t>(i)] = clamp_level(std::nearbyint(value * 255));
-  }
+  Eigen::Map<Eigen::Array<std::uint8_t, Eigen::Dynamic, 1>>(levels.data(), value.size()) =
+      (value * 255).rint().max(0.0).min(255.0).cast<std::uint8_t>();
   return levels;
 }
 

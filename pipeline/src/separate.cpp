@@ -337,21 +337,20 @@ class SeparateRun {
     stream.start = svd.V.colwise().mean().transpose();
     stream.band = static_cast<float>(3 * result_.noise_sigma);  // the robust fit's inlier band
 
-    std::vector<std::vector<std::uint8_t>> masks(static_cast<std::size_t>(n));
+    mask_bits_.assign(static_cast<std::size_t>(n * mask_bytes()), 0);
     oneapi::tbb::parallel_for(0L, n, [&](long j) {
-      masks[static_cast<std::size_t>(j)] =
-          stages::pack_mask(mask_for(stages::frame_values(frames.col(j)) - model_.background(j)));
+      const auto bits = stages::pack_mask(mask_for(stages::frame_values(frames.col(j)) - model_.background(j)));
+      std::copy(bits.begin(), bits.end(), mask_of(j).begin());
     });
     auto& refit = refit_.emplace(geometry_, svd);
-    for (long j = 0; j < n; ++j) refit.add(j, stages::frame_values(frames.col(j)), masks[static_cast<std::size_t>(j)]);
+    refit.add(frames, mask_bits_);
     stream.refit_factor = refit.pixel_factor();
     Eigen::MatrixXd frame_factor(n, k);
     oneapi::tbb::parallel_for(0L, n, [&](long j) {
-      frame_factor.row(j) =
-          refit
-              .frame_factor(stream.refit_factor, stages::frame_values(frames.col(j)),
-                            masks[static_cast<std::size_t>(j)], svd.V.row(j).transpose().cast<double>())
-              .transpose();
+      frame_factor.row(j) = refit
+                                .frame_factor(stream.refit_factor, stages::frame_values(frames.col(j)), mask_of(j),
+                                              svd.V.row(j).transpose().cast<double>())
+                                .transpose();
     });
     refit_background_ = stages::to_svd(stream.refit_factor, frame_factor);
     // P v = U S w for the refit's U and S, so w = S^-1 U^T P v.
@@ -397,12 +396,13 @@ class SeparateRun {
         .subspan(static_cast<std::size_t>(frame * mask_bytes()), static_cast<std::size_t>(mask_bytes()));
   }
 
-  // Step 2 of the refit (stages/background_refit.hpp) for the frames split, in parallel.
+  // The refit (stages/background_refit.hpp) of the frames split: both steps, each in parallel.
   void refit_background(long frames) {
     const auto started = Clock::now();
+    const auto matrix = matrix_->view();
+    refit_->add(matrix.leftCols(frames), std::span(mask_bits_).first(static_cast<std::size_t>(frames * mask_bytes())));
     const Eigen::MatrixXd pixel_factor = refit_->pixel_factor();
     Eigen::MatrixXd frame_factor(frames, pixel_factor.cols());
-    const auto matrix = matrix_->view();
     oneapi::tbb::parallel_for(0L, frames, [&](long j) {
       frame_factor.row(j) = refit_
                                 ->frame_factor(pixel_factor, stages::frame_values(matrix.col(j)), mask_of(j),
@@ -620,10 +620,6 @@ class SeparateRun {
     if (foreground_video) add_writer([&](const SplitFrame& f) { foreground_video->write(f.foreground); });
     if (background_video_sink) add_writer([&](const SplitFrame& f) { background_video_sink->write(f.background); });
     if (mask_images) add_writer([&](const SplitFrame& f) { mask_images->write(f.mask, options_.start + f.index + 1); });
-    if (refit_ && !stream_)
-      add_writer([&](const SplitFrame& f) {
-        refit_->add(f.index, stages::frame_values(frames.col(f.index)), mask_of(f.index));
-      });
     if (stream_) add_writer([&](const SplitFrame& f) { refit_sum += f.refit; });
     if (stream_ && stream_->model)
       add_writer([&](const SplitFrame& f) {

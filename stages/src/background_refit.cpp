@@ -1,5 +1,8 @@
 #include "cleanplate/stages/background_refit.hpp"
 
+#include <oneapi/tbb/blocked_range.h>
+#include <oneapi/tbb/parallel_for.h>
+
 #include <Eigen/Cholesky>
 #include <Eigen/QR>
 
@@ -27,41 +30,54 @@ BackgroundRefit::BackgroundRefit(const FrameGeometry& geometry, const linalg::Sv
   if (model.U.rows() != geometry.values()) throw Error("BackgroundRefit: the model does not match the frame geometry");
 }
 
-void BackgroundRefit::add(Eigen::Index frame, const Eigen::Ref<const Eigen::VectorXf>& column,
-                          std::span<const std::uint8_t> mask) {
-  if (column.size() != geometry_.values() || static_cast<Eigen::Index>(mask.size()) != (geometry_.pixels() + 7) / 8 ||
-      frame < 0 || frame >= model_.V.rows())
-    throw Error("BackgroundRefit: the frame and mask do not match the model");
-  const Eigen::VectorXd v = model_.V.row(frame).transpose().cast<double>();  // x = (U S) v
-  const Eigen::Index k = v.size(), channels = geometry_.channels, pixels = geometry_.pixels();
-  // Whole-array sums over a block of pixels at a time (they vectorize; a loop over pixels does not).
-  const Eigen::Index block_pixels = detail::normal_equations_block / channels;
-  Eigen::ArrayXd pixel_weights(block_pixels), value_weights(block_pixels * channels);
-  for (Eigen::Index first = 0; first < pixels; first += block_pixels) {
-    const Eigen::Index count = std::min(block_pixels, pixels - first), n = count * channels;
-    auto w = pixel_weights.head(count);
-    for (Eigen::Index q = 0; q < count; ++q) w[q] = !mask_bit(mask, first + q);
-    background_frames_.segment(first, count) += w;
-    for (Eigen::Index a = 0; a < k; ++a)
-      for (Eigen::Index b = 0; b < k; ++b) gram_.col(a * k + b).segment(first, count) += (v[a] * v[b]) * w;
-    auto weighted_x = value_weights.head(n);
-    weighted_x = column.segment(first * channels, n).array().cast<double>();
-    Eigen::Map<Eigen::ArrayXXd>(weighted_x.data(), channels, count).rowwise() *= w.transpose();  // a pixel per column
-    for (Eigen::Index a = 0; a < k; ++a) moments_.col(a).segment(first * channels, n) += v[a] * weighted_x;
-  }
+void BackgroundRefit::add(const FramesRef& frames, std::span<const std::uint8_t> masks) {
+  const Eigen::Index pixels = geometry_.pixels(), channels = geometry_.channels, frame_count = frames.cols();
+  const auto mask_bytes = static_cast<std::size_t>((pixels + 7) / 8);
+  if (frames.rows() != geometry_.values() || masks.size() != mask_bytes * static_cast<std::size_t>(frame_count) ||
+      frame_count > model_.V.rows())
+    throw Error("BackgroundRefit: the frames and masks do not match the model");
+  const Eigen::MatrixXd V = model_.V.topRows(frame_count).cast<double>();  // x = (U S) v
+  const Eigen::Index k = V.cols();
+  // Blocks of 1,024 pixels (whole mask bytes), whose sums stay in L1 while every frame passes.
+  constexpr Eigen::Index block_pixels = 1024;
+  oneapi::tbb::parallel_for(oneapi::tbb::blocked_range<Eigen::Index>(0, (pixels + block_pixels - 1) / block_pixels),
+                            [&](const auto& blocks) {
+                              Eigen::ArrayXd w(block_pixels), weighted_x(block_pixels * channels);
+                              for (Eigen::Index block = blocks.begin(); block < blocks.end(); ++block) {
+                                const Eigen::Index first = block * block_pixels,
+                                                   count = std::min(block_pixels, pixels - first), n = count * channels;
+                                for (Eigen::Index j = 0; j < frame_count; ++j) {
+                                  const auto mask = masks.subspan(static_cast<std::size_t>(j) * mask_bytes, mask_bytes);
+                                  auto weights = w.head(count);
+                                  for (Eigen::Index q = 0; q < count; ++q) weights[q] = !mask_bit(mask, first + q);
+                                  background_frames_.segment(first, count) += weights;
+                                  for (Eigen::Index a = 0; a < k; ++a)
+                                    for (Eigen::Index b = 0; b < k; ++b)
+                                      gram_.col(a * k + b).segment(first, count) += (V(j, a) * V(j, b)) * weights;
+                                  auto x = weighted_x.head(n);
+                                  x = frame_values(frames.col(j).segment(first * channels, n)).cast<double>();
+                                  Eigen::Map<Eigen::ArrayXXd>(x.data(), channels, count).rowwise() *=
+                                      weights.transpose();  // pixel per column
+                                  for (Eigen::Index a = 0; a < k; ++a)
+                                    moments_.col(a).segment(first * channels, n) += V(j, a) * x;
+                                }
+                              }
+                            });
 }
 
 Eigen::MatrixXd BackgroundRefit::pixel_factor() const {
   const Eigen::Index k = model_.rank(), channels = geometry_.channels;
   Eigen::MatrixXd factor = model_.U.cast<double>() * model_.singular_values.cast<double>().asDiagonal();
-  Eigen::MatrixXd solution(k, channels);
-  Eigen::MatrixXd gram(k, k);
-  for (Eigen::Index p = 0; p < geometry_.pixels(); ++p) {
-    if (background_frames_[p] < 2 * k) continue;
-    gram = gram_.row(p).reshaped(k, k);
-    if (solve_normal(gram, moments_.middleRows(p * channels, channels).transpose().matrix(), solution))
-      factor.middleRows(p * channels, channels) = solution.transpose();
-  }
+  oneapi::tbb::parallel_for(
+      oneapi::tbb::blocked_range<Eigen::Index>(0, geometry_.pixels(), 4096), [&](const auto& pixels) {
+        Eigen::MatrixXd solution(k, channels), gram(k, k);
+        for (Eigen::Index p = pixels.begin(); p < pixels.end(); ++p) {
+          if (background_frames_[p] < 2 * k) continue;
+          gram = gram_.row(p).reshaped(k, k);
+          if (solve_normal(gram, moments_.middleRows(p * channels, channels).transpose().matrix(), solution))
+            factor.middleRows(p * channels, channels) = solution.transpose();
+        }
+      });
   return factor;
 }
 

@@ -24,7 +24,8 @@ double inlier_scale(std::vector<float> values, double step) {
   if (values.empty()) return 0;
   constexpr double golden = 0.6180339887498949, growth = 2.5, gaussian_bias = 0.9365574;
   for (std::size_t i = 0; i < values.size(); ++i) {  // a low-discrepancy dither: no random state
-    const double dither = std::fmod(static_cast<double>(i) * golden, 1.0) - 0.5;
+    const double turns = static_cast<double>(i) * golden;
+    const double dither = turns - std::floor(turns) - 0.5;  // exactly fmod(turns, 1) - 0.5, without the call
     values[i] = static_cast<float>(std::abs(values[i] + dither * step));
   }
   std::sort(values.begin(), values.end());

@@ -21,7 +21,8 @@ namespace {
 
 using Range = oneapi::tbb::blocked_range<Eigen::Index>;
 
-int grey_level(float level) { return std::clamp(static_cast<int>(std::lrint(level)), 0, 255); }
+// Rounded to the nearest level (a level is never negative; no lrint call in the histogram loop).
+int grey_level(float level) { return std::min(static_cast<int>(level + 0.5f), 255); }
 
 // Weighted alternating least squares of X ~ P V^T, P stored as `factor` (values x k) and V^T as
 // `coordinates` (k x frames), where an entry counts only while |x - its reference| < band. Both
@@ -66,36 +67,41 @@ class TrimmedFit {
   // value that is an inlier in fewer than 2k frames keeps its row.
   void fit_values(Eigen::MatrixXf& factor, const Eigen::MatrixXf& coordinates) const {
     const Eigen::Index k = factor.cols();
-    oneapi::tbb::parallel_for(Range(0, frames_.rows(), 1024), [&](const Range& range) {
-      const Eigen::Index first = range.begin(), n = static_cast<Eigen::Index>(range.size());
-      const Eigen::MatrixXf start = factor.middleRows(first, n);
-      // Per value, the sums over its inlier frames: grams column a * k + b (b <= a) of w v_a v_b,
-      // moments column a of w x v_a.
-      Eigen::ArrayXXd grams = Eigen::ArrayXXd::Zero(n, k * k), moments = Eigen::ArrayXXd::Zero(n, k);
-      Eigen::ArrayXd inliers = Eigen::ArrayXd::Zero(n), w(n), weighted_x(n);
-      Eigen::ArrayXf x(n);
-      Eigen::VectorXf fit(n);
-      for (Eigen::Index j = 0; j < frames_.cols(); ++j) {
-        const auto v = coordinates.col(j);
-        x = frame_values(frames_.col(j).segment(first, n)).array();
-        fit.noalias() = start * v;
-        w = ((x - fit.array()).abs() < band_).cast<double>();
-        weighted_x = w * x.cast<double>();
-        inliers += w;
-        for (Eigen::Index a = 0; a < k; ++a) {
-          moments.col(a) += static_cast<double>(v[a]) * weighted_x;
-          for (Eigen::Index b = 0; b <= a; ++b) grams.col(a * k + b) += (static_cast<double>(v[a]) * v[b]) * w;
-        }
-      }
-      Eigen::MatrixXd gram(k, k);
-      Eigen::VectorXd solution(k);
-      for (Eigen::Index i = 0; i < n; ++i) {
-        if (inliers[i] < 2 * k) continue;
-        gram = grams.row(i).reshaped(k, k).transpose();  // the lower triangle, as solve_normal reads it
-        if (solve_normal(gram, moments.row(i).transpose().matrix(), solution))
-          factor.row(first + i) = solution.transpose().cast<float>();
-      }
-    });
+    // Blocks of at most 1,024 values (simple_partitioner), so the per-value sums stay in L1 while
+    // every frame passes over them.
+    oneapi::tbb::parallel_for(
+        Range(0, frames_.rows(), 1024),
+        [&](const Range& range) {
+          const Eigen::Index first = range.begin(), n = static_cast<Eigen::Index>(range.size());
+          const Eigen::MatrixXf start = factor.middleRows(first, n);
+          // Per value, the sums over its inlier frames: grams column a * k + b (b <= a) of w v_a v_b,
+          // moments column a of w x v_a.
+          Eigen::ArrayXXd grams = Eigen::ArrayXXd::Zero(n, k * k), moments = Eigen::ArrayXXd::Zero(n, k);
+          Eigen::ArrayXd inliers = Eigen::ArrayXd::Zero(n), w(n), weighted_x(n);
+          Eigen::ArrayXf x(n);
+          Eigen::VectorXf fit(n);
+          for (Eigen::Index j = 0; j < frames_.cols(); ++j) {
+            const auto v = coordinates.col(j);
+            x = frame_values(frames_.col(j).segment(first, n)).array();
+            fit.noalias() = start * v;
+            w = ((x - fit.array()).abs() < band_).cast<double>();
+            weighted_x = w * x.cast<double>();
+            inliers += w;
+            for (Eigen::Index a = 0; a < k; ++a) {
+              moments.col(a) += static_cast<double>(v[a]) * weighted_x;
+              for (Eigen::Index b = 0; b <= a; ++b) grams.col(a * k + b) += (static_cast<double>(v[a]) * v[b]) * w;
+            }
+          }
+          Eigen::MatrixXd gram(k, k);
+          Eigen::VectorXd solution(k);
+          for (Eigen::Index i = 0; i < n; ++i) {
+            if (inliers[i] < 2 * k) continue;
+            gram = grams.row(i).reshaped(k, k).transpose();  // the lower triangle, as solve_normal reads it
+            if (solve_normal(gram, moments.row(i).transpose().matrix(), solution))
+              factor.row(first + i) = solution.transpose().cast<float>();
+          }
+        },
+        oneapi::tbb::simple_partitioner());
   }
 
  private:
@@ -155,39 +161,42 @@ Mode mode_background(const FramesRef& frames, int window, int max_frames, const 
   const int half = window / 2;
   Eigen::VectorXf mode(frames.rows());
   std::atomic<long> votes_inside{0};  // over all values, in their densest windows
-  oneapi::tbb::parallel_for(Range(0, frames.rows(), 256), [&](const Range& range) {
-    long inside = 0;
-    const Eigen::Index first = range.begin(), count = static_cast<Eigen::Index>(range.size());
-    std::vector<std::uint16_t> histograms(static_cast<std::size_t>(count) * 256, 0);
-    for (const Eigen::Index j : picked) {
-      const std::uint8_t* x = frames.col(j).data() + first;
-      std::uint16_t* h = histograms.data();
-      if (gains.size() == 0 || gains[j] == 1) {
-        for (Eigen::Index i = 0; i < count; ++i, h += 256) ++h[x[i]];
-      } else {
-        const float scale = 1 / gains[j];
-        for (Eigen::Index i = 0; i < count; ++i, h += 256) ++h[grey_level(x[i] * scale)];
-      }
-    }
-    for (Eigen::Index i = 0; i < count; ++i) {
-      const std::uint16_t* h = histograms.data() + i * 256;
-      // Sliding sum over [level - half, level + half]; the first densest window wins.
-      long sum = 0, best = -1;
-      int best_level = 0;
-      for (int l = 0; l < std::min(half, 255); ++l) sum += h[l];
-      for (int level = 0; level < 256; ++level) {
-        if (level + half < 256) sum += h[level + half];
-        if (level - half - 1 >= 0) sum -= h[level - half - 1];
-        if (sum > best) best = sum, best_level = level;
-      }
-      double weighted = 0, total = 0;
-      for (int l = std::max(0, best_level - half); l <= std::min(255, best_level + half); ++l)
-        weighted += static_cast<double>(l) * h[l], total += h[l];
-      mode[first + i] = static_cast<float>(weighted / total / 255);
-      inside += best;
-    }
-    votes_inside += inside;
-  });
+  oneapi::tbb::parallel_for(
+      Range(0, frames.rows(), 256),
+      [&](const Range& range) {
+        long inside = 0;
+        const Eigen::Index first = range.begin(), count = static_cast<Eigen::Index>(range.size());
+        std::vector<std::uint16_t> histograms(static_cast<std::size_t>(count) * 256, 0);
+        for (const Eigen::Index j : picked) {
+          const std::uint8_t* x = frames.col(j).data() + first;
+          std::uint16_t* h = histograms.data();
+          if (gains.size() == 0 || gains[j] == 1) {
+            for (Eigen::Index i = 0; i < count; ++i, h += 256) ++h[x[i]];
+          } else {
+            const float scale = 1 / gains[j];
+            for (Eigen::Index i = 0; i < count; ++i, h += 256) ++h[grey_level(x[i] * scale)];
+          }
+        }
+        for (Eigen::Index i = 0; i < count; ++i) {
+          const std::uint16_t* h = histograms.data() + i * 256;
+          // Sliding sum over [level - half, level + half]; the first densest window wins.
+          long sum = 0, best = -1;
+          int best_level = 0;
+          for (int l = 0; l < std::min(half, 255); ++l) sum += h[l];
+          for (int level = 0; level < 256; ++level) {
+            if (level + half < 256) sum += h[level + half];
+            if (level - half - 1 >= 0) sum -= h[level - half - 1];
+            if (sum > best) best = sum, best_level = level;
+          }
+          double weighted = 0, total = 0;
+          for (int l = std::max(0, best_level - half); l <= std::min(255, best_level + half); ++l)
+            weighted += static_cast<double>(l) * h[l], total += h[l];
+          mode[first + i] = static_cast<float>(weighted / total / 255);
+          inside += best;
+        }
+        votes_inside += inside;
+      },
+      oneapi::tbb::simple_partitioner());  // at most 256 values: their histograms stay in L2
   return {mode, static_cast<double>(votes_inside) /
                     (static_cast<double>(frames.rows()) * static_cast<double>(picked.size()))};
 }

@@ -255,7 +255,11 @@ TEST(BackgroundRefit, RecoversTheBackgroundUnderMaskedObjects) {
   }
   const auto model = linalg::truncated_svd(video, 2);
   stages::BackgroundRefit refit(geometry, model);
-  for (Eigen::Index j = 0; j < frames; ++j) refit.add(j, video.col(j), masks[static_cast<std::size_t>(j)]);
+  const stages::FrameLevels levels = (video.array() * 255).round().cast<std::uint8_t>();  // as the matrix holds them
+  std::vector<std::uint8_t> all_masks;
+  for (const auto& mask : masks) all_masks.insert(all_masks.end(), mask.begin(), mask.end());
+  refit.add(levels, all_masks);
+  EXPECT_THROW(refit.add(levels, std::span(all_masks).first(all_masks.size() - 1)), Error);
   const Eigen::MatrixXd pixel_factor = refit.pixel_factor();
   Eigen::MatrixXd frame_factor(frames, 2);
   for (Eigen::Index j = 0; j < frames; ++j)

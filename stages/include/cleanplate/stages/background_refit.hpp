@@ -7,9 +7,10 @@
 //   1. each pixel's row of U S, over the frames where that pixel is background (V fixed); pixels
 //      background in fewer than 2k frames keep the model's row;
 //   2. each frame's row of V, over the pixels that are background in it (the new U S fixed).
-// Step 1 accumulates frame by frame (add(), O(pixels x k^2) each) inside the split; step 2 is one
-// more pass, independent per frame. The result is again a truncated SVD; its mean background over
-// the frames is the clean plate: one image of the background with nothing moving in it.
+// Step 1 is one pass over the frame matrix and the masks, in parallel over blocks of pixels whose
+// sums stay in cache while every frame passes; step 2 is one more pass, independent per frame. The result is again a
+// truncated SVD; its mean background over the frames is the clean plate: one image of the background with nothing
+// moving in it.
 //
 // Masks are packed bitmaps (stages::pack_mask), one bit per pixel.
 #pragma once
@@ -26,8 +27,9 @@ class BackgroundRefit {
  public:
   // Keeps a reference to `model`, which must outlive the refit.
   BackgroundRefit(const FrameGeometry& geometry, const linalg::SvdResult<float>& model);
-  // Step 1: frame `frame`'s column (as stacked) and its mask; frames in any order, one at a time.
-  void add(Eigen::Index frame, const Eigen::Ref<const Eigen::VectorXf>& column, std::span<const std::uint8_t> mask);
+  // Step 1 for the model's first frames.cols() frames: their levels (as stacked) and their packed
+  // masks, one after another in `masks`.
+  void add(const FramesRef& frames, std::span<const std::uint8_t> masks);
   // After step 1: each pixel value's row of U S (values x k).
   Eigen::MatrixXd pixel_factor() const;
   // Step 2 for one frame (safe to call concurrently): its row of V given pixel_factor(); `start`
