@@ -38,30 +38,26 @@ void BackgroundRefit::add(const FramesRef& frames, std::span<const std::uint8_t>
     throw Error("BackgroundRefit: the frames and masks do not match the model");
   const Eigen::MatrixXd V = model_.V.topRows(frame_count).cast<double>();  // x = (U S) v
   const Eigen::Index k = V.cols();
-  // Blocks of 1,024 pixels (whole mask bytes), whose sums stay in L1 while every frame passes.
-  constexpr Eigen::Index block_pixels = 1024;
-  oneapi::tbb::parallel_for(oneapi::tbb::blocked_range<Eigen::Index>(0, (pixels + block_pixels - 1) / block_pixels),
+  // The sums of pixels first .. first + count over every frame: they stay in L1 while the frames pass.
+  const auto add_block = [&](Eigen::Index first, Eigen::Index count) {
+    const Eigen::Index n = count * channels;
+    Eigen::ArrayXd w(count), x(n);
+    for (Eigen::Index j = 0; j < frame_count; ++j) {
+      const auto mask = masks.subspan(static_cast<std::size_t>(j) * mask_bytes, mask_bytes);
+      for (Eigen::Index q = 0; q < count; ++q) w[q] = !mask_bit(mask, first + q);
+      background_frames_.segment(first, count) += w;
+      for (Eigen::Index a = 0; a < k; ++a)
+        for (Eigen::Index b = 0; b < k; ++b) gram_.col(a * k + b).segment(first, count) += (V(j, a) * V(j, b)) * w;
+      x = frame_values(frames.col(j).segment(first * channels, n)).cast<double>();
+      Eigen::Map<Eigen::ArrayXXd>(x.data(), channels, count).rowwise() *= w.transpose();  // a pixel per column
+      for (Eigen::Index a = 0; a < k; ++a) moments_.col(a).segment(first * channels, n) += V(j, a) * x;
+    }
+  };
+  constexpr Eigen::Index block = 1024;  // pixels: whole mask bytes
+  oneapi::tbb::parallel_for(oneapi::tbb::blocked_range<Eigen::Index>(0, (pixels + block - 1) / block),
                             [&](const auto& blocks) {
-                              Eigen::ArrayXd w(block_pixels), weighted_x(block_pixels * channels);
-                              for (Eigen::Index block = blocks.begin(); block < blocks.end(); ++block) {
-                                const Eigen::Index first = block * block_pixels,
-                                                   count = std::min(block_pixels, pixels - first), n = count * channels;
-                                for (Eigen::Index j = 0; j < frame_count; ++j) {
-                                  const auto mask = masks.subspan(static_cast<std::size_t>(j) * mask_bytes, mask_bytes);
-                                  auto weights = w.head(count);
-                                  for (Eigen::Index q = 0; q < count; ++q) weights[q] = !mask_bit(mask, first + q);
-                                  background_frames_.segment(first, count) += weights;
-                                  for (Eigen::Index a = 0; a < k; ++a)
-                                    for (Eigen::Index b = 0; b < k; ++b)
-                                      gram_.col(a * k + b).segment(first, count) += (V(j, a) * V(j, b)) * weights;
-                                  auto x = weighted_x.head(n);
-                                  x = frame_values(frames.col(j).segment(first * channels, n)).cast<double>();
-                                  Eigen::Map<Eigen::ArrayXXd>(x.data(), channels, count).rowwise() *=
-                                      weights.transpose();  // pixel per column
-                                  for (Eigen::Index a = 0; a < k; ++a)
-                                    moments_.col(a).segment(first * channels, n) += V(j, a) * x;
-                                }
-                              }
+                              for (Eigen::Index b = blocks.begin(); b < blocks.end(); ++b)
+                                add_block(b * block, std::min(block, pixels - b * block));
                             });
 }
 
