@@ -137,7 +137,7 @@ class SeparateRun {
   double squared_norm_ = 0;  // ||X||_F^2, summed while stacking
   cv::Mat seed_threshold_;   // per pixel
   std::optional<stages::BackgroundRefit> refit_;
-  std::vector<std::uint8_t> mask_bits_;  // every frame's mask, packed, for the refit and model.npz
+  std::vector<std::uint8_t> mask_bits_;  // every frame's (or the sample's) mask, packed, for the refit and model.npz
   linalg::SvdResult<float> refit_background_;
   SeparateResult result_;
   // A video longer than the memory allows is read twice: first an evenly spaced sample of its
@@ -347,10 +347,9 @@ class SeparateRun {
     stream.refit_factor = refit.pixel_factor();
     Eigen::MatrixXd frame_factor(n, k);
     oneapi::tbb::parallel_for(0L, n, [&](long j) {
-      frame_factor.row(j) = refit
-                                .frame_factor(stream.refit_factor, stages::frame_values(frames.col(j)), mask_of(j),
-                                              svd.V.row(j).transpose().cast<double>())
-                                .transpose();
+      frame_factor.row(j) =
+          refit.frame_factor(stream.refit_factor, frames.col(j), mask_of(j), svd.V.row(j).transpose().cast<double>())
+              .transpose();
     });
     refit_background_ = stages::to_svd(stream.refit_factor, frame_factor);
     // P v = U S w for the refit's U and S, so w = S^-1 U^T P v.
@@ -404,10 +403,9 @@ class SeparateRun {
     const Eigen::MatrixXd pixel_factor = refit_->pixel_factor();
     Eigen::MatrixXd frame_factor(frames, pixel_factor.cols());
     oneapi::tbb::parallel_for(0L, frames, [&](long j) {
-      frame_factor.row(j) = refit_
-                                ->frame_factor(pixel_factor, stages::frame_values(matrix.col(j)), mask_of(j),
-                                               model_.svd.V.row(j).transpose().cast<double>())
-                                .transpose();
+      frame_factor.row(j) =
+          refit_->frame_factor(pixel_factor, matrix.col(j), mask_of(j), model_.svd.V.row(j).transpose().cast<double>())
+              .transpose();
     });
     refit_background_ = stages::to_svd(pixel_factor, frame_factor);
     result_.seconds.refit = seconds_since(started);
@@ -503,16 +501,16 @@ class SeparateRun {
   }
 
   // A streamed frame's refit coordinates, its row of V as model.npz stores it, and its coded
-  // foreground (`original`: the column as 8-bit values).
-  void refit_streamed(SplitFrame& frame, const Eigen::Ref<const Eigen::VectorXf>& column, const cv::Mat& original,
+  // foreground (`levels`: the frame's column of 8-bit values).
+  void refit_streamed(SplitFrame& frame, const Eigen::Ref<const stages::FrameColumnLevels>& levels,
                       const Eigen::VectorXf& coordinates) const {
     const auto bits = stages::pack_mask(frame.mask);
-    frame.refit = refit_->frame_factor(stream_->refit_factor, column, bits, coordinates.cast<double>());
+    frame.refit = refit_->frame_factor(stream_->refit_factor, levels, bits, coordinates.cast<double>());
     if (!stream_->model) return;
     const auto& model = stream_->model->header();
     frame.stored = io::quantize_row(stream_->to_stored * frame.refit.cast<float>(), model.precision, model.V_scale);
     const io::CodedFrame coded = io::encode_foreground(
-        {original.data, original.total() * original.elemSize()}, stream_->model->background(frame.stored), bits,
+        {levels.data(), static_cast<std::size_t>(levels.size())}, stream_->model->background(frame.stored), bits,
         geometry_.channels, model.foreground_step, static_cast<int>(model.foreground_tolerance));
     frame.coded = std::make_shared<io::ModelWriter::DeflatedFrame>(stream_->model->deflate(coded));
     frame.squared_error = coded.squared_error;
@@ -573,8 +571,8 @@ class SeparateRun {
       cv::Mat original =
           stream_ ? stages::convert_frame(work.image, geometry_) : stages::levels_image(frames.col(j), geometry_);
       if (!original.isContinuous()) original = original.clone();
-      const Eigen::VectorXf column =
-          stages::frame_values(Eigen::Map<const stages::FrameColumnLevels>(original.data, geometry_.values()));
+      const Eigen::Map<const stages::FrameColumnLevels> levels(original.data, geometry_.values());
+      const Eigen::VectorXf column = stages::frame_values(levels);
       Eigen::VectorXf coordinates, background;
       if (stream_) {
         coordinates = stages::fit_frame(stream_->factor, column, stream_->band, stream_->start,
@@ -587,7 +585,7 @@ class SeparateRun {
       frame.index = j;
       frame.mask = mask_for(column - background);
       if (stream_) {  // prepare_stream made the refit
-        refit_streamed(frame, column, original, coordinates);
+        refit_streamed(frame, levels, coordinates);
       } else if (refit_) {  // each frame its own bytes: no race
         const auto bits = stages::pack_mask(frame.mask);
         std::copy(bits.begin(), bits.end(), mask_of(j).begin());

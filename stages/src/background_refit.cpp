@@ -78,7 +78,7 @@ Eigen::MatrixXd BackgroundRefit::pixel_factor() const {
 }
 
 Eigen::VectorXd BackgroundRefit::frame_factor(const Eigen::MatrixXd& pixel_factor,
-                                              const Eigen::Ref<const Eigen::VectorXf>& column,
+                                              const Eigen::Ref<const FrameColumnLevels>& column,
                                               std::span<const std::uint8_t> mask, Eigen::VectorXd start) const {
   const Eigen::Index k = pixel_factor.cols(), channels = geometry_.channels, pixels = geometry_.pixels();
   // The normal equations over the values of the pixels outside the mask, a block at a time.
@@ -92,7 +92,8 @@ Eigen::VectorXd BackgroundRefit::frame_factor(const Eigen::MatrixXd& pixel_facto
     auto w = weights.head(n);
     for (Eigen::Index q = 0; q < count; ++q) w.segment(q * channels, channels).setConstant(!mask_bit(mask, first + q));
     detail::add_normal_equations(pixel_factor.middleRows(first * channels, n),
-                                 column.segment(first * channels, n).array().cast<double>(), w, gram, moment);
+                                 frame_values(column.segment(first * channels, n)).array().cast<double>(), w, gram,
+                                 moment);
     counted += w.sum();
   }
   if (counted >= 2 * k) solve_normal(gram, moment, start);

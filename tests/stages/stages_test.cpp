@@ -264,7 +264,7 @@ TEST(BackgroundRefit, RecoversTheBackgroundUnderMaskedObjects) {
   Eigen::MatrixXd frame_factor(frames, 2);
   for (Eigen::Index j = 0; j < frames; ++j)
     frame_factor.row(j) = refit
-                              .frame_factor(pixel_factor, video.col(j), masks[static_cast<std::size_t>(j)],
+                              .frame_factor(pixel_factor, levels.col(j), masks[static_cast<std::size_t>(j)],
                                             model.V.row(j).transpose().cast<double>())
                               .transpose();
   const auto result = stages::to_svd(pixel_factor, frame_factor);

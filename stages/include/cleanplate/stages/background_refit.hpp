@@ -34,7 +34,7 @@ class BackgroundRefit {
   Eigen::MatrixXd pixel_factor() const;
   // Step 2 for one frame (safe to call concurrently): its row of V given pixel_factor(); `start`
   // (its row in the model) when fewer than 2k values are background.
-  Eigen::VectorXd frame_factor(const Eigen::MatrixXd& pixel_factor, const Eigen::Ref<const Eigen::VectorXf>& column,
+  Eigen::VectorXd frame_factor(const Eigen::MatrixXd& pixel_factor, const Eigen::Ref<const FrameColumnLevels>& column,
                                std::span<const std::uint8_t> mask, Eigen::VectorXd start) const;
 
  private:
