@@ -283,6 +283,53 @@ void ModelWriter::finish(double psnr) {
 
 namespace {
 
+// A deflated run as a part file stores it: offset, compressed bytes, bytes, CRC-32.
+std::vector<std::int64_t> run_numbers(const DeflatedRun& run) {
+  return {static_cast<std::int64_t>(run.offset), static_cast<std::int64_t>(run.compressed),
+          static_cast<std::int64_t>(run.size), run.crc};
+}
+
+std::filesystem::path beside(const std::filesystem::path& part, const std::string& array) {
+  return std::filesystem::path(part) += "." + array + ".deflate";
+}
+
+}  // namespace
+
+void ModelWriter::finish_part() {
+  NpzWriter npz;
+  Eigen::MatrixXf V(frames(), header_.rank());
+  for (long j = 0; j < frames(); ++j) V.row(j) = V_rows_[static_cast<std::size_t>(j)].transpose();
+  npz.add("V", V);  // float32 holds the stored values exactly
+  npz.add("foreground_offsets", offsets_);
+  npz.add("foreground_mask", run_numbers(masks_->keep(beside(path_, "foreground_mask"))));
+  npz.add("foreground_values", run_numbers(values_->keep(beside(path_, "foreground_values"))));
+  npz.write(path_);
+}
+
+void ModelWriter::append_part(const std::filesystem::path& part) {
+  const NpzReader npz(part);
+  const Eigen::MatrixXf V = npz.matrix("V");
+  const std::vector<std::int64_t> offsets = npz.integers("foreground_offsets");
+  const auto run = [&](const std::string& array) {
+    const std::vector<std::int64_t> numbers = npz.integers(array);
+    if (numbers.size() != 4) throw Error("cannot read model part '" + part.string() + "': " + array + " is not a run");
+    return DeflatedRun{beside(part, array), static_cast<std::uint64_t>(numbers[0]),
+                       static_cast<std::uint64_t>(numbers[1]), static_cast<std::uint64_t>(numbers[2]),
+                       static_cast<std::uint32_t>(numbers[3])};
+  };
+  if (V.cols() != header_.rank() || offsets.size() != static_cast<std::size_t>(V.rows()) + 1 || offsets.front() != 0)
+    throw Error("cannot read model part '" + part.string() + "': it does not match the model");
+  masks_->append(run("foreground_mask"));
+  values_->append(run("foreground_values"));
+  for (Eigen::Index j = 0; j < V.rows(); ++j) {
+    offsets_.push_back(coded_pixels_ + offsets[static_cast<std::size_t>(j) + 1]);
+    V_rows_.push_back(V.row(j).transpose());
+  }
+  coded_pixels_ += offsets.back();
+}
+
+namespace {
+
 // Checks of one file's arrays; every failure names the file and what is wrong.
 class Validator {
  public:

@@ -10,6 +10,8 @@
 #include <cstring>
 #include <limits>
 #include <memory>
+#include <utility>
+#include <vector>
 
 #include "cleanplate/error.hpp"
 #include "cleanplate/io/atomic_file.hpp"
@@ -147,7 +149,8 @@ DeflatedNpyWriter::DeflatedNpyWriter(const std::filesystem::path& near, std::str
   path_ += ".partial-" + std::to_string(::getpid()) + "-" + std::to_string(count++) + ".deflate";
   file_ = std::fopen(path_.c_str(), "w+b");
   if (!file_) throw Error("cannot write '" + path_.string() + "': " + std::strerror(errno));
-  append({std::string(stored_preamble(descr_, {0, 0}).size(), '\0'), 0, 0});  // the header's room
+  append(DeflatedPiece{std::string(stored_preamble(descr_, {0, 0}).size(), '\0'), 0, 0});  // the header's room
+  room_ = compressed_size_;
 }
 
 DeflatedNpyWriter::~DeflatedNpyWriter() {
@@ -162,6 +165,39 @@ void DeflatedNpyWriter::append(const DeflatedPiece& piece) {
   compressed_size_ += piece.bytes.size();
   data_crc_ = static_cast<std::uint32_t>(crc32_combine(data_crc_, piece.crc, static_cast<z_off_t>(piece.size)));
   size_ += piece.size;
+}
+
+void DeflatedNpyWriter::append(const DeflatedRun& run) {
+  std::FILE* input = std::fopen(run.path.c_str(), "rb");
+  if (!input || std::fseek(input, static_cast<long>(run.offset), SEEK_SET) != 0) {
+    if (input) std::fclose(input);
+    throw Error("cannot read '" + run.path.string() + "': " + std::strerror(errno));
+  }
+  std::vector<char> buffer(1 << 20);
+  for (std::uint64_t left = run.compressed; left > 0;) {
+    const std::size_t chunk = std::min<std::uint64_t>(left, buffer.size());
+    const bool read = std::fread(buffer.data(), 1, chunk, input) == chunk;
+    if (!read || std::fwrite(buffer.data(), 1, chunk, file_) != chunk) {
+      std::fclose(input);
+      throw Error("cannot append '" + run.path.string() + "' to '" + path_.string() + "'" +
+                  (read ? std::string(": ") + std::strerror(errno) : ": it is shorter than its part says"));
+    }
+    left -= chunk;
+  }
+  std::fclose(input);
+  compressed_size_ += run.compressed;
+  data_crc_ = static_cast<std::uint32_t>(crc32_combine(data_crc_, run.crc, static_cast<z_off_t>(run.size)));
+  size_ += run.size;
+}
+
+DeflatedRun DeflatedNpyWriter::keep(const std::filesystem::path& path) {
+  const bool closed = std::fclose(std::exchange(file_, nullptr)) == 0;
+  std::error_code error;
+  if (closed) std::filesystem::rename(path_, path, error);
+  if (!closed || error)
+    throw Error("cannot keep '" + path_.string() + "' as '" + path.string() +
+                "': " + (closed ? error.message() : std::strerror(errno)));
+  return {path, room_, compressed_size_ - room_, size_, data_crc_};
 }
 
 void DeflatedNpyWriter::finish(const std::vector<std::int64_t>& shape) {

@@ -1,6 +1,8 @@
 #include "cleanplate/io/video_sink.hpp"
 
+#include <algorithm>
 #include <cstdio>
+#include <memory>
 #include <opencv2/imgcodecs.hpp>
 
 #include "cleanplate/error.hpp"
@@ -142,6 +144,61 @@ void VideoSink::finish() {
   e.check(av_write_trailer(e.format), "trailer");
   e.check(avio_closep(&e.format->pb), "closing");
   file_.commit();
+}
+
+void concatenate_videos(const std::vector<fs::path>& parts, const fs::path& path) {
+  AtomicFile file(path);
+  const auto fail = [&](int code, const std::string& what) {
+    if (code < 0) throw Error("cannot join videos into '" + path.string() + "': " + what + ": " + av_error(code));
+  };
+  AVFormatContext* output = nullptr;
+  fail(avformat_alloc_output_context2(&output, nullptr, nullptr, file.temporary().c_str()), "container");
+  const std::unique_ptr<AVFormatContext, void (*)(AVFormatContext*)> output_owner(output, [](AVFormatContext* f) {
+    if (f->pb) avio_closep(&f->pb);
+    avformat_free_context(f);
+  });
+  const std::unique_ptr<AVPacket, void (*)(AVPacket*)> packet(av_packet_alloc(),
+                                                              [](AVPacket* p) { av_packet_free(&p); });
+  AVStream* stream = nullptr;
+  std::int64_t end = 0;  // in the output's time base: where the next part starts
+  for (const fs::path& part : parts) {
+    AVFormatContext* input = nullptr;
+    fail(avformat_open_input(&input, part.c_str(), nullptr, nullptr), "opening " + part.string());
+    const std::unique_ptr<AVFormatContext*, void (*)(AVFormatContext**)> input_owner(&input, avformat_close_input);
+    fail(avformat_find_stream_info(input, nullptr), "reading " + part.string());
+    if (input->nb_streams != 1) fail(AVERROR_INVALIDDATA, part.string() + " is not one video stream");
+    const AVStream* source = input->streams[0];
+    if (!stream) {  // the first part declares the stream: the encoders had the same settings
+      stream = avformat_new_stream(output, nullptr);
+      if (!stream) fail(AVERROR(ENOMEM), "stream");
+      fail(avcodec_parameters_copy(stream->codecpar, source->codecpar), "stream");
+      stream->codecpar->codec_tag = 0;
+      stream->time_base = source->time_base;
+      fail(avio_open(&output->pb, file.temporary().c_str(), AVIO_FLAG_WRITE), "opening");
+      AVDictionary* muxer = nullptr;
+      if (path.extension() == ".mp4") av_dict_set(&muxer, "movflags", "+faststart", 0);
+      const int header = avformat_write_header(output, &muxer);
+      av_dict_free(&muxer);
+      fail(header, "header");
+    }
+    // The part's first frame starts where the previous part ended.
+    std::int64_t first = AV_NOPTS_VALUE, last = end;
+    while (av_read_frame(input, packet.get()) >= 0) {
+      av_packet_rescale_ts(packet.get(), source->time_base, stream->time_base);
+      if (first == AV_NOPTS_VALUE) first = packet->pts;
+      packet->pts += end - first;
+      packet->dts += end - first;
+      last = std::max(last, packet->pts + packet->duration);
+      packet->stream_index = stream->index;
+      packet->pos = -1;
+      fail(av_interleaved_write_frame(output, packet.get()), "writing");
+    }
+    end = last;
+  }
+  if (!stream) throw Error("cannot join videos into '" + path.string() + "': no parts");
+  fail(av_write_trailer(output), "trailer");
+  fail(avio_closep(&output->pb), "closing");
+  file.commit();
 }
 
 PngSequenceSink::PngSequenceSink(const fs::path& folder, std::string prefix)

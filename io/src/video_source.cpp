@@ -161,6 +161,16 @@ bool VideoSource::skip(long frames) {
   return true;
 }
 
+bool VideoSource::seek(long index) {
+  if (live() || index < 0) return false;
+  if (index == next_index_ - (first_ ? 1 : 0)) return true;  // already there: keep what was decoded
+  first_.reset();
+  next_index_ = index;
+  // OpenCV's FFmpeg backend seeks to the keyframe before and decodes up to the frame: exact.
+  return kind_ == SourceKind::image_folder ? index <= static_cast<long>(files_.size())
+                                           : capture_.set(cv::CAP_PROP_POS_FRAMES, static_cast<double>(index));
+}
+
 }  // namespace cleanplate::io
 
 namespace cleanplate::io {

@@ -11,6 +11,7 @@
 #include <type_traits>
 
 #include "cleanplate/error.hpp"
+#include "cleanplate/pipeline/cluster.hpp"
 #include "cleanplate/pipeline/evaluate.hpp"
 #include "cleanplate/pipeline/interrupt.hpp"
 #include "cleanplate/pipeline/live.hpp"
@@ -185,7 +186,7 @@ bool parse_command_line(const std::vector<std::string>& arguments, const po::opt
 
 }  // namespace
 
-std::optional<SeparateResult> separate_command(const std::vector<std::string>& arguments) try {
+std::optional<SeparateResult> separate_command(const std::vector<std::string>& arguments, const Cluster& cluster) try {
   SeparateOptions o;
   ModelArguments model;
   std::string output = "out", outputs = "background,foreground,mask,model", max_memory, method = "robust",
@@ -229,7 +230,8 @@ std::optional<SeparateResult> separate_command(const std::vector<std::string>& a
   const bool quiet = vm.count("quiet") > 0;
   o.progress = !quiet;
 
-  const SeparateResult result = separate(o);
+  const SeparateResult result = separate(o, cluster);
+  if (!cluster.leader()) return result;  // rank 0 speaks for the run
   if (result.source_ended_early)
     std::fprintf(stderr,
                  "cleanplate: warning: '%s' announced %ld frames but only %ld could be decoded; separated those\n",
@@ -244,8 +246,16 @@ namespace {
 
 int run_separate(const std::vector<std::string>& arguments) {
   install_interrupt_handlers();
-  const std::optional<SeparateResult> result = separate_command(arguments);
-  return result && result->interrupted ? interrupted_exit : 0;
+  const Cluster cluster(/*join=*/true);
+  try {
+    const std::optional<SeparateResult> result = separate_command(arguments, cluster);
+    return result && result->interrupted ? interrupted_exit : 0;
+  } catch (const std::exception& e) {
+    if (cluster.size() == 1) throw;
+    // The other ranks wait in a collective: end the job, naming who failed and why.
+    std::fprintf(stderr, "cleanplate separate: rank %d of %d: %s\n", cluster.rank(), cluster.size(), e.what());
+    cluster.abort();
+  }
 }
 
 int run_live(const std::vector<std::string>& arguments) {

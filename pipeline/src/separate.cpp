@@ -5,6 +5,7 @@
 #include <oneapi/tbb/parallel_pipeline.h>
 #include <unistd.h>
 
+#include <array>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -12,6 +13,7 @@
 #include <cstring>
 #include <map>
 #include <memory>
+#include <opencv2/imgcodecs.hpp>
 #include <optional>
 #include <utility>
 
@@ -20,6 +22,7 @@
 #include "cleanplate/io/model_file.hpp"
 #include "cleanplate/io/video_sink.hpp"
 #include "cleanplate/io/video_source.hpp"
+#include "cleanplate/pipeline/cluster.hpp"
 #include "cleanplate/pipeline/interrupt.hpp"
 #include "cleanplate/pipeline/progress.hpp"
 #include "cleanplate/stages/background_refit.hpp"
@@ -104,8 +107,8 @@ struct WorkFrame {
 // One run of `separate`: the steps in order, sharing the source, the matrix and the result.
 class SeparateRun {
  public:
-  explicit SeparateRun(const SeparateOptions& options)
-      : options_(options), source_(options.input), progress_(options.progress) {
+  SeparateRun(const SeparateOptions& options, const Cluster& cluster)
+      : options_(options), cluster_(cluster), source_(options.input), progress_(options.progress && cluster.leader()) {
     geometry_ = stages::geometry_for(source_.size(), options.convert);
     result_.geometry = geometry_;
     result_.fps = source_.fps();
@@ -117,17 +120,27 @@ class SeparateRun {
 
   SeparateResult run() {
     const auto started = Clock::now();
+    if (ranks() > 1) plan_ranks();
     read();
-    if (!result_.interrupted) decompose();
-    if (!result_.interrupted && sampled()) prepare_stream();
+    if (!agree_interrupted()) decompose();
+    if (!agree_interrupted() && sampled()) prepare_stream();
     if (!result_.interrupted) split();
     result_.seconds.total = seconds_since(started);
-    write_summary();
+    if (ranks() > 1) gather_rank_figures();
+    if (cluster_.leader()) write_summary();
+    if (ranks() > 1 && cluster_.leader()) fs::remove_all(parts_);
     return std::move(result_);
   }
 
  private:
   const SeparateOptions& options_;
+  const Cluster& cluster_;
+  // Under mpirun this process splits frames [first_, last_) (after --start) of the video, and
+  // writes its outputs as parts that rank 0 joins; one process splits them all.
+  long first_ = 0, last_ = -1;
+  fs::path parts_;
+  std::vector<double> rank_figures_;  // rank_figure_names, rank after rank
+  long rank_frames_ = 0;              // frames this process split
   io::VideoSource source_;
   Progress progress_;
   stages::FrameGeometry geometry_;
@@ -155,6 +168,74 @@ class SeparateRun {
   std::optional<Stream> stream_;
 
   bool sampled() const { return !sample_.empty(); }
+  int ranks() const { return cluster_.size(); }
+
+  // mpirun: every rank keeps the frames one process would (all of them when they fit, else the
+  // same even sample) and reads those in its own range; the ranks share them, so each one
+  // decomposes the same matrix. Then each decodes and splits its range, as a process whose video
+  // did not fit does: what crosses ranges is the sample, once.
+  void plan_ranks() {
+    const long n = expected_frames();
+    if (n < 0)
+      throw Error("under mpirun the input must announce its frame count (a video file or image folder), and '" +
+                  options_.input + "' does not");
+    if (n < ranks())
+      throw Error("under mpirun every rank needs a frame: " + std::to_string(n) + " frames for " +
+                  std::to_string(ranks()) + " ranks");
+    sample_ = stages::evenly_spaced_frames(n, needed_bytes(n) <= static_cast<double>(max_memory_) ? n : sample_size(n));
+    first_ = cluster_.first_frame(cluster_.rank(), n);
+    last_ = cluster_.first_frame(cluster_.rank() + 1, n);
+    parts_ = options_.output / ".cleanplate-parts";
+    if (cluster_.leader()) {
+      fs::remove_all(parts_);  // a killed run's
+      fs::create_directories(parts_);
+    }
+    cluster_.barrier();
+  }
+
+  // The first column of the sample at or after `frame`.
+  long sample_column(long frame) const {
+    return static_cast<long>(std::lower_bound(sample_.begin(), sample_.end(), frame) - sample_.begin());
+  }
+
+  // Where this process writes an output: its own name, or under mpirun the rank's part of it.
+  fs::path part(const std::string& name, int rank) const {
+    return parts_ / ("rank" + std::to_string(rank) + "-" + name);
+  }
+  fs::path output_or_part(const std::string& name) const {
+    return ranks() > 1 ? part(name, cluster_.rank()) : options_.output / name;
+  }
+
+  // mpirun: the sample's columns, each read by the rank whose range holds the frame, to every rank.
+  void share_sample(bool complete) {
+    if (!complete && !interrupted())
+      throw Error("'" + options_.input + "' ended before the " + std::to_string(expected_frames()) +
+                  " frames it announced; separate it without mpirun, which takes a truncated file");
+    std::vector<long> first(static_cast<std::size_t>(ranks()) + 1);
+    for (int r = 0; r <= ranks(); ++r)
+      first[static_cast<std::size_t>(r)] = sample_column(cluster_.first_frame(r, expected_frames()));
+    cluster_.share_columns(matrix_->column(0).data(), geometry_.values(), first);
+    std::array<double, 1> norm{squared_norm_};
+    cluster_.sum(norm);
+    squared_norm_ = norm[0];
+    matrix_->set_count(static_cast<Eigen::Index>(sample_.size()));
+  }
+
+  // An interrupt on any rank stops them all at the same step.
+  bool agree_interrupted() {
+    std::array<double, 1> flag{result_.interrupted ? 1.0 : 0.0};
+    cluster_.sum(flag);
+    return result_.interrupted = flag[0] > 0;
+  }
+
+  static constexpr std::array<const char*, 6> rank_figure_names{"first_frame", "frames",     "read",
+                                                                "decompose",   "split_wall", "total"};
+  void gather_rank_figures() {
+    const auto& s = result_.seconds;
+    const std::array<double, 6> figures{
+        static_cast<double>(first_), static_cast<double>(rank_frames_), s.read, s.decompose, s.split_wall, s.total};
+    rank_figures_ = cluster_.gather(figures);
+  }
 
   fs::path out(const std::string& name) { return options_.output / name; }
   void wrote(const std::string& name) { result_.files.push_back(name); }
@@ -236,10 +317,13 @@ class SeparateRun {
       if (options_.rank > expected)
         throw Error("--rank " + std::to_string(options_.rank) + " is larger than the number of frames (" +
                     std::to_string(expected) + ")");
-      if (needed_bytes(expected) > static_cast<double>(max_memory_))
+      if (!sampled() && needed_bytes(expected) > static_cast<double>(max_memory_))
         sample_ = stages::evenly_spaced_frames(expected, sample_size(expected));
     }
-    if (options_.start > 0 && !source_.skip(options_.start))
+    // The sample's columns this process reads: all of them, or under mpirun those in its range.
+    const long begin = ranks() > 1 ? sample_column(first_) : 0, end = ranks() > 1 ? sample_column(last_) : -1;
+    if (begin > 0 ? !source_.seek(options_.start + sample_[static_cast<std::size_t>(begin)])
+                  : options_.start > 0 && !source_.skip(options_.start))
       throw Error("--start " + std::to_string(options_.start) + " is past the end of '" + options_.input + "'");
     const long fitting = static_cast<long>((static_cast<double>(max_memory_) - split_bytes()) / matrix_bytes(1));
     const long columns = sampled() ? static_cast<long>(sample_.size()) : expected;
@@ -253,14 +337,15 @@ class SeparateRun {
     std::atomic<long> capacity = matrix_->capacity();
     const auto started = Clock::now();
     BusyTime decode_time, convert_time, stack_time;
-    long decoded = 0, position = 0;  // columns made, frames consumed
-    progress_.start(sampled() ? "sampling" : "reading", sampled() ? static_cast<long>(sample_.size()) : expected);
+    // Columns made, frames consumed.
+    long decoded = begin, position = begin > 0 ? sample_[static_cast<std::size_t>(begin)] : 0;
+    const long sample_end = end >= 0 ? end : static_cast<long>(sample_.size());
+    progress_.start(sampled() ? "sampling" : "reading", sampled() ? sample_end - begin : expected);
     flow::graph graph;
     flow::input_node<DecodedFrame> decode(graph, [&](oneapi::tbb::flow_control& control) -> DecodedFrame {
       auto busy = decode_time.measure();
       std::optional<io::Frame> frame;
-      const bool last =
-          sampled() ? decoded == static_cast<long>(sample_.size()) : options_.frames >= 0 && decoded >= options_.frames;
+      const bool last = sampled() ? decoded == sample_end : options_.frames >= 0 && decoded >= options_.frames;
       const long skipped = sampled() && !last ? sample_[static_cast<std::size_t>(decoded)] - position : 0;
       if (interrupted() || last || !source_.skip(skipped) || !(frame = source_.next())) {
         control.stop();
@@ -283,7 +368,7 @@ class SeparateRun {
       return converted;
     });
     flow::sequencer_node<ConvertedFrame> in_order(
-        graph, [](const ConvertedFrame& frame) { return static_cast<std::size_t>(frame.index); });
+        graph, [&](const ConvertedFrame& frame) { return static_cast<std::size_t>(frame.index - begin); });
     flow::function_node<ConvertedFrame, flow::continue_msg> stack(graph, flow::serial,
                                                                   [&](const ConvertedFrame& frame) {
                                                                     auto busy = stack_time.measure();
@@ -295,7 +380,7 @@ class SeparateRun {
                                                                     }
                                                                     matrix_->set_count(frame.index + 1);
                                                                     squared_norm_ += frame.squared_norm;
-                                                                    progress_.update(frame.index + 1);
+                                                                    progress_.update(frame.index + 1 - begin);
                                                                     return flow::continue_msg();
                                                                   });
     flow::make_edge(decode, in_flight);
@@ -306,6 +391,7 @@ class SeparateRun {
     decode.activate();
     graph.wait_for_all();
     progress_.finish();
+    if (ranks() > 1) share_sample(decoded == sample_end);
 
     result_.frames = matrix_->count();
     result_.interrupted = interrupted();
@@ -360,7 +446,7 @@ class SeparateRun {
     if (options_.outputs.model) {
       io::ModelFile header = model_header(refit_background_);
       if (header.precision == io::FactorPrecision::int8) header.V_scale *= 1.5;  // room beyond the sample's range
-      stream.model.emplace(out("model.npz"), std::move(header));
+      stream.model.emplace(output_or_part("model.npz"), std::move(header));
     }
     result_.seconds.refit = seconds_since(started);
   }
@@ -521,6 +607,7 @@ class SeparateRun {
   //   slot when all wrote)
   void split() {
     const long n = sampled() ? expected_frames() : result_.frames;
+    if (last_ < 0) last_ = n;
     const double fps = result_.fps > 0 ? result_.fps : 25;
     const cv::Size size(geometry_.width, geometry_.height);
     const bool color = geometry_.channels == 3;
@@ -529,9 +616,11 @@ class SeparateRun {
     std::optional<io::PngSequenceSink> mask_images;
     io::VideoOptions mask_format = options_.video;
     mask_format.lossless = options_.lossless_masks;
-    if (options_.outputs.mask) mask_video.emplace(out("mask.mp4"), size, fps, false, mask_format);
-    if (options_.outputs.foreground) foreground_video.emplace(out("foreground.mp4"), size, fps, color, options_.video);
-    if (background_video) background_video_sink.emplace(out("background.mp4"), size, fps, color, options_.video);
+    if (options_.outputs.mask) mask_video.emplace(output_or_part("mask.mp4"), size, fps, false, mask_format);
+    if (options_.outputs.foreground)
+      foreground_video.emplace(output_or_part("foreground.mp4"), size, fps, color, options_.video);
+    if (background_video)
+      background_video_sink.emplace(output_or_part("background.mp4"), size, fps, color, options_.video);
     if (options_.outputs.png) mask_images.emplace(out("masks"));
 
     if ((options_.outputs.background || options_.outputs.model) && !stream_) {
@@ -541,7 +630,7 @@ class SeparateRun {
     std::optional<io::VideoSource> again;  // a streamed split decodes the video a second time
     if (stream_) {
       again.emplace(options_.input);
-      if (!again->skip(options_.start))
+      if (first_ > 0 ? !again->seek(options_.start + first_) : !again->skip(options_.start))
         throw Error("'" + options_.input + "' ended before --start " + std::to_string(options_.start));
     }
 
@@ -551,13 +640,13 @@ class SeparateRun {
 
     const auto started = Clock::now();
     BusyTime decode_time, split_time, write_time;
-    long next = 0;
+    long next = first_;
     const auto frames = matrix_->view();
     flow::graph graph;
     flow::input_node<WorkFrame> input(graph, [&](oneapi::tbb::flow_control& control) -> WorkFrame {
       auto busy = decode_time.measure();
       std::optional<io::Frame> decoded;
-      if (next == n || interrupted() || (again && !(decoded = again->next()))) {
+      if (next == last_ || interrupted() || (again && !(decoded = again->next()))) {
         control.stop();
         return {};
       }
@@ -600,7 +689,7 @@ class SeparateRun {
       return frame;
     });
     flow::sequencer_node<SplitFrame> in_order(
-        graph, [](const SplitFrame& frame) { return static_cast<std::size_t>(frame.index); });
+        graph, [&](const SplitFrame& frame) { return static_cast<std::size_t>(frame.index - first_); });
     flow::broadcast_node<SplitFrame> to_writers(graph);
 
     std::vector<std::unique_ptr<flow::function_node<SplitFrame, long>>> writers;
@@ -629,7 +718,7 @@ class SeparateRun {
     // A frame is written when every writer has returned its number.
     std::map<long, std::size_t> writers_done;
     long written = 0;
-    progress_.start(stream_ ? "separating" : "writing", n);
+    progress_.start(stream_ ? "separating" : "writing", last_ - first_);
     using DoneNode = flow::multifunction_node<long, std::tuple<flow::continue_msg>>;
     DoneNode done(graph, flow::serial, [&](long j, DoneNode::output_ports_type& ports) {
       if (++writers_done[j] < writers.size()) return;
@@ -658,20 +747,29 @@ class SeparateRun {
     if (stream_) {
       result_.seconds.decode += decode_time.seconds();
       result_.frames = written;
-      result_.source_ended_early = !result_.interrupted && written < n;
+      result_.source_ended_early = !result_.interrupted && written < last_ - first_;
     }
 
     // Finalize whatever was written, also after an interrupt: the files are valid, and the
     // summary says how many frames they hold.
-    const auto finish = [&](auto& sink, const char* name) {
-      if (sink && written > 0) {
-        sink->finish();
-        wrote(name);
+    rank_frames_ = written;
+    std::vector<std::string> videos;
+    for (auto [sink, name] : {std::pair(&mask_video, "mask.mp4"), std::pair(&foreground_video, "foreground.mp4"),
+                              std::pair(&background_video_sink, "background.mp4")})
+      if (*sink && written > 0) {
+        (*sink)->finish();
+        videos.push_back(name);
       }
-    };
-    finish(mask_video, "mask.mp4");
-    finish(foreground_video, "foreground.mp4");
-    finish(background_video_sink, "background.mp4");
+    if (ranks() > 1) {
+      if (!result_.interrupted && written < last_ - first_)
+        throw Error("'" + options_.input + "' ended at frame " + std::to_string(options_.start + first_ + written) +
+                    ", before the " + std::to_string(n) + " frames it announced; separate it without mpirun");
+      if (stream_->model && written > 0) stream_->model->finish_part();
+      for (std::size_t i = 0; i < previews.size(); ++i)
+        if (!previews[i].mask.empty()) write_preview_part(previews[i], i);
+      return join_parts(written, refit_sum, squared_error, preview_frames);
+    }
+    for (const auto& name : videos) wrote(name);
     if (mask_images && written > 0) wrote("masks/");
     if (refit_ && !stream_ && written > 0) refit_background(written);
     if (options_.outputs.background && written > 0) {
@@ -691,6 +789,80 @@ class SeparateRun {
         result_.seconds.model = seconds_since(started_model);
       }
     }
+  }
+
+  // mpirun: one preview row of the split, for rank 0's contact sheet (PNG: exact).
+  void write_preview_part(const stages::PreviewRow& row, std::size_t i) const {
+    const std::string name = "preview" + std::to_string(i) + "-";
+    io::write_png(part(name + "original.png", cluster_.rank()), row.original);
+    io::write_png(part(name + "background.png", cluster_.rank()), row.background);
+    io::write_png(part(name + "foreground.png", cluster_.rank()), row.foreground);
+    io::write_png(part(name + "mask.png", cluster_.rank()), row.mask);
+  }
+
+  // mpirun: rank 0 joins the ranks' parts into the outputs one process would write. They hold the
+  // video's first frames: every rank's up to the first that did not finish its range (an
+  // interrupt), as one process's outputs hold its first frames. The videos are joined without
+  // re-encoding and model.npz's foreground without compressing it again.
+  void join_parts(long written, Eigen::VectorXd refit_sum, double squared_error,
+                  const std::vector<Eigen::Index>& preview_frames) {
+    const auto started = Clock::now();
+    const long n = expected_frames();
+    const std::array<double, 1> mine{static_cast<double>(written)};
+    const std::vector<double> counts = cluster_.gather(mine);  // also: every part is on disk
+    int joined = 0;
+    long frames = 0;
+    for (bool complete = true; complete && joined < ranks(); ++joined) {
+      const long count = static_cast<long>(counts[static_cast<std::size_t>(joined)]);
+      complete = count == cluster_.first_frame(joined + 1, n) - cluster_.first_frame(joined, n);
+      frames += count;
+    }
+    if (cluster_.rank() >= joined) refit_sum.setZero(), squared_error = 0;
+    std::vector<double> sums(refit_sum.data(), refit_sum.data() + refit_sum.size());
+    sums.push_back(squared_error);
+    cluster_.sum(sums);
+    result_.frames = result_.frames_written = frames;
+    result_.interrupted = frames < n;
+    if (!cluster_.leader() || frames == 0) return;
+
+    const auto parts = [&](const std::string& name) {
+      std::vector<fs::path> list;
+      for (int r = 0; r < joined; ++r)
+        if (counts[static_cast<std::size_t>(r)] > 0) list.push_back(part(name, r));
+      return list;
+    };
+    for (const std::string name : {"mask.mp4", "foreground.mp4", "background.mp4"})
+      if (fs::exists(part(name, 0))) {
+        io::concatenate_videos(parts(name), out(name));
+        wrote(name);
+      }
+    if (options_.outputs.png) wrote("masks/");
+    if (options_.outputs.background) {
+      const Eigen::Map<const Eigen::VectorXd> sum(sums.data(), refit_sum.size());
+      const Eigen::VectorXd mean = stream_->refit_factor * sum / static_cast<double>(frames);
+      write_image("background.png", stages::column_to_image(mean.cast<float>(), geometry_));
+    }
+    if (frames == n) {
+      std::vector<stages::PreviewRow> rows;
+      for (std::size_t i = 0; i < preview_frames.size(); ++i) {
+        int r = 0;
+        while (cluster_.first_frame(r + 1, n) <= preview_frames[i]) ++r;
+        const auto image = [&](const char* what) {
+          return cv::imread(part("preview" + std::to_string(i) + "-" + what + ".png", r).string(),
+                            cv::IMREAD_UNCHANGED);
+        };
+        rows.push_back({image("original"), image("background"), image("foreground"), image("mask")});
+      }
+      write_image("preview.png", stages::contact_sheet(rows));
+    }
+    if (options_.outputs.model) {
+      io::ModelWriter model(out("model.npz"), stream_->model->header());
+      for (const fs::path& part : parts("model.npz")) model.append_part(part);
+      const double decibels = psnr(frames, sums.back());
+      model.finish(decibels);
+      model_written(frames, model.coded_pixels(), decibels);
+    }
+    result_.seconds.join = seconds_since(started);
   }
 
   void write_summary() {
@@ -727,6 +899,7 @@ class SeparateRun {
                           {"write", s.write},
                           {"refit", s.refit},
                           {"model", s.model},
+                          {"join", s.join},
                           {"total", s.total}}}};
     if (options_.outputs.model && r.compression.model_bytes > 0) {
       const auto& c = r.compression;
@@ -747,6 +920,19 @@ class SeparateRun {
                                 {"lossless", options_.model.lossless}};
     }
     summary["frames_per_second"] = s.total > 0 ? static_cast<double>(r.frames) / s.total : 0.0;
+    if (ranks() > 1) {  // mpirun: each rank's range and times
+      io::Json each = io::Json::array();
+      for (int rank = 0; rank < ranks(); ++rank) {
+        io::Json figures = {{"rank", rank}};
+        for (std::size_t i = 0; i < rank_figure_names.size(); ++i)
+          if (const double figure = rank_figures_[static_cast<std::size_t>(rank) * rank_figure_names.size() + i]; i < 2)
+            figures[rank_figure_names[i]] = static_cast<long>(figure);  // frame numbers
+          else
+            figures[rank_figure_names[i]] = figure;
+        each.push_back(figures);
+      }
+      summary["ranks"] = each;
+    }
     summary["files"] = r.files;
     io::write_json(out("summary.json"), summary);
   }
@@ -754,12 +940,12 @@ class SeparateRun {
 
 }  // namespace
 
-SeparateResult separate(const SeparateOptions& options) {
+SeparateResult separate(const SeparateOptions& options, const Cluster& cluster) {
   if (options.rank < 1) throw Error("--rank must be at least 1");
   if (options.frames == 0 || options.frames < -1) throw Error("--frames must be at least 1");
   if (options.start < 0) throw Error("--start must not be negative");
   prepare_output_folder(options.output);
-  return SeparateRun(options).run();
+  return SeparateRun(options, cluster).run();
 }
 
 stages::Method parse_method(const std::string& name) {

@@ -108,6 +108,11 @@ class ModelWriter {
   DeflatedFrame deflate(const CodedFrame& frame, const CodedFrame* previous = nullptr) const;
   void append(const DeflatedFrame& frame, const Eigen::VectorXf& v);  // in frame order
   void finish(double psnr);                                           // the frames appended; atomic
+  // Across processes (mpirun): each writes its frames as a part instead of finish(), in `path`
+  // (its rows of V and foreground offsets) and two files beside it (the deflated foreground);
+  // one writer with the same header appends the parts in frame order, then finishes.
+  void finish_part();
+  void append_part(const std::filesystem::path& part);
   const ModelFile& header() const { return header_; }
   std::int64_t coded_pixels() const { return coded_pixels_; }
   long frames() const { return static_cast<long>(V_rows_.size()); }

@@ -80,6 +80,15 @@ struct DeflatedPiece {
 DeflatedPiece deflate_piece(const void* data, std::size_t bytes, int level = 1,
                             std::span<const std::uint8_t> history = {});
 
+// The compressed bytes of a run of pieces, [offset, offset + compressed) of a file: what one
+// process wrote of an array that another assembles (mpirun).
+struct DeflatedRun {
+  std::filesystem::path path;
+  std::uint64_t offset = 0, compressed = 0;
+  std::uint64_t size = 0;  // uncompressed
+  std::uint32_t crc = 0;   // of the uncompressed bytes
+};
+
 // An .npy array in C order whose bytes arrive as deflated pieces, kept in a temporary file beside
 // `near` (removed with the writer): for arrays too large to keep in memory, whose first dimension
 // is known only at the end.
@@ -90,6 +99,9 @@ class DeflatedNpyWriter {
   DeflatedNpyWriter(const DeflatedNpyWriter&) = delete;
   DeflatedNpyWriter& operator=(const DeflatedNpyWriter&) = delete;
   void append(const DeflatedPiece& piece);  // in the array's order
+  void append(const DeflatedRun& run);      // copied without compressing it again
+  // Instead of finish(): the pieces appended, moved to `path` for another writer to append.
+  DeflatedRun keep(const std::filesystem::path& path);
   // Writes the header for `shape` (of the elements appended) and ends the stream.
   void finish(const std::vector<std::int64_t>& shape);
 
@@ -102,6 +114,7 @@ class DeflatedNpyWriter {
   std::filesystem::path path_;
   std::string descr_;
   std::FILE* file_ = nullptr;
+  std::uint64_t room_ = 0;  // the header's, at the start of the file
   std::uint64_t compressed_size_ = 0, size_ = 0;
   std::uint32_t crc_ = 0;
   std::uint32_t data_crc_ = 0;  // of the bytes after the header

@@ -4,6 +4,7 @@
 //
 //   VideoSink        H.264 in .mp4 (libx264 through FFmpeg's libraries, with a preset and threads);
 //                    FFV1 (lossless) in .mkv/.avi
+//   concatenate_videos  parts written by VideoSink joined into one file without re-encoding
 //   PngSequenceSink  one PNG per frame with CDnet naming: bin000001.png, ...
 //   write_png        a single image (a background, a chart), written atomically
 #pragma once
@@ -11,6 +12,7 @@
 #include <memory>
 #include <opencv2/core.hpp>
 #include <string>
+#include <vector>
 
 #include "cleanplate/io/atomic_file.hpp"
 
@@ -39,6 +41,10 @@ class VideoSink {
   std::unique_ptr<Encoder> encoder_;
   long frames_ = 0;
 };
+
+// Joins videos that VideoSinks of the same size, rate and options wrote (mpirun's ranks, each a
+// range of frames) into `path`, in order, by copying their packets: no re-encoding. Atomic.
+void concatenate_videos(const std::vector<std::filesystem::path>& parts, const std::filesystem::path& path);
 
 class PngSequenceSink {
  public:

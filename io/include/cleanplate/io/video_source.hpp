@@ -12,9 +12,9 @@
 namespace cleanplate::io {
 
 struct Frame {
-  cv::Mat image;          // 8-bit, 1 or 3 channels (BGR)
-  long index = 0;         // 0-based, counted from the first frame delivered
-  double timestamp = 0;   // seconds
+  cv::Mat image;         // 8-bit, 1 or 3 channels (BGR)
+  long index = 0;        // 0-based, counted from the first frame delivered
+  double timestamp = 0;  // seconds
 };
 
 // Natural order of names: runs of digits compare as numbers ("frame_2.jpg" < "frame_10.jpg"), the
@@ -36,13 +36,16 @@ class VideoSource {
 
   std::optional<Frame> next();  // nullopt at the end (or when decoding fails: see read_failures())
   bool skip(long frames);       // drops frames (for --start); false when the source ends first
+  // Moves to frame `index` (0-based) of a file or image folder without decoding what lies before
+  // it, so that next() returns that frame; false when the source cannot seek (a live source).
+  bool seek(long index);
 
   SourceKind kind() const { return kind_; }
   const std::string& spec() const { return spec_; }
-  double fps() const { return fps_; }           // 0 when unknown
+  double fps() const { return fps_; }  // 0 when unknown
   cv::Size size() const { return size_; }
-  long frame_count() const { return count_; }   // -1 when unknown (camera, stream)
-  std::int64_t bytes() const;                    // on disk: the file, or the images; -1 for a camera or stream
+  long frame_count() const { return count_; }  // -1 when unknown (camera, stream)
+  std::int64_t bytes() const;                  // on disk: the file, or the images; -1 for a camera or stream
   bool live() const { return kind_ == SourceKind::camera || kind_ == SourceKind::stream; }
 
  private:

@@ -21,6 +21,7 @@ int run_command_line(const std::vector<std::string>& words);
 
 // `cleanplate separate ARGUMENTS...` without the error reporting or signal handlers: the result, or
 // nullopt when --help was asked (printed to stdout). Throws UsageError or Error.
-std::optional<SeparateResult> separate_command(const std::vector<std::string>& arguments);
+std::optional<SeparateResult> separate_command(const std::vector<std::string>& arguments,
+                                               const Cluster& cluster = Cluster());
 
 }  // namespace cleanplate::pipeline

@@ -15,6 +15,7 @@
 
 #include "cleanplate/io/model_file.hpp"
 #include "cleanplate/io/video_sink.hpp"
+#include "cleanplate/pipeline/cluster.hpp"
 #include "cleanplate/stages/decompose.hpp"
 #include "cleanplate/stages/frame_column.hpp"
 #include "cleanplate/stages/mask.hpp"
@@ -67,6 +68,7 @@ struct StageSeconds {
   double write = 0;  // all writers, busy time
   double refit = 0;  // the background refit's second step
   double model = 0;  // coding and writing model.npz
+  double join = 0;   // mpirun: rank 0 joining the ranks' parts into the outputs
   double total = 0;
 };
 
@@ -98,7 +100,9 @@ struct SeparateResult {
 };
 
 // Throws cleanplate::Error on bad input or options; an interrupt returns with interrupted set.
-SeparateResult separate(const SeparateOptions& options);
+// Under mpirun (`cluster` of several ranks) each rank separates a range of the frames and rank 0
+// writes the outputs one process would; its result describes the whole run.
+SeparateResult separate(const SeparateOptions& options, const Cluster& cluster = Cluster());
 
 // "robust", "svd", "godec", "rpca" and back; throws on an unknown name.
 stages::Method parse_method(const std::string& name);
