@@ -9,6 +9,7 @@ packages=(
   libgtest-dev libbenchmark-dev libzip-dev
   libavformat-dev libavcodec-dev libavutil-dev libswscale-dev   # video writers (libx264 preset, threads)
   nlohmann-json3-dev                                            # summary.json, eval.json
+  libopenmpi-dev openmpi-bin                                    # mpirun -np N cleanplate separate
   pybind11-dev python3-dev python3-setuptools python3-pip python3-wheel python3-venv  # import cleanplate
   ffmpeg python3-numpy                            # end-to-end tests: stream serving, npz loading
   clang libclang-rt-14-dev                        # fuzzing the model reader

@@ -129,6 +129,9 @@ class SeparateRun {
     if (ranks() > 1) gather_rank_figures();
     if (cluster_.leader()) write_summary();
     if (ranks() > 1 && cluster_.leader()) fs::remove_all(parts_);
+    // The ranks end together: mpirun ends a job when one rank exits with an error (130 after an
+    // interrupt), which would kill rank 0 while it joins the parts.
+    cluster_.barrier();
     return std::move(result_);
   }
 
@@ -170,10 +173,12 @@ class SeparateRun {
   bool sampled() const { return !sample_.empty(); }
   int ranks() const { return cluster_.size(); }
 
-  // mpirun: every rank keeps the frames one process would (all of them when they fit, else the
-  // same even sample) and reads those in its own range; the ranks share them, so each one
-  // decomposes the same matrix. Then each decodes and splits its range, as a process whose video
-  // did not fit does: what crosses ranges is the sample, once.
+  // mpirun: every rank keeps the even sample one process keeps for a video that does not fit (at
+  // most 512 frames, as the memory allows) and reads the sample's frames in its own range; the
+  // ranks share them, so each fits the same model. Then each decodes and splits its range, as one
+  // process does a long video: what crosses ranges is the sample, once. A whole video would make
+  // every rank fit the model on all the frames: at 1280x720, 1,800 frames, that took longer than
+  // the split (bench/mpi_speedup.sh).
   void plan_ranks() {
     const long n = expected_frames();
     if (n < 0)
@@ -182,7 +187,7 @@ class SeparateRun {
     if (n < ranks())
       throw Error("under mpirun every rank needs a frame: " + std::to_string(n) + " frames for " +
                   std::to_string(ranks()) + " ranks");
-    sample_ = stages::evenly_spaced_frames(n, needed_bytes(n) <= static_cast<double>(max_memory_) ? n : sample_size(n));
+    sample_ = stages::evenly_spaced_frames(n, sample_size(n));
     first_ = cluster_.first_frame(cluster_.rank(), n);
     last_ = cluster_.first_frame(cluster_.rank() + 1, n);
     parts_ = options_.output / ".cleanplate-parts";

@@ -8,11 +8,10 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
-#include <string>
-
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/videoio.hpp>
+#include <sstream>
+#include <string>
 
 #include "cleanplate/io/ground_truth.hpp"
 #include "cleanplate/io/video_source.hpp"
@@ -41,12 +40,24 @@ inline ProgramRun run(const std::string& command, const fs::path& scratch) {
   return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), read_text(errors)};
 }
 
-inline std::string cleanplate_command(const std::string& arguments) { return std::string(CLEANPLATE_BINARY) + " " + arguments; }
+inline std::string cleanplate_command(const std::string& arguments) {
+  return std::string(CLEANPLATE_BINARY) + " " + arguments;
+}
+
+#ifdef CLEANPLATE_MPIEXEC
+// `cleanplate ARGUMENTS` as `ranks` MPI ranks on this machine. As root (containers, CI) mpirun needs
+// Open MPI's consent.
+inline std::string mpirun(int ranks, const std::string& arguments) {
+  return "env OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 " + std::string(CLEANPLATE_MPIEXEC) +
+         " --oversubscribe -np " + std::to_string(ranks) + " " + cleanplate_command(arguments);
+}
+#endif
 
 // A scratch folder per test, removed when the test passes.
 inline fs::path scratch_folder() {
   const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  const fs::path folder = fs::temp_directory_path() / ("cleanplate-" + std::string(info->test_suite_name()) + "-" + info->name());
+  const fs::path folder =
+      fs::temp_directory_path() / ("cleanplate-" + std::string(info->test_suite_name()) + "-" + info->name());
   fs::remove_all(folder);
   fs::create_directories(folder);
   return folder;
@@ -126,7 +137,8 @@ inline double summary_number(const fs::path& summary, const std::string& key) {
 }
 
 // Masks after warm-up against the ground truth: the sequence with its temporal ROI moved past it.
-inline stages::ConfusionCounts score_after_warmup(const fs::path& scene, const fs::path& masks, long warmup, long frames) {
+inline stages::ConfusionCounts score_after_warmup(const fs::path& scene, const fs::path& masks, long warmup,
+                                                  long frames) {
   io::CdnetSequence sequence = io::open_cdnet_sequence(scene);
   sequence.first = warmup + 1;
   sequence.last = frames;

@@ -80,6 +80,31 @@ TEST(RealData, HighwayInBoundedMemory) {
 // MOG2 and KNN in the same run, and >= 0.92 on highway; `live` reaches 0.70 and KNN's mean, and 0.9 x
 // KNN on every sequence (Foliage too, where leaves cover the lens through the warm-up). The CSV, JSON and
 // chart cover them all; then an existing mask folder is scored against one sequence.
+#ifdef CLEANPLATE_MPIEXEC
+// Highway across 2 and 3 MPI ranks: the masks and the model of one process.
+TEST(RealData, HighwayAcrossRanksMatchesOneProcess) {
+  const fs::path highway = shared_data() / "cdnet-baseline/highway";
+  if (!fs::exists(highway)) GTEST_SKIP() << "test data not found at " << highway << " (see ../shared/data/README.md)";
+  const fs::path scratch = scratch_folder();
+  const auto separate = [&](int ranks) {
+    const fs::path out = scratch / std::to_string(ranks);
+    const std::string arguments = "separate '" + (highway / "input").string() + "' -q --png -o '" + out.string() + "'";
+    const ProgramRun result = run(ranks == 1 ? cleanplate_command(arguments) : mpirun(ranks, arguments), scratch);
+    EXPECT_EQ(result.exit_code, 0) << result.errors;
+    const double f = pipeline::score_mask_folder(out / "masks", io::open_cdnet_sequence(highway)).f_measure();
+    const double psnr = summary_number(out / "summary.json", "psnr");
+    std::printf("highway, %d rank(s): F %.5f, model PSNR %.3f dB\n", ranks, f, psnr);
+    return std::pair(f, psnr);
+  };
+  const auto one = separate(1);
+  for (int ranks : {2, 3}) {
+    const auto many = separate(ranks);
+    EXPECT_NEAR(many.first, one.first, 0.002) << ranks << " ranks";
+    EXPECT_NEAR(many.second, one.second, 0.1) << ranks << " ranks";
+  }
+}
+#endif
+
 TEST(RealData, EvalOnTheSharedSetBeatsOpenCv) {
   const fs::path highway = shared_data() / "cdnet-baseline/highway", sbi = shared_data() / "sbi2015";
   if (!fs::exists(highway) || !fs::exists(sbi))
