@@ -118,7 +118,8 @@ TEST(ModelFile, WriterFrameByFrameGivesTheSameFile) {
   const fs::path folder = fs::temp_directory_path() / "cleanplate-model-writer-test";
   fs::remove_all(folder);
   fs::create_directories(folder);
-  for (const auto& [step, with_previous] : {std::pair<std::int64_t, bool>{1, false}, {3, false}, {1, true}, {3, true}}) {
+  for (const auto& [step, with_previous] :
+       {std::pair<std::int64_t, bool>{1, false}, {3, false}, {1, true}, {3, true}}) {
     const Example e = make_example(FactorPrecision::f16, step, step == 1 ? 0 : 20);
     ModelFile header = e.model;
     header.V.resize(0, 2), header.foreground_offsets = {0}, header.foreground_mask.clear(),
@@ -149,6 +150,44 @@ TEST(ModelFile, WriterFrameByFrameGivesTheSameFile) {
     const auto entries = std::distance(fs::directory_iterator(folder), fs::directory_iterator());
     EXPECT_EQ(entries, 1) << "the temporary arrays are removed";
   }
+  fs::remove_all(folder);
+}
+
+// Parts written by several writers (mpirun's ranks) and appended by one give the file one writer
+// gives: frames 0-3, 4-8 and none, each part's foreground joined as compressed bytes.
+TEST(ModelFile, PartsAppendedGiveTheSameFile) {
+  const fs::path folder = fs::temp_directory_path() / "cleanplate-model-parts-test";
+  fs::remove_all(folder);
+  fs::create_directories(folder);
+  const Example e = make_example(FactorPrecision::f16, 3, 20);
+  ModelFile header = e.model;
+  header.V.resize(0, 2), header.foreground_offsets = {0}, header.foreground_mask.clear(),
+                         header.foreground_values.clear();
+  const std::vector<std::pair<std::int64_t, std::int64_t>> ranges{{0, 4}, {4, 9}};
+  for (std::size_t part = 0; part < ranges.size(); ++part) {
+    ModelWriter writer(folder / ("part" + std::to_string(part) + ".npz"), header);
+    for (std::int64_t j = ranges[part].first; j < ranges[part].second; ++j) {
+      const Eigen::VectorXf v = e.model.V.row(j).transpose();
+      std::vector<std::uint8_t> keep(5, 0);
+      keep[0] = 0xA5;
+      writer.append(writer.deflate(encode_foreground(e.frames[j], writer.background(v), keep, 1, 3, 20)), v);
+    }
+    writer.finish_part();
+  }
+  {
+    ModelWriter joined(folder / "joined.npz", header);
+    for (std::size_t part = 0; part < ranges.size(); ++part)
+      joined.append_part(folder / ("part" + std::to_string(part) + ".npz"));
+    joined.finish(41.5);
+  }
+  const ModelFile r = read_model_file(folder / "joined.npz");
+  EXPECT_EQ(r.frames, 9);
+  EXPECT_EQ(r.V, e.model.V);
+  EXPECT_EQ(r.foreground_offsets, e.model.foreground_offsets);
+  EXPECT_EQ(r.foreground_mask, e.model.foreground_mask);
+  EXPECT_EQ(r.foreground_values, e.model.foreground_values);
+  EXPECT_THROW(ModelWriter(folder / "other.npz", header).append_part(folder / "joined.npz"), Error)
+      << "a finished model is not a part";
   fs::remove_all(folder);
 }
 

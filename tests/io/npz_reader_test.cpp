@@ -86,12 +86,21 @@ TEST(NpyHeader, ChecksMagicVersionDtypeShapeAndSize) {
   EXPECT_EQ(parse_npy(npy("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2), }", four_floats), "x").count(), 4);
   expect_error([&] { parse_npy("not numpy at all", "x"); }, "bad magic");
   expect_error([&] { parse_npy(std::string("\x93NUMPY\x07\x00\x00\x00", 10), "x"); }, "version 7");
-  expect_error([&] { parse_npy(npy("{'descr': '<c16', 'fortran_order': False, 'shape': (1,), }", four_floats), "x"); }, "unsupported dtype");
-  expect_error([&] { parse_npy(npy("{'descr': '<f4', 'fortran_order': False, 'shape': (3, 2), }", four_floats), "x"); }, "promises 24");
-  expect_error([&] { parse_npy(npy("{'descr': '<f4', 'fortran_order': False, 'shape': (999999999999999, 999999999999999), }", four_floats), "x"); },
-               "absurdly large");
-  expect_error([&] { parse_npy(npy("{'descr': '<f4', 'fortran_order': maybe, 'shape': (4,), }", four_floats), "x"); }, "fortran_order");
-  expect_error([&] { parse_npy(npy("{'descr': '<f4', 'fortran_order': False, 'shape': (-4,), }", four_floats), "x"); }, "malformed");
+  expect_error([&] { parse_npy(npy("{'descr': '<c16', 'fortran_order': False, 'shape': (1,), }", four_floats), "x"); },
+               "unsupported dtype");
+  expect_error([&] { parse_npy(npy("{'descr': '<f4', 'fortran_order': False, 'shape': (3, 2), }", four_floats), "x"); },
+               "promises 24");
+  expect_error(
+      [&] {
+        parse_npy(
+            npy("{'descr': '<f4', 'fortran_order': False, 'shape': (999999999999999, 999999999999999), }", four_floats),
+            "x");
+      },
+      "absurdly large");
+  expect_error([&] { parse_npy(npy("{'descr': '<f4', 'fortran_order': maybe, 'shape': (4,), }", four_floats), "x"); },
+               "fortran_order");
+  expect_error([&] { parse_npy(npy("{'descr': '<f4', 'fortran_order': False, 'shape': (-4,), }", four_floats), "x"); },
+               "malformed");
   expect_error([&] { parse_npy(npy("{'descr': '<f4', 'fortran_order': False}", four_floats), "x"); }, "no 'shape'");
 }
 

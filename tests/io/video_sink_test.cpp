@@ -94,6 +94,36 @@ TEST(VideoSink, FfvOneInMkvIsLosslessAtAnySize) {
   EXPECT_EQ(cv::norm(frames[4], test_frame(4, size, true), cv::NORM_INF), 0);
 }
 
+// Parts that sinks wrote (mpirun's ranks), joined without re-encoding: every frame, in order, at
+// the parts' rate; exact for FFV1.
+TEST(VideoSink, PartsJoinIntoOneVideo) {
+  const fs::path folder = fresh_folder("join");
+  const cv::Size size(64, 48);
+  for (const char* extension : {".mp4", ".mkv"}) {
+    std::vector<fs::path> parts;
+    int t = 0;
+    for (int frames : {7, 1, 12}) {
+      parts.push_back(folder / ("part" + std::to_string(parts.size()) + extension));
+      io::VideoSink sink(parts.back(), size, 30, false, {.preset = "ultrafast"});
+      for (int i = 0; i < frames; ++i) sink.write(test_frame(t++, size, false));
+      sink.finish();
+    }
+    const fs::path joined = folder / (std::string("joined") + extension);
+    io::concatenate_videos(parts, joined);
+    const std::vector<cv::Mat> frames = read_all(joined);
+    ASSERT_EQ(frames.size(), 20u) << extension;
+    EXPECT_NEAR(cv::VideoCapture(joined.string(), cv::CAP_FFMPEG).get(cv::CAP_PROP_FPS), 30, 0.01) << extension;
+    for (int i : {0, 6, 7, 8, 19}) {
+      cv::Mat expected;
+      cv::cvtColor(test_frame(i, size, false), expected, cv::COLOR_GRAY2BGR);
+      const double psnr = cv::PSNR(frames[static_cast<std::size_t>(i)], expected);
+      EXPECT_GT(psnr, std::string(extension) == ".mkv" ? 300 : 30) << extension << " frame " << i;
+    }
+  }
+  EXPECT_THROW(io::concatenate_videos({folder / "missing.mp4"}, folder / "none.mp4"), Error);
+  EXPECT_FALSE(fs::exists(folder / "none.mp4"));
+}
+
 TEST(VideoSink, AbandonedOrBadSinksLeaveNothing) {
   const fs::path folder = fresh_folder("abandoned");
   {
