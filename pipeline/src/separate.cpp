@@ -772,7 +772,7 @@ class SeparateRun {
       if (stream_->model && written > 0) stream_->model->finish_part();
       for (std::size_t i = 0; i < previews.size(); ++i)
         if (!previews[i].mask.empty()) write_preview_part(previews[i], i);
-      return join_parts(written, refit_sum, squared_error, preview_frames);
+      return join_parts(written, videos, refit_sum, squared_error, preview_frames);
     }
     for (const auto& name : videos) wrote(name);
     if (mask_images && written > 0) wrote("masks/");
@@ -809,7 +809,7 @@ class SeparateRun {
   // video's first frames: every rank's up to the first that did not finish its range (an
   // interrupt), as one process's outputs hold its first frames. The videos are joined without
   // re-encoding and model.npz's foreground without compressing it again.
-  void join_parts(long written, Eigen::VectorXd refit_sum, double squared_error,
+  void join_parts(long written, const std::vector<std::string>& videos, Eigen::VectorXd refit_sum, double squared_error,
                   const std::vector<Eigen::Index>& preview_frames) {
     const auto started = Clock::now();
     const long n = expected_frames();
@@ -836,11 +836,10 @@ class SeparateRun {
         if (counts[static_cast<std::size_t>(r)] > 0) list.push_back(part(name, r));
       return list;
     };
-    for (const std::string name : {"mask.mp4", "foreground.mp4", "background.mp4"})
-      if (fs::exists(part(name, 0))) {
-        io::concatenate_videos(parts(name), out(name));
-        wrote(name);
-      }
+    for (const std::string& name : videos) {  // rank 0's: it wrote frames, as every rank joined did
+      io::concatenate_videos(parts(name), out(name));
+      wrote(name);
+    }
     if (options_.outputs.png) wrote("masks/");
     if (options_.outputs.background) {
       const Eigen::Map<const Eigen::VectorXd> sum(sums.data(), refit_sum.size());
