@@ -136,22 +136,24 @@ TEST(Mpi, FailingRankNamesItselfAndWhy) {
   EXPECT_FALSE(fs::exists(scratch / "out/summary.json"));
 }
 
-// Runs separate on the long scene as 2 ranks, and once the split has begun (rank 1 writes its part
-// of mask.mp4) sends `signal_number` to the processes `targets` names: the output folder.
+// Runs separate on the long scene as 2 ranks, and once both have split frames for a while sends `signal_number` to the
+// processes `targets` names: the output folder.
 fs::path interrupt_split(int signal_number,
                          const std::function<std::vector<pid_t>(pid_t job, const fs::path& out)>& targets) {
   const fs::path input = long_scene(), out = input.parent_path().parent_path() / "out";
   const pid_t job = start(mpirun(2, "separate '" + input.string() + "' -q -o '" + out.string() + "'"),
                           out.parent_path() / "errors.txt");
-  bool splitting = false;
-  for (int i = 0; i < 1200 && !splitting; ++i) {
+  int splitting = 0;  // ranks whose part of mask.mp4 exists (under its temporary name)
+  for (int i = 0; i < 1200 && splitting < 2; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    splitting = 0;
     if (fs::exists(out / ".cleanplate-parts"))
       for (const auto& entry : fs::directory_iterator(out / ".cleanplate-parts"))
-        splitting |= entry.path().filename().string().rfind("rank1-mask.", 0) == 0;  // its temporary name
+        for (const char* part : {"rank0-mask.", "rank1-mask."})
+          splitting += entry.path().filename().string().rfind(part, 0) == 0;
   }
-  EXPECT_TRUE(splitting);
-  std::this_thread::sleep_for(std::chrono::seconds(1));  // both ranks have split frames
+  EXPECT_EQ(splitting, 2);
+  std::this_thread::sleep_for(std::chrono::seconds(2));  // both ranks have split frames
   for (const pid_t target : targets(job, out)) {
     EXPECT_GT(target, 0);  // kill(0) would signal the test itself
     if (target > 0) ::kill(target, signal_number);
