@@ -111,6 +111,15 @@ TEST(ModelFile, WriteThenReadGivesTheSameModel) {
   fs::remove(path);
 }
 
+// A written model's frames against the example's: rows of V and the coded foreground.
+void expect_same_frames(const ModelFile& written, const ModelFile& expected) {
+  EXPECT_EQ(written.frames, expected.frames);
+  EXPECT_EQ(written.V, expected.V);
+  EXPECT_EQ(written.foreground_offsets, expected.foreground_offsets);
+  EXPECT_EQ(written.foreground_mask, expected.foreground_mask);
+  EXPECT_EQ(written.foreground_values, expected.foreground_values);
+}
+
 // The streaming writer gives the file write_model_file gives: the same arrays (values narrowed to
 // int8 from step 3 on), the same frames, also when each frame is deflated against the one before
 // it; its temporary files are gone afterwards.
@@ -140,12 +149,8 @@ TEST(ModelFile, WriterFrameByFrameGivesTheSameFile) {
       writer.finish(41.5);
     }
     const ModelFile r = read_model_file(folder / "streamed.npz");
-    EXPECT_EQ(r.frames, 9);
     EXPECT_EQ(r.U, e.model.U);
-    EXPECT_EQ(r.V, e.model.V);
-    EXPECT_EQ(r.foreground_offsets, e.model.foreground_offsets);
-    EXPECT_EQ(r.foreground_mask, e.model.foreground_mask);
-    EXPECT_EQ(r.foreground_values, e.model.foreground_values);
+    expect_same_frames(r, e.model);
     EXPECT_EQ(r.psnr, 41.5);
     const auto entries = std::distance(fs::directory_iterator(folder), fs::directory_iterator());
     EXPECT_EQ(entries, 1) << "the temporary arrays are removed";
@@ -180,12 +185,7 @@ TEST(ModelFile, PartsAppendedGiveTheSameFile) {
       joined.append_part(folder / ("part" + std::to_string(part) + ".npz"));
     joined.finish(41.5);
   }
-  const ModelFile r = read_model_file(folder / "joined.npz");
-  EXPECT_EQ(r.frames, 9);
-  EXPECT_EQ(r.V, e.model.V);
-  EXPECT_EQ(r.foreground_offsets, e.model.foreground_offsets);
-  EXPECT_EQ(r.foreground_mask, e.model.foreground_mask);
-  EXPECT_EQ(r.foreground_values, e.model.foreground_values);
+  expect_same_frames(read_model_file(folder / "joined.npz"), e.model);
   EXPECT_THROW(ModelWriter(folder / "other.npz", header).append_part(folder / "joined.npz"), Error)
       << "a finished model is not a part";
   fs::remove_all(folder);
