@@ -840,7 +840,15 @@ class SeparateRun {
       io::concatenate_videos(parts(name), out(name));
       wrote(name);
     }
-    if (options_.outputs.png) wrote("masks/");
+    if (options_.outputs.png) {
+      wrote("masks/");
+      for (long j = frames; j < n; ++j) {  // masks of ranks after the first unfinished one: not joined
+        char name[32];
+        std::snprintf(name, sizeof name, "bin%06ld.png", options_.start + j + 1);
+        std::error_code absent;
+        fs::remove(out("masks") / name, absent);
+      }
+    }
     if (options_.outputs.background) {
       const Eigen::Map<const Eigen::VectorXd> sum(sums.data(), refit_sum.size());
       const Eigen::VectorXd mean = stream_->refit_factor * sum / static_cast<double>(frames);

@@ -141,7 +141,7 @@ TEST(Mpi, FailingRankNamesItselfAndWhy) {
 fs::path interrupt_split(int signal_number,
                          const std::function<std::vector<pid_t>(pid_t job, const fs::path& out)>& targets) {
   const fs::path input = long_scene(), out = input.parent_path().parent_path() / "out";
-  const pid_t job = start(mpirun(2, "separate '" + input.string() + "' -q -o '" + out.string() + "'"),
+  const pid_t job = start(mpirun(2, "separate '" + input.string() + "' -q --png -o '" + out.string() + "'"),
                           out.parent_path() / "errors.txt");
   int splitting = 0;  // ranks whose part of mask.mp4 exists (under its temporary name)
   for (int i = 0; i < 1200 && splitting < 2; ++i) {
@@ -173,6 +173,7 @@ long check_written(const fs::path& out) {
     return 0;
   }
   EXPECT_EQ(decodable_frames(out / "mask.mp4"), written);
+  EXPECT_EQ(std::distance(fs::directory_iterator(out / "masks"), fs::directory_iterator()), written);
   EXPECT_EQ(decodable_frames(out / "foreground.mp4"), written);
   EXPECT_EQ(io::read_model_file(out / "model.npz").frames, written);
   return written;
