@@ -265,13 +265,17 @@ void ModelWriter::append(const DeflatedFrame& frame, const Eigen::VectorXf& v) {
   V_rows_.push_back(v);
 }
 
+Eigen::MatrixXf ModelWriter::stored_V() const {
+  Eigen::MatrixXf V(frames(), header_.rank());
+  for (long j = 0; j < frames(); ++j) V.row(j) = V_rows_[static_cast<std::size_t>(j)].transpose();
+  return V;
+}
+
 void ModelWriter::finish(double psnr) {
   header_.frames = frames();
   NpzWriter npz;
   add_header(npz, header_);
-  Eigen::MatrixXf V(frames(), header_.rank());
-  for (long j = 0; j < frames(); ++j) V.row(j) = V_rows_[static_cast<std::size_t>(j)].transpose();
-  npz.add("V", V, factor_dtype(header_.precision));
+  npz.add("V", stored_V(), factor_dtype(header_.precision));
   npz.add("foreground_offsets", offsets_);
   masks_->finish({header_.frames, header_.mask_bytes()});
   values_->finish({coded_pixels_, header_.channels});
@@ -297,9 +301,7 @@ std::filesystem::path beside(const std::filesystem::path& part, const std::strin
 
 void ModelWriter::finish_part() {
   NpzWriter npz;
-  Eigen::MatrixXf V(frames(), header_.rank());
-  for (long j = 0; j < frames(); ++j) V.row(j) = V_rows_[static_cast<std::size_t>(j)].transpose();
-  npz.add("V", V);  // float32 holds the stored values exactly
+  npz.add("V", stored_V());  // float32 holds the stored values exactly
   npz.add("foreground_offsets", offsets_);
   npz.add("foreground_mask", run_numbers(masks_->keep(beside(path_, "foreground_mask"))));
   npz.add("foreground_values", run_numbers(values_->keep(beside(path_, "foreground_values"))));

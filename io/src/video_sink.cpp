@@ -208,11 +208,15 @@ PngSequenceSink::PngSequenceSink(const fs::path& folder, std::string prefix)
   if (error) throw Error("cannot create folder '" + folder_.string() + "': " + error.message());
 }
 
-void PngSequenceSink::write(const cv::Mat& image, long number) {
+fs::path PngSequenceSink::path(long number) const {
   char name[64];
   std::snprintf(name, sizeof name, "%s%06ld.png", prefix_.c_str(), number);
-  const fs::path path = folder_ / name;
-  if (!cv::imwrite(path.string(), image)) throw Error("cannot write '" + path.string() + "'");
+  return folder_ / name;
+}
+
+void PngSequenceSink::write(const cv::Mat& image, long number) {
+  const fs::path file = path(number);
+  if (!cv::imwrite(file.string(), image)) throw Error("cannot write '" + file.string() + "'");
 }
 
 void write_png(const fs::path& path, const cv::Mat& image) {

@@ -326,7 +326,8 @@ class SeparateRun {
         sample_ = stages::evenly_spaced_frames(expected, sample_size(expected));
     }
     // The sample's columns this process reads: all of them, or under mpirun those in its range.
-    const long begin = ranks() > 1 ? sample_column(first_) : 0, end = ranks() > 1 ? sample_column(last_) : -1;
+    const long begin = ranks() > 1 ? sample_column(first_) : 0,
+               sample_end = ranks() > 1 ? sample_column(last_) : static_cast<long>(sample_.size());
     if (begin > 0 ? !source_.seek(options_.start + sample_[static_cast<std::size_t>(begin)])
                   : options_.start > 0 && !source_.skip(options_.start))
       throw Error("--start " + std::to_string(options_.start) + " is past the end of '" + options_.input + "'");
@@ -344,7 +345,6 @@ class SeparateRun {
     BusyTime decode_time, convert_time, stack_time;
     // Columns made, frames consumed.
     long decoded = begin, position = begin > 0 ? sample_[static_cast<std::size_t>(begin)] : 0;
-    const long sample_end = end >= 0 ? end : static_cast<long>(sample_.size());
     progress_.start(sampled() ? "sampling" : "reading", sampled() ? sample_end - begin : expected);
     flow::graph graph;
     flow::input_node<DecodedFrame> decode(graph, [&](oneapi::tbb::flow_control& control) -> DecodedFrame {
@@ -772,7 +772,8 @@ class SeparateRun {
       if (stream_->model && written > 0) stream_->model->finish_part();
       for (std::size_t i = 0; i < previews.size(); ++i)
         if (!previews[i].mask.empty()) write_preview_part(previews[i], i);
-      return join_parts(written, videos, refit_sum, squared_error, preview_frames);
+      return join_parts(written, videos, mask_images ? &*mask_images : nullptr, refit_sum, squared_error,
+                        preview_frames);
     }
     for (const auto& name : videos) wrote(name);
     if (mask_images && written > 0) wrote("masks/");
@@ -796,21 +797,25 @@ class SeparateRun {
     }
   }
 
-  // mpirun: one preview row of the split, for rank 0's contact sheet (PNG: exact).
+  // mpirun: the preview rows go to rank 0 as PNG files (exact), an image per part of the row.
+  static constexpr std::array<std::pair<const char*, cv::Mat stages::PreviewRow::*>, 4> preview_images{
+      {{"original", &stages::PreviewRow::original},
+       {"background", &stages::PreviewRow::background},
+       {"foreground", &stages::PreviewRow::foreground},
+       {"mask", &stages::PreviewRow::mask}}};
+  fs::path preview_part(std::size_t row, const char* image, int rank) const {
+    return part("preview" + std::to_string(row) + "-" + image + ".png", rank);
+  }
   void write_preview_part(const stages::PreviewRow& row, std::size_t i) const {
-    const std::string name = "preview" + std::to_string(i) + "-";
-    io::write_png(part(name + "original.png", cluster_.rank()), row.original);
-    io::write_png(part(name + "background.png", cluster_.rank()), row.background);
-    io::write_png(part(name + "foreground.png", cluster_.rank()), row.foreground);
-    io::write_png(part(name + "mask.png", cluster_.rank()), row.mask);
+    for (const auto& [name, image] : preview_images) io::write_png(preview_part(i, name, cluster_.rank()), row.*image);
   }
 
   // mpirun: rank 0 joins the ranks' parts into the outputs one process would write. They hold the
   // video's first frames: every rank's up to the first that did not finish its range (an
   // interrupt), as one process's outputs hold its first frames. The videos are joined without
   // re-encoding and model.npz's foreground without compressing it again.
-  void join_parts(long written, const std::vector<std::string>& videos, Eigen::VectorXd refit_sum, double squared_error,
-                  const std::vector<Eigen::Index>& preview_frames) {
+  void join_parts(long written, const std::vector<std::string>& videos, const io::PngSequenceSink* mask_images,
+                  Eigen::VectorXd refit_sum, double squared_error, const std::vector<Eigen::Index>& preview_frames) {
     const auto started = Clock::now();
     const long n = expected_frames();
     const std::array<double, 1> mine{static_cast<double>(written)};
@@ -840,14 +845,11 @@ class SeparateRun {
       io::concatenate_videos(parts(name), out(name));
       wrote(name);
     }
-    if (options_.outputs.png) {
+    if (mask_images) {
       wrote("masks/");
-      for (long j = frames; j < n; ++j) {  // masks of ranks after the first unfinished one: not joined
-        char name[32];
-        std::snprintf(name, sizeof name, "bin%06ld.png", options_.start + j + 1);
-        std::error_code absent;
-        fs::remove(out("masks") / name, absent);
-      }
+      std::error_code absent;
+      for (long j = frames; j < n; ++j)  // masks of ranks after the first unfinished one: not joined
+        fs::remove(mask_images->path(options_.start + j + 1), absent);
     }
     if (options_.outputs.background) {
       const Eigen::Map<const Eigen::VectorXd> sum(sums.data(), refit_sum.size());
@@ -859,11 +861,9 @@ class SeparateRun {
       for (std::size_t i = 0; i < preview_frames.size(); ++i) {
         int r = 0;
         while (cluster_.first_frame(r + 1, n) <= preview_frames[i]) ++r;
-        const auto image = [&](const char* what) {
-          return cv::imread(part("preview" + std::to_string(i) + "-" + what + ".png", r).string(),
-                            cv::IMREAD_UNCHANGED);
-        };
-        rows.push_back({image("original"), image("background"), image("foreground"), image("mask")});
+        stages::PreviewRow& row = rows.emplace_back();
+        for (const auto& [name, image] : preview_images)
+          row.*image = cv::imread(preview_part(i, name, r).string(), cv::IMREAD_UNCHANGED);
       }
       write_image("preview.png", stages::contact_sheet(rows));
     }

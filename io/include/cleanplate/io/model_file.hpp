@@ -126,6 +126,7 @@ class ModelWriter {
   std::vector<std::int64_t> offsets_{0};
   std::int64_t coded_pixels_ = 0;
   std::unique_ptr<DeflatedNpyWriter> masks_, values_;
+  Eigen::MatrixXf stored_V() const;  // the rows appended, as a matrix
   // Residuals of at most 255 grey levels in steps of 3 or more fit in int8.
   bool narrow_values() const { return header_.foreground_step >= 3; }
 };

@@ -50,6 +50,7 @@ class PngSequenceSink {
  public:
   PngSequenceSink(const std::filesystem::path& folder, std::string prefix = "bin");
   void write(const cv::Mat& image, long number);  // number 1 -> bin000001.png
+  std::filesystem::path path(long number) const;  // where write() puts image `number`
  private:
   std::filesystem::path folder_;
   std::string prefix_;
