@@ -92,22 +92,44 @@ CodedFrame encode_foreground(std::span<const std::uint8_t> frame, std::span<cons
     quantized[static_cast<std::size_t>(d + 255)] = static_cast<std::int16_t>(quantize_residual(d, step));
   CodedFrame coded;
   coded.mask.assign((pixels + 7) / 8, 0);
-  coded.values.reserve(frame.size());
+  if (!keep.empty()) std::copy_n(keep.begin(), coded.mask.size(), coded.mask.begin());
+  // First every value as if kept from the background, in branch-free passes that vectorize: the
+  // squared error, and which pixels differ by more than the tolerance. Most pixels are background.
   std::int64_t squared_error = 0;
-  for (std::size_t p = 0; p < pixels; ++p) {
-    const std::uint8_t* x = &frame[p * channels];
-    const std::uint8_t* b = &background[p * channels];
-    bool on = !keep.empty() && (keep[p / 8] & (0x80 >> (p % 8))) != 0;
-    for (int c = 0; c < channels && !on; ++c) on = std::abs(x[c] - b[c]) > tolerance;
-    if (on) coded.mask[p / 8] |= static_cast<std::uint8_t>(0x80 >> (p % 8));
-    for (int c = 0; c < channels; ++c) {
-      int rebuilt = b[c];
-      if (on) {
-        const std::int16_t q = quantized[static_cast<std::size_t>(x[c] - b[c] + 255)];
+  std::vector<std::uint8_t> beyond(frame.size());  // per value, then per pixel
+  constexpr std::size_t chunk = 16384;             // 255^2 x 16,384 fits in 32 bits
+  for (std::size_t first = 0; first < frame.size(); first += chunk) {
+    std::uint32_t sum = 0;
+    for (std::size_t v = first; v < std::min(frame.size(), first + chunk); ++v) {
+      const int difference = frame[v] - background[v];
+      sum += static_cast<std::uint32_t>(difference * difference);
+      beyond[v] = std::abs(difference) > tolerance;
+    }
+    squared_error += sum;
+  }
+  if (channels > 1)
+    for (std::size_t p = 0; p < pixels; ++p)
+      beyond[p] = std::any_of(&beyond[p * channels], &beyond[p * channels] + channels, [](auto on) { return on; });
+  for (std::size_t byte = 0; byte < pixels / 8; ++byte) {
+    std::uint8_t bits = 0;
+    for (std::size_t b = 0; b < 8; ++b) bits |= static_cast<std::uint8_t>(beyond[byte * 8 + b] << (7 - b));
+    coded.mask[byte] |= bits;
+  }
+  for (std::size_t p = pixels / 8 * 8; p < pixels; ++p)
+    coded.mask[p / 8] |= static_cast<std::uint8_t>(beyond[p] << (7 - p % 8));
+  // Then the coded pixels: their values, and their error once rebuilt instead of kept.
+  coded.values.reserve(frame.size() / 8);
+  for (std::size_t byte = 0; byte < coded.mask.size(); ++byte) {
+    if (!coded.mask[byte]) continue;
+    for (std::size_t p = byte * 8; p < std::min(pixels, byte * 8 + 8); ++p) {
+      if (!(coded.mask[byte] & (0x80 >> (p % 8)))) continue;
+      for (std::size_t v = p * channels; v < (p + 1) * channels; ++v) {
+        const int x = frame[v], b = background[v];
+        const std::int16_t q = quantized[static_cast<std::size_t>(x - b + 255)];
         coded.values.push_back(q);
-        rebuilt = std::clamp(b[c] + q * static_cast<int>(step), 0, 255);
+        const int rebuilt = std::clamp(b + q * static_cast<int>(step), 0, 255);
+        squared_error += (x - rebuilt) * (x - rebuilt) - (x - b) * (x - b);
       }
-      squared_error += (x[c] - rebuilt) * (x[c] - rebuilt);
     }
   }
   coded.squared_error = static_cast<double>(squared_error);
@@ -128,13 +150,19 @@ namespace {
 // Grey levels of (U diag(U_scale) diag(S)) v, v a row of V diag(V_scale): what the numpy snippet computes.
 std::vector<std::uint8_t> background_levels(const Eigen::MatrixXd& weighted_U,
                                             const Eigen::Ref<const Eigen::RowVectorXd>& v) {
-  // Whole columns at a time (they vectorize), summed over k in numpy's order; rint rounds half to
-  // even, as numpy's rint does.
-  Eigen::ArrayXd value = weighted_U.col(0).array() * v(0);
-  for (Eigen::Index k = 1; k < weighted_U.cols(); ++k) value += weighted_U.col(k).array() * v(k);
+  // Whole columns of a block at a time (they vectorize, and the block stays in cache), summed over
+  // k in numpy's order; rint rounds half to even, as numpy's rint does.
+  constexpr Eigen::Index block = 4096;
   std::vector<std::uint8_t> levels(static_cast<std::size_t>(weighted_U.rows()));
-  Eigen::Map<Eigen::Array<std::uint8_t, Eigen::Dynamic, 1>>(levels.data(), value.size()) =
-      (value * 255).rint().max(0.0).min(255.0).cast<std::uint8_t>();
+  Eigen::ArrayXd value(block);
+  for (Eigen::Index first = 0; first < weighted_U.rows(); first += block) {
+    const Eigen::Index n = std::min(block, weighted_U.rows() - first);
+    auto sum = value.head(n);
+    sum = weighted_U.col(0).segment(first, n).array() * v(0);
+    for (Eigen::Index k = 1; k < weighted_U.cols(); ++k) sum += weighted_U.col(k).segment(first, n).array() * v(k);
+    Eigen::Map<Eigen::Array<std::uint8_t, Eigen::Dynamic, 1>>(levels.data() + first, n) =
+        (sum * 255).rint().max(0.0).min(255.0).cast<std::uint8_t>();
+  }
   return levels;
 }
 

@@ -127,12 +127,13 @@ void print_summary(const SeparateOptions& options, const SeparateResult& r) {
 }
 
 // How the videos are encoded, shared by `separate` and `live`.
-po::options_description describe_video(io::VideoOptions& video, bool& lossless_masks) {
+po::options_description describe_video(io::VideoOptions& video, bool& lossless_masks, std::string& mask_preset) {
   po::options_description options("videos");
   // clang-format off
   options.add_options()
-      ("preset", po::value(&video.preset)->default_value(video.preset), "libx264 speed preset for the .mp4 files: ultrafast ... veryslow")
+      ("preset", po::value(&video.preset)->default_value(video.preset), "libx264 speed preset for the other .mp4 files: ultrafast ... veryslow")
       ("crf", po::value(&video.crf)->default_value(video.crf), "libx264 quality, 0-51 (lower: better and larger)")
+      ("mask-preset", po::value(&mask_preset)->default_value(mask_preset), "libx264 speed preset for mask.mp4 (black and white: the fastest costs little)")
       ("lossless-masks", po::bool_switch(&lossless_masks), "mask.mp4 exact (H.264 at qp 0; plays in VLC and ffmpeg, not in every browser)");
   // clang-format on
   return options;
@@ -212,7 +213,7 @@ std::optional<SeparateResult> separate_command(const std::vector<std::string>& a
       ("lossless-foreground", po::bool_switch(&o.model.lossless), "model.npz: code every pixel that differs from the background, exactly")
       ("quiet,q", "no progress and no summary line");
   // clang-format on
-  visible.add(model.describe(o)).add(describe_video(o.video, o.lossless_masks));
+  visible.add(model.describe(o)).add(describe_video(o.video, o.lossless_masks, o.mask_preset));
   po::variables_map vm;
   if (!parse_command_line(arguments, visible, "input", o.input, separate_examples, vm)) return std::nullopt;
   if (o.input.empty()) throw po::error("separate needs an INPUT (see cleanplate separate --help)");
@@ -284,7 +285,7 @@ int run_live(const std::vector<std::string>& arguments) {
       ("threshold", po::value(&threshold)->default_value(threshold), "mask seed level in grey levels, or 'auto' (6 sigma per pixel)")
       ("quiet,q", "no progress and no summary line");
   // clang-format on
-  visible.add(describe_video(o.video, o.lossless_masks));
+  visible.add(describe_video(o.video, o.lossless_masks, o.mask_preset));
   po::variables_map vm;
   if (!parse_command_line(arguments, visible, "source", o.input, live_examples, vm)) return 0;
   if (o.input.empty()) throw po::error("live needs a SOURCE (see cleanplate live --help)");

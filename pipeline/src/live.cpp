@@ -254,6 +254,7 @@ class LiveRun {
     const cv::Size size(result_.geometry.width, result_.geometry.height);
     io::VideoOptions mask_format = options_.video;
     mask_format.lossless = options_.lossless_masks;
+    mask_format.preset = options_.mask_preset;
     mask_video_.emplace(out("mask.mp4"), size, fps_, false, mask_format);
     if (options_.foreground_video)
       foreground_video_.emplace(out("foreground.mp4"), size, fps_, result_.geometry.channels == 3, options_.video);

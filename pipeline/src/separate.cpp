@@ -164,7 +164,7 @@ class SeparateRun {
     Eigen::MatrixXf factor;        // values x k: U S of the model
     Eigen::VectorXf start;         // coordinates the trimmed fit starts from: the sample's mean
     float band = 0;                // residuals beyond it do not pull a frame's fit
-    Eigen::MatrixXd refit_factor;  // values x k: the refit's pixel factor
+    Eigen::MatrixXf refit_factor;  // values x k: the refit's pixel factor
     Eigen::MatrixXf to_stored;     // k x k: a refit coordinate vector to model.npz's row of V
     std::optional<io::ModelWriter> model;
   };
@@ -435,19 +435,20 @@ class SeparateRun {
     });
     auto& refit = refit_.emplace(geometry_, svd);
     refit.add(frames, mask_bits_);
-    stream.refit_factor = refit.pixel_factor();
+    const Eigen::MatrixXd refit_factor = refit.pixel_factor();
+    stream.refit_factor = refit_factor.cast<float>();
     Eigen::MatrixXd frame_factor(n, k);
     oneapi::tbb::parallel_for(0L, n, [&](long j) {
       frame_factor.row(j) =
           refit.frame_factor(stream.refit_factor, frames.col(j), mask_of(j), svd.V.row(j).transpose().cast<double>())
               .transpose();
     });
-    refit_background_ = stages::to_svd(stream.refit_factor, frame_factor);
+    refit_background_ = stages::to_svd(refit_factor, frame_factor);
     // P v = U S w for the refit's U and S, so w = S^-1 U^T P v.
     const Eigen::VectorXd s = refit_background_.singular_values.cast<double>();
     const Eigen::VectorXd inverse = (s.array() > 0).select(s.cwiseInverse(), 0.0);
     stream.to_stored =
-        (inverse.asDiagonal() * refit_background_.U.transpose().cast<double>() * stream.refit_factor).cast<float>();
+        (inverse.asDiagonal() * refit_background_.U.transpose().cast<double>() * refit_factor).cast<float>();
     if (options_.outputs.model) {
       io::ModelFile header = model_header(refit_background_);
       if (header.precision == io::FactorPrecision::int8) header.V_scale *= 1.5;  // room beyond the sample's range
@@ -492,11 +493,13 @@ class SeparateRun {
     const auto matrix = matrix_->view();
     refit_->add(matrix.leftCols(frames), std::span(mask_bits_).first(static_cast<std::size_t>(frames * mask_bytes())));
     const Eigen::MatrixXd pixel_factor = refit_->pixel_factor();
+    const Eigen::MatrixXf pixel_factor_float = pixel_factor.cast<float>();
     Eigen::MatrixXd frame_factor(frames, pixel_factor.cols());
     oneapi::tbb::parallel_for(0L, frames, [&](long j) {
-      frame_factor.row(j) =
-          refit_->frame_factor(pixel_factor, matrix.col(j), mask_of(j), model_.svd.V.row(j).transpose().cast<double>())
-              .transpose();
+      frame_factor.row(j) = refit_
+                                ->frame_factor(pixel_factor_float, matrix.col(j), mask_of(j),
+                                               model_.svd.V.row(j).transpose().cast<double>())
+                                .transpose();
     });
     refit_background_ = stages::to_svd(pixel_factor, frame_factor);
     result_.seconds.refit = seconds_since(started);
@@ -621,6 +624,7 @@ class SeparateRun {
     std::optional<io::PngSequenceSink> mask_images;
     io::VideoOptions mask_format = options_.video;
     mask_format.lossless = options_.lossless_masks;
+    mask_format.preset = options_.mask_preset;
     if (options_.outputs.mask) mask_video.emplace(output_or_part("mask.mp4"), size, fps, false, mask_format);
     if (options_.outputs.foreground)
       foreground_video.emplace(output_or_part("foreground.mp4"), size, fps, color, options_.video);
@@ -780,7 +784,7 @@ class SeparateRun {
     if (refit_ && !stream_ && written > 0) refit_background(written);
     if (options_.outputs.background && written > 0) {
       const Eigen::VectorXf plate =
-          stream_ ? Eigen::VectorXf((stream_->refit_factor * refit_sum / static_cast<double>(written)).cast<float>())
+          stream_ ? Eigen::VectorXf(stream_->refit_factor * (refit_sum / static_cast<double>(written)).cast<float>())
                   : stages::mean_background(refit_background_);
       write_image("background.png", stages::column_to_image(plate, geometry_));
     }
@@ -853,8 +857,8 @@ class SeparateRun {
     }
     if (options_.outputs.background) {
       const Eigen::Map<const Eigen::VectorXd> sum(sums.data(), refit_sum.size());
-      const Eigen::VectorXd mean = stream_->refit_factor * sum / static_cast<double>(frames);
-      write_image("background.png", stages::column_to_image(mean.cast<float>(), geometry_));
+      const Eigen::VectorXf mean = stream_->refit_factor * (sum / static_cast<double>(frames)).cast<float>();
+      write_image("background.png", stages::column_to_image(mean, geometry_));
     }
     if (frames == n) {
       std::vector<stages::PreviewRow> rows;

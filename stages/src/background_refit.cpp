@@ -5,6 +5,8 @@
 
 #include <Eigen/Cholesky>
 #include <Eigen/QR>
+#include <algorithm>
+#include <array>
 
 #include "cleanplate/error.hpp"
 #include "cleanplate/stages/mask.hpp"
@@ -20,6 +22,34 @@ bool solve_normal(const Eigen::Ref<const Eigen::MatrixXd>& gram, const Eigen::Re
   solution = normal.solve(right);
   return true;
 }
+
+namespace {
+
+// Weights 1 for the background, 0 for the foreground, of `count` pixels from `first` (a multiple
+// of 8) in a packed mask, repeated for each of a pixel's `channels` values: a byte at a time.
+template <typename Weights>
+void background_weights(std::span<const std::uint8_t> mask, Eigen::Index first, Eigen::Index count,
+                        Eigen::Index channels, Weights& weights) {
+  using Scalar = typename Weights::Scalar;
+  static const auto table = [] {
+    std::array<std::array<Scalar, 8>, 256> bytes{};
+    for (int byte = 0; byte < 256; ++byte)
+      for (int bit = 0; bit < 8; ++bit) bytes[byte][bit] = (byte & (0x80 >> bit)) ? 0 : 1;
+    return bytes;
+  }();
+  const std::uint8_t* bits = mask.data() + first / 8;
+  if (channels == 1) {
+    for (Eigen::Index q = 0; q < count; q += 8) {
+      const auto& eight = table[bits[q / 8]];
+      std::copy_n(eight.begin(), std::min<Eigen::Index>(8, count - q), &weights[q]);
+    }
+    return;
+  }
+  for (Eigen::Index q = 0; q < count; ++q)
+    for (Eigen::Index c = 0; c < channels; ++c) weights[q * channels + c] = table[bits[q / 8]][q % 8];
+}
+
+}  // namespace
 
 BackgroundRefit::BackgroundRefit(const FrameGeometry& geometry, const linalg::SvdResult<float>& model)
     : geometry_(geometry),
@@ -44,7 +74,7 @@ void BackgroundRefit::add(const FramesRef& frames, std::span<const std::uint8_t>
     Eigen::ArrayXd w(count), x(n);
     for (Eigen::Index j = 0; j < frame_count; ++j) {
       const auto mask = masks.subspan(static_cast<std::size_t>(j) * mask_bytes, mask_bytes);
-      for (Eigen::Index q = 0; q < count; ++q) w[q] = !mask_bit(mask, first + q);
+      background_weights(mask, first, count, 1, w);
       background_frames_.segment(first, count) += w;
       for (Eigen::Index a = 0; a < k; ++a)
         for (Eigen::Index b = 0; b < k; ++b) gram_.col(a * k + b).segment(first, count) += (V(j, a) * V(j, b)) * w;
@@ -77,24 +107,24 @@ Eigen::MatrixXd BackgroundRefit::pixel_factor() const {
   return factor;
 }
 
-Eigen::VectorXd BackgroundRefit::frame_factor(const Eigen::MatrixXd& pixel_factor,
+Eigen::VectorXd BackgroundRefit::frame_factor(const Eigen::Ref<const Eigen::MatrixXf>& pixel_factor,
                                               const Eigen::Ref<const FrameColumnLevels>& column,
                                               std::span<const std::uint8_t> mask, Eigen::VectorXd start) const {
   const Eigen::Index k = pixel_factor.cols(), channels = geometry_.channels, pixels = geometry_.pixels();
-  // The normal equations over the values of the pixels outside the mask, a block at a time.
-  const Eigen::Index block_pixels = detail::normal_equations_block / channels;
+  // The normal equations over the values of the pixels outside the mask, a block at a time (whole
+  // mask bytes: a byte gives eight weights at once).
+  const Eigen::Index block_pixels = detail::normal_equations_block / channels / 8 * 8;
   Eigen::MatrixXd gram = Eigen::MatrixXd::Zero(k, k);
   Eigen::VectorXd moment = Eigen::VectorXd::Zero(k);
-  Eigen::ArrayXd weights(block_pixels * channels);
+  Eigen::ArrayXf weights(block_pixels * channels), x(block_pixels * channels);
   double counted = 0;
   for (Eigen::Index first = 0; first < pixels; first += block_pixels) {
     const Eigen::Index count = std::min(block_pixels, pixels - first), n = count * channels;
-    auto w = weights.head(n);
-    for (Eigen::Index q = 0; q < count; ++q) w.segment(q * channels, channels).setConstant(!mask_bit(mask, first + q));
-    detail::add_normal_equations(pixel_factor.middleRows(first * channels, n),
-                                 frame_values(column.segment(first * channels, n)).array().cast<double>(), w, gram,
+    background_weights(mask, first, count, channels, weights);
+    x.head(n) = frame_values(column.segment(first * channels, n)).array();
+    detail::add_normal_equations(pixel_factor.middleRows(first * channels, n), x.head(n), weights.head(n), gram,
                                  moment);
-    counted += w.sum();
+    counted += weights.head(n).sum();
   }
   if (counted >= 2 * k) solve_normal(gram, moment, start);
   return start;

@@ -111,7 +111,12 @@ std::vector<std::uint8_t> pack_mask(const cv::Mat& mask) {
   const std::size_t pixels = mask.total();  // out of line in OpenCV: not in the loop condition
   std::vector<std::uint8_t> bits((pixels + 7) / 8, 0);
   const std::uint8_t* on = mask.ptr<std::uint8_t>();
-  for (std::size_t p = 0; p < pixels; ++p)
+  for (std::size_t byte = 0; byte < pixels / 8; ++byte) {  // whole bytes, without a branch: they vectorize
+    std::uint8_t eight = 0;
+    for (std::size_t b = 0; b < 8; ++b) eight |= static_cast<std::uint8_t>((on[byte * 8 + b] != 0) << (7 - b));
+    bits[byte] = eight;
+  }
+  for (std::size_t p = pixels / 8 * 8; p < pixels; ++p)
     if (on[p]) bits[p / 8] |= static_cast<std::uint8_t>(0x80 >> (p % 8));
   return bits;
 }

@@ -2,6 +2,8 @@
 // time: whole-array sums over contiguous columns vectorize where a loop over values does not.
 #pragma once
 #include <Eigen/Core>
+#include <cmath>
+#include <type_traits>
 
 namespace cleanplate::stages::detail {
 
@@ -15,6 +17,14 @@ void add_normal_equations(const Factor& p, const Values& x, const Weights& weigh
     moment(a) += static_cast<double>((weighted * x).sum());
     for (Eigen::Index b = 0; b <= a; ++b) gram(a, b) += static_cast<double>((weighted * p.col(b).array()).sum());
   }
+}
+
+// 1 where |x - fit| < band, else 0. A plain loop: it vectorizes, where Eigen's cast of a comparison
+// does not.
+template <typename Weights, typename Values, typename Fit>
+void inlier_weights(const Values& x, const Fit& fit, float band, Weights&& weights) {
+  using Scalar = typename std::decay_t<Weights>::Scalar;
+  for (Eigen::Index i = 0; i < x.size(); ++i) weights[i] = std::abs(x[i] - fit[i]) < band ? Scalar(1) : Scalar(0);
 }
 
 constexpr Eigen::Index normal_equations_block = 4096;  // values per block: a few columns stay in L1

@@ -53,7 +53,7 @@ class TrimmedFit {
           x = frame_values(frames_.col(j).segment(first, n)).array();
           fit.head(n).noalias() = reference_factor.middleRows(first, n) * reference;
           auto w = weights.head(n);
-          w = ((x - fit.head(n).array()).abs() < band_).cast<float>();
+          detail::inlier_weights(x, fit.head(n), band_, w);
           detail::add_normal_equations(factor.middleRows(first, n), x, w, gram, moment);
           inliers += w.sum();
         }
@@ -84,7 +84,7 @@ class TrimmedFit {
             const auto v = coordinates.col(j);
             x = frame_values(frames_.col(j).segment(first, n)).array();
             fit.noalias() = start * v;
-            w = ((x - fit.array()).abs() < band_).cast<double>();
+            detail::inlier_weights(x, fit, band_, w);
             weighted_x = w * x.cast<double>();
             inliers += w;
             for (Eigen::Index a = 0; a < k; ++a) {
@@ -244,6 +244,7 @@ Eigen::VectorXf fit_frame(const Eigen::MatrixXf& pixel_factor, const Eigen::Ref<
   const Eigen::Index values = column.size(), stride = std::max<Eigen::Index>(1, values / 4096);
   Eigen::VectorXf coordinates = start;
   Eigen::ArrayXf weights(block);
+  Eigen::VectorXf fit(block);
   std::vector<float> spread;  // about 4,000 residuals give the median
   for (int round = 0; round <= rounds; ++round) {
     spread.clear();
@@ -260,7 +261,8 @@ Eigen::VectorXf fit_frame(const Eigen::MatrixXf& pixel_factor, const Eigen::Ref<
       const auto p = pixel_factor.middleRows(first, n);
       const auto x = column.segment(first, n).array();
       auto w = weights.head(n);
-      w = ((x - (p * coordinates).array()).abs() < threshold).cast<float>();
+      fit.head(n).noalias() = p * coordinates;
+      detail::inlier_weights(x, fit.head(n), threshold, w);
       detail::add_normal_equations(p, x, w, gram, moment);
       inliers += w.sum();
     }

@@ -263,10 +263,11 @@ TEST(BackgroundRefit, RecoversTheBackgroundUnderMaskedObjects) {
   const Eigen::MatrixXd pixel_factor = refit.pixel_factor();
   Eigen::MatrixXd frame_factor(frames, 2);
   for (Eigen::Index j = 0; j < frames; ++j)
-    frame_factor.row(j) = refit
-                              .frame_factor(pixel_factor, levels.col(j), masks[static_cast<std::size_t>(j)],
-                                            model.V.row(j).transpose().cast<double>())
-                              .transpose();
+    frame_factor.row(j) =
+        refit
+            .frame_factor(pixel_factor.cast<float>(), levels.col(j), masks[static_cast<std::size_t>(j)],
+                          model.V.row(j).transpose().cast<double>())
+            .transpose();
   const auto result = stages::to_svd(pixel_factor, frame_factor);
 
   const double pulled = (linalg::reconstruct(model) - background).cwiseAbs().maxCoeff();

@@ -20,24 +20,25 @@
 namespace cleanplate::pipeline {
 
 struct LiveOptions {
-  std::string input;               // camera index, stream URL, or a file
-  std::filesystem::path output;    // empty: no files
-  stages::ConvertOptions convert;  // --scale, --color
-  stages::OnlineOptions online;    // rank, warm-up, mask rules (memory is set from memory_seconds)
-  double memory_seconds = 10;      // --memory: how fast a change becomes background
-  bool realtime = true;            // files: play at their frame rate (live sources always are)
-  bool display = false;            // a window: original | background | mask, and the fps
-  double snapshot_every = 0;       // seconds between background snapshots (0: none)
-  int reconnect = 5;               // attempts to reopen a lost stream
-  bool foreground_video = false;   // foreground.mp4 besides mask.mp4
-  bool png = false;                // masks/bin000001.png ...
-  io::VideoOptions video;          // --preset, --crf: the .mp4 files
-  bool lossless_masks = false;     // mask.mp4 exact (H.264 at qp 0)
-  long max_frames = -1;            // stop after this many frames (-1: when the source ends)
-  double queue_seconds = 1;        // --queue: frames waiting between the reader and the graph, in
-                                   // seconds of the source (at most 256 MB). It absorbs the burst a
-                                   // stream delivers after FFmpeg's probe (0.7 s at 30 fps); when it
-                                   // is full the oldest frame is dropped, so latency stays under it.
+  std::string input;                      // camera index, stream URL, or a file
+  std::filesystem::path output;           // empty: no files
+  stages::ConvertOptions convert;         // --scale, --color
+  stages::OnlineOptions online;           // rank, warm-up, mask rules (memory is set from memory_seconds)
+  double memory_seconds = 10;             // --memory: how fast a change becomes background
+  bool realtime = true;                   // files: play at their frame rate (live sources always are)
+  bool display = false;                   // a window: original | background | mask, and the fps
+  double snapshot_every = 0;              // seconds between background snapshots (0: none)
+  int reconnect = 5;                      // attempts to reopen a lost stream
+  bool foreground_video = false;          // foreground.mp4 besides mask.mp4
+  bool png = false;                       // masks/bin000001.png ...
+  io::VideoOptions video;                 // --preset, --crf: the .mp4 files
+  bool lossless_masks = false;            // mask.mp4 exact (H.264 at qp 0)
+  std::string mask_preset = "ultrafast";  // mask.mp4's libx264 preset: a binary mask costs little at the fastest
+  long max_frames = -1;                   // stop after this many frames (-1: when the source ends)
+  double queue_seconds = 1;               // --queue: frames waiting between the reader and the graph, in
+                                          // seconds of the source (at most 256 MB). It absorbs the burst a
+                                          // stream delivers after FFmpeg's probe (0.7 s at 30 fps); when it
+                                          // is full the oldest frame is dropped, so latency stays under it.
   bool progress = true;
 };
 

@@ -49,9 +49,10 @@ struct SeparateOptions {
   stages::MaskOptions mask;        // --threshold, --open, --close
   SeparateOutputs outputs;
   ModelFormat model;
-  io::VideoOptions video;       // --preset, --crf: the .mp4 files
-  bool lossless_masks = false;  // mask.mp4 exact (H.264 at qp 0)
-  std::int64_t max_memory = 0;  // bytes for the frame matrix; 0: half the machine's memory
+  io::VideoOptions video;                 // --preset, --crf: the .mp4 files
+  bool lossless_masks = false;            // mask.mp4 exact (H.264 at qp 0)
+  std::string mask_preset = "ultrafast";  // mask.mp4's libx264 preset: a binary mask costs little at the fastest
+  std::int64_t max_memory = 0;            // bytes for the frame matrix; 0: half the machine's memory
   long frames_in_flight = 16;
   bool progress = true;  // on stderr, when it is a terminal
 };

@@ -34,8 +34,10 @@ class BackgroundRefit {
   Eigen::MatrixXd pixel_factor() const;
   // Step 2 for one frame (safe to call concurrently): its row of V given pixel_factor(); `start`
   // (its row in the model) when fewer than 2k values are background.
-  Eigen::VectorXd frame_factor(const Eigen::MatrixXd& pixel_factor, const Eigen::Ref<const FrameColumnLevels>& column,
-                               std::span<const std::uint8_t> mask, Eigen::VectorXd start) const;
+  // The pixel factor in float: the frame's sums run over blocks of values in float, added in double.
+  Eigen::VectorXd frame_factor(const Eigen::Ref<const Eigen::MatrixXf>& pixel_factor,
+                               const Eigen::Ref<const FrameColumnLevels>& column, std::span<const std::uint8_t> mask,
+                               Eigen::VectorXd start) const;
 
  private:
   FrameGeometry geometry_;
