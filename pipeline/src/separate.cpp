@@ -92,16 +92,15 @@ struct ConvertedFrame {
 struct SplitFrame {
   long index = 0;
   cv::Mat mask, foreground, background;
-  // A streamed split's refit: the frame's coordinates on the refit factor, its row of model.npz's
-  // V and its coded foreground.
+  // The refit: the frame's coordinates on the refit factor, its row of model.npz's V and its coded
+  // foreground (deflated in order, after the frame before it).
   Eigen::VectorXd refit;
   Eigen::VectorXf stored;
-  std::shared_ptr<const io::ModelWriter::DeflatedFrame> coded;
-  double squared_error = 0;  // of the coded frame
+  std::shared_ptr<const io::CodedFrame> coded;
 };
 struct WorkFrame {
   long index = 0;
-  cv::Mat image;  // decoded again by a streamed split; empty when the matrix holds the frame
+  cv::Mat image;  // decoded again when the matrix holds only the sample; else empty
 };
 
 // One run of `separate`: the steps in order, sharing the source, the matrix and the result.
@@ -123,7 +122,7 @@ class SeparateRun {
     if (ranks() > 1) plan_ranks();
     read();
     if (!agree_interrupted()) decompose();
-    if (!agree_interrupted() && sampled()) prepare_stream();
+    if (!agree_interrupted()) prepare_split();
     if (!result_.interrupted) split();
     result_.seconds.total = seconds_since(started);
     if (ranks() > 1) gather_rank_figures();
@@ -153,14 +152,15 @@ class SeparateRun {
   double squared_norm_ = 0;  // ||X||_F^2, summed while stacking
   cv::Mat seed_threshold_;   // per pixel
   std::optional<stages::BackgroundRefit> refit_;
-  std::vector<std::uint8_t> mask_bits_;  // every frame's (or the sample's) mask, packed, for the refit and model.npz
-  linalg::SvdResult<float> refit_background_;
   SeparateResult result_;
-  // A video longer than the memory allows is read twice: first an evenly spaced sample of its
-  // frames (the matrix), whose model and refit give the pixel factor; then every frame, split
-  // against that fixed factor as it is decoded (stream_).
+  // The model is fitted on at most 512 frames, evenly spaced (the mode needs no more), and every
+  // frame is split against its fixed pixel factor. A video that fits in memory is read once: the
+  // matrix holds every frame, and the model sees every s-th column. A longer one is read twice:
+  // first an evenly spaced sample of its frames (the matrix), then every frame, split as it is
+  // decoded again.
+  static constexpr long most_fitted_frames = 512;
   std::vector<Eigen::Index> sample_;  // frame numbers in the matrix; empty when it holds them all
-  struct Stream {
+  struct SplitModel {
     Eigen::MatrixXf factor;        // values x k: U S of the model
     Eigen::VectorXf start;         // coordinates the trimmed fit starts from: the sample's mean
     float band = 0;                // residuals beyond it do not pull a frame's fit
@@ -168,17 +168,25 @@ class SeparateRun {
     Eigen::MatrixXf to_stored;     // k x k: a refit coordinate vector to model.npz's row of V
     std::optional<io::ModelWriter> model;
   };
-  std::optional<Stream> stream_;
+  std::optional<SplitModel> split_model_;
 
   bool sampled() const { return !sample_.empty(); }
+
+  // The frames the model is fitted on: the matrix, or every s-th of its columns (without a copy)
+  // when it holds more than most_fitted_frames.
+  stages::FramesRef fitted_frames() const {
+    const stages::FramesRef all = matrix_->view();
+    const Eigen::Index stride = (all.cols() + most_fitted_frames - 1) / most_fitted_frames;
+    if (stride <= 1) return all;
+    return Eigen::Map<const stages::FrameLevels, 0, Eigen::OuterStride<>>(
+        all.data(), all.rows(), (all.cols() + stride - 1) / stride, Eigen::OuterStride<>(all.rows() * stride));
+  }
   int ranks() const { return cluster_.size(); }
 
   // mpirun: every rank keeps the even sample one process keeps for a video that does not fit (at
   // most 512 frames, as the memory allows) and reads the sample's frames in its own range; the
   // ranks share them, so each fits the same model. Then each decodes and splits its range, as one
-  // process does a long video: what crosses ranges is the sample, once. A whole video would make
-  // every rank fit the model on all the frames: at 1280x720, 1,800 frames, that took longer than
-  // the split (bench/mpi_speedup.sh).
+  // process does a long video: what crosses ranges is the sample, once.
   void plan_ranks() {
     const long n = expected_frames();
     if (n < 0)
@@ -253,17 +261,18 @@ class SeparateRun {
     return available;
   }
 
-  // Bytes per value of the frame matrix (8-bit) and the matrix-sized buffers the method keeps:
+  // Bytes per value of a fitted frame: the frame matrix's (8-bit) and the buffers the method keeps:
   // GoDec's float working copy and residual magnitudes; robust PCA's working copy, multiplier Y,
-  // sparse part S and thresholding target; a lossless foreground's 16-bit values.
+  // sparse part S and thresholding target.
   double bytes_per_value() const {
-    return (options_.method == stages::Method::svd || options_.method == stages::Method::robust ? 1
-            : options_.method == stages::Method::godec                                          ? 9
-                                                                                                : 17) +
-           (options_.outputs.model && options_.model.lossless ? 2 : 0);
+    return options_.method == stages::Method::svd || options_.method == stages::Method::robust ? 1
+           : options_.method == stages::Method::godec                                          ? 9
+                                                                                               : 17;
   }
+  // `frames` in the matrix, of which the method fits at most most_fitted_frames.
   double matrix_bytes(long frames) const {
-    return bytes_per_value() * static_cast<double>(frames) * static_cast<double>(geometry_.values());
+    const double fitted = static_cast<double>(std::min(frames, most_fitted_frames));
+    return (static_cast<double>(frames) + fitted * (bytes_per_value() - 1)) * static_cast<double>(geometry_.values());
   }
 
   // The split keeps fewer frames in flight than the read: two cores stay busy with 8.
@@ -287,7 +296,7 @@ class SeparateRun {
   }
 
   // Frames for the sample of a video of `frames` frames that does not fit: as many as the memory
-  // allows, at most 512 (the mode needs no more), at least 16.
+  // allows, at most most_fitted_frames, at least 16.
   long sample_size(long frames) const {
     const long fewest = std::max(16L, options_.rank);
     const double budget = static_cast<double>(max_memory_);
@@ -301,7 +310,7 @@ class SeparateRun {
     const long fitting = needed_bytes(copied_frames) <= budget
                              ? copied_frames + static_cast<long>((budget - needed_bytes(copied_frames)) / frame)
                              : static_cast<long>((budget - split_bytes()) / (frame + copy));
-    return std::min({fitting, 512L, frames});
+    return std::min({fitting, most_fitted_frames, frames});
   }
 
   void check_memory(long frames) const {
@@ -415,52 +424,57 @@ class SeparateRun {
     return stages::make_mask(stages::residual_magnitude(residual, geometry_), seed_threshold_, options_.mask);
   }
 
-  // The fixed pixel factor of a streamed split: the sample's model, its masks and refit (what
-  // split() and refit_background() do for a whole video), and the map from refit coordinates to
-  // model.npz's rows of V.
-  void prepare_stream() {
+  // The fixed pixel factor the split fits every frame against: the fitted frames' model, their
+  // masks and refit, and the map from refit coordinates to model.npz's rows of V.
+  void prepare_split() {
     const auto started = Clock::now();
-    const auto frames = matrix_->view();
+    const auto frames = fitted_frames();
     const auto& svd = model_.svd;
     const long n = frames.cols(), k = svd.rank();
-    auto& stream = stream_.emplace();
-    stream.factor = svd.U * svd.singular_values.asDiagonal();
-    stream.start = svd.V.colwise().mean().transpose();
-    stream.band = static_cast<float>(3 * result_.noise_sigma);  // the robust fit's inlier band
+    auto& fixed = split_model_.emplace();
+    fixed.factor = svd.U * svd.singular_values.asDiagonal();
+    fixed.start = svd.V.colwise().mean().transpose();
+    fixed.band = static_cast<float>(3 * result_.noise_sigma);  // the robust fit's inlier band
 
-    mask_bits_.assign(static_cast<std::size_t>(n * mask_bytes()), 0);
+    const auto mask_bytes = static_cast<std::size_t>((geometry_.pixels() + 7) / 8);
+    std::vector<std::uint8_t> masks(static_cast<std::size_t>(n) * mask_bytes);
+    const auto mask_of = [&](long j) {
+      return std::span(masks).subspan(static_cast<std::size_t>(j) * mask_bytes, mask_bytes);
+    };
     oneapi::tbb::parallel_for(0L, n, [&](long j) {
       const auto bits = stages::pack_mask(mask_for(stages::frame_values(frames.col(j)) - model_.background(j)));
       std::copy(bits.begin(), bits.end(), mask_of(j).begin());
     });
     auto& refit = refit_.emplace(geometry_, svd);
-    refit.add(frames, mask_bits_);
+    refit.add(frames, masks);
     const Eigen::MatrixXd refit_factor = refit.pixel_factor();
-    stream.refit_factor = refit_factor.cast<float>();
+    fixed.refit_factor = refit_factor.cast<float>();
     Eigen::MatrixXd frame_factor(n, k);
     oneapi::tbb::parallel_for(0L, n, [&](long j) {
       frame_factor.row(j) =
-          refit.frame_factor(stream.refit_factor, frames.col(j), mask_of(j), svd.V.row(j).transpose().cast<double>())
+          refit.frame_factor(fixed.refit_factor, frames.col(j), mask_of(j), svd.V.row(j).transpose().cast<double>())
               .transpose();
     });
-    refit_background_ = stages::to_svd(refit_factor, frame_factor);
+    const linalg::SvdResult<float> refit_background = stages::to_svd(refit_factor, frame_factor);
     // P v = U S w for the refit's U and S, so w = S^-1 U^T P v.
-    const Eigen::VectorXd s = refit_background_.singular_values.cast<double>();
+    const Eigen::VectorXd s = refit_background.singular_values.cast<double>();
     const Eigen::VectorXd inverse = (s.array() > 0).select(s.cwiseInverse(), 0.0);
-    stream.to_stored =
-        (inverse.asDiagonal() * refit_background_.U.transpose().cast<double>() * refit_factor).cast<float>();
+    fixed.to_stored =
+        (inverse.asDiagonal() * refit_background.U.transpose().cast<double>() * refit_factor).cast<float>();
     if (options_.outputs.model) {
-      io::ModelFile header = model_header(refit_background_);
-      if (header.precision == io::FactorPrecision::int8) header.V_scale *= 1.5;  // room beyond the sample's range
-      stream.model.emplace(output_or_part("model.npz"), std::move(header));
+      io::ModelFile header = model_header(refit_background);
+      if (header.precision == io::FactorPrecision::int8) header.V_scale *= 1.5;  // room beyond the fitted range
+      fixed.model.emplace(output_or_part("model.npz"), std::move(header), 6);
     }
     result_.seconds.refit = seconds_since(started);
   }
 
   void decompose() {
     auto started = Clock::now();
-    const auto frames = matrix_->view();
-    model_ = stages::decompose(frames, {.method = options_.method, .rank = options_.rank}, squared_norm_);
+    const auto frames = fitted_frames();
+    result_.fitted_frames = frames.cols();
+    model_ = stages::decompose(frames, {.method = options_.method, .rank = options_.rank},
+                               frames.cols() == matrix_->count() ? squared_norm_ : -1);
     result_.seconds.decompose = seconds_since(started);
     const auto& s = model_.svd.singular_values;
     result_.singular_values.assign(s.data(), s.data() + s.size());
@@ -481,30 +495,6 @@ class SeparateRun {
     wrote(name);
   }
 
-  std::int64_t mask_bytes() const { return (geometry_.pixels() + 7) / 8; }
-  std::span<std::uint8_t> mask_of(long frame) {
-    return std::span(mask_bits_)
-        .subspan(static_cast<std::size_t>(frame * mask_bytes()), static_cast<std::size_t>(mask_bytes()));
-  }
-
-  // The refit (stages/background_refit.hpp) of the frames split: both steps, each in parallel.
-  void refit_background(long frames) {
-    const auto started = Clock::now();
-    const auto matrix = matrix_->view();
-    refit_->add(matrix.leftCols(frames), std::span(mask_bits_).first(static_cast<std::size_t>(frames * mask_bytes())));
-    const Eigen::MatrixXd pixel_factor = refit_->pixel_factor();
-    const Eigen::MatrixXf pixel_factor_float = pixel_factor.cast<float>();
-    Eigen::MatrixXd frame_factor(frames, pixel_factor.cols());
-    oneapi::tbb::parallel_for(0L, frames, [&](long j) {
-      frame_factor.row(j) = refit_
-                                ->frame_factor(pixel_factor_float, matrix.col(j), mask_of(j),
-                                               model_.svd.V.row(j).transpose().cast<double>())
-                                .transpose();
-    });
-    refit_background_ = stages::to_svd(pixel_factor, frame_factor);
-    result_.seconds.refit = seconds_since(started);
-  }
-
   // model.npz's arrays but the frames' own: geometry, factors, coding rules.
   io::ModelFile model_header(const linalg::SvdResult<float>& background) const {
     const auto& format = options_.model;
@@ -520,61 +510,6 @@ class SeparateRun {
     model.foreground_step = format.lossless ? 1 : format.foreground_step;
     model.foreground_tolerance = format.lossless ? 0 : format.tolerance;
     return model;
-  }
-
-  // model.npz of the first `frames` frames (all of them unless interrupted): the refit background's
-  // factors, then each frame's foreground coded against the 8-bit background a reader rebuilds
-  // from them, and deflated as part of one stream with the frame before it (level 6: this runs
-  // once, after the split). index -> code (parallel) -> pair with the previous frame (in order) ->
-  // deflate (parallel) -> append (in order).
-  void write_model(long frames) {
-    const auto started = Clock::now();
-    io::ModelWriter model(out("model.npz"), model_header(refit_background_), 6);
-    const Eigen::MatrixXf& V = model.header().V;  // every frame's stored row, as the header holds them
-    const auto matrix = matrix_->view();
-    double squared_error = 0;
-    long next = 0;
-    using Coded = std::shared_ptr<const io::CodedFrame>;
-    struct Frame {
-      long index;
-      Coded coded, previous;
-    };
-    struct Deflated {
-      long index;
-      io::ModelWriter::DeflatedFrame frame;
-      double squared_error;
-    };
-    Coded previous;
-    progress_.start("coding", frames);
-    using oneapi::tbb::filter_mode, oneapi::tbb::make_filter;
-    oneapi::tbb::parallel_pipeline(
-        static_cast<std::size_t>(options_.frames_in_flight),
-        make_filter<void, long>(filter_mode::serial_in_order, [&](oneapi::tbb::flow_control& control) {
-          if (next == frames) control.stop();
-          return next++;
-        }) & make_filter<long, Frame>(filter_mode::parallel, [&](long j) {
-          const auto& format = model.header();
-          return Frame{j,
-                       std::make_shared<const io::CodedFrame>(io::encode_foreground(
-                           {matrix.col(j).data(), static_cast<std::size_t>(matrix.rows())}, model.background(V.row(j)),
-                           mask_of(j), geometry_.channels, format.foreground_step,
-                           static_cast<int>(format.foreground_tolerance))),
-                       nullptr};
-        }) & make_filter<Frame, Frame>(filter_mode::serial_in_order, [&](Frame frame) {
-          frame.previous = std::exchange(previous, frame.coded);
-          return frame;
-        }) & make_filter<Frame, Deflated>(filter_mode::parallel, [&](const Frame& frame) {
-          return Deflated{frame.index, model.deflate(*frame.coded, frame.previous.get()), frame.coded->squared_error};
-        }) & make_filter<Deflated, void>(filter_mode::serial_in_order, [&](const Deflated& deflated) {
-          squared_error += deflated.squared_error;
-          model.append(deflated.frame, V.row(deflated.index));
-          progress_.update(model.frames());
-        }));
-    progress_.finish();
-
-    model.finish(psnr(frames, squared_error));
-    model_written(frames, model.coded_pixels(), psnr(frames, squared_error));
-    result_.seconds.model = seconds_since(started);
   }
 
   double psnr(long frames, double squared_error) const {
@@ -594,23 +529,23 @@ class SeparateRun {
     c.psnr = psnr;
   }
 
-  // A streamed frame's refit coordinates, its row of V as model.npz stores it, and its coded
-  // foreground (`levels`: the frame's column of 8-bit values).
-  void refit_streamed(SplitFrame& frame, const Eigen::Ref<const stages::FrameColumnLevels>& levels,
-                      const Eigen::VectorXf& coordinates) const {
+  // A frame's refit coordinates, its row of V as model.npz stores it, and its coded foreground
+  // (`levels`: the frame's column of 8-bit values).
+  void refit_frame(SplitFrame& frame, const Eigen::Ref<const stages::FrameColumnLevels>& levels,
+                   const Eigen::VectorXf& coordinates) const {
     const auto bits = stages::pack_mask(frame.mask);
-    frame.refit = refit_->frame_factor(stream_->refit_factor, levels, bits, coordinates.cast<double>());
-    if (!stream_->model) return;
-    const auto& model = stream_->model->header();
-    frame.stored = io::quantize_row(stream_->to_stored * frame.refit.cast<float>(), model.precision, model.V_scale);
-    const io::CodedFrame coded = io::encode_foreground(
-        {levels.data(), static_cast<std::size_t>(levels.size())}, stream_->model->background(frame.stored), bits,
+    frame.refit = refit_->frame_factor(split_model_->refit_factor, levels, bits, coordinates.cast<double>());
+    if (!split_model_->model) return;
+    const auto& model = split_model_->model->header();
+    frame.stored =
+        io::quantize_row(split_model_->to_stored * frame.refit.cast<float>(), model.precision, model.V_scale);
+    io::CodedFrame coded = io::encode_foreground(
+        {levels.data(), static_cast<std::size_t>(levels.size())}, split_model_->model->background(frame.stored), bits,
         geometry_.channels, model.foreground_step, static_cast<int>(model.foreground_tolerance));
-    frame.coded = std::make_shared<io::ModelWriter::DeflatedFrame>(stream_->model->deflate(coded));
-    frame.squared_error = coded.squared_error;
+    frame.coded = std::make_shared<const io::CodedFrame>(std::move(coded));
   }
 
-  // frame (serial: a number, or a decoded frame when streamed) -> limiter -> split + mask (parallel)
+  // frame (serial: a number, or a frame decoded again) -> limiter -> split + mask (parallel)
   //   -> sequencer -> broadcast -> one writer per output (serial each) -> done (serial: frees a
   //   slot when all wrote)
   void split() {
@@ -632,12 +567,8 @@ class SeparateRun {
       background_video_sink.emplace(output_or_part("background.mp4"), size, fps, color, options_.video);
     if (options_.outputs.png) mask_images.emplace(out("masks"));
 
-    if ((options_.outputs.background || options_.outputs.model) && !stream_) {
-      refit_.emplace(geometry_, model_.svd);
-      mask_bits_.assign(static_cast<std::size_t>(n * mask_bytes()), 0);
-    }
-    std::optional<io::VideoSource> again;  // a streamed split decodes the video a second time
-    if (stream_) {
+    std::optional<io::VideoSource> again;  // when the matrix holds only the sample
+    if (sampled()) {
       again.emplace(options_.input);
       if (first_ > 0 ? !again->seek(options_.start + first_) : !again->skip(options_.start))
         throw Error("'" + options_.input + "' ended before --start " + std::to_string(options_.start));
@@ -666,28 +597,19 @@ class SeparateRun {
       auto busy = split_time.measure();
       const long j = work.index;
       // The frame's levels (decoded again, or the matrix's column) and, for the per-frame work, its values.
-      cv::Mat original =
-          stream_ ? stages::convert_frame(work.image, geometry_) : stages::levels_image(frames.col(j), geometry_);
+      cv::Mat original = work.image.empty() ? stages::levels_image(frames.col(j), geometry_)
+                                            : stages::convert_frame(work.image, geometry_);
       if (!original.isContinuous()) original = original.clone();
       const Eigen::Map<const stages::FrameColumnLevels> levels(original.data, geometry_.values());
       const Eigen::VectorXf column = stages::frame_values(levels);
-      Eigen::VectorXf coordinates, background;
-      if (stream_) {
-        coordinates = stages::fit_frame(stream_->factor, column, stream_->band, stream_->start,
-                                        1);  // more refits move highway F by 0.0002
-        background = stream_->factor * coordinates;
-      } else {
-        background = model_.background(j);
-      }
+      const Eigen::VectorXf coordinates =
+          stages::fit_frame(split_model_->factor, column, split_model_->band, split_model_->start,
+                            1);  // more refits move highway F by 0.0002
+      const Eigen::VectorXf background = split_model_->factor * coordinates;
       SplitFrame frame;
       frame.index = j;
       frame.mask = mask_for(column - background);
-      if (stream_) {  // prepare_stream made the refit
-        refit_streamed(frame, levels, coordinates);
-      } else if (refit_) {  // each frame its own bytes: no race
-        const auto bits = stages::pack_mask(frame.mask);
-        std::copy(bits.begin(), bits.end(), mask_of(j).begin());
-      }
+      refit_frame(frame, levels, coordinates);
       frame.foreground = cv::Mat::zeros(original.size(), original.type());
       original.copyTo(frame.foreground, frame.mask);
       const auto preview = std::find(preview_frames.begin(), preview_frames.end(), j);
@@ -710,24 +632,25 @@ class SeparateRun {
                                                                                   return frame.index;
                                                                                 }));
     };
-    Eigen::VectorXd refit_sum = Eigen::VectorXd::Zero(options_.rank);  // streamed: for the clean plate
-    double squared_error = 0;                                          // streamed: of model.npz
+    Eigen::VectorXd refit_sum = Eigen::VectorXd::Zero(options_.rank);  // for the clean plate
+    double squared_error = 0;                                          // of model.npz
+    std::shared_ptr<const io::CodedFrame> previous;  // model.npz deflates a frame after the one before
     if (mask_video) add_writer([&](const SplitFrame& f) { mask_video->write(f.mask); });
     if (foreground_video) add_writer([&](const SplitFrame& f) { foreground_video->write(f.foreground); });
     if (background_video_sink) add_writer([&](const SplitFrame& f) { background_video_sink->write(f.background); });
     if (mask_images) add_writer([&](const SplitFrame& f) { mask_images->write(f.mask, options_.start + f.index + 1); });
-    if (stream_) add_writer([&](const SplitFrame& f) { refit_sum += f.refit; });
-    if (stream_ && stream_->model)
+    add_writer([&](const SplitFrame& f) { refit_sum += f.refit; });  // so `done` always has a predecessor
+    if (split_model_->model)
       add_writer([&](const SplitFrame& f) {
-        stream_->model->append(*f.coded, f.stored);
-        squared_error += f.squared_error;
+        split_model_->model->append(split_model_->model->deflate(*f.coded, previous.get()), f.stored);
+        squared_error += f.coded->squared_error;
+        previous = f.coded;
       });
-    add_writer([&](const SplitFrame&) {});  // so `done` always has a predecessor
 
     // A frame is written when every writer has returned its number.
     std::map<long, std::size_t> writers_done;
     long written = 0;
-    progress_.start(stream_ ? "separating" : "writing", last_ - first_);
+    progress_.start("separating", last_ - first_);
     using DoneNode = flow::multifunction_node<long, std::tuple<flow::continue_msg>>;
     DoneNode done(graph, flow::serial, [&](long j, DoneNode::output_ports_type& ports) {
       if (++writers_done[j] < writers.size()) return;
@@ -753,7 +676,7 @@ class SeparateRun {
     result_.seconds.write = write_time.seconds();
     result_.frames_written = written;
     result_.interrupted = interrupted();
-    if (stream_) {
+    if (sampled()) {
       result_.seconds.decode += decode_time.seconds();
       result_.frames = written;
       result_.source_ended_early = !result_.interrupted && written < last_ - first_;
@@ -773,7 +696,7 @@ class SeparateRun {
       if (!result_.interrupted && written < last_ - first_)
         throw Error("'" + options_.input + "' ended at frame " + std::to_string(options_.start + first_ + written) +
                     ", before the " + std::to_string(n) + " frames it announced; separate it without mpirun");
-      if (stream_->model && written > 0) stream_->model->finish_part();
+      if (split_model_->model && written > 0) split_model_->model->finish_part();
       for (std::size_t i = 0; i < previews.size(); ++i)
         if (!previews[i].mask.empty()) write_preview_part(previews[i], i);
       return join_parts(written, videos, mask_images ? &*mask_images : nullptr, refit_sum, squared_error,
@@ -781,24 +704,20 @@ class SeparateRun {
     }
     for (const auto& name : videos) wrote(name);
     if (mask_images && written > 0) wrote("masks/");
-    if (refit_ && !stream_ && written > 0) refit_background(written);
-    if (options_.outputs.background && written > 0) {
-      const Eigen::VectorXf plate =
-          stream_ ? Eigen::VectorXf(stream_->refit_factor * (refit_sum / static_cast<double>(written)).cast<float>())
-                  : stages::mean_background(refit_background_);
-      write_image("background.png", stages::column_to_image(plate, geometry_));
-    }
+    if (options_.outputs.background && written > 0) write_clean_plate(refit_sum, written);
     if (written == n) write_image("preview.png", stages::contact_sheet(previews));
     if (options_.outputs.model && written > 0) {
-      if (!stream_) {
-        write_model(written);
-      } else {
-        const auto started_model = Clock::now();
-        stream_->model->finish(psnr(written, squared_error));
-        model_written(written, stream_->model->coded_pixels(), psnr(written, squared_error));
-        result_.seconds.model = seconds_since(started_model);
-      }
+      const auto started_model = Clock::now();
+      split_model_->model->finish(psnr(written, squared_error));
+      model_written(written, split_model_->model->coded_pixels(), psnr(written, squared_error));
+      result_.seconds.model = seconds_since(started_model);
     }
+  }
+
+  // background.png: the refit background at the mean of the frames' refit coordinates.
+  void write_clean_plate(const Eigen::VectorXd& refit_sum, long frames) {
+    const Eigen::VectorXf mean = split_model_->refit_factor * (refit_sum / static_cast<double>(frames)).cast<float>();
+    write_image("background.png", stages::column_to_image(mean, geometry_));
   }
 
   // mpirun: the preview rows go to rank 0 as PNG files (exact), an image per part of the row.
@@ -855,11 +774,8 @@ class SeparateRun {
       for (long j = frames; j < n; ++j)  // masks of ranks after the first unfinished one: not joined
         fs::remove(mask_images->path(options_.start + j + 1), absent);
     }
-    if (options_.outputs.background) {
-      const Eigen::Map<const Eigen::VectorXd> sum(sums.data(), refit_sum.size());
-      const Eigen::VectorXf mean = stream_->refit_factor * (sum / static_cast<double>(frames)).cast<float>();
-      write_image("background.png", stages::column_to_image(mean, geometry_));
-    }
+    if (options_.outputs.background)
+      write_clean_plate(Eigen::Map<const Eigen::VectorXd>(sums.data(), refit_sum.size()), frames);
     if (frames == n) {
       std::vector<stages::PreviewRow> rows;
       for (std::size_t i = 0; i < preview_frames.size(); ++i) {
@@ -872,7 +788,7 @@ class SeparateRun {
       write_image("preview.png", stages::contact_sheet(rows));
     }
     if (options_.outputs.model) {
-      io::ModelWriter model(out("model.npz"), stream_->model->header());
+      io::ModelWriter model(out("model.npz"), split_model_->model->header());
       for (const fs::path& part : parts("model.npz")) model.append_part(part);
       const double decibels = psnr(frames, sums.back());
       model.finish(decibels);
@@ -891,6 +807,7 @@ class SeparateRun {
                         {"source_ended_early", r.source_ended_early},
                         {"frames_written", r.frames_written},
                         {"sample_frames", r.sample_frames},
+                        {"fitted_frames", r.fitted_frames},
                         {"start", options_.start},
                         {"width", geometry_.width},
                         {"height", geometry_.height},

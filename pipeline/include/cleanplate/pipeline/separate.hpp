@@ -85,6 +85,7 @@ struct Compression {
 struct SeparateResult {
   long frames = 0;                  // frames separated
   long sample_frames = 0;           // frames in the model's sample when the video did not fit (0: all)
+  long fitted_frames = 0;           // frames the model was fitted on (at most 512, evenly spaced)
   long announced_frames = -1;       // what the container said (-1: unknown)
   bool source_ended_early = false;  // fewer frames than announced: a truncated file
   bool interrupted = false;
