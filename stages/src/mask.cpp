@@ -3,7 +3,9 @@
 #include <oneapi/tbb/parallel_for.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
+#include <limits>
 #include <opencv2/imgproc.hpp>
 
 #include "cleanplate/error.hpp"
@@ -20,14 +22,29 @@ cv::Mat residual_magnitude(const Eigen::Ref<const Eigen::VectorXf>& residual, co
   return per_pixel.reshape(1, geometry.height);
 }
 
+namespace {
+
+constexpr double growth = 2.5, gaussian_bias = 0.9365574;
+
+// A low-discrepancy dither in [-0.5, 0.5) for the i-th value: no random state.
+double dither(std::size_t i) {
+  const double turns = static_cast<double>(i) * 0.6180339887498949;
+  return turns - std::floor(turns) - 0.5;  // exactly fmod(turns, 1) - 0.5, without the call
+}
+
+// The scale from the sum of squares of the `kept` smallest values.
+double scale_from(double sum_of_squares, std::size_t kept, double step) {
+  const double variance =
+      sum_of_squares / static_cast<double>(kept) / (gaussian_bias * gaussian_bias) - step * step / 12;
+  return std::sqrt(std::max(variance, step * step / 4));  // half a level at least: the rounding itself
+}
+
+}  // namespace
+
 double inlier_scale(std::vector<float> values, double step) {
   if (values.empty()) return 0;
-  constexpr double golden = 0.6180339887498949, growth = 2.5, gaussian_bias = 0.9365574;
-  for (std::size_t i = 0; i < values.size(); ++i) {  // a low-discrepancy dither: no random state
-    const double turns = static_cast<double>(i) * golden;
-    const double dither = turns - std::floor(turns) - 0.5;  // exactly fmod(turns, 1) - 0.5, without the call
-    values[i] = static_cast<float>(std::abs(values[i] + dither * step));
-  }
+  for (std::size_t i = 0; i < values.size(); ++i)
+    values[i] = static_cast<float>(std::abs(values[i] + dither(i) * step));
   std::sort(values.begin(), values.end());
   const std::size_t n = values.size(), start = std::max<std::size_t>(1, n / 10);
   double sum_of_squares = 0;
@@ -36,8 +53,58 @@ double inlier_scale(std::vector<float> values, double step) {
     if (k >= start && values[k] > growth * std::sqrt(sum_of_squares / static_cast<double>(k))) break;
     sum_of_squares += static_cast<double>(values[k]) * values[k];
   }
-  const double variance = sum_of_squares / static_cast<double>(k) / (gaussian_bias * gaussian_bias) - step * step / 12;
-  return std::sqrt(std::max(variance, step * step / 4));  // half a level at least: the rounding itself
+  return scale_from(sum_of_squares, k, step);
+}
+
+Eigen::VectorXd inlier_scales(const Eigen::Ref<const Eigen::MatrixXf>& samples, double step) {
+  constexpr Eigen::Index lanes = 16;  // rows sorted together: one AVX-512 register of floats
+  const Eigen::Index rows = samples.rows(), n = samples.cols();
+  Eigen::VectorXd scales = Eigen::VectorXd::Zero(rows);
+  if (n == 0) return scales;
+  std::size_t padded = 1;  // the network sorts a power of two: +infinity fills the rest
+  while (padded < static_cast<std::size_t>(n)) padded *= 2;
+  std::vector<double> offsets(static_cast<std::size_t>(n));
+  for (std::size_t i = 0; i < offsets.size(); ++i) offsets[i] = dither(i) * step;
+  const std::size_t start = std::max<std::size_t>(1, static_cast<std::size_t>(n) / 10);
+  oneapi::tbb::parallel_for(
+      oneapi::tbb::blocked_range<Eigen::Index>(0, (rows + lanes - 1) / lanes), [&](const auto& blocks) {
+        std::vector<float> data(padded * lanes);  // value i of lane l at i * lanes + l
+        for (Eigen::Index block = blocks.begin(); block < blocks.end(); ++block) {
+          const Eigen::Index first = block * lanes, count = std::min(lanes, rows - first);
+          for (Eigen::Index i = 0; i < n; ++i)
+            for (Eigen::Index l = 0; l < lanes; ++l)
+              data[static_cast<std::size_t>(i * lanes + l)] =
+                  l < count ? static_cast<float>(std::abs(samples(first + l, i) + offsets[static_cast<std::size_t>(i)]))
+                            : 0.0f;
+          std::fill(data.begin() + n * lanes, data.end(), std::numeric_limits<float>::infinity());
+          // Bitonic sorting network (Batcher 1968), every lane at once.
+          using Lanes = Eigen::Array<float, lanes, 1>;
+          for (std::size_t size = 2; size <= padded; size *= 2)
+            for (std::size_t gap = size / 2; gap > 0; gap /= 2)
+              for (std::size_t i = 0; i < padded; ++i) {
+                const std::size_t j = i ^ gap;
+                if (j <= i) continue;
+                Eigen::Map<Lanes> low(&data[((i & size) == 0 ? i : j) * lanes]),
+                    high(&data[((i & size) == 0 ? j : i) * lanes]);
+                const Lanes smaller = low.min(high);
+                high = low.max(high);
+                low = smaller;
+              }
+          // inlier_scale's scan, every lane at once: `kept` 1 while a lane has not stopped.
+          using Sums = Eigen::Array<double, lanes, 1>;
+          Sums sum_of_squares = Sums::Zero(), kept = Sums::Zero(), active = Sums::Ones();
+          for (std::size_t k = 0; k < static_cast<std::size_t>(n); ++k) {
+            const Sums value = Eigen::Map<const Lanes>(&data[k * lanes]).cast<double>();
+            if (k >= start)
+              active = (value > growth * (sum_of_squares / static_cast<double>(k)).sqrt()).select(Sums::Zero(), active);
+            sum_of_squares += active * value * value;
+            kept += active;
+          }
+          for (Eigen::Index l = 0; l < count; ++l)
+            scales[first + l] = scale_from(sum_of_squares[l], static_cast<std::size_t>(kept[l]), step);
+        }
+      });
+  return scales;
 }
 
 NoiseModel estimate_noise(const Eigen::Ref<const Eigen::MatrixXf>& residuals, const FrameGeometry& geometry) {
@@ -52,23 +119,10 @@ NoiseModel estimate_noise(const Eigen::Ref<const Eigen::MatrixXf>& residuals, co
   noise.global_sigma = inlier_scale(std::move(spread));
   noise.pixel_sigma.create(geometry.height, geometry.width, CV_32F);
   float* sigma = noise.pixel_sigma.ptr<float>();
+  const Eigen::VectorXd scales = inlier_scales(residuals);  // per value
   const Eigen::Index channels = geometry.channels;
-  oneapi::tbb::parallel_for(
-      oneapi::tbb::blocked_range<Eigen::Index>(0, geometry.pixels(), 1024), [&](const auto& pixels) {
-        // This block's values with each value's samples contiguous: a transposed copy of a block, not of
-        // all the residuals (a frame-sized matrix less at the peak).
-        const Eigen::MatrixXf by_value =
-            residuals.middleRows(pixels.begin() * channels, static_cast<Eigen::Index>(pixels.size()) * channels)
-                .transpose();
-        for (Eigen::Index p = pixels.begin(); p < pixels.end(); ++p) {
-          double level = noise.global_sigma;
-          for (Eigen::Index c = 0; c < channels; ++c) {
-            const float* column = by_value.col((p - pixels.begin()) * channels + c).data();
-            level = std::max(level, inlier_scale({column, column + by_value.rows()}));
-          }
-          sigma[p] = static_cast<float>(level);
-        }
-      });
+  for (Eigen::Index p = 0; p < geometry.pixels(); ++p)
+    sigma[p] = static_cast<float>(std::max(noise.global_sigma, scales.segment(p * channels, channels).maxCoeff()));
   return noise;
 }
 

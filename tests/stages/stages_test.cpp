@@ -78,6 +78,27 @@ TEST(Mask, InlierScaleHoldsUnderMostlyOutliers) {
   EXPECT_NEAR(stages::inlier_scale(std::vector<float>(100, 0.0f)) * 255, 0.5, 1e-6);  // noiseless: half a level
 }
 
+// The scales of many rows at once (lanes of a sorting network) are inlier_scale's, exactly: for
+// sample counts that are and are not powers of two, and row counts that do not fill the lanes.
+TEST(Mask, InlierScalesOfRowsEqualInlierScaleOfEach) {
+  for (const Eigen::Index samples : {1, 7, 100, 128}) {
+    const Eigen::Index rows = 37;
+    Eigen::MatrixXf values(rows, samples);
+    for (Eigen::Index r = 0; r < rows; ++r) {
+      const std::vector<float> row =
+          noise_with_outliers(0.1 * static_cast<double>(r % 8), static_cast<std::size_t>(samples));
+      for (Eigen::Index i = 0; i < samples; ++i) values(r, i) = row[static_cast<std::size_t>((i + r) % samples)];
+    }
+    const Eigen::VectorXd scales = stages::inlier_scales(values);
+    ASSERT_EQ(scales.size(), rows);
+    for (Eigen::Index r = 0; r < rows; ++r) {
+      const Eigen::VectorXf row = values.row(r).transpose();
+      EXPECT_EQ(scales[r], stages::inlier_scale({row.data(), row.data() + row.size()}))
+          << samples << " samples, row " << r;
+    }
+  }
+}
+
 TEST(Mask, ThresholdFindsTheObject) {
   cv::Mat magnitude = cv::Mat::zeros(20, 20, CV_32F);
   magnitude(cv::Rect(5, 5, 6, 6)) = 0.5f;

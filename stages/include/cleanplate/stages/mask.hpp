@@ -44,6 +44,10 @@ cv::Mat residual_magnitude(const Eigen::Ref<const Eigen::VectorXf>& residual, co
 // the growth at once; the dither's variance step^2 / 12 is taken out again.
 double inlier_scale(std::vector<float> values, double step = 1.0 / 255);
 
+// inlier_scale of each row of `samples` (rows x samples), the same figures: 16 rows at a time, a
+// sorting network and the scan run across the rows in SIMD lanes, where a sort per row branches.
+Eigen::VectorXd inlier_scales(const Eigen::Ref<const Eigen::MatrixXf>& samples, double step = 1.0 / 255);
+
 // Noise levels from residual columns of sampled frames (geometry.values() x samples).
 NoiseModel estimate_noise(const Eigen::Ref<const Eigen::MatrixXf>& residuals, const FrameGeometry& geometry);
 
@@ -57,6 +61,8 @@ cv::Mat make_mask(const cv::Mat& magnitude, const cv::Mat& seed_threshold, const
 // A mask packed one bit per pixel, first pixel in the high bit (numpy.packbits' order, the layout
 // of model.npz's foreground_mask): 1/8 of the 8-bit mask, so a whole video's masks stay small.
 std::vector<std::uint8_t> pack_mask(const cv::Mat& mask);
-inline bool mask_bit(std::span<const std::uint8_t> bits, Eigen::Index pixel) { return (bits[pixel / 8] & (0x80 >> (pixel % 8))) != 0; }
+inline bool mask_bit(std::span<const std::uint8_t> bits, Eigen::Index pixel) {
+  return (bits[pixel / 8] & (0x80 >> (pixel % 8))) != 0;
+}
 
 }  // namespace cleanplate::stages
