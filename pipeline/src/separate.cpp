@@ -92,11 +92,12 @@ struct ConvertedFrame {
 struct SplitFrame {
   long index = 0;
   cv::Mat mask, foreground, background;
-  // The refit: the frame's coordinates on the refit factor, its row of model.npz's V and its coded
-  // foreground (deflated in order, after the frame before it).
+  // The refit: the frame's coordinates on the refit factor, its row of model.npz's V and its
+  // foreground, coded and deflated (level 6, on the split's threads).
   Eigen::VectorXd refit;
   Eigen::VectorXf stored;
-  std::shared_ptr<const io::CodedFrame> coded;
+  std::shared_ptr<const io::ModelWriter::DeflatedFrame> coded;
+  double squared_error = 0;  // of the coded frame
 };
 struct WorkFrame {
   long index = 0;
@@ -542,7 +543,8 @@ class SeparateRun {
     io::CodedFrame coded = io::encode_foreground(
         {levels.data(), static_cast<std::size_t>(levels.size())}, split_model_->model->background(frame.stored), bits,
         geometry_.channels, model.foreground_step, static_cast<int>(model.foreground_tolerance));
-    frame.coded = std::make_shared<const io::CodedFrame>(std::move(coded));
+    frame.coded = std::make_shared<const io::ModelWriter::DeflatedFrame>(split_model_->model->deflate(coded));
+    frame.squared_error = coded.squared_error;
   }
 
   // frame (serial: a number, or a frame decoded again) -> limiter -> split + mask (parallel)
@@ -634,7 +636,6 @@ class SeparateRun {
     };
     Eigen::VectorXd refit_sum = Eigen::VectorXd::Zero(options_.rank);  // for the clean plate
     double squared_error = 0;                                          // of model.npz
-    std::shared_ptr<const io::CodedFrame> previous;  // model.npz deflates a frame after the one before
     if (mask_video) add_writer([&](const SplitFrame& f) { mask_video->write(f.mask); });
     if (foreground_video) add_writer([&](const SplitFrame& f) { foreground_video->write(f.foreground); });
     if (background_video_sink) add_writer([&](const SplitFrame& f) { background_video_sink->write(f.background); });
@@ -642,9 +643,8 @@ class SeparateRun {
     add_writer([&](const SplitFrame& f) { refit_sum += f.refit; });  // so `done` always has a predecessor
     if (split_model_->model)
       add_writer([&](const SplitFrame& f) {
-        split_model_->model->append(split_model_->model->deflate(*f.coded, previous.get()), f.stored);
-        squared_error += f.coded->squared_error;
-        previous = f.coded;
+        split_model_->model->append(*f.coded, f.stored);
+        squared_error += f.squared_error;
       });
 
     // A frame is written when every writer has returned its number.
