@@ -1,8 +1,5 @@
 #include "cleanplate/stages/online_background.hpp"
 
-#include <oneapi/tbb/blocked_range.h>
-#include <oneapi/tbb/parallel_reduce.h>
-
 #include <Eigen/Cholesky>
 #include <algorithm>
 #include <cmath>
@@ -10,7 +7,6 @@
 
 #include "cleanplate/error.hpp"
 #include "cleanplate/stages/robust_background.hpp"
-#include "normal_equations.hpp"
 
 namespace cleanplate::stages {
 
@@ -55,60 +51,25 @@ Eigen::VectorXf OnlineBackground::fit_coordinates(const Eigen::MatrixXf& U,
                                                   const Eigen::Ref<const Eigen::VectorXf>& column,
                                                   const cv::Mat& grow_levels) const {
   constexpr int refits = 3;
-  const Eigen::Index k = U.cols(), channels = geometry_.channels, pixels = geometry_.pixels();
-  const float* grow = grow_levels.ptr<float>();
-  // A pixel's residual magnitude: the largest of its channels' (stages::residual_magnitude).
-  const auto magnitude = [&](Eigen::Index p, const Eigen::VectorXf& coordinates) {
-    float largest = 0;
-    for (Eigen::Index i = p * channels; i < (p + 1) * channels; ++i)
-      largest = std::max(largest, std::abs(column[i] - U.row(i).dot(coordinates)));
-    return largest;
-  };
-  struct Sums {
-    Eigen::MatrixXd gram;
-    Eigen::VectorXd moment;
-    Eigen::Index inliers = 0;
-  };
   Eigen::VectorXf coordinates = U.transpose() * column;
-  std::vector<float> sample;  // about 4,000 pixels give the median
-  const Eigen::Index stride = std::max<Eigen::Index>(1, pixels / 4096) | 1;
+  Eigen::VectorXf weights(geometry_.values());
   for (int refit = 0; refit < refits; ++refit) {
-    sample.clear();
-    for (Eigen::Index p = 0; p < pixels; p += stride) sample.push_back(magnitude(p, coordinates));
-    const auto middle = sample.begin() + static_cast<std::ptrdiff_t>(sample.size() / 2);
-    std::nth_element(sample.begin(), middle, sample.end());
-    const float median = *middle;
-    // One pass, in parallel over blocks of pixels: the inliers' normal equations U^T W U c = U^T W x.
-    const Sums sums = oneapi::tbb::parallel_reduce(
-        oneapi::tbb::blocked_range<Eigen::Index>(0, pixels, 16384),
-        Sums{Eigen::MatrixXd::Zero(k, k), Eigen::VectorXd::Zero(k)},
-        [&](const auto& range, Sums sums) {
-          const Eigen::Index first = range.begin() * channels, n = static_cast<Eigen::Index>(range.size()) * channels;
-          const auto u = U.middleRows(first, n);
-          const auto x = column.segment(first, n).array();
-          Eigen::ArrayXf fit = (u * coordinates).array(), weights(n);
-          for (Eigen::Index p = range.begin(); p < range.end(); ++p) {
-            float largest = 0;
-            for (Eigen::Index c = 0; c < channels; ++c) {
-              const Eigen::Index i = (p - range.begin()) * channels + c;
-              largest = std::max(largest, std::abs(x[i] - fit[i]));
-            }
-            const bool inlier = largest <= grow[p] || largest <= median;
-            sums.inliers += inlier;
-            for (Eigen::Index c = 0; c < channels; ++c) weights[(p - range.begin()) * channels + c] = inlier;
-          }
-          detail::add_normal_equations(u, x, weights, sums.gram, sums.moment);
-          return sums;
-        },
-        [](Sums a, const Sums& b) {
-          a.gram += b.gram, a.moment += b.moment, a.inliers += b.inliers;
-          return a;
-        });
-    if (sums.inliers == pixels) break;
-    const Eigen::MatrixXf gram = Eigen::MatrixXd(sums.gram.selfadjointView<Eigen::Lower>()).cast<float>();
-    const Eigen::LDLT<Eigen::MatrixXf> normal(gram);
+    const cv::Mat magnitude = residual_magnitude(column - U * coordinates, geometry_);
+    std::vector<float> sample;  // about 4,000 pixels give the median
+    const float* m = magnitude.ptr<float>();
+    const std::size_t pixels = magnitude.total(), stride = std::max<std::size_t>(1, pixels / 4096) | 1;
+    for (std::size_t p = 0; p < pixels; p += stride) sample.push_back(m[p]);
+    const auto median = sample.begin() + static_cast<std::ptrdiff_t>(sample.size() / 2);
+    std::nth_element(sample.begin(), median, sample.end());
+    cv::Mat inliers = (magnitude <= grow_levels) | (magnitude <= *median);
+    if (cv::countNonZero(inliers) == static_cast<int>(pixels)) break;
+    cv::Mat per_value(geometry_.height, geometry_.width, CV_32FC(geometry_.channels), weights.data());
+    if (geometry_.channels > 1)
+      cv::merge(std::vector<cv::Mat>(static_cast<std::size_t>(geometry_.channels), inliers), inliers);
+    inliers.convertTo(per_value, CV_32F, 1.0 / 255);
+    const Eigen::LDLT<Eigen::MatrixXf> normal(U.transpose() * weights.asDiagonal() * U);
     if (normal.info() != Eigen::Success || normal.vectorD().minCoeff() <= 1e-3f) break;
-    coordinates = normal.solve(sums.moment.cast<float>());
+    coordinates = normal.solve(U.transpose() * weights.cwiseProduct(column));
   }
   return coordinates;
 }
