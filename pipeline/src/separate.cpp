@@ -152,7 +152,6 @@ class SeparateRun {
   stages::BackgroundModel model_;
   double squared_norm_ = 0;  // ||X||_F^2, summed while stacking
   cv::Mat seed_threshold_;   // per pixel
-  std::optional<stages::BackgroundRefit> refit_;
   SeparateResult result_;
   // The model is fitted on at most 512 frames, evenly spaced (the mode needs no more), and every
   // frame is split against its fixed pixel factor. A video that fits in memory is read once: the
@@ -162,11 +161,12 @@ class SeparateRun {
   static constexpr long most_fitted_frames = 512;
   std::vector<Eigen::Index> sample_;  // frame numbers in the matrix; empty when it holds them all
   struct SplitModel {
-    Eigen::MatrixXf factor;        // values x k: U S of the model
-    Eigen::VectorXf start;         // coordinates the trimmed fit starts from: the sample's mean
-    float band = 0;                // residuals beyond it do not pull a frame's fit
-    Eigen::MatrixXf refit_factor;  // values x k: the refit's pixel factor
-    Eigen::MatrixXf to_stored;     // k x k: a refit coordinate vector to model.npz's row of V
+    Eigen::MatrixXf factor;                        // values x k: U S of the model
+    Eigen::VectorXf start;                         // coordinates the trimmed fit starts from: the sample's mean
+    float band = 0;                                // residuals beyond it do not pull a frame's fit
+    std::optional<stages::BackgroundRefit> refit;  // of the fitted frames; each frame's row in the split
+    Eigen::MatrixXf refit_factor;                  // values x k: the refit's pixel factor
+    Eigen::MatrixXf to_stored;                     // k x k: a refit coordinate vector to model.npz's row of V
     std::optional<io::ModelWriter> model;
   };
   std::optional<SplitModel> split_model_;
@@ -446,7 +446,7 @@ class SeparateRun {
       const auto bits = stages::pack_mask(mask_for(stages::frame_values(frames.col(j)) - model_.background(j)));
       std::copy(bits.begin(), bits.end(), mask_of(j).begin());
     });
-    auto& refit = refit_.emplace(geometry_, svd);
+    auto& refit = fixed.refit.emplace(geometry_, svd);
     refit.add(frames, masks);
     const Eigen::MatrixXd refit_factor = refit.pixel_factor();
     fixed.refit_factor = refit_factor.cast<float>();
@@ -535,7 +535,8 @@ class SeparateRun {
   void refit_frame(SplitFrame& frame, const Eigen::Ref<const stages::FrameColumnLevels>& levels,
                    const Eigen::VectorXf& coordinates) const {
     const auto bits = stages::pack_mask(frame.mask);
-    frame.refit = refit_->frame_factor(split_model_->refit_factor, levels, bits, coordinates.cast<double>());
+    frame.refit =
+        split_model_->refit->frame_factor(split_model_->refit_factor, levels, bits, coordinates.cast<double>());
     if (!split_model_->model) return;
     const auto& model = split_model_->model->header();
     frame.stored =
