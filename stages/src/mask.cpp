@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <opencv2/imgproc.hpp>
 
@@ -136,21 +137,54 @@ cv::Mat seed_threshold(const MaskOptions& options, const NoiseModel& noise) {
 }
 
 cv::Mat make_mask(const cv::Mat& magnitude, const cv::Mat& seed_threshold, const MaskOptions& options) {
-  cv::Mat mask;
-  cv::compare(magnitude, seed_threshold, mask, cv::CMP_GT);
-  if (options.hysteresis < 1) {
-    cv::Mat grow, labels;
-    cv::compare(magnitude, seed_threshold * options.hysteresis, grow, cv::CMP_GT);
-    const int count = cv::connectedComponents(grow, labels, 8, CV_32S);
-    std::vector<unsigned char> seeded(static_cast<std::size_t>(count), 0);
-    const int* label = labels.ptr<int>();
-    const unsigned char* seed = mask.ptr<unsigned char>();
-    const std::size_t pixels = mask.total();  // (out of line in OpenCV: not in the loop condition)
-    for (std::size_t p = 0; p < pixels; ++p)
-      if (seed[p]) seeded[static_cast<std::size_t>(label[p])] = 255;
-    seeded[0] = 0;  // the background of `grow`
-    unsigned char* out = mask.ptr<unsigned char>();
-    for (std::size_t p = 0; p < pixels; ++p) out[p] = seeded[static_cast<std::size_t>(label[p])];
+  cv::Mat seeds, grow;
+  cv::compare(magnitude, seed_threshold, seeds, cv::CMP_GT);
+  if (options.hysteresis < 1) cv::compare(magnitude, seed_threshold * options.hysteresis, grow, cv::CMP_GT);
+  return grow_mask(std::move(seeds), grow, options);
+}
+
+namespace {
+
+// Adds to `mask` every pixel of `grow` 8-connected to it through `grow` (morphological
+// reconstruction). A flood fill from the seeds touches only the seeded regions, where labelling
+// every connected region of `grow` writes a label for each pixel of the frame.
+void reconstruct(cv::Mat& mask, const cv::Mat& grow) {
+  const int width = mask.cols, height = mask.rows;
+  std::uint8_t* out = mask.ptr<std::uint8_t>();
+  const std::uint8_t* may = grow.ptr<std::uint8_t>();
+  std::vector<int> pending;
+  const int pixels = width * height;
+  for (int p = 0; p < pixels; ++p) {
+    if (p % 8 == 0 && p + 8 <= pixels) {  // most of a frame is background: skip it 8 bytes at a time
+      std::uint64_t eight;
+      std::memcpy(&eight, out + p, sizeof eight);
+      if (eight == 0) {
+        p += 7;
+        continue;
+      }
+    }
+    if (out[p]) pending.push_back(p);
+  }
+  while (!pending.empty()) {
+    const int p = pending.back(), x = p % width, y = p / width;
+    pending.pop_back();
+    for (int ny = std::max(y - 1, 0); ny <= std::min(y + 1, height - 1); ++ny)
+      for (int nx = std::max(x - 1, 0); nx <= std::min(x + 1, width - 1); ++nx)
+        if (const int q = ny * width + nx; may[q] && !out[q]) {
+          out[q] = 255;
+          pending.push_back(q);
+        }
+  }
+}
+
+}  // namespace
+
+cv::Mat grow_mask(cv::Mat seeds, const cv::Mat& grow, const MaskOptions& options) {
+  CV_Assert(seeds.type() == CV_8U && seeds.isContinuous());
+  cv::Mat mask = std::move(seeds);
+  if (!grow.empty()) {
+    CV_Assert(grow.type() == CV_8U && grow.isContinuous() && grow.size() == mask.size());
+    reconstruct(mask, grow);
   }
   const auto morph = [&](int op, int size) {
     if (size > 1) cv::morphologyEx(mask, mask, op, cv::getStructuringElement(cv::MORPH_ELLIPSE, {size, size}));

@@ -2,8 +2,11 @@
 
 #include <Eigen/Cholesky>
 #include <algorithm>
+#include <array>
+#include <atomic>
+#include <cleanplate/linalg/row_blocks.hpp>
 #include <cmath>
-#include <opencv2/imgproc.hpp>
+#include <type_traits>
 
 #include "cleanplate/error.hpp"
 #include "cleanplate/stages/robust_background.hpp"
@@ -15,6 +18,128 @@ namespace {
 // The mean of the residual magnitude (stages::residual_magnitude) in noise levels, for Gaussian
 // noise: E|r| = sqrt(2 / pi) sigma for grey; the largest |r| of three channels averages 1.3264 sigma.
 double magnitude_per_sigma(int channels) { return channels == 1 ? 0.7979 : 1.3264; }
+
+// Per-pixel passes work on blocks of pixels that stay in cache, on every core.
+constexpr Eigen::Index block_pixels = 4096;
+template <typename Work>
+void for_each_block(Eigen::Index pixels, const Work& work) {
+  linalg::for_each_row_block(pixels, block_pixels, work);
+}
+
+// Calls `body` with the number of channels as a compile-time constant: the per-pixel loops unroll
+// over the channels and vectorize over the pixels.
+template <typename Body>
+void with_channels(int channels, const Body& body) {
+  if (channels == 1)
+    body(std::integral_constant<int, 1>{});
+  else if (channels == 3)
+    body(std::integral_constant<int, 3>{});
+  else
+    throw Error("OnlineBackground: frames have 1 or 3 channels");
+}
+
+// The largest |residual| of a pixel's channels (stages::residual_magnitude, one pixel).
+template <int Channels>
+float magnitude(const float* x, const float* background) {
+  float m = std::abs(x[0] - background[0]);
+  for (int c = 1; c < Channels; ++c) m = std::max(m, std::abs(x[c] - background[c]));
+  return m;
+}
+
+// Each pixel's seed level (stages::seed_threshold) from its running mean magnitude, floored at the
+// frame-wide level: computed for a block where it is used, not stored for the frame.
+class PixelLevels {
+ public:
+  PixelLevels(const MaskOptions& options, const float* mean_magnitude, double magnitude_per_sigma, double global_sigma)
+      : hysteresis(static_cast<float>(options.hysteresis)),
+        mean_magnitude_(mean_magnitude),
+        to_sigma_(static_cast<float>(1 / magnitude_per_sigma)),
+        global_sigma_(static_cast<float>(global_sigma)),
+        sigmas_(static_cast<float>(options.sigmas)),
+        threshold_(static_cast<float>(options.threshold)) {}
+
+  using Block = std::array<float, block_pixels>;
+  void seeds(Eigen::Index first, Eigen::Index count, Block& seed) const {
+    constexpr float one_level = 1.0f / 255;
+    if (threshold_ > 0) {
+      std::fill_n(seed.begin(), count, std::max(threshold_, one_level));
+      return;
+    }
+    const float* mean = mean_magnitude_ + first;
+    for (Eigen::Index i = 0; i < count; ++i)
+      seed[i] = std::max(std::max(mean[i] * to_sigma_, global_sigma_) * sigmas_, one_level);
+  }
+  const float hysteresis;  // the grow level, as a fraction of the seed level
+
+ private:
+  const float* mean_magnitude_;
+  float to_sigma_, global_sigma_, sigmas_, threshold_;
+};
+
+// The coordinates of `column` in the basis, fitted on the pixels that look like background. The
+// plain projection U^T x counts the objects too (a dark car darkens the whole background a little),
+// so the fit is repeated a few times on the pixels whose residual lies within the hysteresis level,
+// as least squares weighted by w (1 there, 0 elsewhere): U^T W U c = U^T W x. The better half of
+// the pixels always counts, as in least trimmed squares (Rousseeuw, JASA 1984): when the camera's
+// exposure shifts, every residual leaves the band at once and the frame must still follow it.
+// Large frames are fitted on evenly spaced blocks of about 2^18 pixels in all: k coordinates fitted
+// on n pixels carry an error of about sigma / sqrt(n), which is then 1/512 of the noise, and the
+// work of the fit stops growing with the frame.
+template <int Channels>
+Eigen::VectorXf fit_coordinates(const Eigen::MatrixXf& U, const Eigen::Ref<const Eigen::VectorXf>& column,
+                                const PixelLevels& levels) {
+  constexpr int refits = 3;
+  constexpr Eigen::Index fitted_blocks = (1 << 18) / block_pixels;
+  const Eigen::Index k = U.cols(), pixels = column.size() / Channels;
+  const Eigen::Index step = std::max<Eigen::Index>(1, linalg::row_blocks(pixels, block_pixels) / fitted_blocks);
+  const auto sum_over_fitted = [&](const auto& partial) {
+    return linalg::sum_over_row_blocks(pixels, block_pixels, partial, step);
+  };
+  const Eigen::MatrixXd projection = sum_over_fitted([&](Eigen::Index first, Eigen::Index count) {
+    return (U.middleRows(first * Channels, count * Channels).transpose() *
+            column.segment(first * Channels, count * Channels))
+        .eval();
+  });
+  Eigen::VectorXf coordinates = projection.cast<float>();
+  for (int refit = 0; refit < refits; ++refit) {
+    std::vector<float> sample;  // about 4,000 pixels give the median
+    const Eigen::Index stride = std::max<Eigen::Index>(1, pixels / 4096) | 1;
+    for (Eigen::Index p = 0; p < pixels; p += stride) {
+      const Eigen::Matrix<float, Channels, 1> background = U.middleRows(p * Channels, Channels) * coordinates;
+      sample.push_back(magnitude<Channels>(column.data() + p * Channels, background.data()));
+    }
+    const auto middle = sample.begin() + static_cast<std::ptrdiff_t>(sample.size() / 2);
+    std::nth_element(sample.begin(), middle, sample.end());
+    const float median = *middle;
+    std::atomic<Eigen::Index> outliers = 0;
+    const Eigen::MatrixXd normal = sum_over_fitted([&](Eigen::Index first, Eigen::Index count) {
+      const auto U_block = U.middleRows(first * Channels, count * Channels);
+      const auto x_block = column.segment(first * Channels, count * Channels);
+      const Eigen::VectorXf background = U_block * coordinates;
+      PixelLevels::Block seed;
+      levels.seeds(first, count, seed);
+      Eigen::VectorXf weights(count * Channels);
+      float inliers = 0;
+      for (Eigen::Index i = 0; i < count; ++i) {
+        const float m = magnitude<Channels>(x_block.data() + i * Channels, background.data() + i * Channels);
+        const float inlier = (m <= median) | (m <= seed[i] * levels.hysteresis) ? 1.0f : 0.0f;
+        for (int c = 0; c < Channels; ++c) weights[i * Channels + c] = inlier;
+        inliers += inlier;
+      }
+      outliers += count - static_cast<Eigen::Index>(inliers);
+      const Eigen::MatrixXf weighted = weights.asDiagonal() * U_block;
+      Eigen::MatrixXf sums(k, k + 1);
+      sums.leftCols(k).noalias() = weighted.transpose() * U_block;
+      sums.col(k).noalias() = weighted.transpose() * x_block;
+      return sums;
+    });
+    if (outliers == 0) break;
+    const Eigen::LDLT<Eigen::MatrixXf> solver(normal.leftCols(k).cast<float>());
+    if (solver.info() != Eigen::Success || solver.vectorD().minCoeff() <= 1e-3f) break;
+    coordinates = solver.solve(normal.col(k).cast<float>());
+  }
+  return coordinates;
+}
 
 }  // namespace
 
@@ -37,41 +162,10 @@ void OnlineBackground::finish_warmup() {
   for (Eigen::Index j = 0; j < warmup_frames_.cols(); ++j)
     basis_.update(mode);  // the weight of the frames it stands for
   global_sigma_ = noise.global_sigma;
-  mean_magnitude_ = noise.pixel_sigma * magnitude_per_sigma(geometry_.channels);
+  const cv::Mat mean_magnitude = noise.pixel_sigma * magnitude_per_sigma(geometry_.channels);
+  mean_magnitude_ = Eigen::Map<const Eigen::VectorXf>(mean_magnitude.ptr<float>(), geometry_.pixels());
+  foreground_age_.setZero(geometry_.pixels());
   warmup_frames_.resize(0, 0);
-}
-
-// The coordinates of `column` in the basis, fitted on the pixels that look like background. The
-// plain projection U^T x counts the objects too (a dark car darkens the whole background a little),
-// so the fit is repeated a few times on the pixels whose residual lies within the hysteresis level,
-// as least squares weighted by w (1 there, 0 elsewhere): U^T W U c = U^T W x. The better half of
-// the pixels always counts, as in least trimmed squares (Rousseeuw, JASA 1984): when the camera's
-// exposure shifts, every residual leaves the band at once and the frame must still follow it.
-Eigen::VectorXf OnlineBackground::fit_coordinates(const Eigen::MatrixXf& U,
-                                                  const Eigen::Ref<const Eigen::VectorXf>& column,
-                                                  const cv::Mat& grow_levels) const {
-  constexpr int refits = 3;
-  Eigen::VectorXf coordinates = U.transpose() * column;
-  Eigen::VectorXf weights(geometry_.values());
-  for (int refit = 0; refit < refits; ++refit) {
-    const cv::Mat magnitude = residual_magnitude(column - U * coordinates, geometry_);
-    std::vector<float> sample;  // about 4,000 pixels give the median
-    const float* m = magnitude.ptr<float>();
-    const std::size_t pixels = magnitude.total(), stride = std::max<std::size_t>(1, pixels / 4096) | 1;
-    for (std::size_t p = 0; p < pixels; p += stride) sample.push_back(m[p]);
-    const auto median = sample.begin() + static_cast<std::ptrdiff_t>(sample.size() / 2);
-    std::nth_element(sample.begin(), median, sample.end());
-    cv::Mat inliers = (magnitude <= grow_levels) | (magnitude <= *median);
-    if (cv::countNonZero(inliers) == static_cast<int>(pixels)) break;
-    cv::Mat per_value(geometry_.height, geometry_.width, CV_32FC(geometry_.channels), weights.data());
-    if (geometry_.channels > 1)
-      cv::merge(std::vector<cv::Mat>(static_cast<std::size_t>(geometry_.channels), inliers), inliers);
-    inliers.convertTo(per_value, CV_32F, 1.0 / 255);
-    const Eigen::LDLT<Eigen::MatrixXf> normal(U.transpose() * weights.asDiagonal() * U);
-    if (normal.info() != Eigen::Success || normal.vectorD().minCoeff() <= 1e-3f) break;
-    coordinates = normal.solve(U.transpose() * weights.cwiseProduct(column));
-  }
-  return coordinates;
 }
 
 OnlineFrame OnlineBackground::process(const Eigen::Ref<const Eigen::VectorXf>& column, double learning_rate) {
@@ -79,7 +173,7 @@ OnlineFrame OnlineBackground::process(const Eigen::Ref<const Eigen::VectorXf>& c
   if (!(learning_rate <= 1)) throw Error("OnlineBackground: the learning rate must be at most 1");
   ++frames_;
   OnlineFrame frame;
-  if (mean_magnitude_.empty()) {  // warming up
+  if (mean_magnitude_.size() == 0) {  // warming up
     if (warmup_frames_.size() == 0) warmup_frames_.resize(geometry_.values(), options_.warmup);
     warmup_frames_.col(frames_ - 1) = (column.array() * 255).round().cwiseMax(0).cwiseMin(255).cast<std::uint8_t>();
     frame.warming_up = true;
@@ -95,64 +189,91 @@ OnlineFrame OnlineBackground::process(const Eigen::Ref<const Eigen::VectorXf>& c
     return frame;
   }
 
-  // Per-pixel levels from the running mean magnitude, floored at the frame-wide level.
-  NoiseModel noise;
-  noise.global_sigma = global_sigma_;
-  noise.pixel_sigma = cv::max(mean_magnitude_ / magnitude_per_sigma(geometry_.channels), global_sigma_);
-  const cv::Mat seeds = seed_threshold(options_.mask, noise), grow_levels = seeds * options_.mask.hysteresis;
-
+  // Every per-pixel step runs in blocks of pixels on all cores, with the levels computed where they
+  // are used: a 1080p frame is streamed a few times, not once per step.
+  const PixelLevels levels(options_.mask, mean_magnitude_.data(), magnitude_per_sigma(geometry_.channels),
+                           global_sigma_);
   const Eigen::MatrixXf U = basis_.U();
-  const Eigen::VectorXf coordinates = fit_coordinates(U, column, grow_levels);
-  frame.background = U * coordinates;
-  const cv::Mat magnitude = residual_magnitude(column - frame.background, geometry_);
-  frame.mask = make_mask(magnitude, seeds, options_.mask);
-  // What the updates leave out: the mask, and every pixel above the hysteresis level (the opening
-  // trims an object's corners from the mask; they must not leak into the background either).
-  cv::Mat excluded;
-  cv::compare(magnitude, grow_levels, excluded, cv::CMP_GT);
-  excluded |= frame.mask;
+  const Eigen::Index pixels = geometry_.pixels();
+  cv::Mat seeds(geometry_.height, geometry_.width, CV_8U), grow(geometry_.height, geometry_.width, CV_8U);
+  Eigen::VectorXf coordinates;
+  frame.background.resize(column.size());
+  with_channels(geometry_.channels, [&](auto channels) {
+    constexpr int C = decltype(channels)::value;
+    coordinates = fit_coordinates<C>(U, column, levels);
+    for_each_block(pixels, [&](Eigen::Index first, Eigen::Index count) {
+      auto background = frame.background.segment(first * C, count * C);
+      background.noalias() = U.middleRows(first * C, count * C) * coordinates;
+      PixelLevels::Block seed;
+      levels.seeds(first, count, seed);
+      // Plain restrict pointers: through uint8_t* every store may alias anything, and nothing vectorizes.
+      const float* __restrict x = column.data() + first * C, * __restrict b = background.data();
+      std::uint8_t* __restrict seed_out = seeds.data + first, * __restrict grow_out = grow.data + first;
+      const float hysteresis = levels.hysteresis;
+      for (Eigen::Index i = 0; i < count; ++i) {
+        const float m = magnitude<C>(x + i * C, b + i * C);
+        seed_out[i] = m > seed[i] ? 255 : 0;
+        grow_out[i] = m > seed[i] * hysteresis ? 255 : 0;
+      }
+    });
+  });
+  // What the updates leave out ("excluded"): the mask, and every pixel above the hysteresis level
+  // (the opening trims an object's corners from the mask; they must not leak into the background).
+  frame.mask = grow_mask(std::move(seeds), options_.mask.hysteresis < 1 ? grow : cv::Mat(), options_.mask);
   if (learning_rate == 0) return frame;  // frozen: the model learns nothing from this frame
   const double memory = learning_rate > 0 ? std::max(1 / learning_rate, 1.0) : options_.memory;
+  const auto excluded = [&](Eigen::Index pixel) { return (grow.data[pixel] | frame.mask.data[pixel]) != 0; };
 
-  // Running levels over the background pixels: each pixel's mean magnitude, and the frame-wide level
-  // by MSSE over about 4,000 of their residuals. (A median of the pixels' levels would follow the
-  // foreground up where it covers most of the frame, and the masks would vanish.)
-  const double rate = 1.0 / std::min(memory, 50.0);
-  cv::Mat background_pixels;
-  cv::bitwise_not(excluded, background_pixels);
-  cv::accumulateWeighted(magnitude, mean_magnitude_, rate, background_pixels);
+  // Each background pixel's running mean magnitude. The robust update: the foreground pixels enter
+  // as their background while young. A pixel that has been foreground for `memory` frames in a row
+  // takes its new value at once (a parked car, or the ghost an object leaves where it stood during
+  // the warm-up): left to the forgetting factor alone, the old value would fade over several more
+  // `memory` spans.
+  const float rate = static_cast<float>(1.0 / std::min(memory, 50.0));
+  clean_.resize(column.size());
+  std::atomic<Eigen::Index> settled = 0;
+  with_channels(geometry_.channels, [&](auto channels) {
+    constexpr int C = decltype(channels)::value;
+    for_each_block(pixels, [&](Eigen::Index first, Eigen::Index count) {
+      const float* __restrict x = column.data() + first * C, * __restrict b = frame.background.data() + first * C;
+      const std::uint8_t* __restrict grown = grow.data + first, * __restrict masked = frame.mask.data + first;
+      float* __restrict mean = mean_magnitude_.data() + first, * __restrict age = foreground_age_.data() + first;
+      float* __restrict clean = clean_.data() + first * C;
+      const float mean_rate = rate, settle_age = static_cast<float>(memory);  // locals: no reload per pixel
+      int block_settled = 0;
+      for (Eigen::Index i = 0; i < count; ++i) {
+        const bool out = (grown[i] | masked[i]) != 0;
+        const float step = mean_rate * (magnitude<C>(x + i * C, b + i * C) - mean[i]), next_age = age[i] + 1;
+        mean[i] += out ? 0.0f : step;
+        const float older = out ? next_age : 0.0f;
+        const bool young = out && older < settle_age;
+        age[i] = young ? older : 0.0f;  // a settled pixel starts again
+        for (int c = 0; c < C; ++c) clean[i * C + c] = young ? b[i * C + c] : x[i * C + c];
+        block_settled += out && !young;
+      }
+      settled += block_settled;
+    });
+  });
+
+  // The frame-wide level by MSSE over about 4,000 background residuals. (A median of the pixels'
+  // levels would follow the foreground up where it covers most of the frame, and the masks would
+  // vanish.)
+  const Eigen::Index channels = geometry_.channels;
   std::vector<float> residuals;
   const Eigen::Index stride = std::max<Eigen::Index>(1, geometry_.values() / 4096) | 1;
   for (Eigen::Index i = 0; i < geometry_.values(); i += stride)
-    if (background_pixels.data[i / geometry_.channels]) residuals.push_back(column[i] - frame.background[i]);
+    if (!excluded(i / channels)) residuals.push_back(column[i] - frame.background[i]);
   if (residuals.size() >= 100) global_sigma_ += rate * (inlier_scale(std::move(residuals)) - global_sigma_);
 
-  // Robust update: the foreground pixels enter as their background while young. A pixel that has
-  // been foreground for `memory` frames in a row takes its new value at once (a parked car, or the
-  // ghost an object leaves where it stood during the warm-up): left to the forgetting factor alone,
-  // the old value would fade over several more `memory` spans.
-  if (foreground_age_.empty()) foreground_age_ = cv::Mat::zeros(geometry_.height, geometry_.width, CV_32F);
-  cv::add(foreground_age_, 1, foreground_age_, excluded);
-  foreground_age_.setTo(0, background_pixels);
-  cv::Mat young, settled;
-  cv::compare(foreground_age_, memory, young, cv::CMP_LT);
-  young &= excluded;
-  cv::bitwise_xor(young, excluded, settled);
-  if (const int count = cv::countNonZero(settled); count > 0) {
+  if (settled > 0) {  // excluded with its age back at 0
     std::vector<Eigen::Index> rows;
-    rows.reserve(static_cast<std::size_t>(count * geometry_.channels));
-    for (int p = 0; p < static_cast<int>(settled.total()); ++p)
-      if (settled.data[p])
-        for (int c = 0; c < geometry_.channels; ++c) rows.push_back(Eigen::Index{p} * geometry_.channels + c);
+    for (Eigen::Index p = 0; p < pixels; ++p)
+      if (excluded(p) && foreground_age_[p] == 0)
+        for (Eigen::Index c = 0; c < channels; ++c) rows.push_back(p * channels + c);
     basis_.reset_rows(rows, coordinates, column(rows));
-    foreground_age_.setTo(0, settled);
   }
-  Eigen::VectorXf clean = column;
-  const int type = CV_32FC(geometry_.channels);
-  cv::Mat(geometry_.height, geometry_.width, type, frame.background.data())
-      .copyTo(cv::Mat(geometry_.height, geometry_.width, type, clean.data()), young);
   basis_.set_forgetting_factor(std::exp(-1 / memory));
-  basis_.update(clean);
+  basis_.update(clean_);
   return frame;
 }
 

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "cleanplate/linalg/common.hpp"
+#include "cleanplate/linalg/row_blocks.hpp"
 
 namespace cleanplate::linalg {
 
@@ -50,7 +51,11 @@ class IncrementalSvd {
   template <typename Derived>
   Vector<Scalar> project(const Eigen::MatrixBase<Derived>& x) const {
     check(x);
-    return up_.transpose() * (u0_.transpose() * x);
+    const Eigen::Ref<const Vector<Scalar>> column = x;  // evaluated once if an expression
+    const Eigen::MatrixXd u0_x = sum_over_row_blocks(rows_, block_rows, [&](Eigen::Index first, Eigen::Index count) {
+      return (u0_.middleRows(first, count).transpose() * column.segment(first, count)).eval();
+    });
+    return up_.transpose() * u0_x.template cast<Scalar>();
   }
 
   // Add one column. Returns its coordinates in the basis as it was, and what the basis missed.
@@ -59,9 +64,17 @@ class IncrementalSvd {
     check(x);
     const Eigen::Index k = s_.size();
     IncrementalSvdStep<Scalar> step;
-    step.coefficients = project(x);
-    Vector<Scalar> residual = x - u0_ * (up_ * step.coefficients);
-    step.residual_norm = residual.norm();
+    const Eigen::Ref<const Vector<Scalar>> column = x;  // evaluated once if an expression
+    step.coefficients = project(column);
+    // The residual r = x - U0 d is not stored: it is recomputed, a block at a time, where it is used.
+    const Vector<Scalar> d = up_ * step.coefficients;
+    const auto residual_of = [&](Eigen::Index first, Eigen::Index count) {
+      return (column.segment(first, count) - u0_.middleRows(first, count) * d).eval();
+    };
+    step.residual_norm = static_cast<Scalar>(
+        std::sqrt(sum_over_row_blocks(rows_, block_rows, [&](Eigen::Index first, Eigen::Index count) {
+          return Vector<Scalar>::Constant(1, residual_of(first, count).squaredNorm());
+        })(0, 0)));
 
     // K = [f diag(s)  c; 0  p]; its SVD rotates [U, r/p] into the new basis.
     const Scalar f = static_cast<Scalar>(options_.forgetting_factor);
@@ -79,13 +92,12 @@ class IncrementalSvd {
       ++updates_;
       return step;
     }
-    if (new_direction)
-      residual /= step.residual_norm;
-    else
-      residual.setZero();  // x lies in the span: the extra row of the rotation multiplies nothing
+    // The unit residual, or zero where x lies in the span: the extra row of the rotation multiplies nothing.
+    const Scalar unit = new_direction ? 1 / step.residual_norm : 0;
 
     if (k < options_.rank && new_direction) {
       // Grow: U = [U0 r] blockdiag(Up, 1) rotation.
+      Vector<Scalar> residual = (column - u0_ * d) * unit;
       u0_.conservativeResize(Eigen::NoChange, k + 1);
       u0_.col(k) = residual;
       Matrix<Scalar> grown = Matrix<Scalar>::Identity(k + 1, k + 1);
@@ -99,10 +111,14 @@ class IncrementalSvd {
       Eigen::FullPivLU<Matrix<Scalar>> lu(up_new);
       const bool well_conditioned = lu.isInvertible() && lu.rcond() > Scalar(1e-3);
       if (well_conditioned) {
-        const Eigen::Matrix<Scalar, 1, Eigen::Dynamic> bottom = rotation.bottomLeftCorner(1, k);
-        u0_.noalias() += residual * (bottom * lu.inverse());
+        const Eigen::Matrix<Scalar, 1, Eigen::Dynamic> change = unit * rotation.bottomLeftCorner(1, k) * lu.inverse();
+        for_each_row_block(rows_, block_rows, [&](Eigen::Index first, Eigen::Index count) {
+          const Vector<Scalar> residual = residual_of(first, count);  // before the block changes
+          u0_.middleRows(first, count).noalias() += residual * change;
+        });
         up_ = up_new;
       } else {  // Rare (a new direction overtakes an old one): rotate U0 itself, O(m k^2).
+        const Vector<Scalar> residual = (column - u0_ * d) * unit;
         u0_ = (u0_ * up_new + residual * rotation.bottomLeftCorner(1, k)).eval();
         up_.setIdentity(k, k);
       }
@@ -168,6 +184,7 @@ class IncrementalSvd {
     s_ = svd.singularValues();
   }
 
+  static constexpr Eigen::Index block_rows = 4096;
   IncrementalSvdOptions options_;
   Eigen::Index rows_;
   Matrix<Scalar> u0_, up_;

@@ -58,6 +58,11 @@ cv::Mat seed_threshold(const MaskOptions& options, const NoiseModel& noise);
 // 8-bit mask (0 or 255) from a residual magnitude image and the seed levels.
 cv::Mat make_mask(const cv::Mat& magnitude, const cv::Mat& seed_threshold, const MaskOptions& options);
 
+// The mask from its seeds and the pixels that may join them (8-bit, non-zero = on; `grow` empty:
+// none may): each seed's 8-connected region of `grow`, then the opening and the closing. For callers
+// that compare the levels themselves, fused with other per-pixel work. `seeds` becomes the result.
+cv::Mat grow_mask(cv::Mat seeds, const cv::Mat& grow, const MaskOptions& options);
+
 // A mask packed one bit per pixel, first pixel in the high bit (numpy.packbits' order, the layout
 // of model.npz's foreground_mask): 1/8 of the 8-bit mask, so a whole video's masks stay small.
 std::vector<std::uint8_t> pack_mask(const cv::Mat& mask);

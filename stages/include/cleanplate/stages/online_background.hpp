@@ -55,15 +55,14 @@ class OnlineBackground {
 
  private:
   void finish_warmup();
-  Eigen::VectorXf fit_coordinates(const Eigen::MatrixXf& U, const Eigen::Ref<const Eigen::VectorXf>& column,
-                                  const cv::Mat& grow_levels) const;
 
   FrameGeometry geometry_;
   OnlineOptions options_;
   linalg::IncrementalSvd<float> basis_;
-  FrameLevels warmup_frames_;  // values x warmup, until the warm-up ends
-  cv::Mat mean_magnitude_;     // CV_32F per pixel: running mean of the residual magnitude
-  cv::Mat foreground_age_;     // CV_32F per pixel: frames in a row it has been foreground
+  FrameLevels warmup_frames_;       // values x warmup, until the warm-up ends
+  Eigen::VectorXf mean_magnitude_;  // per pixel: running mean of the residual magnitude (empty: warming up)
+  Eigen::VectorXf foreground_age_;  // per pixel: frames in a row it has been foreground
+  Eigen::VectorXf clean_;           // the frame the basis learns: foreground values replaced
   double global_sigma_ = 0;
   long frames_ = 0;
 };
