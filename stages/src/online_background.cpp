@@ -183,7 +183,7 @@ OnlineFrame OnlineBackground::process(const Eigen::Ref<const Eigen::VectorXf>& c
       return frame;
     }
     finish_warmup();  // the mode holds this frame already: no update
-    const Eigen::MatrixXf U = basis_.U();
+    const Eigen::MatrixXf& U = basis_.U();
     frame.background = U * (U.transpose() * column);
     frame.mask = cv::Mat::zeros(geometry_.height, geometry_.width, CV_8U);
     return frame;
@@ -193,7 +193,7 @@ OnlineFrame OnlineBackground::process(const Eigen::Ref<const Eigen::VectorXf>& c
   // are used: a 1080p frame is streamed a few times, not once per step.
   const PixelLevels levels(options_.mask, mean_magnitude_.data(), magnitude_per_sigma(geometry_.channels),
                            global_sigma_);
-  const Eigen::MatrixXf U = basis_.U();
+  const Eigen::MatrixXf& U = basis_.U();
   const Eigen::Index pixels = geometry_.pixels();
   cv::Mat seeds(geometry_.height, geometry_.width, CV_8U), grow(geometry_.height, geometry_.width, CV_8U);
   Eigen::VectorXf coordinates;

@@ -8,10 +8,11 @@
 // column's weight multiplied by forgetting_factor at every update. The right singular vectors are
 // not kept (they grow with every column); update() returns each column's coordinates instead.
 //
-// U is kept factored as U0 * Up (m x k times k x k), Brand's trick: a rank-preserving update
-// changes U0 by a rank-one term and Up by a k x k product, O(m k) work instead of O(m k^2).
-// Every reorthonormalize_every updates the product is folded back and re-orthonormalized, which
-// keeps U orthonormal to single-precision rounding over any number of updates.
+// U is rotated in place, a block of rows at a time on every core: O(m k^2) flops, where Brand
+// keeps U = U0 Up factored to change U0 by a rank-one term in O(m k). For the small ranks this is
+// used with, both read and write U once and are bound by memory, and the explicit U is read without
+// a product. Every reorthonormalize_every updates U is re-orthonormalized, which keeps it
+// orthonormal to single-precision rounding over any number of updates.
 #pragma once
 #include <Eigen/SVD>
 #include <cmath>
@@ -43,8 +44,7 @@ class IncrementalSvd {
     if (!(options.forgetting_factor > 0 && options.forgetting_factor <= 1))
       throw Error("IncrementalSvd: forgetting_factor must be in (0, 1]");
     if (options.reorthonormalize_every < 1) throw Error("IncrementalSvd: reorthonormalize_every must be >= 1");
-    u0_.resize(rows, 0);
-    up_.resize(0, 0);
+    u_.resize(rows, 0);
   }
 
   // Coordinates of x in the current basis, without changing it: (U^T x).
@@ -52,10 +52,11 @@ class IncrementalSvd {
   Vector<Scalar> project(const Eigen::MatrixBase<Derived>& x) const {
     check(x);
     const Eigen::Ref<const Vector<Scalar>> column = x;  // evaluated once if an expression
-    const Eigen::MatrixXd u0_x = sum_over_row_blocks(rows_, block_rows, [&](Eigen::Index first, Eigen::Index count) {
-      return (u0_.middleRows(first, count).transpose() * column.segment(first, count)).eval();
-    });
-    return up_.transpose() * u0_x.template cast<Scalar>();
+    return sum_over_row_blocks(rows_, block_rows,
+                               [&](Eigen::Index first, Eigen::Index count) {
+                                 return (u_.middleRows(first, count).transpose() * column.segment(first, count)).eval();
+                               })
+        .template cast<Scalar>();
   }
 
   // Add one column. Returns its coordinates in the basis as it was, and what the basis missed.
@@ -66,10 +67,9 @@ class IncrementalSvd {
     IncrementalSvdStep<Scalar> step;
     const Eigen::Ref<const Vector<Scalar>> column = x;  // evaluated once if an expression
     step.coefficients = project(column);
-    // The residual r = x - U0 d is not stored: it is recomputed, a block at a time, where it is used.
-    const Vector<Scalar> d = up_ * step.coefficients;
+    // The residual r = x - U c is not stored: it is recomputed, a block at a time, where it is used.
     const auto residual_of = [&](Eigen::Index first, Eigen::Index count) {
-      return (column.segment(first, count) - u0_.middleRows(first, count) * d).eval();
+      return (column.segment(first, count) - u_.middleRows(first, count) * step.coefficients).eval();
     };
     step.residual_norm = static_cast<Scalar>(
         std::sqrt(sum_over_row_blocks(rows_, block_rows, [&](Eigen::Index first, Eigen::Index count) {
@@ -94,34 +94,19 @@ class IncrementalSvd {
     }
     // The unit residual, or zero where x lies in the span: the extra row of the rotation multiplies nothing.
     const Scalar unit = new_direction ? 1 / step.residual_norm : 0;
-
-    if (k < options_.rank && new_direction) {
-      // Grow: U = [U0 r] blockdiag(Up, 1) rotation.
-      Vector<Scalar> residual = (column - u0_ * d) * unit;
-      u0_.conservativeResize(Eigen::NoChange, k + 1);
-      u0_.col(k) = residual;
-      Matrix<Scalar> grown = Matrix<Scalar>::Identity(k + 1, k + 1);
-      grown.topLeftCorner(k, k) = up_;
-      up_ = grown * rotation;
+    if (k < options_.rank && new_direction) {  // grow: U = [U r] rotation
+      Matrix<Scalar> extended(rows_, k + 1);
+      extended << u_, residual_of(0, rows_) * unit;
+      u_ = extended * rotation;
       s_ = svd.singularValues();
-    } else {
-      // Keep rank k: U0 Up_new = U0 Up R_top + r R_bottom with Up_new = Up R_top, so
-      // U0 += r (R_bottom Up_new^-1): a rank-one change, O(m k).
-      const Matrix<Scalar> up_new = up_ * rotation.topLeftCorner(k, k);
-      Eigen::FullPivLU<Matrix<Scalar>> lu(up_new);
-      const bool well_conditioned = lu.isInvertible() && lu.rcond() > Scalar(1e-3);
-      if (well_conditioned) {
-        const Eigen::Matrix<Scalar, 1, Eigen::Dynamic> change = unit * rotation.bottomLeftCorner(1, k) * lu.inverse();
-        for_each_row_block(rows_, block_rows, [&](Eigen::Index first, Eigen::Index count) {
-          const Vector<Scalar> residual = residual_of(first, count);  // before the block changes
-          u0_.middleRows(first, count).noalias() += residual * change;
-        });
-        up_ = up_new;
-      } else {  // Rare (a new direction overtakes an old one): rotate U0 itself, O(m k^2).
-        const Vector<Scalar> residual = (column - u0_ * d) * unit;
-        u0_ = (u0_ * up_new + residual * rotation.bottomLeftCorner(1, k)).eval();
-        up_.setIdentity(k, k);
-      }
+    } else {  // keep rank k: U = U R_top + r R_bottom
+      const Matrix<Scalar> top = rotation.topLeftCorner(k, k);
+      const Eigen::Matrix<Scalar, 1, Eigen::Dynamic> bottom = unit * rotation.bottomLeftCorner(1, k);
+      for_each_row_block(rows_, block_rows, [&](Eigen::Index first, Eigen::Index count) {
+        const Vector<Scalar> residual = residual_of(first, count);  // before the block changes
+        auto block = u_.middleRows(first, count);
+        block = (block * top + residual * bottom).eval();
+      });
       s_ = svd.singularValues().head(k);
     }
     if (++updates_ % options_.reorthonormalize_every == 0) reorthonormalize();
@@ -140,13 +125,11 @@ class IncrementalSvd {
       throw Error("IncrementalSvd::reset_rows: the coefficients or values do not match");
     const Scalar squared_norm = coefficients.squaredNorm();
     if (!(squared_norm > 0)) return;
-    u0_ = (u0_ * up_).eval();
-    up_.setIdentity(k, k);
     for (std::size_t r = 0; r < rows.size(); ++r) {
       const Eigen::Index i = rows[r];
       if (i < 0 || i >= rows_) throw Error("IncrementalSvd::reset_rows: a row is out of range");
-      const Scalar miss = values(static_cast<Eigen::Index>(r)) - u0_.row(i).dot(coefficients);
-      u0_.row(i) += (miss / squared_norm) * coefficients.transpose();
+      const Scalar miss = values(static_cast<Eigen::Index>(r)) - u_.row(i).dot(coefficients);
+      u_.row(i) += (miss / squared_norm) * coefficients.transpose();
     }
     reorthonormalize();
   }
@@ -157,7 +140,7 @@ class IncrementalSvd {
     options_.forgetting_factor = factor;
   }
 
-  Matrix<Scalar> U() const { return u0_ * up_; }
+  const Matrix<Scalar>& U() const { return u_; }
   const Vector<Scalar>& singular_values() const { return s_; }
   Eigen::Index rank() const { return s_.size(); }
   long long updates() const { return updates_; }
@@ -170,24 +153,23 @@ class IncrementalSvd {
                   std::to_string(x.rows()) + "x" + std::to_string(x.cols()));
   }
 
-  // Fold Up into U0 and restore exact orthonormality: U S = Q (R S), re-diagonalized by a k x k SVD.
+  // Restores exact orthonormality: U S = Q (R S), re-diagonalized by a k x k SVD.
   void reorthonormalize() {
     const Eigen::Index k = s_.size();
     if (k == 0) return;
-    Eigen::HouseholderQR<Matrix<Scalar>> qr(u0_ * up_);
+    Eigen::HouseholderQR<Matrix<Scalar>> qr(u_);
     const Matrix<Scalar> q = qr.householderQ() * Matrix<Scalar>::Identity(rows_, k);
     const Matrix<Scalar> r = qr.matrixQR().topLeftCorner(k, k).template triangularView<Eigen::Upper>();
     const Matrix<Scalar> rs = r * s_.asDiagonal();
     Eigen::JacobiSVD<Matrix<Scalar>> svd(rs, Eigen::ComputeFullU);
-    u0_ = q * svd.matrixU();
-    up_.setIdentity(k, k);
+    u_ = q * svd.matrixU();
     s_ = svd.singularValues();
   }
 
   static constexpr Eigen::Index block_rows = 4096;
   IncrementalSvdOptions options_;
   Eigen::Index rows_;
-  Matrix<Scalar> u0_, up_;
+  Matrix<Scalar> u_;  // rows x k
   Vector<Scalar> s_;
   long long updates_ = 0;
 };
