@@ -145,36 +145,49 @@ cv::Mat make_mask(const cv::Mat& magnitude, const cv::Mat& seed_threshold, const
 
 namespace {
 
-// Adds to `mask` every pixel of `grow` 8-connected to it through `grow` (morphological
-// reconstruction). A flood fill from the seeds touches only the seeded regions, where labelling
-// every connected region of `grow` writes a label for each pixel of the frame.
-void reconstruct(cv::Mat& mask, const cv::Mat& grow) {
-  const int width = mask.cols, height = mask.rows;
+// The pixels of `grow` 8-connected through `grow` to a seed (morphological reconstruction), and the
+// seeds. A scanline flood fill from each seed: it touches only the seeded regions, a run of a row at
+// a time, where labelling every connected region of `grow` writes a label for each pixel.
+cv::Mat reconstruct(const cv::Mat& seeds, const cv::Mat& grow) {
+  const int width = seeds.cols, height = seeds.rows;
+  cv::Mat mask = cv::Mat::zeros(seeds.size(), CV_8U);
   std::uint8_t* out = mask.ptr<std::uint8_t>();
-  const std::uint8_t* may = grow.ptr<std::uint8_t>();
-  std::vector<int> pending;
+  const std::uint8_t *seed = seeds.ptr<std::uint8_t>(), *may = grow.ptr<std::uint8_t>();
+  const auto open = [&](int p) { return may[p] && !out[p]; };
+  std::vector<std::pair<int, int>> pending;  // (row, column) where a run starts or continues
   const int pixels = width * height;
   for (int p = 0; p < pixels; ++p) {
     if (p % 8 == 0 && p + 8 <= pixels) {  // most of a frame is background: skip it 8 bytes at a time
       std::uint64_t eight;
-      std::memcpy(&eight, out + p, sizeof eight);
+      std::memcpy(&eight, seed + p, sizeof eight);
       if (eight == 0) {
         p += 7;
         continue;
       }
     }
-    if (out[p]) pending.push_back(p);
-  }
-  while (!pending.empty()) {
-    const int p = pending.back(), x = p % width, y = p / width;
-    pending.pop_back();
-    for (int ny = std::max(y - 1, 0); ny <= std::min(y + 1, height - 1); ++ny)
-      for (int nx = std::max(x - 1, 0); nx <= std::min(x + 1, width - 1); ++nx)
-        if (const int q = ny * width + nx; may[q] && !out[q]) {
-          out[q] = 255;
-          pending.push_back(q);
+    if (!seed[p] || out[p]) continue;
+    out[p] = 255;  // a seed, even where it is not in `grow`
+    pending.emplace_back(p / width, p % width);
+    while (!pending.empty()) {
+      const auto [y, x] = pending.back();
+      pending.pop_back();
+      const int row = y * width;
+      int left = x, right = x;  // the run through (y, x), inclusive
+      while (left > 0 && open(row + left - 1)) --left;
+      while (right < width - 1 && open(row + right + 1)) ++right;
+      std::memset(out + row + left, 255, static_cast<std::size_t>(right - left + 1));
+      for (const int next : {y - 1, y + 1}) {  // the runs of the rows above and below that touch it
+        if (next < 0 || next >= height) continue;
+        for (int column = std::max(left - 1, 0), end = std::min(right + 1, width - 1); column <= end; ++column) {
+          if (!open(next * width + column)) continue;
+          out[next * width + column] = 255;
+          pending.emplace_back(next, column);
+          while (column < end && open(next * width + column + 1)) ++column;  // the popped start extends it
         }
+      }
+    }
   }
+  return mask;
 }
 
 }  // namespace
@@ -184,7 +197,7 @@ cv::Mat grow_mask(cv::Mat seeds, const cv::Mat& grow, const MaskOptions& options
   cv::Mat mask = std::move(seeds);
   if (!grow.empty()) {
     CV_Assert(grow.type() == CV_8U && grow.isContinuous() && grow.size() == mask.size());
-    reconstruct(mask, grow);
+    mask = reconstruct(mask, grow);
   }
   const auto morph = [&](int op, int size) {
     if (size > 1) cv::morphologyEx(mask, mask, op, cv::getStructuringElement(cv::MORPH_ELLIPSE, {size, size}));

@@ -10,13 +10,17 @@ namespace {
 using linalg::IncrementalSvd;
 
 TEST(IncrementalSvd, WithoutForgettingMatchesBatchSvd) {
-  const Eigen::MatrixXd a = test::with_spectrum<double>(200, 60, Eigen::Vector3d(10, 5, 2), 4);
-  IncrementalSvd<double> incremental({.rank = 3}, 200);
-  for (Eigen::Index j = 0; j < a.cols(); ++j) incremental.update(a.col(j));
-  const auto exact = linalg::truncated_svd(a, 3);
-  EXPECT_LE((incremental.singular_values() - exact.singular_values).norm(), 1e-10);
-  const Eigen::MatrixXd u = incremental.U();
-  EXPECT_LE((u * u.transpose() - exact.U * exact.U.transpose()).norm(), 1e-10);
+  // 200 rows: one block of the parallel passes; 10,001: three, the last one short. Reorthonormalized
+  // every 7 updates, so that the Cholesky QR runs too.
+  for (const Eigen::Index rows : {200, 10001}) {
+    const Eigen::MatrixXd a = test::with_spectrum<double>(rows, 60, Eigen::Vector3d(10, 5, 2), 4);
+    IncrementalSvd<double> incremental({.rank = 3, .reorthonormalize_every = 7}, rows);
+    for (Eigen::Index j = 0; j < a.cols(); ++j) incremental.update(a.col(j));
+    const auto exact = linalg::truncated_svd(a, 3);
+    EXPECT_LE((incremental.singular_values() - exact.singular_values).norm(), 1e-10) << rows;
+    const Eigen::MatrixXd u = incremental.U();
+    EXPECT_LE((u * u.transpose() - exact.U * exact.U.transpose()).norm(), 1e-10) << rows;
+  }
 }
 
 TEST(IncrementalSvd, TruncatedUpdatesTrackTheDominantSubspace) {

@@ -14,6 +14,8 @@
 // a product. Every reorthonormalize_every updates U is re-orthonormalized, which keeps it
 // orthonormal to single-precision rounding over any number of updates.
 #pragma once
+#include <Eigen/Cholesky>
+#include <Eigen/QR>
 #include <Eigen/SVD>
 #include <cmath>
 #include <vector>
@@ -153,17 +155,35 @@ class IncrementalSvd {
                   std::to_string(x.rows()) + "x" + std::to_string(x.cols()));
   }
 
-  // Restores exact orthonormality: U S = Q (R S), re-diagonalized by a k x k SVD.
+  // Restores exact orthonormality: U S = Q (R S), re-diagonalized by a k x k SVD. Q R by Cholesky QR
+  // (R^T R = U^T U): two passes over U in parallel blocks, where Householder's QR makes k serial
+  // passes and as many more to form Q. Exact to rounding while U is nearly orthonormal, as it is
+  // between these calls; Householder's QR when the Gram matrix is not positive definite.
   void reorthonormalize() {
     const Eigen::Index k = s_.size();
     if (k == 0) return;
-    Eigen::HouseholderQR<Matrix<Scalar>> qr(u_);
-    const Matrix<Scalar> q = qr.householderQ() * Matrix<Scalar>::Identity(rows_, k);
-    const Matrix<Scalar> r = qr.matrixQR().topLeftCorner(k, k).template triangularView<Eigen::Upper>();
-    const Matrix<Scalar> rs = r * s_.asDiagonal();
-    Eigen::JacobiSVD<Matrix<Scalar>> svd(rs, Eigen::ComputeFullU);
-    u_ = q * svd.matrixU();
-    s_ = svd.singularValues();
+    const Eigen::LLT<Eigen::MatrixXd> cholesky(
+        sum_over_row_blocks(rows_, block_rows, [&](Eigen::Index first, Eigen::Index count) {
+          return (u_.middleRows(first, count).transpose() * u_.middleRows(first, count)).eval();
+        }));
+    if (cholesky.info() != Eigen::Success) {
+      Eigen::HouseholderQR<Matrix<Scalar>> qr(u_);
+      const Matrix<Scalar> q = qr.householderQ() * Matrix<Scalar>::Identity(rows_, k);
+      const Matrix<Scalar> r = qr.matrixQR().topLeftCorner(k, k).template triangularView<Eigen::Upper>();
+      Eigen::JacobiSVD<Matrix<Scalar>> svd(r * s_.asDiagonal(), Eigen::ComputeFullU);
+      u_ = q * svd.matrixU();
+      s_ = svd.singularValues();
+      return;
+    }
+    const Eigen::MatrixXd r = cholesky.matrixU();
+    Eigen::JacobiSVD<Eigen::MatrixXd> svd(r * s_.template cast<double>().asDiagonal(), Eigen::ComputeFullU);
+    const Matrix<Scalar> transform =  // U R^-1 W: Q rotated by the SVD's left vectors
+        r.triangularView<Eigen::Upper>().solve(svd.matrixU()).template cast<Scalar>();
+    for_each_row_block(rows_, block_rows, [&](Eigen::Index first, Eigen::Index count) {
+      auto block = u_.middleRows(first, count);
+      block = (block * transform).eval();
+    });
+    s_ = svd.singularValues().template cast<Scalar>();
   }
 
   static constexpr Eigen::Index block_rows = 4096;
