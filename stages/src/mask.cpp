@@ -155,34 +155,36 @@ cv::Mat reconstruct(const cv::Mat& seeds, const cv::Mat& grow) {
   const std::uint8_t *seed = seeds.ptr<std::uint8_t>(), *may = grow.ptr<std::uint8_t>();
   const auto open = [&](int p) { return may[p] && !out[p]; };
   std::vector<std::pair<int, int>> pending;  // (row, column) where a run starts or continues
-  const int pixels = width * height;
-  for (int p = 0; p < pixels; ++p) {
-    if (p % 8 == 0 && p + 8 <= pixels) {  // most of a frame is background: skip it 8 bytes at a time
-      std::uint64_t eight;
-      std::memcpy(&eight, seed + p, sizeof eight);
-      if (eight == 0) {
-        p += 7;
-        continue;
-      }
-    }
-    if (!seed[p] || out[p]) continue;
-    out[p] = 255;  // a seed, even where it is not in `grow`
-    pending.emplace_back(p / width, p % width);
-    while (!pending.empty()) {
-      const auto [y, x] = pending.back();
-      pending.pop_back();
-      const int row = y * width;
-      int left = x, right = x;  // the run through (y, x), inclusive
-      while (left > 0 && open(row + left - 1)) --left;
-      while (right < width - 1 && open(row + right + 1)) ++right;
-      std::memset(out + row + left, 255, static_cast<std::size_t>(right - left + 1));
-      for (const int next : {y - 1, y + 1}) {  // the runs of the rows above and below that touch it
-        if (next < 0 || next >= height) continue;
-        for (int column = std::max(left - 1, 0), end = std::min(right + 1, width - 1); column <= end; ++column) {
-          if (!open(next * width + column)) continue;
-          out[next * width + column] = 255;
-          pending.emplace_back(next, column);
-          while (column < end && open(next * width + column + 1)) ++column;  // the popped start extends it
+  // Whether any of `count` bytes is set: an OR that vectorizes, where a search stops at each byte.
+  const auto any = [](const std::uint8_t* bytes, int count) {
+    std::uint8_t set = 0;
+    for (int i = 0; i < count; ++i) set |= bytes[i];
+    return set != 0;
+  };
+  constexpr int chunk = 64;  // most of a frame holds no seed: skip it a chunk at a time
+  for (int p = 0, pixels = width * height; p < pixels; p += chunk) {
+    const int end = std::min(p + chunk, pixels);
+    if (!any(seed + p, end - p)) continue;
+    for (int q = p; q < end; ++q) {
+      if (!seed[q] || out[q]) continue;
+      out[q] = 255;  // a seed, even where it is not in `grow`
+      pending.push_back({q / width, q % width});
+      while (!pending.empty()) {
+        const auto [y, x] = pending.back();
+        pending.pop_back();
+        const int row = y * width;
+        int left = x, right = x;  // the run through (y, x), inclusive
+        while (left > 0 && open(row + left - 1)) --left;
+        while (right < width - 1 && open(row + right + 1)) ++right;
+        std::memset(out + row + left, 255, static_cast<std::size_t>(right - left + 1));
+        for (const int next : {y - 1, y + 1}) {  // the runs of the rows above and below that touch it
+          if (next < 0 || next >= height) continue;
+          for (int column = std::max(left - 1, 0), end = std::min(right + 1, width - 1); column <= end; ++column) {
+            if (!open(next * width + column)) continue;
+            out[next * width + column] = 255;
+            pending.emplace_back(next, column);
+            while (column < end && open(next * width + column + 1)) ++column;  // the popped start extends it
+          }
         }
       }
     }
