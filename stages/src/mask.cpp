@@ -155,6 +155,27 @@ cv::Mat reconstruct(const cv::Mat& seeds, const cv::Mat& grow) {
   const std::uint8_t *seed = seeds.ptr<std::uint8_t>(), *may = grow.ptr<std::uint8_t>();
   const auto open = [&](int p) { return may[p] && !out[p]; };
   std::vector<std::pair<int, int>> pending;  // (row, column) where a run starts or continues
+  const auto fill_from = [&](int y, int x) {
+    pending.push_back({y, x});
+    while (!pending.empty()) {
+      const auto [row, start] = pending.back();
+      pending.pop_back();
+      const int offset = row * width;
+      int left = start, right = start;  // the run through (row, start), inclusive
+      while (left > 0 && open(offset + left - 1)) --left;
+      while (right < width - 1 && open(offset + right + 1)) ++right;
+      std::memset(out + offset + left, 255, static_cast<std::size_t>(right - left + 1));
+      for (const int next : {row - 1, row + 1}) {  // the runs of the rows above and below that touch it
+        if (next < 0 || next >= height) continue;
+        for (int column = std::max(left - 1, 0), last = std::min(right + 1, width - 1); column <= last; ++column) {
+          if (!open(next * width + column)) continue;
+          out[next * width + column] = 255;
+          pending.push_back({next, column});
+          while (column < last && open(next * width + column + 1)) ++column;  // the popped start extends it
+        }
+      }
+    }
+  };
   // Whether any of `count` bytes is set: an OR that vectorizes, where a search stops at each byte.
   const auto any = [](const std::uint8_t* bytes, int count) {
     std::uint8_t set = 0;
@@ -168,25 +189,7 @@ cv::Mat reconstruct(const cv::Mat& seeds, const cv::Mat& grow) {
     for (int q = p; q < end; ++q) {
       if (!seed[q] || out[q]) continue;
       out[q] = 255;  // a seed, even where it is not in `grow`
-      pending.push_back({q / width, q % width});
-      while (!pending.empty()) {
-        const auto [y, x] = pending.back();
-        pending.pop_back();
-        const int row = y * width;
-        int left = x, right = x;  // the run through (y, x), inclusive
-        while (left > 0 && open(row + left - 1)) --left;
-        while (right < width - 1 && open(row + right + 1)) ++right;
-        std::memset(out + row + left, 255, static_cast<std::size_t>(right - left + 1));
-        for (const int next : {y - 1, y + 1}) {  // the runs of the rows above and below that touch it
-          if (next < 0 || next >= height) continue;
-          for (int column = std::max(left - 1, 0), end = std::min(right + 1, width - 1); column <= end; ++column) {
-            if (!open(next * width + column)) continue;
-            out[next * width + column] = 255;
-            pending.emplace_back(next, column);
-            while (column < end && open(next * width + column + 1)) ++column;  // the popped start extends it
-          }
-        }
-      }
+      fill_from(q / width, q % width);
     }
   }
   return mask;

@@ -166,19 +166,21 @@ class IncrementalSvd {
         sum_over_row_blocks(rows_, block_rows, [&](Eigen::Index first, Eigen::Index count) {
           return (u_.middleRows(first, count).transpose() * u_.middleRows(first, count)).eval();
         }));
-    if (cholesky.info() != Eigen::Success) {
+    Eigen::MatrixXd r = cholesky.matrixU();  // U = Q R
+    const bool householder = cholesky.info() != Eigen::Success;
+    if (householder) {  // U becomes Q itself
       Eigen::HouseholderQR<Matrix<Scalar>> qr(u_);
-      const Matrix<Scalar> q = qr.householderQ() * Matrix<Scalar>::Identity(rows_, k);
-      const Matrix<Scalar> r = qr.matrixQR().topLeftCorner(k, k).template triangularView<Eigen::Upper>();
-      Eigen::JacobiSVD<Matrix<Scalar>> svd(r * s_.asDiagonal(), Eigen::ComputeFullU);
-      u_ = q * svd.matrixU();
-      s_ = svd.singularValues();
-      return;
+      r = qr.matrixQR()
+              .topLeftCorner(k, k)
+              .template triangularView<Eigen::Upper>()
+              .toDenseMatrix()
+              .template cast<double>();
+      u_ = qr.householderQ() * Matrix<Scalar>::Identity(rows_, k);
     }
-    const Eigen::MatrixXd r = cholesky.matrixU();
     Eigen::JacobiSVD<Eigen::MatrixXd> svd(r * s_.template cast<double>().asDiagonal(), Eigen::ComputeFullU);
-    const Matrix<Scalar> transform =  // U R^-1 W: Q rotated by the SVD's left vectors
-        r.triangularView<Eigen::Upper>().solve(svd.matrixU()).template cast<Scalar>();
+    const Matrix<Scalar> transform =  // Q rotated by the SVD's left vectors: U R^-1 W, or Q W
+        (householder ? svd.matrixU() : Eigen::MatrixXd(r.triangularView<Eigen::Upper>().solve(svd.matrixU())))
+            .template cast<Scalar>();
     for_each_row_block(rows_, block_rows, [&](Eigen::Index first, Eigen::Index count) {
       auto block = u_.middleRows(first, count);
       block = (block * transform).eval();
