@@ -93,16 +93,12 @@ int main(int argc, char** argv) {
     return 1;
   }
   const stages::FrameGeometry geometry{.width = frames[0].cols, .height = frames[0].rows, .channels = 1};
-  std::printf("%zu grey frames of %dx%d, cycled to %ld; %d threads available to OpenCV\n", frames.size(), geometry.width, geometry.height, count,
-              cv::getNumThreads());
+  std::printf("%zu grey frames of %dx%d, cycled to %ld; %d threads available to OpenCV\n", frames.size(),
+              geometry.width, geometry.height, count, cv::getNumThreads());
 
   const Figures ours = in_child([&] {
     stages::OnlineBackground online(geometry, {.rank = 1, .memory = 300, .warmup = 25, .mask = {}});
-    Eigen::VectorXf column(geometry.values());
-    return measure(frames, count, [&](const cv::Mat& frame) {
-      stages::frame_to_column(frame, geometry, column);
-      (void)online.process(column);
-    });
+    return measure(frames, count, [&](const cv::Mat& frame) { (void)online.process(stages::image_levels(frame)); });
   });
   const Figures mog2 = in_child([&] {
     const auto subtractor = cv::createBackgroundSubtractorMOG2();
@@ -112,7 +108,8 @@ int main(int argc, char** argv) {
 
   std::printf("%-28s %9s %12s %12s %14s %14s\n", "method", "fps", "median ms", "p99 ms", "RSS@1000 MB", "RSS@end MB");
   for (const auto& [name, f] : {std::pair{"cleanplate OnlineBackground", ours}, {"OpenCV MOG2", mog2}})
-    std::printf("%-28s %9.1f %12.2f %12.2f %14.1f %14.1f\n", name, f.fps, f.median_ms, f.p99_ms, f.memory_1000, f.memory_end);
+    std::printf("%-28s %9.1f %12.2f %12.2f %14.1f %14.1f\n", name, f.fps, f.median_ms, f.p99_ms, f.memory_1000,
+                f.memory_end);
   std::printf("speed ratio cleanplate / MOG2: %.2f\n", ours.fps / mog2.fps);
   return 0;
 }

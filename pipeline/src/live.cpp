@@ -39,12 +39,11 @@ struct CapturedFrame {
   Clock::time_point captured;
 };
 
-// The flow graph copies messages between nodes: the columns (8 MB at 1080p) are shared, as the
+// The flow graph copies messages between nodes: the backgrounds (8 MB at 1080p) are shared, as the
 // cv::Mat images are, not copied.
 struct ConvertedFrame {
   CapturedFrame frame;
-  cv::Mat converted;  // 8-bit, the analysis geometry
-  std::shared_ptr<const Eigen::VectorXf> column;
+  cv::Mat converted;  // 8-bit, the analysis geometry, continuous: the decomposer reads it as a column
 };
 
 struct SeparatedFrame {
@@ -322,17 +321,14 @@ class LiveRun {
     });
     flow::limiter_node<CapturedFrame> in_flight(graph, 4);
     flow::function_node<CapturedFrame, ConvertedFrame> convert(graph, flow::unlimited, [&](const CapturedFrame& frame) {
-      ConvertedFrame converted{frame, stages::convert_frame(frame.image, geometry), nullptr};
-      auto column = std::make_shared<Eigen::VectorXf>(geometry.values());
-      stages::frame_to_column(converted.converted, geometry, *column);  // already converted: only the float step
-      converted.column = std::move(column);
+      ConvertedFrame converted{frame, stages::convert_frame(frame.image, geometry)};
       converted.frame.image.release();  // only the converted frame goes on
       return converted;
     });
     flow::sequencer_node<ConvertedFrame> in_order(
         graph, [](const ConvertedFrame& f) { return static_cast<std::size_t>(f.frame.sequence); });
     flow::function_node<ConvertedFrame, SeparatedFrame> decompose(graph, flow::serial, [&](const ConvertedFrame& f) {
-      stages::OnlineFrame separated = online_->process(*f.column);
+      stages::OnlineFrame separated = online_->process(stages::image_levels(f.converted));
       return SeparatedFrame{f.frame, f.converted, separated.mask,
                             std::make_shared<const Eigen::VectorXf>(std::move(separated.background)),
                             separated.warming_up};

@@ -14,12 +14,11 @@ void BackgroundSubtractorLowRank::apply(cv::InputArray image, cv::OutputArray ma
   if (!geometry_) {
     geometry_ = stages::geometry_for(frame.size(), {.scale = 1, .color = color_});
     model_.emplace(*geometry_, options_);
-    column_.resize(geometry_->values());
   } else if (frame.cols != geometry_->width || frame.rows != geometry_->height) {
     throw Error("BackgroundSubtractorLowRank: the frame size changed");
   }
-  stages::frame_to_column(frame, *geometry_, column_);
-  stages::OnlineFrame separated = model_->process(column_, learningRate);
+  const cv::Mat converted = stages::convert_frame(frame, *geometry_);
+  stages::OnlineFrame separated = model_->process(stages::image_levels(converted), learningRate);
   background_ = std::move(separated.background);
   separated.mask.copyTo(mask);
 }

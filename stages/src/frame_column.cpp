@@ -23,7 +23,7 @@ cv::Mat convert_frame(const cv::Mat& frame, const FrameGeometry& geometry) {
     cv::resize(out, out, cv::Size(geometry.width, geometry.height), 0, 0, cv::INTER_AREA);
   if (geometry.channels == 1 && out.channels() == 3) cv::cvtColor(out, out, cv::COLOR_BGR2GRAY);
   if (geometry.channels == 3 && out.channels() == 1) cv::cvtColor(out, out, cv::COLOR_GRAY2BGR);
-  return out;
+  return out.isContinuous() ? out : out.clone();
 }
 
 void frame_to_column(const cv::Mat& frame, const FrameGeometry& geometry, Eigen::Ref<Eigen::VectorXf> column) {
@@ -35,6 +35,11 @@ void frame_to_column(const cv::Mat& frame, const FrameGeometry& geometry, Eigen:
 
 void frame_to_levels(const cv::Mat& frame, const FrameGeometry& geometry, Eigen::Ref<FrameColumnLevels> column) {
   convert_frame(frame, geometry).copyTo(levels_image(column, geometry));
+}
+
+Eigen::Map<const FrameColumnLevels> image_levels(const cv::Mat& image) {
+  if (image.depth() != CV_8U || !image.isContinuous()) throw Error("image_levels: not a continuous 8-bit image");
+  return {image.ptr<std::uint8_t>(), static_cast<Eigen::Index>(image.total() * image.channels())};
 }
 
 cv::Mat levels_image(const Eigen::Ref<const FrameColumnLevels>& column, const FrameGeometry& geometry) {

@@ -29,7 +29,7 @@ class BackgroundSubtractorLowRank : public cv::BackgroundSubtractor {
   bool color_;
   std::optional<stages::FrameGeometry> geometry_;
   std::optional<stages::OnlineBackground> model_;
-  Eigen::VectorXf column_, background_;
+  Eigen::VectorXf background_;
 };
 
 cv::Ptr<BackgroundSubtractorLowRank> createBackgroundSubtractorLowRank(const stages::OnlineOptions& options = {},

@@ -28,10 +28,14 @@ void frame_to_column(const cv::Mat& frame, const FrameGeometry& geometry, Eigen:
 // Writes the converted frame's levels into `column` (geometry.values() rows).
 void frame_to_levels(const cv::Mat& frame, const FrameGeometry& geometry, Eigen::Ref<FrameColumnLevels> column);
 
+// A converted frame (8-bit, continuous: convert_frame's result) seen as a column of levels,
+// without a copy.
+Eigen::Map<const FrameColumnLevels> image_levels(const cv::Mat& image);
+
 // A column of levels seen as an image of the output geometry, without a copy.
 cv::Mat levels_image(const Eigen::Ref<const FrameColumnLevels>& column, const FrameGeometry& geometry);
 
-// The converted frame as an 8-bit image of the output geometry (what the matrix holds).
+// The converted frame as an 8-bit image of the output geometry (what the matrix holds), continuous.
 cv::Mat convert_frame(const cv::Mat& frame, const FrameGeometry& geometry);
 
 // A column back to an 8-bit image (values clamped to [0, 1]).

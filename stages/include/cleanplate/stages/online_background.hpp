@@ -47,9 +47,12 @@ struct OnlineFrame {
 class OnlineBackground {
  public:
   OnlineBackground(const FrameGeometry& geometry, const OnlineOptions& options);
-  // `learning_rate` as OpenCV's subtractors take it: negative, the options' memory; 0, the model is
-  // frozen (this frame's background and mask only; warm-up frames are always kept); in (0, 1], a
-  // memory of 1 / learning_rate frames for this frame's update.
+  // A frame as a column of 8-bit levels (stages::image_levels maps a converted frame without a
+  // copy), or of floats in [0, 1]: the same result for the same values; levels are 4x less memory
+  // to stream. `learning_rate` as OpenCV's subtractors take it: negative, the options' memory; 0,
+  // the model is frozen (this frame's background and mask only; warm-up frames are always kept);
+  // in (0, 1], a memory of 1 / learning_rate frames for this frame's update.
+  OnlineFrame process(const Eigen::Ref<const FrameColumnLevels>& levels, double learning_rate = -1);
   OnlineFrame process(const Eigen::Ref<const Eigen::VectorXf>& column, double learning_rate = -1);
 
   long frames() const { return frames_; }
@@ -58,6 +61,9 @@ class OnlineBackground {
 
  private:
   void finish_warmup();
+  template <typename Value>
+  OnlineFrame process_values(const Eigen::Ref<const Eigen::Matrix<Value, Eigen::Dynamic, 1>>& column,
+                             double learning_rate);
 
   FrameGeometry geometry_;
   OnlineOptions options_;
