@@ -115,8 +115,9 @@ Eigen::VectorXf fit_coordinates(const Eigen::MatrixXf& U, const FrameColumn<Valu
     std::vector<float> sample;  // about 4,000 pixels give the median
     const Eigen::Index stride = std::max<Eigen::Index>(1, pixels / 4096) | 1;
     for (Eigen::Index p = 0; p < pixels; p += stride) {
-      const Eigen::Matrix<float, Channels, 1> background = U.middleRows(p * Channels, Channels) * coordinates;
-      sample.push_back(magnitude<Channels>(column.data() + p * Channels, background.data()));
+      float background[Channels];
+      for (int c = 0; c < Channels; ++c) background[c] = U.row(p * Channels + c).dot(coordinates);
+      sample.push_back(magnitude<Channels>(column.data() + p * Channels, background));
     }
     const auto middle = sample.begin() + static_cast<std::ptrdiff_t>(sample.size() / 2);
     std::nth_element(sample.begin(), middle, sample.end());
@@ -137,10 +138,14 @@ Eigen::VectorXf fit_coordinates(const Eigen::MatrixXf& U, const FrameColumn<Valu
         inliers += inlier;
       }
       outliers += count - static_cast<Eigen::Index>(inliers);
-      const Eigen::MatrixXf weighted = weights.asDiagonal() * U_block;
+      // [U^T W U, U^T W x] of the block as dot products: for k of 1 to 3, a matrix product's packing
+      // costs more than the arithmetic.
       Eigen::MatrixXf sums(k, k + 1);
-      sums.leftCols(k).noalias() = weighted.transpose() * U_block;
-      sums.col(k).noalias() = weighted.transpose() * x_block;
+      for (Eigen::Index j = 0; j < k; ++j) {
+        const auto weighted = weights.cwiseProduct(U_block.col(j));
+        for (Eigen::Index l = 0; l <= j; ++l) sums(l, j) = sums(j, l) = weighted.dot(U_block.col(l));
+        sums(j, k) = weighted.dot(x_block);
+      }
       return sums;
     });
     if (outliers == 0) break;
