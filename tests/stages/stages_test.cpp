@@ -210,6 +210,51 @@ double largest_error(const stages::BackgroundModel& model, const Scene& scene) {
 
 // An object over the same 12x12 pixels in 70% of the frames, different each time (a lecturer
 // moving in front of a board): least squares and a median follow it, the robust fit does not.
+// mode_background against the rule written out for one value at a time: a histogram of its levels,
+// the first window of `window` levels holding the most, the mean level inside it. Random values
+// crowd the ends of the range (windows clipped at 0 and 255) and tie often; with and without gains.
+TEST(RobustBackground, ModeIsTheMeanOfTheFirstDensestWindow) {
+  std::mt19937 random(17);
+  std::uniform_int_distribution<int> level(0, 255), near_end(0, 4), pick(0, 3);
+  const Eigen::Index rows = 1000, frames_count = 9;
+  stages::FrameLevels frames(rows, frames_count);
+  for (Eigen::Index i = 0; i < rows; ++i)
+    for (Eigen::Index j = 0; j < frames_count; ++j) {
+      const int kind = pick(random);
+      frames(i, j) = static_cast<std::uint8_t>(kind == 0   ? near_end(random)
+                                               : kind == 1 ? 255 - near_end(random)
+                                                           : level(random));
+    }
+  Eigen::VectorXf gains = Eigen::VectorXf::Ones(frames_count);
+  gains[2] = 1.1f, gains[5] = 0.8f;
+  for (const Eigen::VectorXf& frame_gains : {Eigen::VectorXf(), gains})
+    for (int window : {1, 3, 7, 21}) {
+      SCOPED_TRACE(testing::Message() << "window " << window << ", gains " << frame_gains.size());
+      const stages::Mode mode = stages::mode_background(frames, window, 1024, frame_gains);
+      const int half = window / 2;
+      long inside = 0;
+      for (Eigen::Index i = 0; i < rows; ++i) {
+        std::array<int, 256> histogram{};
+        for (Eigen::Index j = 0; j < frames_count; ++j) {
+          const float value = frame_gains.size() ? frames(i, j) / frame_gains[j] : frames(i, j);
+          ++histogram[static_cast<std::size_t>(std::min(static_cast<int>(value + 0.5f), 255))];
+        }
+        int best = -1, best_level = 0;
+        for (int centre = 0; centre < 256; ++centre) {
+          int count = 0;
+          for (int l = std::max(0, centre - half); l <= std::min(255, centre + half); ++l) count += histogram[l];
+          if (count > best) best = count, best_level = centre;
+        }
+        double weighted = 0;
+        for (int l = std::max(0, best_level - half); l <= std::min(255, best_level + half); ++l)
+          weighted += static_cast<double>(l) * histogram[l];
+        ASSERT_FLOAT_EQ(mode.levels[i], static_cast<float>(weighted / best / 255)) << "value " << i;
+        inside += best;
+      }
+      EXPECT_DOUBLE_EQ(mode.support, static_cast<double>(inside) / (rows * frames_count));
+    }
+}
+
 TEST(RobustBackground, HoldsUnderAnObjectPresentInMostFrames) {
   const Scene scene = make_scene(100, [](Eigen::Index j, Eigen::Index x, Eigen::Index y) {
     return j % 10 < 7 && x >= 10 && x < 22 && y >= 8 && y < 20;
