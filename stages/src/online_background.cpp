@@ -93,13 +93,13 @@ class PixelLevels {
 // as least squares weighted by w (1 there, 0 elsewhere): U^T W U c = U^T W x. The better half of
 // the pixels always counts, as in least trimmed squares (Rousseeuw, JASA 1984): when the camera's
 // exposure shifts, every residual leaves the band at once and the frame must still follow it.
-// Large frames are fitted on evenly spaced blocks of about 2^18 pixels in all: k coordinates fitted
-// on n pixels carry an error of about sigma / sqrt(n), which is then 1/512 of the noise, and the
+// Large frames are fitted on evenly spaced blocks of about 2^16 pixels in all: k coordinates fitted
+// on n pixels carry an error of about sigma / sqrt(n), which is then 1/256 of the noise, and the
 // work of the fit stops growing with the frame.
 template <int Channels, typename Value>
 Eigen::VectorXf fit_coordinates(const Eigen::MatrixXf& U, const FrameColumn<Value>& column, const PixelLevels& levels) {
   constexpr int refits = 3;
-  constexpr Eigen::Index fitted_blocks = (1 << 18) / block_pixels;
+  constexpr Eigen::Index fitted_blocks = (1 << 16) / block_pixels;
   const Eigen::Index k = U.cols(), pixels = column.size() / Channels;
   const Eigen::Index step = std::max<Eigen::Index>(1, linalg::row_blocks(pixels, block_pixels) / fitted_blocks);
   const auto sum_over_fitted = [&](const auto& partial) {

@@ -18,8 +18,8 @@
 // against it seed the noise levels by MSSE. Masks during warm-up are empty and marked as such. After
 // it, the work per frame is O(pixels x k) and the memory is the basis and a few frame-sized images.
 // A frame is streamed through memory a few times, in cache-sized blocks of pixels on every core;
-// the coordinates of a large frame are fitted on about 2^18 evenly spaced pixels (their error is
-// then 1/512 of the noise).
+// the coordinates of a large frame are fitted on about 2^16 evenly spaced pixels (their error is
+// then 1/256 of the noise).
 #pragma once
 #include <Eigen/Core>
 #include <cleanplate/linalg/incremental_svd.hpp>
