@@ -173,7 +173,8 @@ int update_pixels(Eigen::Index count, const Value* __restrict x, const float* __
     const float older = out ? age[i] + 1 : 0.0f;
     const bool young = out && older < settle_age;
     age[i] = young ? older : 0.0f;  // a settled pixel starts again
-#pragma GCC unroll 3                // before the vectorizer looks: an inner loop would keep the pixel loop scalar
+    // Unrolled before the vectorizer looks: an inner loop would keep the pixel loop scalar.
+#pragma GCC unroll 3
     for (int c = 0; c < C; ++c) clean[i * C + c] = young ? background[i * C + c] : x[i * C + c] * value_scale<Value>;
     settled += (out && !young) ? 1 : 0;  // a select: a sum of bools does not vectorize
   }
@@ -288,11 +289,10 @@ OnlineFrame OnlineBackground::process_values(const FrameColumn<Value>& column, d
   with_channels(geometry_.channels, [&](auto channels) {
     constexpr int C = decltype(channels)::value;
     for_each_block(pixels, [&](Eigen::Index first, Eigen::Index count) {
-      const int block_settled =
+      settled +=
           update_pixels<C>(count, column.data() + first * C, frame.background.data() + first * C, grow.data + first,
                            frame.mask.data + first, rate, static_cast<float>(memory), mean_magnitude_.data() + first,
                            foreground_age_.data() + first, clean_.data() + first * C);
-      settled += block_settled;
     });
   });
 
