@@ -72,11 +72,13 @@ Eigen::VectorXd inlier_scales(const Eigen::Ref<const Eigen::MatrixXf>& samples, 
         std::vector<float> data(padded * lanes);  // value i of lane l at i * lanes + l
         for (Eigen::Index block = blocks.begin(); block < blocks.end(); ++block) {
           const Eigen::Index first = block * lanes, count = std::min(lanes, rows - first);
-          for (Eigen::Index i = 0; i < n; ++i)
-            for (Eigen::Index l = 0; l < lanes; ++l)
-              data[static_cast<std::size_t>(i * lanes + l)] =
-                  l < count ? static_cast<float>(std::abs(samples(first + l, i) + offsets[static_cast<std::size_t>(i)]))
-                            : 0.0f;
+          for (Eigen::Index i = 0; i < n; ++i) {  // a sample's lanes are contiguous: the loop vectorizes
+            const float* sample = samples.col(i).data() + first;
+            float* lane = &data[static_cast<std::size_t>(i * lanes)];
+            const double offset = offsets[static_cast<std::size_t>(i)];
+            for (Eigen::Index l = 0; l < count; ++l) lane[l] = static_cast<float>(std::abs(sample[l] + offset));
+            std::fill(lane + count, lane + lanes, 0.0f);
+          }
           std::fill(data.begin() + n * lanes, data.end(), std::numeric_limits<float>::infinity());
           // Bitonic sorting network (Batcher 1968), every lane at once.
           using Lanes = Eigen::Array<float, lanes, 1>;
