@@ -4,9 +4,11 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <numeric>
 #include <opencv2/imgproc.hpp>
 
 #include "cleanplate/error.hpp"
@@ -40,26 +42,53 @@ double scale_from(double sum_of_squares, std::size_t kept, double step) {
   return std::sqrt(std::max(variance, step * step / 4));  // half a level at least: the rounding itself
 }
 
+// Whether `value`, the k-th smallest, is past the inliers: above `growth` times the root mean square
+// of the k before it. Squared, so that sixteen lanes at once need no square root.
+template <typename T>
+auto past_inliers(const T& value, const T& sum_of_squares, double k) {
+  return value * value * k > growth * growth * sum_of_squares;
+}
+
+// Sorts non-negative floats by their bit patterns, which order as unsigned integers do: three
+// counting passes of 11 bits, several times faster than a comparison sort on a million values.
+void sort_magnitudes(std::vector<float>& values) {
+  std::vector<std::uint32_t> keys(values.size()), sorted(values.size());
+  std::transform(values.begin(), values.end(), keys.begin(), [](float v) { return std::bit_cast<std::uint32_t>(v); });
+  for (int shift = 0; shift < 32; shift += 11) {
+    std::array<std::size_t, 2048> start{};
+    for (const std::uint32_t key : keys) ++start[(key >> shift) & 2047];
+    std::exclusive_scan(start.begin(), start.end(), start.begin(), std::size_t{0});
+    for (const std::uint32_t key : keys) sorted[start[(key >> shift) & 2047]++] = key;
+    keys.swap(sorted);
+  }
+  std::transform(keys.begin(), keys.end(), values.begin(), [](std::uint32_t k) { return std::bit_cast<float>(k); });
+}
+
 }  // namespace
 
 double inlier_scale(std::vector<float> values, double step) {
   if (values.empty()) return 0;
   for (std::size_t i = 0; i < values.size(); ++i)
     values[i] = static_cast<float>(std::abs(values[i] + dither(i) * step));
-  std::sort(values.begin(), values.end());
+  sort_magnitudes(values);
   const std::size_t n = values.size(), start = std::max<std::size_t>(1, n / 10);
   double sum_of_squares = 0;
   std::size_t k = 0;
   for (; k < n; ++k) {
-    if (k >= start && values[k] > growth * std::sqrt(sum_of_squares / static_cast<double>(k))) break;
-    sum_of_squares += static_cast<double>(values[k]) * values[k];
+    const double value = values[k];
+    if (k >= start && past_inliers(value, sum_of_squares, static_cast<double>(k))) break;
+    sum_of_squares += value * value;
   }
   return scale_from(sum_of_squares, k, step);
 }
 
-Eigen::VectorXd inlier_scales(const Eigen::Ref<const Eigen::MatrixXf>& samples, double step) {
+namespace {
+
+// inlier_scale of each of `rows` rows of `n` samples, where load(i, first, count, out) writes the
+// values of sample i in rows [first, first + count) to out: residuals need not exist as a matrix.
+template <typename Load>
+Eigen::VectorXd row_inlier_scales(Eigen::Index rows, Eigen::Index n, double step, const Load& load) {
   constexpr Eigen::Index lanes = 16;  // rows sorted together: one AVX-512 register of floats
-  const Eigen::Index rows = samples.rows(), n = samples.cols();
   Eigen::VectorXd scales = Eigen::VectorXd::Zero(rows);
   if (n == 0) return scales;
   std::size_t padded = 1;  // the network sorts a power of two: +infinity fills the rest
@@ -73,10 +102,10 @@ Eigen::VectorXd inlier_scales(const Eigen::Ref<const Eigen::MatrixXf>& samples, 
         for (Eigen::Index block = blocks.begin(); block < blocks.end(); ++block) {
           const Eigen::Index first = block * lanes, count = std::min(lanes, rows - first);
           for (Eigen::Index i = 0; i < n; ++i) {  // a sample's lanes are contiguous: the loop vectorizes
-            const float* sample = samples.col(i).data() + first;
             float* lane = &data[static_cast<std::size_t>(i * lanes)];
+            load(i, first, count, lane);
             const double offset = offsets[static_cast<std::size_t>(i)];
-            for (Eigen::Index l = 0; l < count; ++l) lane[l] = static_cast<float>(std::abs(sample[l] + offset));
+            for (Eigen::Index l = 0; l < count; ++l) lane[l] = static_cast<float>(std::abs(lane[l] + offset));
             std::fill(lane + count, lane + lanes, 0.0f);
           }
           std::fill(data.begin() + n * lanes, data.end(), std::numeric_limits<float>::infinity());
@@ -99,7 +128,7 @@ Eigen::VectorXd inlier_scales(const Eigen::Ref<const Eigen::MatrixXf>& samples, 
           for (std::size_t k = 0; k < static_cast<std::size_t>(n); ++k) {
             const Sums value = Eigen::Map<const Lanes>(&data[k * lanes]).cast<double>();
             if (k >= start)
-              active = (value > growth * (sum_of_squares / static_cast<double>(k)).sqrt()).select(Sums::Zero(), active);
+              active = past_inliers(value, sum_of_squares, static_cast<double>(k)).select(Sums::Zero(), active);
             sum_of_squares += active * value * value;
             kept += active;
           }
@@ -110,23 +139,53 @@ Eigen::VectorXd inlier_scales(const Eigen::Ref<const Eigen::MatrixXf>& samples, 
   return scales;
 }
 
-NoiseModel estimate_noise(const Eigen::Ref<const Eigen::MatrixXf>& residuals, const FrameGeometry& geometry) {
-  if (residuals.rows() != geometry.values() || residuals.cols() == 0)
-    throw Error("estimate_noise: the residuals do not match the frame geometry");
+// The noise model of residuals given as a row loader (row_inlier_scales).
+template <typename Load>
+NoiseModel noise_model(Eigen::Index samples, const FrameGeometry& geometry, const Load& load) {
   NoiseModel noise;
   // The frame-wide level from about a million of the residuals, evenly spread.
-  const Eigen::Index total = residuals.size(), stride = std::max<Eigen::Index>(1, total >> 20) | 1;
-  std::vector<float> spread;
-  spread.reserve(static_cast<std::size_t>(total / stride + 1));
-  for (Eigen::Index i = 0; i < total; i += stride) spread.push_back(residuals.data()[i]);
+  const Eigen::Index rows = geometry.values(), total = rows * samples;
+  const Eigen::Index stride = std::max<Eigen::Index>(1, total >> 20) | 1;
+  std::vector<float> spread(static_cast<std::size_t>((total + stride - 1) / stride));
+  for (std::size_t k = 0; k < spread.size(); ++k) {
+    const Eigen::Index t = static_cast<Eigen::Index>(k) * stride;
+    load(t / rows, t % rows, 1, &spread[k]);
+  }
   noise.global_sigma = inlier_scale(std::move(spread));
   noise.pixel_sigma.create(geometry.height, geometry.width, CV_32F);
   float* sigma = noise.pixel_sigma.ptr<float>();
-  const Eigen::VectorXd scales = inlier_scales(residuals);  // per value
+  const Eigen::VectorXd scales = row_inlier_scales(rows, samples, 1.0 / 255, load);  // per value
   const Eigen::Index channels = geometry.channels;
   for (Eigen::Index p = 0; p < geometry.pixels(); ++p)
     sigma[p] = static_cast<float>(std::max(noise.global_sigma, scales.segment(p * channels, channels).maxCoeff()));
   return noise;
+}
+
+}  // namespace
+
+Eigen::VectorXd inlier_scales(const Eigen::Ref<const Eigen::MatrixXf>& samples, double step) {
+  return row_inlier_scales(samples.rows(), samples.cols(), step,
+                           [&](Eigen::Index i, Eigen::Index first, Eigen::Index count, float* out) {
+                             std::copy_n(samples.col(i).data() + first, count, out);
+                           });
+}
+
+NoiseModel estimate_noise(const Eigen::Ref<const Eigen::MatrixXf>& residuals, const FrameGeometry& geometry) {
+  if (residuals.rows() != geometry.values() || residuals.cols() == 0)
+    throw Error("estimate_noise: the residuals do not match the frame geometry");
+  return noise_model(residuals.cols(), geometry,
+                     [&](Eigen::Index i, Eigen::Index first, Eigen::Index count, float* out) {
+                       std::copy_n(residuals.col(i).data() + first, count, out);
+                     });
+}
+
+NoiseModel estimate_noise(const FramesRef& frames, const Eigen::VectorXf& background, const FrameGeometry& geometry) {
+  if (frames.rows() != geometry.values() || background.size() != frames.rows() || frames.cols() == 0)
+    throw Error("estimate_noise: the frames or the background do not match the frame geometry");
+  return noise_model(frames.cols(), geometry, [&](Eigen::Index i, Eigen::Index first, Eigen::Index count, float* out) {
+    const std::uint8_t* level = frames.col(i).data() + first;
+    for (Eigen::Index l = 0; l < count; ++l) out[l] = level[l] * level_step - background[first + l];
+  });
 }
 
 cv::Mat seed_threshold(const MaskOptions& options, const NoiseModel& noise) {

@@ -198,7 +198,7 @@ OnlineBackground::OnlineBackground(const FrameGeometry& geometry, const OnlineOp
 // `separate` (stages/mask.hpp): a MAD breaks down where the foreground covers half the frames.
 void OnlineBackground::finish_warmup() {
   const Eigen::VectorXf mode = background_mode(warmup_frames_);
-  const NoiseModel noise = estimate_noise(frame_values(warmup_frames_).colwise() - mode, geometry_);
+  const NoiseModel noise = estimate_noise(warmup_frames_, mode, geometry_);
   for (Eigen::Index j = 0; j < warmup_frames_.cols(); ++j)
     basis_.update(mode);  // the weight of the frames it stands for
   global_sigma_ = noise.global_sigma;

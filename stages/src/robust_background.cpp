@@ -156,8 +156,8 @@ Eigen::VectorXf frame_gains(const FramesRef& frames) {
 }
 
 // The histograms of `lanes` values side by side, level-major (h[level * lanes + lane]), so that the
-// densest-window scan runs over every lane at once: a pass over 256 levels per 16 values, where one
-// value at a time made the scan cost 256 steps per value (seconds for a 1080p warm-up).
+// densest-window scan runs over every lane at once: a pass over the levels the 16 values span, where
+// one value at a time made the scan cost 256 steps per value (seconds for a 1080p warm-up).
 Mode mode_background(const FramesRef& frames, int window, int max_frames, const Eigen::VectorXf& gains) {
   if (frames.cols() == 0 || window < 1) throw Error("mode_background: no frames, or an empty window");
   const std::vector<Eigen::Index> picked = evenly_spaced_frames(frames.cols(), max_frames);
@@ -168,27 +168,33 @@ Mode mode_background(const FramesRef& frames, int window, int max_frames, const 
   std::atomic<long> votes_inside{0};  // over all values, in their densest windows
   oneapi::tbb::parallel_for(Range(0, groups, 16), [&](const Range& range) {
     long inside = 0;
-    std::vector<std::int32_t> histograms(256 * lanes);
+    std::vector<std::int32_t> histograms(256 * lanes, 0);  // zero again after each group's scan
     for (Eigen::Index group = range.begin(); group < range.end(); ++group) {
       const Eigen::Index first = group * lanes;
       const int count = static_cast<int>(std::min<Eigen::Index>(lanes, rows - first));
       std::int32_t* h = histograms.data();
-      std::fill(histograms.begin(), histograms.end(), 0);
+      int lowest = 255, highest = 0;  // the group's levels
+      const auto vote = [&](int l, int level) {
+        ++h[level * lanes + l];
+        lowest = std::min(lowest, level), highest = std::max(highest, level);
+      };
       for (const Eigen::Index j : picked) {
         const std::uint8_t* x = frames.col(j).data() + first;
         if (gains.size() == 0 || gains[j] == 1) {
-          for (int l = 0; l < count; ++l) ++h[x[l] * lanes + l];
+          for (int l = 0; l < count; ++l) vote(l, x[l]);
         } else {
           const float scale = 1 / gains[j];
-          for (int l = 0; l < count; ++l) ++h[grey_level(x[l] * scale) * lanes + l];
+          for (int l = 0; l < count; ++l) vote(l, grey_level(x[l] * scale));
         }
       }
-      // Sliding sums over [level - half, level + half]; the first densest window wins.
+      // Sliding sums over [level - half, level + half]; the first densest window wins. Windows that
+      // hold none of the group's levels hold nothing: the scan covers only those that may.
       std::array<std::int32_t, lanes> sum{}, best, best_level{};
       best.fill(-1);
-      for (int level = 0; level < std::min(half, 255); ++level)
+      const int scan_from = std::max(0, lowest - half), scan_to = std::min(255, highest + half);
+      for (int level = std::max(0, scan_from - half); level < std::min(scan_from + half, 256); ++level)
         for (int l = 0; l < lanes; ++l) sum[l] += h[level * lanes + l];
-      for (int level = 0; level < 256; ++level) {
+      for (int level = scan_from; level <= scan_to; ++level) {
         const std::int32_t* enters = level + half < 256 ? h + (level + half) * lanes : nullptr;
         const std::int32_t* leaves = level - half - 1 >= 0 ? h + (level - half - 1) * lanes : nullptr;
         for (int l = 0; l < lanes; ++l) {
@@ -205,6 +211,7 @@ Mode mode_background(const FramesRef& frames, int window, int max_frames, const 
         mode[first + l] = static_cast<float>(weighted / total / 255);
         inside += best[l];
       }
+      std::fill(h + lowest * lanes, h + (highest + 1) * lanes, 0);
     }
     votes_inside += inside;
   });

@@ -165,6 +165,27 @@ TEST(Mask, NoiseLevelsArePerPixelWithTheFrameWideFloor) {
   EXPECT_THROW(stages::estimate_noise(residuals.topRows(5), geometry), Error);
 }
 
+TEST(Mask, NoiseLevelsOfFramesAroundABackgroundEqualThoseOfTheirResiduals) {
+  const stages::FrameGeometry geometry{37, 29, 3};  // rows not a multiple of the 16 lanes
+  std::mt19937 random(7);
+  std::uniform_int_distribution<int> level(0, 255);
+  std::normal_distribution<float> noise(0, 3);
+  Eigen::VectorXf background(geometry.values());
+  for (auto& b : background) b = static_cast<float>(level(random)) / 255;
+  stages::FrameLevels frames(geometry.values(), 25);
+  for (Eigen::Index j = 0; j < frames.cols(); ++j)
+    for (Eigen::Index i = 0; i < frames.rows(); ++i)
+      frames(i, j) = static_cast<std::uint8_t>(
+          std::clamp(std::lround(background[i] * 255 + noise(random) + (i % 11 == j % 11 ? 90 : 0)), 0L, 255L));
+  const Eigen::MatrixXf residuals = stages::frame_values(frames).colwise() - background;
+  const stages::NoiseModel expected = stages::estimate_noise(residuals, geometry);
+  const stages::NoiseModel levels = stages::estimate_noise(frames, background, geometry);
+  EXPECT_EQ(levels.global_sigma, expected.global_sigma);
+  EXPECT_EQ(cv::countNonZero(levels.pixel_sigma != expected.pixel_sigma), 0);
+  EXPECT_NEAR(expected.global_sigma * 255, 3, 0.3);
+  EXPECT_THROW(stages::estimate_noise(frames, background.head(10), geometry), Error);
+}
+
 // A textured background under a slow gain change (rank 1), Gaussian noise of 2 grey levels, values
 // rounded to levels, and foreground of random grey levels where `covered(frame, x, y)` says.
 struct Scene {

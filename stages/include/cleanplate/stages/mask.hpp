@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "cleanplate/stages/frame_column.hpp"
+#include "cleanplate/stages/frame_matrix.hpp"
 
 namespace cleanplate::stages {
 
@@ -50,6 +51,10 @@ Eigen::VectorXd inlier_scales(const Eigen::Ref<const Eigen::MatrixXf>& samples, 
 
 // Noise levels from residual columns of sampled frames (geometry.values() x samples).
 NoiseModel estimate_noise(const Eigen::Ref<const Eigen::MatrixXf>& residuals, const FrameGeometry& geometry);
+
+// The same for the residuals of frames against one background (values in [0, 1]), without making
+// them: a 1080p warm-up's residual matrix would be 200 MB, written once and read once.
+NoiseModel estimate_noise(const FramesRef& frames, const Eigen::VectorXf& background, const FrameGeometry& geometry);
 
 // The seed level of every pixel (CV_32F): options.threshold, or sigmas x the pixel's noise level;
 // never below one grey level, which a noiseless synthetic input would otherwise flag in rounding.
