@@ -206,53 +206,69 @@ cv::Mat make_mask(const cv::Mat& magnitude, const cv::Mat& seed_threshold, const
 
 namespace {
 
-// The pixels of `grow` 8-connected through `grow` to a seed (morphological reconstruction), and the
-// seeds. A scanline flood fill from each seed: it touches only the seeded regions, a run of a row at
-// a time, where labelling every connected region of `grow` writes a label for each pixel.
+static_assert(std::endian::native == std::endian::little, "byte k of a loaded word is bits 8k..8k+7");
+
+// The first column from x on whose byte in `seeds` or `grow` is set (or, with set = false, where
+// both are clear), or `width`: eight bytes a step, as most of a frame is empty.
+int next_column(const std::uint8_t* seeds, const std::uint8_t* grow, int x, int width, bool set) {
+  constexpr std::uint64_t low_bits = 0x7f7f7f7f7f7f7f7f, high_bits = 0x8080808080808080;
+  for (; x + 8 <= width; x += 8) {
+    std::uint64_t a, b;
+    std::memcpy(&a, seeds + x, 8);
+    std::memcpy(&b, grow + x, 8);
+    const std::uint64_t bytes = a | b, nonzero = (((bytes & low_bits) + low_bits) | bytes) & high_bits;
+    if (const std::uint64_t hits = set ? nonzero : nonzero ^ high_bits) return x + std::countr_zero(hits) / 8;
+  }
+  for (; x < width; ++x)
+    if (((seeds[x] | grow[x]) != 0) == set) return x;
+  return width;
+}
+
+// The seeds, and the pixels of `grow` 8-connected to a seed through `grow` or seeds (morphological
+// reconstruction): the runs of each row where either is set, then from the runs that hold a seed,
+// every run that touches a reached one in the row above or below. The work follows the runs, where
+// a flood fill tested every pixel of a region a few times.
 cv::Mat reconstruct(const cv::Mat& seeds, const cv::Mat& grow) {
   const int width = seeds.cols, height = seeds.rows;
-  cv::Mat mask = cv::Mat::zeros(seeds.size(), CV_8U);
-  std::uint8_t* out = mask.ptr<std::uint8_t>();
-  const std::uint8_t *seed = seeds.ptr<std::uint8_t>(), *may = grow.ptr<std::uint8_t>();
-  const auto open = [&](int p) { return may[p] && !out[p]; };
-  std::vector<std::pair<int, int>> pending;  // (row, column) where a run starts or continues
-  const auto fill_from = [&](int y, int x) {
-    pending.push_back({y, x});
-    while (!pending.empty()) {
-      const auto [row, start] = pending.back();
-      pending.pop_back();
-      const int offset = row * width;
-      int left = start, right = start;  // the run through (row, start), inclusive
-      while (left > 0 && open(offset + left - 1)) --left;
-      while (right < width - 1 && open(offset + right + 1)) ++right;
-      std::memset(out + offset + left, 255, static_cast<std::size_t>(right - left + 1));
-      for (const int next : {row - 1, row + 1}) {  // the runs of the rows above and below that touch it
-        if (next < 0 || next >= height) continue;
-        for (int column = std::max(left - 1, 0), last = std::min(right + 1, width - 1); column <= last; ++column) {
-          if (!open(next * width + column)) continue;
-          out[next * width + column] = 255;
-          pending.push_back({next, column});
-          while (column < last && open(next * width + column + 1)) ++column;  // the popped start extends it
-        }
-      }
-    }
+  struct Run {
+    int row, start, end;  // columns [start, end)
+    bool reached;
   };
-  // Whether any of `count` bytes is set: an OR that vectorizes, where a search stops at each byte.
-  const auto any = [](const std::uint8_t* bytes, int count) {
-    std::uint8_t set = 0;
-    for (int i = 0; i < count; ++i) set |= bytes[i];
-    return set != 0;
-  };
-  constexpr int chunk = 64;  // most of a frame holds no seed: skip it a chunk at a time
-  for (int p = 0, pixels = width * height; p < pixels; p += chunk) {
-    const int end = std::min(p + chunk, pixels);
-    if (!any(seed + p, end - p)) continue;
-    for (int q = p; q < end; ++q) {
-      if (!seed[q] || out[q]) continue;
-      out[q] = 255;  // a seed, even where it is not in `grow`
-      fill_from(q / width, q % width);
+  std::vector<Run> runs;
+  std::vector<std::size_t> row_start(static_cast<std::size_t>(height) + 1);  // row y's runs from row_start[y]
+  std::vector<std::size_t> pending;
+  for (int y = 0; y < height; ++y) {
+    row_start[static_cast<std::size_t>(y)] = runs.size();
+    const std::uint8_t *seed = seeds.ptr<std::uint8_t>(y), *may = grow.ptr<std::uint8_t>(y);
+    for (int x = next_column(seed, may, 0, width, true); x < width; x = next_column(seed, may, x, width, true)) {
+      const int end = next_column(seed, may, x, width, false);
+      const bool seeded = std::any_of(seed + x, seed + end, [](std::uint8_t b) { return b != 0; });
+      if (seeded) pending.push_back(runs.size());
+      runs.push_back({y, x, end, seeded});
+      x = end;
     }
   }
+  row_start.back() = runs.size();
+  while (!pending.empty()) {
+    const Run run = runs[pending.back()];
+    pending.pop_back();
+    for (const int next : {run.row - 1, run.row + 1}) {
+      if (next < 0 || next >= height) continue;
+      const auto first = runs.begin() + static_cast<std::ptrdiff_t>(row_start[static_cast<std::size_t>(next)]),
+                 last = runs.begin() + static_cast<std::ptrdiff_t>(row_start[static_cast<std::size_t>(next) + 1]);
+      // The runs of that row within one column of this one: diagonal neighbours touch.
+      for (auto other = std::partition_point(first, last, [&](const Run& r) { return r.end < run.start; });
+           other != last && other->start <= run.end; ++other)
+        if (!other->reached) {
+          other->reached = true;
+          pending.push_back(static_cast<std::size_t>(other - runs.begin()));
+        }
+    }
+  }
+  cv::Mat mask = cv::Mat::zeros(seeds.size(), CV_8U);
+  for (const Run& run : runs)
+    if (run.reached)
+      std::memset(mask.ptr<std::uint8_t>(run.row) + run.start, 255, static_cast<std::size_t>(run.end - run.start));
   return mask;
 }
 
