@@ -130,14 +130,14 @@ Eigen::VectorXf fit_coordinates(const Eigen::MatrixXf& U, const FrameColumn<Valu
       PixelLevels::Block seed;
       levels.seeds(first, count, seed);
       Eigen::VectorXf weights(count * Channels);
-      float inliers = 0;
+      int inliers = 0;  // an integer sum vectorizes; a float one must add in order
       for (Eigen::Index i = 0; i < count; ++i) {
         const float m = magnitude<Channels>(x_block.data() + i * Channels, background.data() + i * Channels);
-        const float inlier = (m <= median) | (m <= seed[i] * levels.hysteresis) ? 1.0f : 0.0f;
-        for (int c = 0; c < Channels; ++c) weights[i * Channels + c] = inlier;
-        inliers += inlier;
+        const bool inlier = (m <= median) | (m <= seed[i] * levels.hysteresis);
+        for (int c = 0; c < Channels; ++c) weights[i * Channels + c] = inlier ? 1.0f : 0.0f;
+        inliers += inlier ? 1 : 0;
       }
-      outliers += count - static_cast<Eigen::Index>(inliers);
+      outliers += count - inliers;
       // [U^T W U, U^T W x] of the block as dot products: for k of 1 to 3, a matrix product's packing
       // costs more than the arithmetic.
       Eigen::MatrixXf sums(k, k + 1);
