@@ -21,8 +21,14 @@ cv::Mat convert_frame(const cv::Mat& frame, const FrameGeometry& geometry) {
   cv::Mat out = frame;
   if (out.size() != cv::Size(geometry.width, geometry.height))
     cv::resize(out, out, cv::Size(geometry.width, geometry.height), 0, 0, cv::INTER_AREA);
-  if (geometry.channels == 1 && out.channels() == 3) cv::cvtColor(out, out, cv::COLOR_BGR2GRAY);
-  if (geometry.channels == 3 && out.channels() == 1) cv::cvtColor(out, out, cv::COLOR_GRAY2BGR);
+  // Into a new image: converting in place, OpenCV copies the whole source first.
+  const auto converted = [&](int code) {
+    cv::Mat result;
+    cv::cvtColor(out, result, code);
+    return result;
+  };
+  if (geometry.channels == 1 && out.channels() == 3) out = converted(cv::COLOR_BGR2GRAY);
+  if (geometry.channels == 3 && out.channels() == 1) out = converted(cv::COLOR_GRAY2BGR);
   return out.isContinuous() ? out : out.clone();
 }
 
