@@ -335,7 +335,7 @@ class LiveRun {
     });
     flow::function_node<SeparatedFrame, flow::continue_msg> writer(graph, flow::serial, [&](const SeparatedFrame& f) {
       write(f);
-      progress.update(result_.frames_processed);
+      progress.update(result_.frames_processed, mailbox.dropped());
       return flow::continue_msg();
     });
     flow::make_edge(take, in_flight);

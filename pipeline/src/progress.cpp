@@ -15,17 +15,27 @@ void Progress::start(std::string phase, long total) {
   drawn_ = {};
 }
 
-void Progress::update(long done) {
+std::string progress_line(const std::string& phase, long done, long total, double seconds, long dropped) {
+  const double fps = seconds > 0 ? static_cast<double>(done) / seconds : 0;
+  char line[256];
+  int length = total > 0 && fps > 0
+                   ? std::snprintf(line, sizeof line, "%s %ld/%ld frames  %.0f fps  ETA %.0f s", phase.c_str(), done,
+                                   total, fps, static_cast<double>(total - done) / fps)
+                   : std::snprintf(line, sizeof line, "%s %ld frames  %.0f fps", phase.c_str(), done, fps);
+  if (dropped >= 0 && length > 0 && static_cast<std::size_t>(length) < sizeof line)
+    std::snprintf(
+        line + length, sizeof line - static_cast<std::size_t>(length), "  %ld dropped (%.1f%%)", dropped,
+        done + dropped > 0 ? 100.0 * static_cast<double>(dropped) / static_cast<double>(done + dropped) : 0.0);
+  return line;
+}
+
+void Progress::update(long done, long dropped) {
   if (!enabled_) return;
   const auto now = Clock::now();
   if (now - drawn_ < std::chrono::milliseconds(200) && done != total_) return;
   drawn_ = now;
   const double seconds = std::chrono::duration<double>(now - started_).count();
-  const double fps = seconds > 0 ? done / seconds : 0;
-  if (total_ > 0 && fps > 0)
-    std::fprintf(stderr, "\r\033[K%s %ld/%ld frames  %.0f fps  ETA %.0f s", phase_.c_str(), done, total_, fps, (total_ - done) / fps);
-  else
-    std::fprintf(stderr, "\r\033[K%s %ld frames  %.0f fps", phase_.c_str(), done, fps);
+  std::fprintf(stderr, "\r\033[K%s", progress_line(phase_, done, total_, seconds, dropped).c_str());
   std::fflush(stderr);
 }
 

@@ -160,6 +160,7 @@ TEST(Live, LoopbackStreamKeepsUpAt1080pAnd30Fps) {
 
 // A source faster than the decomposer (640x480 at 500 fps, played live) with a queue of two
 // frames: frames are dropped and counted instead of piling up, and every processed frame is written.
+// Run on a terminal (util-linux `script`), the progress line shows the drops as they happen.
 TEST(Live, FallingBehindDropsFramesInsteadOfQueueing) {
   const fs::path scratch = scratch_folder(), fast = scratch / "fast.mp4", out = scratch / "out";
   const ProgramRun encode =
@@ -167,9 +168,13 @@ TEST(Live, FallingBehindDropsFramesInsteadOfQueueing) {
               "' -frames:v 100 -vf setpts=N/500/TB -r 500 -c:v libx264 -preset ultrafast '" + fast.string() + "'",
           scratch);
   ASSERT_EQ(encode.exit_code, 0) << encode.errors;
-  const ProgramRun result =
-      run(cleanplate_command("live '" + fast.string() + "' --queue 0.001 -o '" + out.string() + "'"), scratch);
-  ASSERT_EQ(result.exit_code, 0) << result.errors;
+  const fs::path terminal = scratch / "terminal.txt";
+  const ProgramRun result = run(
+      "script -qec \"" + cleanplate_command("live '" + fast.string() + "' --queue 0.001 -o '" + out.string() + "'") +
+          "\" '" + terminal.string() + "'",
+      scratch);
+  ASSERT_EQ(result.exit_code, 0) << result.errors << read_text(terminal);
+  EXPECT_NE(read_text(terminal).find(" dropped ("), std::string::npos) << read_text(terminal);
   const std::string summary = read_text(out / "summary.json");
   const double processed = summary_number(out / "summary.json", "frames_processed");
   EXPECT_EQ(summary_number(out / "summary.json", "frames_read"), 100) << summary;

@@ -6,11 +6,15 @@
 
 namespace cleanplate::pipeline {
 
+// The line: "phase done/total frames  fps  ETA s" (the total and ETA only when the total is known),
+// then, when `dropped` >= 0 (a live source), "N dropped (p%)" with p the share of the frames read.
+std::string progress_line(const std::string& phase, long done, long total, double seconds, long dropped = -1);
+
 class Progress {
  public:
-  explicit Progress(bool wanted);  // shown when wanted and stderr is a terminal
+  explicit Progress(bool wanted);             // shown when wanted and stderr is a terminal
   void start(std::string phase, long total);  // total < 0: unknown
-  void update(long done);
+  void update(long done, long dropped = -1);
   void finish();  // clears the line
 
  private:
