@@ -240,12 +240,12 @@ cv::Mat reconstruct(const cv::Mat& seeds, const cv::Mat& grow) {
   for (int y = 0; y < height; ++y) {
     row_start[static_cast<std::size_t>(y)] = runs.size();
     const std::uint8_t *seed = seeds.ptr<std::uint8_t>(y), *may = grow.ptr<std::uint8_t>(y);
-    for (int x = next_column(seed, may, 0, width, true); x < width; x = next_column(seed, may, x, width, true)) {
-      const int end = next_column(seed, may, x, width, false);
+    for (int x = next_column(seed, may, 0, width, true), end = 0; x < width;
+         x = next_column(seed, may, end, width, true)) {
+      end = next_column(seed, may, x, width, false);
       const bool seeded = std::any_of(seed + x, seed + end, [](std::uint8_t b) { return b != 0; });
       if (seeded) pending.push_back(runs.size());
       runs.push_back({y, x, end, seeded});
-      x = end;
     }
   }
   row_start.back() = runs.size();
