@@ -18,10 +18,10 @@ void Progress::start(std::string phase, long total) {
 std::string progress_line(const std::string& phase, long done, long total, double seconds, long dropped) {
   const double fps = seconds > 0 ? static_cast<double>(done) / seconds : 0;
   char line[256];
-  int length = total > 0 && fps > 0
-                   ? std::snprintf(line, sizeof line, "%s %ld/%ld frames  %.0f fps  ETA %.0f s", phase.c_str(), done,
-                                   total, fps, static_cast<double>(total - done) / fps)
-                   : std::snprintf(line, sizeof line, "%s %ld frames  %.0f fps", phase.c_str(), done, fps);
+  const int length = total > 0 && fps > 0
+                         ? std::snprintf(line, sizeof line, "%s %ld/%ld frames  %.0f fps  ETA %.0f s", phase.c_str(),
+                                         done, total, fps, static_cast<double>(total - done) / fps)
+                         : std::snprintf(line, sizeof line, "%s %ld frames  %.0f fps", phase.c_str(), done, fps);
   if (dropped >= 0 && length > 0 && static_cast<std::size_t>(length) < sizeof line)
     std::snprintf(
         line + length, sizeof line - static_cast<std::size_t>(length), "  %ld dropped (%.1f%%)", dropped,

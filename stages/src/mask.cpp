@@ -183,8 +183,8 @@ NoiseModel estimate_noise(const FramesRef& frames, const Eigen::VectorXf& backgr
   if (frames.rows() != geometry.values() || background.size() != frames.rows() || frames.cols() == 0)
     throw Error("estimate_noise: the frames or the background do not match the frame geometry");
   return noise_model(frames.cols(), geometry, [&](Eigen::Index i, Eigen::Index first, Eigen::Index count, float* out) {
-    const std::uint8_t* level = frames.col(i).data() + first;
-    for (Eigen::Index l = 0; l < count; ++l) out[l] = level[l] * level_step - background[first + l];
+    Eigen::Map<Eigen::VectorXf>(out, count) =
+        frame_values(frames.col(i).segment(first, count)) - background.segment(first, count);
   });
 }
 
