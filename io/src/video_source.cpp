@@ -7,6 +7,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "cleanplate/error.hpp"
+#include "video_decoder.hpp"
 
 namespace cleanplate::io {
 namespace fs = std::filesystem;
@@ -71,7 +72,8 @@ long file_number(const std::string& path) {
   return last + 1 - first > 15 ? -1 : std::stol(stem.substr(first, last + 1 - first));
 }
 
-VideoSource::VideoSource(const std::string& spec) : spec_(spec), kind_(kind_of(spec)) {
+VideoSource::VideoSource(const std::string& spec, FrameFormat format)
+    : spec_(spec), kind_(kind_of(spec)), format_(format) {
   const std::string quoted = "'" + spec + "'";
   switch (kind_) {
     case SourceKind::camera:
@@ -79,8 +81,7 @@ VideoSource::VideoSource(const std::string& spec) : spec_(spec), kind_(kind_of(s
       if (!capture_.isOpened()) throw Error("cannot open camera " + spec + ": no such device or it is busy");
       break;
     case SourceKind::stream:
-      capture_.open(spec, cv::CAP_FFMPEG);
-      if (!capture_.isOpened()) throw Error("cannot open stream " + quoted + ": not reachable or not a video stream");
+      open_decoder("cannot open stream " + quoted + ": not reachable or not a video stream");
       break;
     case SourceKind::image_sequence:
       capture_.open(spec, cv::CAP_IMAGES);
@@ -95,19 +96,31 @@ VideoSource::VideoSource(const std::string& spec) : spec_(spec), kind_(kind_of(s
       if (!fs::exists(spec)) throw Error("cannot open " + quoted + ": no such file");
       if (fs::is_regular_file(spec) && fs::file_size(spec) == 0)
         throw Error("cannot open " + quoted + ": the file is empty");
-      capture_.open(spec, cv::CAP_FFMPEG);
-      if (!capture_.isOpened()) throw Error("cannot open " + quoted + ": not a video file OpenCV can decode");
+      open_decoder("cannot open " + quoted + ": not a video file FFmpeg can decode");
       break;
   }
-  if (capture_.isOpened()) {
-    fps_ = capture_.get(cv::CAP_PROP_FPS);
+  if (decoder_ || capture_.isOpened()) {
+    fps_ = decoder_ ? decoder_->fps() : capture_.get(cv::CAP_PROP_FPS);
     if (!(fps_ > 0 && fps_ < 1000)) fps_ = 0;
-    const double count = capture_.get(cv::CAP_PROP_FRAME_COUNT);
+    const double count =
+        decoder_ ? static_cast<double>(decoder_->frame_count()) : capture_.get(cv::CAP_PROP_FRAME_COUNT);
     if (!live() && count > 0) count_ = static_cast<long>(count);
   }
   first_ = read();
   if (!first_) throw Error("cannot read " + quoted + ": it has no decodable frame");
   size_ = first_->image.size();
+}
+
+VideoSource::~VideoSource() = default;
+VideoSource::VideoSource(VideoSource&&) noexcept = default;
+VideoSource& VideoSource::operator=(VideoSource&&) noexcept = default;
+
+void VideoSource::open_decoder(const std::string& failure) {
+  try {
+    decoder_ = std::make_unique<VideoDecoder>(spec_, format_ == FrameFormat::grey);
+  } catch (const Error& e) {
+    throw Error(failure + " (" + e.what() + ")");
+  }
 }
 
 std::optional<Frame> VideoSource::read() {
@@ -116,14 +129,23 @@ std::optional<Frame> VideoSource::read() {
     if (next_index_ >= static_cast<long>(files_.size())) return std::nullopt;
     frame.image = cv::imread(files_[next_index_], cv::IMREAD_UNCHANGED);
     if (frame.image.empty()) throw Error("cannot decode image '" + files_[next_index_] + "'");
+  } else if (decoder_) {
+    std::optional<cv::Mat> image = decoder_->next();
+    if (!image) return std::nullopt;
+    frame.image = std::move(*image);
   } else {
     if (!capture_.read(frame.image) || frame.image.empty()) return std::nullopt;
   }
   if (frame.image.depth() != CV_8U)
     frame.image.convertTo(frame.image, CV_8U, frame.image.depth() == CV_16U ? 1.0 / 257 : 1.0);
   if (frame.image.channels() == 4) cv::cvtColor(frame.image, frame.image, cv::COLOR_BGRA2BGR);
+  if (format_ == FrameFormat::grey && frame.image.channels() == 3) {
+    cv::Mat grey;  // into a new image: in place, OpenCV copies the source first
+    cv::cvtColor(frame.image, grey, cv::COLOR_BGR2GRAY);
+    frame.image = grey;
+  }
   frame.index = next_index_++;
-  frame.timestamp = live()     ? capture_.get(cv::CAP_PROP_POS_MSEC) / 1000
+  frame.timestamp = live()     ? (decoder_ ? decoder_->timestamp() : capture_.get(cv::CAP_PROP_POS_MSEC) / 1000)
                     : fps_ > 0 ? static_cast<double>(frame.index) / fps_
                                : 0;
   return frame;
@@ -153,7 +175,7 @@ bool VideoSource::skip(long frames) {
     }
     if (kind_ == SourceKind::image_folder) {
       if (next_index_ >= static_cast<long>(files_.size())) return false;
-    } else if (!capture_.grab()) {
+    } else if (decoder_ ? !decoder_->skip() : !capture_.grab()) {
       return false;
     }
     ++next_index_;
@@ -166,9 +188,13 @@ bool VideoSource::seek(long index) {
   if (index == next_index_ - (first_ ? 1 : 0)) return true;  // already there: keep what was decoded
   first_.reset();
   next_index_ = index;
-  // OpenCV's FFmpeg backend seeks to the keyframe before and decodes up to the frame: exact.
-  return kind_ == SourceKind::image_folder ? index <= static_cast<long>(files_.size())
-                                           : capture_.set(cv::CAP_PROP_POS_FRAMES, static_cast<double>(index));
+  if (kind_ == SourceKind::image_folder) return index <= static_cast<long>(files_.size());
+  if (!decoder_) return capture_.set(cv::CAP_PROP_POS_FRAMES, static_cast<double>(index));
+  if (decoder_->seek(index)) return true;
+  // No index or timestamps to seek by: from the start again, decoding what lies before.
+  decoder_ = std::make_unique<VideoDecoder>(spec_, format_ == FrameFormat::grey);
+  next_index_ = 0;
+  return skip(index);
 }
 
 }  // namespace cleanplate::io

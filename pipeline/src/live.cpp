@@ -180,6 +180,11 @@ class LiveRun {
 
   fs::path out(const std::string& name) const { return options_.output / name; }
 
+  // Grey unless --color: a video then gives its decoder's luma plane, with no colour conversion.
+  io::VideoSource open_source() const {
+    return io::VideoSource(options_.input, options_.convert.color ? io::FrameFormat::bgr : io::FrameFormat::grey);
+  }
+
   std::size_t queue_capacity() const {
     const double frame_bytes = 3.0 * source_->size().area(), most = std::max(2.0, 256e6 / frame_bytes);
     return static_cast<std::size_t>(std::clamp(std::ceil(options_.queue_seconds * fps_), 2.0, most));
@@ -189,7 +194,7 @@ class LiveRun {
   std::optional<io::VideoSource> open_with_retries() {
     for (int attempt = 0;; ++attempt) {
       try {
-        return io::VideoSource(options_.input);
+        return open_source();
       } catch (const Error&) {
         const bool stream = options_.input.find("://") != std::string::npos;
         if (!stream || attempt >= options_.reconnect || interrupted()) throw;
@@ -239,7 +244,7 @@ class LiveRun {
     for (int attempt = 0; attempt < options_.reconnect && !interrupted() && !stop_; ++attempt) {
       sleep_unless_stopped(std::min(8.0, 0.5 * (1 << attempt)), stop_);
       try {
-        source_.emplace(options_.input);
+        source_.emplace(open_source());
         ++result_.reconnects;
         return true;
       } catch (const Error&) {

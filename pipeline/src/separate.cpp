@@ -108,7 +108,7 @@ struct WorkFrame {
 class SeparateRun {
  public:
   SeparateRun(const SeparateOptions& options, const Cluster& cluster)
-      : options_(options), cluster_(cluster), source_(options.input), progress_(options.progress && cluster.leader()) {
+      : options_(options), cluster_(cluster), source_(open_source()), progress_(options.progress && cluster.leader()) {
     geometry_ = stages::geometry_for(source_.size(), options.convert);
     result_.geometry = geometry_;
     result_.fps = source_.fps();
@@ -138,6 +138,10 @@ class SeparateRun {
  private:
   const SeparateOptions& options_;
   const Cluster& cluster_;
+  // Grey unless --color: a video then gives its decoder's luma plane, with no colour conversion.
+  io::VideoSource open_source() const {
+    return io::VideoSource(options_.input, options_.convert.color ? io::FrameFormat::bgr : io::FrameFormat::grey);
+  }
   // Under mpirun this process splits frames [first_, last_) (after --start) of the video, and
   // writes its outputs as parts that rank 0 joins; one process splits them all.
   long first_ = 0, last_ = -1;
@@ -572,7 +576,7 @@ class SeparateRun {
 
     std::optional<io::VideoSource> again;  // when the matrix holds only the sample
     if (sampled()) {
-      again.emplace(options_.input);
+      again.emplace(open_source());
       if (first_ > 0 ? !again->seek(options_.start + first_) : !again->skip(options_.start))
         throw Error("'" + options_.input + "' ended before --start " + std::to_string(options_.start));
     }

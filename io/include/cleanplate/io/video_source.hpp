@@ -1,8 +1,10 @@
 // VideoSource: frames from a video file, an image sequence (printf pattern such as in%06d.jpg, or a
 // folder of images in natural order, frame_2 before frame_10: the CDnet layout), a camera index
 // ("0") or a stream URL.
-// Frames are 8-bit BGR or grey, with their index and timestamp.
+// Frames are 8-bit BGR or grey, with their index and timestamp. Files and streams are decoded with
+// FFmpeg's libraries; asked for grey, they give the decoder's luma plane without a colour conversion.
 #pragma once
+#include <memory>
 #include <opencv2/core.hpp>
 #include <opencv2/videoio.hpp>
 #include <optional>
@@ -29,10 +31,18 @@ long file_number(const std::string& path);
 
 enum class SourceKind { file, image_sequence, image_folder, camera, stream };
 
+// bgr: frames in colour (a grey image file stays grey); grey: every frame grey.
+enum class FrameFormat { bgr, grey };
+
+class VideoDecoder;
+
 class VideoSource {
  public:
   // Opens `spec`; throws cleanplate::Error naming it when it cannot be opened or yields no frame.
-  explicit VideoSource(const std::string& spec);
+  explicit VideoSource(const std::string& spec, FrameFormat format = FrameFormat::bgr);
+  ~VideoSource();
+  VideoSource(VideoSource&&) noexcept;
+  VideoSource& operator=(VideoSource&&) noexcept;
 
   std::optional<Frame> next();  // nullopt at the end (or when decoding fails: see read_failures())
   bool skip(long frames);       // drops frames (for --start); false when the source ends first
@@ -51,15 +61,18 @@ class VideoSource {
  private:
   std::string spec_;
   SourceKind kind_;
-  cv::VideoCapture capture_;
-  std::vector<std::string> files_;  // image folder
-  std::optional<Frame> first_;      // read while opening, to learn the size
+  FrameFormat format_;
+  std::unique_ptr<VideoDecoder> decoder_;  // files and streams
+  cv::VideoCapture capture_;               // cameras and image sequences
+  std::vector<std::string> files_;         // image folder
+  std::optional<Frame> first_;             // read while opening, to learn the size
   long next_index_ = 0;
   double fps_ = 0;
   cv::Size size_;
   long count_ = -1;
 
   std::optional<Frame> read();
+  void open_decoder(const std::string& failure);
 };
 
 }  // namespace cleanplate::io
