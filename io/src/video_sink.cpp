@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <memory>
 #include <opencv2/imgcodecs.hpp>
 
@@ -22,6 +23,16 @@ std::string av_error(int code) {
   char text[AV_ERROR_MAX_STRING_SIZE] = {};
   av_strerror(code, text, sizeof text);
   return text;
+}
+
+// 0..255 to the limited range of video luma (16..235).
+const cv::Mat& limited_range_table() {
+  static const cv::Mat table = [] {
+    cv::Mat values(1, 256, CV_8U);
+    for (int v = 0; v < 256; ++v) values.at<std::uint8_t>(v) = cv::saturate_cast<std::uint8_t>(16 + v * 219.0 / 255);
+    return values;
+  }();
+  return table;
 }
 
 }  // namespace
@@ -125,14 +136,26 @@ void VideoSink::write(const cv::Mat& frame) {
   if (frame.depth() != CV_8U || (frame.channels() != 1 && frame.channels() != 3) || frame.cols < e.codec->width ||
       frame.rows < e.codec->height)
     throw Error("cannot write video '" + e.name + "': a frame is not 8-bit grey or BGR of the declared size");
-  const AVPixelFormat input = frame.channels() == 1 ? AV_PIX_FMT_GRAY8 : AV_PIX_FMT_BGR24;
-  e.scale = sws_getCachedContext(e.scale, e.codec->width, e.codec->height, input, e.codec->width, e.codec->height,
-                                 e.codec->pix_fmt, SWS_BILINEAR, nullptr, nullptr, nullptr);
-  if (!e.scale) throw Error("cannot write video '" + e.name + "': no conversion to the encoder's pixel format");
   e.check(av_frame_make_writable(e.frame), "frame");
-  const std::uint8_t* planes[] = {frame.data};
-  const int strides[] = {static_cast<int>(frame.step[0])};
-  sws_scale(e.scale, planes, strides, 0, e.codec->height, e.frame->data, e.frame->linesize);
+  if (frame.channels() == 1 && e.codec->pix_fmt == AV_PIX_FMT_YUV420P) {
+    // Grey by hand: the luma through a table, the chroma neutral. libswscale's general conversion
+    // was 9% of `live -o`'s CPU at 1080p.
+    cv::Mat luma(e.codec->height, e.codec->width, CV_8U, e.frame->data[0],
+                 static_cast<std::size_t>(e.frame->linesize[0]));
+    cv::LUT(frame(cv::Rect(0, 0, e.codec->width, e.codec->height)), limited_range_table(), luma);
+    for (int plane = 1; plane <= 2; ++plane)
+      std::memset(
+          e.frame->data[plane], 128,
+          static_cast<std::size_t>(e.frame->linesize[plane]) * static_cast<std::size_t>((e.codec->height + 1) / 2));
+  } else {
+    const AVPixelFormat input = frame.channels() == 1 ? AV_PIX_FMT_GRAY8 : AV_PIX_FMT_BGR24;
+    e.scale = sws_getCachedContext(e.scale, e.codec->width, e.codec->height, input, e.codec->width, e.codec->height,
+                                   e.codec->pix_fmt, SWS_BILINEAR, nullptr, nullptr, nullptr);
+    if (!e.scale) throw Error("cannot write video '" + e.name + "': no conversion to the encoder's pixel format");
+    const std::uint8_t* planes[] = {frame.data};
+    const int strides[] = {static_cast<int>(frame.step[0])};
+    sws_scale(e.scale, planes, strides, 0, e.codec->height, e.frame->data, e.frame->linesize);
+  }
   e.frame->pts = frames_;
   e.send(e.frame);
   ++frames_;

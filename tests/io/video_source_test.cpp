@@ -112,6 +112,30 @@ TEST(VideoSource, SeekGivesTheFrameThatReadingInOrderGives) {
   EXPECT_FALSE(source.next()) << "the video has 60 frames";
 }
 
+// The writer puts grey into the luma plane through a table (to 16..235) with neutral chroma, the
+// source takes it back through the inverse table: every level within one, and grey in colour too.
+TEST(VideoSource, GreyWrittenLosslesslyReadsBackWithinOneLevel) {
+  const fs::path path = test::fresh_folder("source-grey") / "grey.mp4";
+  cv::Mat ramp(16, 256, CV_8U);
+  ramp.forEach<std::uint8_t>([](std::uint8_t& v, const int* at) { v = static_cast<std::uint8_t>(at[1]); });
+  io::VideoSink sink(path, ramp.size(), 25, false, {.preset = "ultrafast", .lossless = true});
+  for (int t = 0; t < 3; ++t) sink.write(ramp);
+  sink.finish();
+  io::VideoSource grey(path.string(), io::FrameFormat::grey), colour(path.string());
+  for (int t = 0; t < 3; ++t) {
+    const auto frame = grey.next();
+    ASSERT_TRUE(frame);
+    EXPECT_LE(cv::norm(frame->image, ramp, cv::NORM_INF), 1) << t;
+    const auto bgr = colour.next();
+    ASSERT_TRUE(bgr);
+    std::vector<cv::Mat> channels;
+    cv::split(bgr->image, channels);
+    EXPECT_LE(cv::norm(channels[0], channels[2], cv::NORM_INF), 1) << "neutral chroma, frame " << t;
+    EXPECT_LE(cv::norm(channels[1], ramp, cv::NORM_INF), 2) << t;
+  }
+  EXPECT_FALSE(grey.next());
+}
+
 // ffmpeg's own decoding is the reference: OpenCV 4.6 turns such videos the wrong way (its issue 22088).
 TEST(VideoSource, RotatedVideoIsTurnedUprightAsFfmpegShowsIt) {
   const fs::path path = test_video("level.mp4", 5).path, folder = path.parent_path(), rotated = folder / "rotated.mp4";
