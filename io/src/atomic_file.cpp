@@ -13,8 +13,8 @@ namespace fs = std::filesystem;
 
 AtomicFile::AtomicFile(fs::path destination) : destination_(std::move(destination)) {
   // Keep the extension last: OpenCV picks the container from it.
-  temporary_ = destination_.parent_path() /
-               (destination_.stem().string() + ".partial-" + std::to_string(::getpid()) + destination_.extension().string());
+  temporary_ = destination_.parent_path() / (destination_.stem().string() + ".partial-" + std::to_string(::getpid()) +
+                                             destination_.extension().string());
 }
 
 AtomicFile::~AtomicFile() {

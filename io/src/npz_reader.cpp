@@ -12,7 +12,9 @@
 namespace cleanplate::io {
 namespace {
 
-[[noreturn]] void fail(const std::string& what, const std::string& why) { throw Error("cannot read '" + what + "': " + why); }
+[[noreturn]] void fail(const std::string& what, const std::string& why) {
+  throw Error("cannot read '" + what + "': " + why);
+}
 
 std::int64_t item_size(const std::string& dtype, const std::string& what) {
   if (dtype == "<f4" || dtype == "<i4" || dtype == "<u4") return 4;
@@ -22,7 +24,8 @@ std::int64_t item_size(const std::string& dtype, const std::string& what) {
   if (dtype.size() > 2 && dtype.compare(0, 2, "<U") == 0 && dtype.size() <= 12 &&
       dtype.find_first_not_of("0123456789", 2) == std::string::npos) {
     const long long characters = std::stoll(dtype.substr(2));
-    if (characters < 1 || characters > (1 << 20)) fail(what, "a text array of " + std::to_string(characters) + " characters");
+    if (characters < 1 || characters > (1 << 20))
+      fail(what, "a text array of " + std::to_string(characters) + " characters");
     return 4 * characters;
   }
   fail(what, "unsupported dtype '" + dtype + "'");
@@ -39,16 +42,20 @@ std::string header_value(const std::string& header, const std::string& key, cons
   int depth = 0;
   for (; end < header.size(); ++end) {
     const char c = header[end];
-    if (c == '(' || c == '[') ++depth;
-    else if ((c == ')' || c == ']') && depth > 0) --depth;
-    else if ((c == ',' || c == '}') && depth == 0) break;
+    if (c == '(' || c == '[')
+      ++depth;
+    else if ((c == ')' || c == ']') && depth > 0)
+      --depth;
+    else if ((c == ',' || c == '}') && depth == 0)
+      break;
   }
   if (end == header.size()) fail(what, "the array header is malformed");
   return header.substr(begin, end - begin);
 }
 
 std::vector<std::int64_t> parse_shape(std::string text, const std::string& what) {
-  if (text.size() < 2 || text.front() != '(' || text.back() != ')') fail(what, "the array shape '" + text + "' is malformed");
+  if (text.size() < 2 || text.front() != '(' || text.back() != ')')
+    fail(what, "the array shape '" + text + "' is malformed");
   text = text.substr(1, text.size() - 2);
   std::vector<std::int64_t> shape;
   std::size_t position = 0;
@@ -78,7 +85,8 @@ NpyArray parse_npy(const std::string& npy, const std::string& what) {
   const auto major = static_cast<unsigned char>(npy[6]);
   std::size_t header_length = 0, header_start = 0;
   if (major == 1) {
-    header_length = static_cast<unsigned char>(npy[8]) | static_cast<std::size_t>(static_cast<unsigned char>(npy[9])) << 8;
+    header_length = static_cast<unsigned char>(npy[8]) | static_cast<std::size_t>(static_cast<unsigned char>(npy[9]))
+                                                             << 8;
     header_start = 10;
   } else if (major == 2 || major == 3) {
     if (npy.size() < 12) fail(what, "the array header is truncated");
@@ -92,7 +100,8 @@ NpyArray parse_npy(const std::string& npy, const std::string& what) {
 
   NpyArray array;
   std::string descr = header_value(header, "descr", what);
-  if (descr.size() < 2 || descr.front() != '\'' || descr.back() != '\'') fail(what, "the dtype " + descr + " is malformed");
+  if (descr.size() < 2 || descr.front() != '\'' || descr.back() != '\'')
+    fail(what, "the dtype " + descr + " is malformed");
   array.dtype = descr.substr(1, descr.size() - 2);
   const std::string order = header_value(header, "fortran_order", what);
   if (order != "True" && order != "False") fail(what, "fortran_order is '" + order + "'");
@@ -102,12 +111,14 @@ NpyArray parse_npy(const std::string& npy, const std::string& what) {
   const std::int64_t item = item_size(array.dtype, what);
   std::int64_t count = 1;
   for (auto d : array.shape) {
-    if (d != 0 && count > std::numeric_limits<std::int64_t>::max() / item / d) fail(what, "the array shape is absurdly large");
+    if (d != 0 && count > std::numeric_limits<std::int64_t>::max() / item / d)
+      fail(what, "the array shape is absurdly large");
     count *= d;
   }
   const auto payload = static_cast<std::int64_t>(npy.size() - header_start - header_length);
   if (payload != count * item)
-    fail(what, "the array holds " + std::to_string(payload) + " bytes, its header promises " + std::to_string(count * item) + " (truncated or corrupted)");
+    fail(what, "the array holds " + std::to_string(payload) + " bytes, its header promises " +
+                   std::to_string(count * item) + " (truncated or corrupted)");
   array.bytes = npy.substr(header_start + header_length);
   return array;
 }
@@ -141,14 +152,18 @@ NpzReader NpzReader::from_bytes(const std::string& bytes, const std::string& nam
   for (zip_int64_t i = 0; i < entries; ++i) {
     zip_stat_t stat;
     zip_stat_init(&stat);
-    if (zip_stat_index(zip.get(), static_cast<zip_uint64_t>(i), 0, &stat) != 0 || !(stat.valid & ZIP_STAT_SIZE) || !(stat.valid & ZIP_STAT_NAME))
+    if (zip_stat_index(zip.get(), static_cast<zip_uint64_t>(i), 0, &stat) != 0 || !(stat.valid & ZIP_STAT_SIZE) ||
+        !(stat.valid & ZIP_STAT_NAME))
       fail(name, "entry " + std::to_string(i) + " of the zip is unreadable");
     std::string entry = stat.name;
-    if (entry.size() < 5 || entry.compare(entry.size() - 4, 4, ".npy") != 0) fail(name, "entry '" + entry + "' is not a .npy array");
+    if (entry.size() < 5 || entry.compare(entry.size() - 4, 4, ".npy") != 0)
+      fail(name, "entry '" + entry + "' is not a .npy array");
     entry.resize(entry.size() - 4);
     total += static_cast<std::int64_t>(stat.size);
-    if (static_cast<std::int64_t>(stat.size) < 0 || total > limit) fail(name, "its arrays would need more than " + std::to_string(limit) + " bytes");
-    std::unique_ptr<zip_file_t, int (*)(zip_file_t*)> file(zip_fopen_index(zip.get(), static_cast<zip_uint64_t>(i), 0), zip_fclose);
+    if (static_cast<std::int64_t>(stat.size) < 0 || total > limit)
+      fail(name, "its arrays would need more than " + std::to_string(limit) + " bytes");
+    std::unique_ptr<zip_file_t, int (*)(zip_file_t*)> file(zip_fopen_index(zip.get(), static_cast<zip_uint64_t>(i), 0),
+                                                           zip_fclose);
     if (!file) fail(name, "cannot open entry '" + entry + "': " + zip_strerror(zip.get()));
     std::string npy(static_cast<std::size_t>(stat.size), '\0');
     const zip_int64_t read = zip_fread(file.get(), npy.data(), stat.size);

@@ -5,6 +5,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "cleanplate/error.hpp"
+#include "luma_range.hpp"
 
 extern "C" {
 #include <libavcodec/avcodec.h>
@@ -25,16 +26,6 @@ std::string av_error(int code) {
   char text[AV_ERROR_MAX_STRING_SIZE] = {};
   av_strerror(code, text, sizeof text);
   return text;
-}
-
-// Limited-range luma (16..235) to 0..255: what a conversion to BGR and back to grey gives, to rounding.
-const cv::Mat& full_range_table() {
-  static const cv::Mat table = [] {
-    cv::Mat values(1, 256, CV_8U);
-    for (int v = 0; v < 256; ++v) values.at<std::uint8_t>(v) = cv::saturate_cast<std::uint8_t>((v - 16) * 255.0 / 219);
-    return values;
-  }();
-  return table;
 }
 
 bool full_range(const AVFrame& frame, const AVPixFmtDescriptor& format) {
@@ -111,10 +102,12 @@ struct VideoDecoder::State {
     if (grey && format && luma_first(*format)) {
       const cv::Mat luma(frame->height, frame->width, CV_8U, frame->data[0],
                          static_cast<std::size_t>(frame->linesize[0]));
-      if (full_range(*frame, *format))
+      if (full_range(*frame, *format)) {
         luma.copyTo(result);
-      else
-        cv::LUT(luma, full_range_table(), result);
+      } else {
+        result.create(luma.size(), CV_8U);
+        apply_table(luma, limited_to_full_range(), result);
+      }
     } else {
       result.create(frame->height, frame->width, CV_8UC3);
       scale =

@@ -7,6 +7,7 @@
 #include <opencv2/imgcodecs.hpp>
 
 #include "cleanplate/error.hpp"
+#include "luma_range.hpp"
 
 extern "C" {
 #include <libavcodec/avcodec.h>
@@ -23,16 +24,6 @@ std::string av_error(int code) {
   char text[AV_ERROR_MAX_STRING_SIZE] = {};
   av_strerror(code, text, sizeof text);
   return text;
-}
-
-// 0..255 to the limited range of video luma (16..235).
-const cv::Mat& limited_range_table() {
-  static const cv::Mat table = [] {
-    cv::Mat values(1, 256, CV_8U);
-    for (int v = 0; v < 256; ++v) values.at<std::uint8_t>(v) = cv::saturate_cast<std::uint8_t>(16 + v * 219.0 / 255);
-    return values;
-  }();
-  return table;
 }
 
 }  // namespace
@@ -142,7 +133,7 @@ void VideoSink::write(const cv::Mat& frame) {
     // was 9% of `live -o`'s CPU at 1080p.
     cv::Mat luma(e.codec->height, e.codec->width, CV_8U, e.frame->data[0],
                  static_cast<std::size_t>(e.frame->linesize[0]));
-    cv::LUT(frame(cv::Rect(0, 0, e.codec->width, e.codec->height)), limited_range_table(), luma);
+    apply_table(frame(cv::Rect(0, 0, e.codec->width, e.codec->height)), full_to_limited_range(), luma);
     for (int plane = 1; plane <= 2; ++plane)
       std::memset(
           e.frame->data[plane], 128,

@@ -139,11 +139,6 @@ std::optional<Frame> VideoSource::read() {
   if (frame.image.depth() != CV_8U)
     frame.image.convertTo(frame.image, CV_8U, frame.image.depth() == CV_16U ? 1.0 / 257 : 1.0);
   if (frame.image.channels() == 4) cv::cvtColor(frame.image, frame.image, cv::COLOR_BGRA2BGR);
-  if (format_ == FrameFormat::grey && frame.image.channels() == 3) {
-    cv::Mat grey;  // into a new image: in place, OpenCV copies the source first
-    cv::cvtColor(frame.image, grey, cv::COLOR_BGR2GRAY);
-    frame.image = grey;
-  }
   frame.index = next_index_++;
   frame.timestamp = live()     ? (decoder_ ? decoder_->timestamp() : capture_.get(cv::CAP_PROP_POS_MSEC) / 1000)
                     : fps_ > 0 ? static_cast<double>(frame.index) / fps_

@@ -31,7 +31,9 @@ long file_number(const std::string& path);
 
 enum class SourceKind { file, image_sequence, image_folder, camera, stream };
 
-// bgr: frames in colour (a grey image file stays grey); grey: every frame grey.
+// What the caller works on. With grey, files and streams give their decoder's luma plane, with no
+// colour conversion; images and cameras give their frames as decoded either way (BGR, or grey for a
+// grey image), for the caller to convert on its own threads (stages::convert_frame).
 enum class FrameFormat { bgr, grey };
 
 class VideoDecoder;
