@@ -5,7 +5,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "cleanplate/error.hpp"
-#include "luma_range.hpp"
+#include "ffmpeg_support.hpp"
 
 extern "C" {
 #include <libavcodec/avcodec.h>
@@ -21,12 +21,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 // As in OpenCV's backend: a source that sends nothing for 30 s is lost, not waited for forever.
 constexpr auto read_timeout = std::chrono::seconds(30);
-
-std::string av_error(int code) {
-  char text[AV_ERROR_MAX_STRING_SIZE] = {};
-  av_strerror(code, text, sizeof text);
-  return text;
-}
 
 bool full_range(const AVFrame& frame, const AVPixFmtDescriptor& format) {
   switch (frame.format) {

@@ -7,7 +7,7 @@
 #include <opencv2/imgcodecs.hpp>
 
 #include "cleanplate/error.hpp"
-#include "luma_range.hpp"
+#include "ffmpeg_support.hpp"
 
 extern "C" {
 #include <libavcodec/avcodec.h>
@@ -17,16 +17,6 @@ extern "C" {
 
 namespace cleanplate::io {
 namespace fs = std::filesystem;
-
-namespace {
-
-std::string av_error(int code) {
-  char text[AV_ERROR_MAX_STRING_SIZE] = {};
-  av_strerror(code, text, sizeof text);
-  return text;
-}
-
-}  // namespace
 
 struct VideoSink::Encoder {
   AVFormatContext* format = nullptr;

@@ -1,5 +1,6 @@
-// Video luma in the limited range (16..235) <-> grey levels 0..255, through a table per level.
-// (Private to cleanplate::io.) Plain loops on purpose: cv::LUT runs on OpenCV's oneTBB pool, and
+// What the FFmpeg-library reader and writer share (private to cleanplate::io): FFmpeg's error text,
+// and video luma in the limited range (16..235) <-> grey levels 0..255 through a table per level.
+// The tables are applied by plain loops on purpose: cv::LUT runs on OpenCV's oneTBB pool, and
 // called from a thread outside the flow graph (the live reader) it took the graph's worker away
 // from the online step: `live` at 1080p lost 20% of its speed.
 #pragma once
@@ -7,8 +8,19 @@
 #include <cmath>
 #include <cstdint>
 #include <opencv2/core.hpp>
+#include <string>
+
+extern "C" {
+#include <libavutil/error.h>
+}
 
 namespace cleanplate::io {
+
+inline std::string av_error(int code) {
+  char text[AV_ERROR_MAX_STRING_SIZE] = {};
+  av_strerror(code, text, sizeof text);
+  return text;
+}
 
 using LevelTable = std::array<std::uint8_t, 256>;
 
