@@ -383,7 +383,7 @@ class SeparateRun {
           frame.in_place ? matrix_->column(frame.index) : Eigen::Ref<stages::FrameColumnLevels>(converted.column);
       stages::frame_to_levels(frame.image, geometry_, column);
       // While it is in cache: saves a pass for the energy.
-      converted.squared_norm = stages::frame_values(column).cast<double>().squaredNorm();
+      converted.squared_norm = stages::values_squared_norm(column);
       return converted;
     });
     flow::sequencer_node<ConvertedFrame> in_order(

@@ -1,5 +1,6 @@
 #include "cleanplate/stages/frame_matrix.hpp"
 
+#include <algorithm>
 #include <cstdint>
 #ifdef __linux__
 #include <sys/mman.h>
@@ -31,6 +32,20 @@ void FrameMatrix::reserve(Eigen::Index columns) {
   advise_huge_pages(grown);
   grown.leftCols(count_) = storage_.leftCols(count_);
   storage_.swap(grown);
+}
+
+double values_squared_norm(const Eigen::Ref<const FrameColumnLevels>& levels) {
+  // 32,768 squares of at most 255^2 fit in 32 bits.
+  constexpr Eigen::Index chunk = 32768;
+  const std::uint8_t* level = levels.data();
+  std::uint64_t sum = 0;
+  for (Eigen::Index first = 0; first < levels.size(); first += chunk) {
+    const Eigen::Index end = std::min(levels.size(), first + chunk);
+    std::uint32_t part = 0;
+    for (Eigen::Index i = first; i < end; ++i) part += static_cast<std::uint32_t>(level[i]) * level[i];
+    sum += part;
+  }
+  return static_cast<double>(sum) / (255.0 * 255.0);
 }
 
 }  // namespace cleanplate::stages

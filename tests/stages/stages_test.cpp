@@ -5,6 +5,7 @@
 #include <cleanplate/stages/background_refit.hpp>
 #include <cleanplate/stages/background_subtractor.hpp>
 #include <cleanplate/stages/frame_column.hpp>
+#include <cleanplate/stages/frame_matrix.hpp>
 #include <cleanplate/stages/mask.hpp>
 #include <cleanplate/stages/metrics.hpp>
 #include <cleanplate/stages/online_background.hpp>
@@ -52,6 +53,18 @@ TEST(FrameColumn, RoundTripsGreyAndColour) {
     EXPECT_EQ(cv::norm(back, stages::convert_frame(frame, geometry), cv::NORM_INF), 0.0);
   }
   EXPECT_THROW(stages::geometry_for({8, 6}, {.scale = 0}), Error);
+}
+
+// Summed in chunks of 32-bit integers: across chunk borders, the same as in doubles, and 255s do
+// not overflow a chunk.
+TEST(FrameMatrix, SquaredNormOfLevelsEqualsThatOfTheirValues) {
+  stages::FrameColumnLevels levels(100003);
+  std::mt19937 random(5);
+  for (auto& level : levels) level = static_cast<std::uint8_t>(random() % 256);
+  const double expected = (levels.cast<double>() / 255).squaredNorm();
+  EXPECT_NEAR(stages::values_squared_norm(levels), expected, 1e-12 * expected);
+  levels.setConstant(255);
+  EXPECT_NEAR(stages::values_squared_norm(levels), 100003.0, 1e-9);
 }
 
 // Gaussian noise of 3 grey levels, rounded to levels as video is, under outliers spread over

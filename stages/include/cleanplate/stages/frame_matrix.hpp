@@ -21,6 +21,10 @@ auto frame_values(const Eigen::DenseBase<Derived>& levels) {
   return levels.template cast<float>() * level_step;
 }
 
+// The squared norm of a column's values (frame_values), summed exactly in integers: GCC vectorizes
+// that, where the chain of casts to float and double ran one value at a time (9 ms a 1080p frame).
+double values_squared_norm(const Eigen::Ref<const FrameColumnLevels>& levels);
+
 class FrameMatrix {
  public:
   FrameMatrix(Eigen::Index rows, Eigen::Index expected_columns);
