@@ -135,7 +135,7 @@ struct VideoDecoder::State {
 VideoDecoder::VideoDecoder(const std::string& url, bool grey) : state_(std::make_unique<State>()) {
   State& s = *state_;
   s.grey = grey;
-  av_log_set_level(AV_LOG_ERROR);
+  quiet_ffmpeg();
   s.format = avformat_alloc_context();
   if (!s.format) throw Error("out of memory");
   s.format->interrupt_callback = {&State::timed_out, &s};

@@ -63,7 +63,7 @@ VideoSink::VideoSink(const fs::path& path, cv::Size size, double fps, bool color
     : file_(path), encoder_(std::make_unique<Encoder>()) {
   Encoder& e = *encoder_;
   e.name = path.string();
-  av_log_set_level(AV_LOG_ERROR);  // libx264 reports its settings and statistics at the info level
+  quiet_ffmpeg();
   const bool h264 = path.extension() == ".mp4";
   const char* container = h264 ? "mp4" : path.extension() == ".avi" ? "avi" : "matroska";
   e.check(avformat_alloc_output_context2(&e.format, nullptr, container, file_.temporary().c_str()), "container");
