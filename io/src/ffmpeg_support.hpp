@@ -5,7 +5,6 @@
 // from the online step: `live` at 1080p lost 20% of its speed.
 #pragma once
 #include <array>
-#include <cmath>
 #include <cstdint>
 #include <opencv2/core.hpp>
 #include <string>

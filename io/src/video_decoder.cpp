@@ -126,9 +126,10 @@ struct VideoDecoder::State {
     return upright;
   }
 
+  std::int64_t start() const { return stream->start_time == AV_NOPTS_VALUE ? 0 : stream->start_time; }
+
   double seconds(std::int64_t time) const {
-    const std::int64_t start = stream->start_time == AV_NOPTS_VALUE ? 0 : stream->start_time;
-    return time == AV_NOPTS_VALUE ? 0 : static_cast<double>(time - start) * av_q2d(stream->time_base);
+    return time == AV_NOPTS_VALUE ? 0 : static_cast<double>(time - start()) * av_q2d(stream->time_base);
   }
 };
 
@@ -179,8 +180,7 @@ bool VideoDecoder::seek(long index) {
   State& s = *state_;
   if (!(s.fps > 0)) return false;
   const double frame_ticks = 1 / (s.fps * av_q2d(s.stream->time_base));
-  const std::int64_t start = s.stream->start_time == AV_NOPTS_VALUE ? 0 : s.stream->start_time;
-  const std::int64_t target = start + std::llround(static_cast<double>(index) * frame_ticks);
+  const std::int64_t target = s.start() + std::llround(static_cast<double>(index) * frame_ticks);
   s.deadline = Clock::now() + read_timeout;
   if (av_seek_frame(s.format, s.stream->index, target, AVSEEK_FLAG_BACKWARD) < 0) return false;
   avcodec_flush_buffers(s.codec);

@@ -187,7 +187,7 @@ bool VideoSource::seek(long index) {
   if (!decoder_) return capture_.set(cv::CAP_PROP_POS_FRAMES, static_cast<double>(index));
   if (decoder_->seek(index)) return true;
   // No index or timestamps to seek by: from the start again, decoding what lies before.
-  decoder_ = std::make_unique<VideoDecoder>(spec_, format_ == FrameFormat::grey);
+  open_decoder("cannot reopen '" + spec_ + "' to seek");
   next_index_ = 0;
   return skip(index);
 }

@@ -22,7 +22,7 @@ auto frame_values(const Eigen::DenseBase<Derived>& levels) {
 }
 
 // The squared norm of a column's values (frame_values), summed exactly in integers: GCC vectorizes
-// that, where the chain of casts to float and double ran one value at a time (9 ms a 1080p frame).
+// that, where the chain of casts to float and double ran one value at a time.
 double values_squared_norm(const Eigen::Ref<const FrameColumnLevels>& levels);
 
 class FrameMatrix {
