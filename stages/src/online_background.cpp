@@ -126,7 +126,7 @@ Eigen::VectorXf fit_coordinates(const Eigen::MatrixXf& U, const FrameColumn<Valu
     const Eigen::MatrixXd normal = sum_over_fitted([&](Eigen::Index first, Eigen::Index count) {
       const auto U_block = U.middleRows(first * Channels, count * Channels);
       const Eigen::VectorXf x_block = values_of(column, first * Channels, count * Channels);  // in cache
-      const Eigen::VectorXf background = U_block * coordinates;
+      const Eigen::VectorXf background = U_block.lazyProduct(coordinates);
       PixelLevels::Block seed;
       levels.seeds(first, count, seed);
       Eigen::VectorXf weights(count * Channels);
@@ -256,7 +256,8 @@ OnlineFrame OnlineBackground::process_values(const FrameColumn<Value>& column, d
     coordinates = fit_coordinates<C>(U, column, levels);
     for_each_block(pixels, [&](Eigen::Index first, Eigen::Index count) {
       auto background = frame.background.segment(first * C, count * C);
-      background.noalias() = U.middleRows(first * C, count * C) * coordinates;
+      // A lazy product: for k of 1 to 3, GEMV's call and its zeroing of the result cost more than the arithmetic.
+      background = U.middleRows(first * C, count * C).lazyProduct(coordinates);
       PixelLevels::Block seed;
       levels.seeds(first, count, seed);
       // Plain restrict pointers: through uint8_t* every store may alias anything, and nothing vectorizes.
@@ -285,14 +286,20 @@ OnlineFrame OnlineBackground::process_values(const FrameColumn<Value>& column, d
   // `memory` spans.
   const float rate = static_cast<float>(1.0 / std::min(memory, 50.0));
   clean_.resize(column.size());
-  std::atomic<Eigen::Index> settled = 0;
+  // The pixels that settled, found in each block while it is in cache, listed in block order.
+  std::vector<std::vector<Eigen::Index>> settled_pixels(
+      static_cast<std::size_t>(linalg::row_blocks(pixels, block_pixels)));
   with_channels(geometry_.channels, [&](auto channels) {
     constexpr int C = decltype(channels)::value;
     for_each_block(pixels, [&](Eigen::Index first, Eigen::Index count) {
-      settled +=
+      const int settled =
           update_pixels<C>(count, column.data() + first * C, frame.background.data() + first * C, grow.data + first,
                            frame.mask.data + first, rate, static_cast<float>(memory), mean_magnitude_.data() + first,
                            foreground_age_.data() + first, clean_.data() + first * C);
+      if (settled == 0) return;
+      auto& found = settled_pixels[static_cast<std::size_t>(first / block_pixels)];
+      for (Eigen::Index p = first; p < first + count; ++p)
+        if (excluded(p) && foreground_age_[p] == 0) found.push_back(p);
     });
   });
 
@@ -306,13 +313,11 @@ OnlineFrame OnlineBackground::process_values(const FrameColumn<Value>& column, d
     if (!excluded(i / channels)) residuals.push_back(column[i] * value_scale<Value> - frame.background[i]);
   if (residuals.size() >= 100) global_sigma_ += rate * (inlier_scale(std::move(residuals)) - global_sigma_);
 
-  if (settled > 0) {  // excluded with its age back at 0
-    std::vector<Eigen::Index> rows;
-    for (Eigen::Index p = 0; p < pixels; ++p)
-      if (excluded(p) && foreground_age_[p] == 0)
-        for (Eigen::Index c = 0; c < channels; ++c) rows.push_back(p * channels + c);
-    basis_.reset_rows(rows, coordinates, column(rows).template cast<float>() * value_scale<Value>);
-  }
+  std::vector<Eigen::Index> rows;  // of the settled pixels' values
+  for (const auto& found : settled_pixels)
+    for (const Eigen::Index p : found)
+      for (Eigen::Index c = 0; c < channels; ++c) rows.push_back(p * channels + c);
+  if (!rows.empty()) basis_.reset_rows(rows, coordinates, column(rows).template cast<float>() * value_scale<Value>);
   basis_.set_forgetting_factor(std::exp(-1 / memory));
   basis_.update(clean_);
   return frame;
