@@ -100,7 +100,7 @@ struct VideoDecoder::State {
         luma.copyTo(result);
       } else {
         result.create(luma.size(), CV_8U);
-        apply_table(luma, limited_to_full_range(), result);
+        map_levels(luma, limited_to_full_range, result);
       }
     } else {
       result.create(frame->height, frame->width, CV_8UC3);

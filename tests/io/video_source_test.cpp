@@ -1,6 +1,7 @@
 // VideoSource on video files (FFmpeg's libraries): the frames, rate and count OpenCV's decoder
 // gives; grey frames from the luma plane at least as close to what was written as OpenCV's BGR turned
-// grey; exact seeks; rotated videos turned upright as ffmpeg and players show them.
+// grey; exact seeks; rotated videos turned upright as ffmpeg and players show them. The luma range
+// maps (computed in float) give every level the exact map rounds to.
 #include <gtest/gtest.h>
 
 #include <cleanplate/io/video_sink.hpp>
@@ -11,6 +12,7 @@
 #include <opencv2/imgproc.hpp>
 #include <opencv2/videoio.hpp>
 
+#include "../../io/src/ffmpeg_support.hpp"  // private to the io library: its level maps
 #include "fresh_folder.hpp"
 
 namespace cleanplate {
@@ -157,6 +159,21 @@ TEST(VideoSource, RotatedVideoIsTurnedUprightAsFfmpegShowsIt) {
     cv::Mat turned;
     cv::rotate(level[t], turned, cv::ROTATE_90_COUNTERCLOCKWISE);
     EXPECT_EQ(cv::norm(frames[t], turned, cv::NORM_INF), 0) << t;
+  }
+}
+
+TEST(LevelMap, EveryLevelIsTheExactMapRounded) {
+  struct Case {
+    io::LevelMap map;
+    double offset, scale;
+  };
+  for (const Case& c : {Case{io::limited_to_full_range, -16 * 255.0 / 219, 255.0 / 219},
+                        Case{io::full_to_limited_range, 16, 219.0 / 255}}) {
+    cv::Mat levels(1, 256, CV_8U), mapped(1, 256, CV_8U);
+    for (int v = 0; v < 256; ++v) levels.at<std::uint8_t>(v) = static_cast<std::uint8_t>(v);
+    io::map_levels(levels, c.map, mapped);
+    for (int v = 0; v < 256; ++v)
+      EXPECT_EQ(mapped.at<std::uint8_t>(v), cv::saturate_cast<std::uint8_t>(c.offset + c.scale * v)) << "level " << v;
   }
 }
 
