@@ -53,6 +53,45 @@ TEST(IncrementalSvd, StepReportsCoefficientsAndResidual) {
   EXPECT_NEAR(step.residual_norm, 5.0, 1e-14);
 }
 
+// Frame-like float columns (a background and noise of a level, several blocks of rows): each step's
+// coordinates and residual, read from one pass's shifted sums, equal those computed in double from
+// the basis before the step, and the basis stays orthonormal.
+TEST(IncrementalSvd, FloatStepsMatchADoubleComputation) {
+  const Eigen::Index rows = 20001;
+  const auto gaussian = [&](std::uint64_t seed) -> Eigen::VectorXf {
+    return linalg::detail::gaussian_matrix<double>(rows, 1, seed).cast<float>();
+  };
+  const Eigen::VectorXf background = (0.5f + 0.1f * gaussian(11).array()).matrix(), light = 0.02f * gaussian(12);
+  IncrementalSvd<float> incremental({.rank = 2, .forgetting_factor = 0.98}, rows);
+  for (int j = 0; j < 40; ++j) {
+    const Eigen::VectorXf noise = gaussian(100 + static_cast<std::uint64_t>(j)) / 255;
+    const Eigen::VectorXf x = background + std::sin(0.3f * static_cast<float>(j)) * light + noise;
+    const Eigen::MatrixXd u = incremental.U().cast<double>();
+    const Eigen::VectorXd expected = u.transpose() * x.cast<double>();
+    const double expected_residual = (x.cast<double>() - u * expected).norm();
+    const auto step = incremental.update(x);
+    ASSERT_EQ(step.coefficients.size(), expected.size()) << j;
+    EXPECT_LE((step.coefficients.cast<double>() - expected).norm(), 1e-5 * x.norm()) << j;
+    EXPECT_NEAR(step.residual_norm, expected_residual, 1e-3 * expected_residual) << j;
+  }
+  const Eigen::MatrixXd u = incremental.U().cast<double>();
+  EXPECT_LE((u.transpose() * u - Eigen::Matrix2d::Identity()).norm(), 1e-4);
+}
+
+// A column in the span right after the basis grew (no coordinates of a like column to shift the sums
+// by): its residual is float rounding (about 1e-6 of it), where the one-pass sums cancel to about 1e-3.
+TEST(IncrementalSvd, FloatColumnInTheSpanHasARoundingResidual) {
+  const Eigen::Index rows = 20001;
+  for (std::uint64_t seed = 0; seed < 10; ++seed) {
+    const Eigen::MatrixXf a = linalg::detail::gaussian_matrix<double>(rows, 3, 20 + seed).cast<float>();
+    IncrementalSvd<float> incremental({.rank = 2}, rows);
+    incremental.update(a.col(0));
+    incremental.update(a.col(1));
+    const Eigen::VectorXf in_span = incremental.U() * a.col(2).head(2) * 100;
+    EXPECT_LE(incremental.update(in_span).residual_norm, 1e-5 * in_span.norm()) << seed;
+  }
+}
+
 // A column x = U c in the span, with a few rows given new values: after reset_rows the basis spans
 // the changed column exactly (the smallest change of those rows of U meets the values at c), stays
 // orthonormal, and barely moves elsewhere.

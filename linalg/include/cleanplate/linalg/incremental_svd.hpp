@@ -11,13 +11,16 @@
 // U is rotated in place, a block of rows at a time on every core: O(m k^2) flops, where Brand
 // keeps U = U0 Up factored to change U0 by a rank-one term in O(m k). For the small ranks this is
 // used with, both read and write U once and are bound by memory, and the explicit U is read without
-// a product. Every reorthonormalize_every updates U is re-orthonormalized, which keeps it
+// a product. An update reads U twice: once for the column's coordinates and residual norm together,
+// once to rotate it. Every reorthonormalize_every updates U is re-orthonormalized, which keeps it
 // orthonormal to single-precision rounding over any number of updates.
 #pragma once
 #include <Eigen/Cholesky>
 #include <Eigen/QR>
 #include <Eigen/SVD>
+#include <algorithm>
 #include <cmath>
+#include <limits>
 #include <vector>
 
 #include "cleanplate/linalg/common.hpp"
@@ -68,15 +71,36 @@ class IncrementalSvd {
     const Eigen::Index k = s_.size();
     IncrementalSvdStep<Scalar> step;
     const Eigen::Ref<const Vector<Scalar>> column = x;  // evaluated once if an expression
-    step.coefficients = project(column);
     // The residual r = x - U c is not stored: it is recomputed, a block at a time, where it is used.
-    const auto residual_of = [&](Eigen::Index first, Eigen::Index count) {
-      return (column.segment(first, count) - u_.middleRows(first, count) * step.coefficients).eval();
+    // Products with k x 1 or k x k factors are lazy: for small k, GEMV's and GEMM's calls, packing and
+    // zeroing of the result cost more than the arithmetic.
+    const auto residual_from = [&](const Vector<Scalar>& coefficients, Eigen::Index first, Eigen::Index count) {
+      return (column.segment(first, count) - u_.middleRows(first, count).lazyProduct(coefficients)).eval();
     };
-    step.residual_norm = static_cast<Scalar>(
-        std::sqrt(sum_over_row_blocks(rows_, block_rows, [&](Eigen::Index first, Eigen::Index count) {
-          return Vector<Scalar>::Constant(1, residual_of(first, count).squaredNorm());
-        })(0, 0)));
+    // c = U^T x and ||r|| from one pass over U and x, by sums over d = x - U c0, where c0 are the
+    // coordinates of the column before: consecutive columns are alike (video frames), so d is small
+    // and little cancels. With G = U^T U and c = c0 + delta, delta = U^T d + (G - I) c0:
+    //   ||r||^2 = d^T d - 2 delta^T U^T d + delta^T G delta.
+    // Where ||r||^2 is too small a part of d^T d for the sums' rounding, r is summed directly.
+    const Vector<Scalar> shift = previous_coefficients_.size() == k ? previous_coefficients_ : Vector<Scalar>::Zero(k);
+    const Eigen::MatrixXd sums = sum_over_row_blocks(rows_, block_rows, [&](Eigen::Index first, Eigen::Index count) {
+      return gram(u_.middleRows(first, count), residual_from(shift, first, count));
+    });
+    const Eigen::MatrixXd gram_u = sums.topLeftCorner(k, k);
+    const Eigen::VectorXd u_d = sums.topRightCorner(k, 1);
+    const double d_d = sums(k, k);
+    const Eigen::VectorXd delta = u_d + gram_u * shift.template cast<double>() - shift.template cast<double>();
+    step.coefficients = (shift.template cast<double>() + delta).template cast<Scalar>();
+    double squared = d_d - 2 * delta.dot(u_d) + delta.dot(gram_u * delta);
+    if (squared < 1e5 * std::numeric_limits<Scalar>::epsilon() * d_d)
+      squared = sum_over_row_blocks(rows_, block_rows, [&](Eigen::Index first, Eigen::Index count) {
+        return Vector<Scalar>::Constant(1, residual_from(step.coefficients, first, count).squaredNorm());
+      })(0, 0);
+    step.residual_norm = static_cast<Scalar>(std::sqrt(std::max(squared, 0.0)));
+    previous_coefficients_ = step.coefficients;
+    const auto residual_of = [&](Eigen::Index first, Eigen::Index count) {
+      return residual_from(step.coefficients, first, count);
+    };
 
     // K = [f diag(s)  c; 0  p]; its SVD rotates [U, r/p] into the new basis.
     const Scalar f = static_cast<Scalar>(options_.forgetting_factor);
@@ -107,7 +131,7 @@ class IncrementalSvd {
       for_each_row_block(rows_, block_rows, [&](Eigen::Index first, Eigen::Index count) {
         const Vector<Scalar> residual = residual_of(first, count);  // before the block changes
         auto block = u_.middleRows(first, count);
-        block = (block * top + residual * bottom).eval();
+        block = (block.lazyProduct(top) + residual * bottom).eval();
       });
       s_ = svd.singularValues().head(k);
     }
@@ -188,11 +212,29 @@ class IncrementalSvd {
     s_ = svd.singularValues().template cast<Scalar>();
   }
 
+  // [U d]^T [U d] over a block of rows: in Scalar over runs of 128 rows, each exact to a few
+  // roundings, and in double across them.
+  static Eigen::MatrixXd gram(const Eigen::Ref<const Matrix<Scalar>>& U, const Vector<Scalar>& d) {
+    const Eigen::Index k = U.cols(), rows = d.size();
+    Eigen::MatrixXd sums = Eigen::MatrixXd::Zero(k + 1, k + 1);
+    for (Eigen::Index first = 0; first < rows; first += 128) {
+      const Eigen::Index count = std::min<Eigen::Index>(128, rows - first);
+      const auto column = [&](Eigen::Index j) -> Eigen::Ref<const Vector<Scalar>> {
+        if (j < k) return U.col(j).segment(first, count);
+        return d.segment(first, count);
+      };
+      for (Eigen::Index i = 0; i <= k; ++i)
+        for (Eigen::Index j = 0; j <= i; ++j) sums(i, j) += static_cast<double>(column(i).dot(column(j)));
+    }
+    return sums.selfadjointView<Eigen::Lower>();
+  }
+
   static constexpr Eigen::Index block_rows = 4096;
   IncrementalSvdOptions options_;
   Eigen::Index rows_;
   Matrix<Scalar> u_;  // rows x k
   Vector<Scalar> s_;
+  Vector<Scalar> previous_coefficients_;  // of the last column added: the shift of the next one's sums
   long long updates_ = 0;
 };
 
