@@ -39,6 +39,12 @@ void Progress::update(long done, long dropped) {
   std::fflush(stderr);
 }
 
+void Progress::show(const std::string& text) {
+  if (!enabled_) return;
+  std::fprintf(stderr, "\r\033[K%s", text.c_str());
+  std::fflush(stderr);
+}
+
 void Progress::finish() {
   if (enabled_) std::fprintf(stderr, "\r\033[K");
 }

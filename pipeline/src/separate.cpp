@@ -125,6 +125,7 @@ class SeparateRun {
     if (!agree_interrupted()) decompose();
     if (!agree_interrupted()) prepare_split();
     if (!result_.interrupted) split();
+    progress_.finish();  // step 2's line, when interrupted before the split
     result_.seconds.total = seconds_since(started);
     if (ranks() > 1) gather_rank_figures();
     if (cluster_.leader()) write_summary();
@@ -359,7 +360,7 @@ class SeparateRun {
     BusyTime decode_time, convert_time, stack_time;
     // Columns made, frames consumed.
     long decoded = begin, position = begin > 0 ? sample_[static_cast<std::size_t>(begin)] : 0;
-    progress_.start(sampled() ? "sampling" : "reading", sampled() ? sample_end - begin : expected);
+    progress_.start(sampled() ? "step 1/3, sampling" : "step 1/3, reading", sampled() ? sample_end - begin : expected);
     flow::graph graph;
     flow::input_node<DecodedFrame> decode(graph, [&](oneapi::tbb::flow_control& control) -> DecodedFrame {
       auto busy = decode_time.measure();
@@ -477,6 +478,7 @@ class SeparateRun {
   void decompose() {
     auto started = Clock::now();
     const auto frames = fitted_frames();
+    progress_.show("step 2/3, fitting the background to " + std::to_string(frames.cols()) + " frames");
     result_.fitted_frames = frames.cols();
     model_ = stages::decompose(frames, {.method = options_.method, .rank = options_.rank},
                                frames.cols() == matrix_->count() ? squared_norm_ : -1);
@@ -655,7 +657,7 @@ class SeparateRun {
     // A frame is written when every writer has returned its number.
     std::map<long, std::size_t> writers_done;
     long written = 0;
-    progress_.start("separating", last_ - first_);
+    progress_.start("step 3/3, separating", last_ - first_);
     using DoneNode = flow::multifunction_node<long, std::tuple<flow::continue_msg>>;
     DoneNode done(graph, flow::serial, [&](long j, DoneNode::output_ports_type& ports) {
       if (++writers_done[j] < writers.size()) return;

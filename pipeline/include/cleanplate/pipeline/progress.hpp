@@ -15,7 +15,8 @@ class Progress {
   explicit Progress(bool wanted);             // shown when wanted and stderr is a terminal
   void start(std::string phase, long total);  // total < 0: unknown
   void update(long done, long dropped = -1);
-  void finish();  // clears the line
+  void show(const std::string& text);  // a step without frames to count, until the next line
+  void finish();                       // clears the line
 
  private:
   using Clock = std::chrono::steady_clock;
