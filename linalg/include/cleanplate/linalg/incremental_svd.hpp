@@ -81,7 +81,8 @@ class IncrementalSvd {
     // coordinates of the column before: consecutive columns are alike (video frames), so d is small
     // and little cancels. With G = U^T U and c = c0 + delta, delta = U^T d + (G - I) c0:
     //   ||r||^2 = d^T d - 2 delta^T U^T d + delta^T G delta.
-    // Where ||r||^2 is too small a part of d^T d for the sums' rounding, r is summed directly.
+    // The sums carry a few tens of roundings (eps d^T d each): where ||r||^2 is below 1e5 roundings,
+    // so that its relative error could pass about 3e-4, r is summed directly.
     const Vector<Scalar> shift = previous_coefficients_.size() == k ? previous_coefficients_ : Vector<Scalar>::Zero(k);
     const Eigen::MatrixXd sums = sum_over_row_blocks(rows_, block_rows, [&](Eigen::Index first, Eigen::Index count) {
       return gram(u_.middleRows(first, count), residual_from(shift, first, count));
@@ -89,8 +90,8 @@ class IncrementalSvd {
     const Eigen::MatrixXd gram_u = sums.topLeftCorner(k, k);
     const Eigen::VectorXd u_d = sums.topRightCorner(k, 1);
     const double d_d = sums(k, k);
-    const Eigen::VectorXd delta = u_d + gram_u * shift.template cast<double>() - shift.template cast<double>();
-    step.coefficients = (shift.template cast<double>() + delta).template cast<Scalar>();
+    const Eigen::VectorXd c0 = shift.template cast<double>(), delta = u_d + gram_u * c0 - c0;
+    step.coefficients = (c0 + delta).template cast<Scalar>();
     double squared = d_d - 2 * delta.dot(u_d) + delta.dot(gram_u * delta);
     if (squared < 1e5 * std::numeric_limits<Scalar>::epsilon() * d_d)
       squared = sum_over_row_blocks(rows_, block_rows, [&](Eigen::Index first, Eigen::Index count) {
