@@ -86,8 +86,8 @@ VideoSink::VideoSink(const fs::path& path, cv::Size size, double fps, bool color
   AVDictionary* settings = nullptr;
   if (h264) {
     av_dict_set(&settings, "preset", options.preset.c_str(), 0);
-    if (options.lossless)
-      av_dict_set(&settings, "qp", "0", 0);
+    if (options.lossless || options.fixed_quantizer)
+      av_dict_set_int(&settings, "qp", options.lossless ? 0 : options.crf, 0);
     else
       av_dict_set_int(&settings, "crf", options.crf, 0);
   }

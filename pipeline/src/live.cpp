@@ -262,6 +262,7 @@ class LiveRun {
     io::VideoOptions mask_format = options_.video;
     mask_format.lossless = options_.lossless_masks;
     mask_format.preset = options_.mask_preset;
+    mask_format.fixed_quantizer = true;
     mask_video_.emplace(out("mask.mp4"), size, fps_, false, mask_format);
     if (options_.foreground_video)
       foreground_video_.emplace(out("foreground.mp4"), size, fps_, result_.geometry.channels == 3, options_.video);

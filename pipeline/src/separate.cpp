@@ -569,6 +569,7 @@ class SeparateRun {
     io::VideoOptions mask_format = options_.video;
     mask_format.lossless = options_.lossless_masks;
     mask_format.preset = options_.mask_preset;
+    mask_format.fixed_quantizer = true;
     if (options_.outputs.mask) mask_video.emplace(output_or_part("mask.mp4"), size, fps, false, mask_format);
     if (options_.outputs.foreground)
       foreground_video.emplace(output_or_part("foreground.mp4"), size, fps, color, options_.video);

@@ -81,6 +81,31 @@ TEST(VideoSink, LosslessMasksAreExact) {
   }
 }
 
+// mask.mp4's default: lossy H.264 at a fixed quantizer (qp 23), which must still threshold back to
+// the masks written, edges included.
+TEST(VideoSink, FixedQuantizerMasksThresholdToTheMasksWritten) {
+  const fs::path path = fresh_folder("fixed-quantizer") / "mask.mp4";
+  const cv::Size size(320, 240);
+  std::vector<cv::Mat> written;
+  io::VideoSink sink(path, size, 25, false, {.preset = "ultrafast", .fixed_quantizer = true});
+  for (int t = 0; t < 30; ++t) {
+    cv::Mat mask = cv::Mat::zeros(size, CV_8U);
+    cv::ellipse(mask, {40 + 7 * t, 120}, {30, 50}, 20 * t, 0, 360, cv::Scalar(255), cv::FILLED);
+    cv::rectangle(mask, cv::Rect(250 - 3 * t, 30 + t, 17, 9), cv::Scalar(255), cv::FILLED);
+    mask.at<std::uint8_t>(200, 10 + t) = 255;  // a lone pixel
+    written.push_back(mask);
+    sink.write(mask);
+  }
+  sink.finish();
+  const std::vector<cv::Mat> frames = read_all(path);
+  ASSERT_EQ(frames.size(), written.size());
+  for (std::size_t t = 0; t < frames.size(); ++t) {
+    cv::Mat grey;
+    cv::cvtColor(frames[t], grey, cv::COLOR_BGR2GRAY);
+    EXPECT_EQ(cv::countNonZero((grey > 127) != written[t]), 0) << t;
+  }
+}
+
 TEST(VideoSink, FfvOneInMkvIsLosslessAtAnySize) {
   const fs::path path = fresh_folder("ffv1") / "frames.mkv";
   const cv::Size size(33, 17);
