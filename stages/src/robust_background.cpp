@@ -234,20 +234,32 @@ double residual_scale(const FramesRef& frames, const Eigen::VectorXf& background
 
 namespace {
 
-// The second mode: in windows of +-1 noise level of the residuals against the first, which was taken
-// in windows of 3 grey levels (the narrowest that rounding cannot split).
-Eigen::VectorXf refined_mode(const FramesRef& frames, const Eigen::VectorXf& first, int max_frames,
-                             const Eigen::VectorXf& gains) {
-  const double first_scale = residual_scale(frames, first, gains);
-  return mode_background(frames, 2 * std::max(1, static_cast<int>(std::lrint(first_scale * 255))) + 1, max_frames,
-                         gains)
-      .levels;
+// The second mode's window: +-1 noise level of the residuals against a first mode taken in windows
+// of 3 grey levels (the narrowest that rounding cannot split).
+int refined_window(double first_scale) { return 2 * std::max(1, static_cast<int>(std::lrint(first_scale * 255))) + 1; }
+
+// What only chooses the mode's gains and window (the share of votes in the densest windows, the
+// residuals' noise level) is global: large frames give it from an even sample of about 2^16 values,
+// in runs of 16 (one group of mode_background's lanes), where each pass over a 1080p matrix is a
+// few seconds. 2^16 values of 128 frames still give the million residuals residual_scale takes.
+// Smaller frames: an empty matrix, and every value counts.
+FrameLevels sample_values(const FramesRef& frames) {
+  constexpr Eigen::Index sampled_values = 1 << 16, sample_run = 16;
+  if (frames.rows() < 4 * sampled_values) return {};
+  const Eigen::Index step = frames.rows() / sampled_values * sample_run, runs = frames.rows() / step;
+  FrameLevels sample(runs * sample_run, frames.cols());
+  for (Eigen::Index r = 0; r < runs; ++r)
+    sample.middleRows(r * sample_run, sample_run) = frames.middleRows(r * step, sample_run);
+  return sample;
 }
 
 }  // namespace
 
 Eigen::VectorXf background_mode(const FramesRef& frames, int max_frames, const Eigen::VectorXf& gains) {
-  return refined_mode(frames, mode_background(frames, 3, max_frames, gains).levels, max_frames, gains);
+  const FrameLevels value_sample = sample_values(frames);
+  const FramesRef few = value_sample.size() > 0 ? FramesRef(value_sample) : frames;
+  const double first_scale = residual_scale(few, mode_background(few, 3, max_frames, gains).levels, gains);
+  return mode_background(frames, refined_window(first_scale), max_frames, gains).levels;
 }
 
 Eigen::VectorXf fit_frame(const Eigen::MatrixXf& pixel_factor, const Eigen::Ref<const Eigen::VectorXf>& column,
@@ -298,12 +310,16 @@ BackgroundModel robust_background(const FramesRef& frames, const RobustBackgroun
   // Only where that makes the background repeat more often (more of the values in their densest
   // windows): gains that foreground over most of the frames made wrong scatter it instead.
   Eigen::VectorXf gains = frame_gains(frames);
-  Mode first = mode_background(frames, 3, options.mode_frames, gains);
-  if (Mode plain = mode_background(frames, 3, options.mode_frames); first.support <= plain.support) {
+  const FrameLevels value_sample = sample_values(frames);
+  const FramesRef few = value_sample.size() > 0 ? FramesRef(value_sample) : frames;
+  Mode first = mode_background(few, 3, options.mode_frames, gains);
+  if (Mode plain = mode_background(few, 3, options.mode_frames); first.support <= plain.support) {
     gains.setOnes();
     first = std::move(plain);
   }
-  const Eigen::VectorXf mode = refined_mode(frames, first.levels, options.mode_frames, gains);
+  const Eigen::VectorXf mode =
+      mode_background(frames, refined_window(residual_scale(few, first.levels, gains)), options.mode_frames, gains)
+          .levels;
   const float band = static_cast<float>(options.inlier_band * residual_scale(frames, mode, gains));
 
   // A start for rank k: the SVD of the sampled frames with their outliers replaced by the mode.

@@ -291,6 +291,27 @@ TEST(RobustBackground, ModeIsTheMeanOfTheFirstDensestWindow) {
     }
 }
 
+// Frames of 640x480 values take the second mode's window from a sample of the values: the same
+// window, and so the same mode, as from all of them (noise of 2 grey levels, a bright object in a
+// third of the frames, a gradient across the frame).
+TEST(RobustBackground, LargeFramesTakeTheModeWindowFromASample) {
+  constexpr Eigen::Index values = 640 * 480, frames_count = 30;
+  std::mt19937 random(11);
+  std::normal_distribution<float> noise(0, 2);
+  stages::FrameLevels frames(values, frames_count);
+  for (Eigen::Index j = 0; j < frames_count; ++j)
+    for (Eigen::Index i = 0; i < values; ++i) {
+      const bool object = j % 3 == 0 && i % 640 < 200;
+      const float level = object ? 230 : 40 + 150.0f * static_cast<float>(i) / values + noise(random);
+      frames(i, j) = static_cast<std::uint8_t>(std::clamp(std::lround(level), 0L, 255L));
+    }
+  const double first_scale = stages::residual_scale(frames, stages::mode_background(frames, 3).levels);
+  const int window = 2 * std::max(1, static_cast<int>(std::lrint(first_scale * 255))) + 1;
+  EXPECT_EQ(window, 5);  // +-2 levels
+  const Eigen::VectorXf expected = stages::mode_background(frames, window).levels;
+  EXPECT_EQ((stages::background_mode(frames) - expected).cwiseAbs().maxCoeff(), 0);
+}
+
 TEST(RobustBackground, HoldsUnderAnObjectPresentInMostFrames) {
   const Scene scene = make_scene(100, [](Eigen::Index j, Eigen::Index x, Eigen::Index y) {
     return j % 10 < 7 && x >= 10 && x < 22 && y >= 8 && y < 20;
