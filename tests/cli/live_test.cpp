@@ -120,16 +120,23 @@ TEST(Live, LoopbackStreamFindsTheObjects) {
 }
 
 // A 640x480 H.264 stream at 30 fps: every frame processed, none dropped, masks and PNGs written.
+// Three seconds of queue, not the default one: with one, this test failed twice in about six runs
+// of the full suite (the first time with 14 frames dropped behind one stall of about a second: p99
+// latency 1.01 s, median 4.5 ms) and never in 15 runs alone; writing 300 PNGs while the earlier
+// tests' files are flushed is the likely wait. What it checks is keeping up with 30 fps, which the
+// frame count and the median latency show.
 TEST(Live, LoopbackStreamKeepsUpAt640x480And30Fps) {
   const fs::path scene = vga_scene(), out = scratch_folder() / "out";
   const int port = free_port() + 2;
   const pid_t server = serve(scene / "scene.mp4", port);
-  const pid_t cleanplate = start_cleanplate({stream_url(port), "-o", out.string(), "--png", "--reconnect", "1"});
+  const pid_t cleanplate =
+      start_cleanplate({stream_url(port), "-o", out.string(), "--png", "--reconnect", "1", "--queue", "3"});
   EXPECT_EQ(wait_for(cleanplate, 60), 0);
   EXPECT_EQ(wait_for(server, 10), 0);
   const std::string summary = read_text(out / "summary.json");
   EXPECT_EQ(summary_number(out / "summary.json", "frames_processed"), 300) << summary;
   EXPECT_EQ(summary_number(out / "summary.json", "frames_dropped"), 0) << summary;
+  EXPECT_LE(summary_number(out / "summary.json", "latency_median"), 2.0 / 30) << summary;
   const auto counts = score_after_warmup(scene, out / "masks", 25, 300);
   std::printf(
       "live over TCP, 640x480 at 30 fps: %.0f fps, latency %.0f ms median, %.0f ms p99; F-measure %.4f after warm-up\n",
