@@ -47,7 +47,8 @@ Mode mode_background(const FramesRef& frames, int window, int max_frames = 1024,
 double residual_scale(const FramesRef& frames, const Eigen::VectorXf& background, const Eigen::VectorXf& gains = {});
 
 // The mode as the robust fit starts from it: windows of 3 grey levels first, then +-1 noise level
-// of the residuals against that first mode.
+// of the residuals against that first mode (taken on an even sample of 2^16 values when the frames
+// have 2^18 or more: it only sets the window).
 Eigen::VectorXf background_mode(const FramesRef& frames, int max_frames = 1024, const Eigen::VectorXf& gains = {});
 
 // One frame's coordinates on a fixed pixel factor (values x k), fitted as robust_background fits
