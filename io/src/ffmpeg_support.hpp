@@ -29,7 +29,7 @@ inline std::string av_error(int code) {
 // v -> to + (min(max(v, from), last) - from) * ratio, rounded: video luma's limited range
 // (16..235) to grey levels 0..255 and back.
 struct LevelMap {
-  int from, last, to;
+  std::uint32_t from, last, to;
   std::uint32_t ratio;  // in 1/65536
 };
 constexpr std::uint32_t in_65536ths(double ratio) { return static_cast<std::uint32_t>(ratio * 65536 + 0.5); }
@@ -43,14 +43,12 @@ inline constexpr LevelMap full_to_limited_range{0, 255, 16, in_65536ths(219.0 / 
 // checks every level).
 inline void map_levels(const cv::Mat& in, LevelMap map, cv::Mat& out) {
   const int width = in.cols;  // a local: through uint8_t* stores, a member would be reloaded each pixel
-  const std::uint32_t from = static_cast<std::uint32_t>(map.from), last = static_cast<std::uint32_t>(map.last),
-                      to = static_cast<std::uint32_t>(map.to), ratio = map.ratio;
   for (int y = 0; y < in.rows; ++y) {
     const std::uint8_t* __restrict levels = in.ptr<std::uint8_t>(y);
     std::uint8_t* __restrict mapped = out.ptr<std::uint8_t>(y);
     for (int x = 0; x < width; ++x) {
-      const std::uint32_t v = std::min(std::max<std::uint32_t>(levels[x], from), last) - from;
-      mapped[x] = static_cast<std::uint8_t>(to + ((v * ratio + 32768) >> 16));
+      const std::uint32_t v = std::min(std::max<std::uint32_t>(levels[x], map.from), map.last) - map.from;
+      mapped[x] = static_cast<std::uint8_t>(map.to + ((v * map.ratio + 32768) >> 16));
     }
   }
 }

@@ -259,11 +259,8 @@ class LiveRun {
     if (error || !fs::is_directory(options_.output))
       throw Error("cannot create output folder '" + options_.output.string() + "'");
     const cv::Size size(result_.geometry.width, result_.geometry.height);
-    io::VideoOptions mask_format = options_.video;
-    mask_format.lossless = options_.lossless_masks;
-    mask_format.preset = options_.mask_preset;
-    mask_format.fixed_quantizer = true;
-    mask_video_.emplace(out("mask.mp4"), size, fps_, false, mask_format);
+    mask_video_.emplace(out("mask.mp4"), size, fps_, false,
+                        io::mask_video_options(options_.video, options_.lossless_masks, options_.mask_preset));
     if (options_.foreground_video)
       foreground_video_.emplace(out("foreground.mp4"), size, fps_, result_.geometry.channels == 3, options_.video);
     if (options_.png) mask_images_.emplace(out("masks"));

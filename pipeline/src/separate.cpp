@@ -566,11 +566,9 @@ class SeparateRun {
     const bool background_video = options_.outputs.background && options_.rank > 1;
     std::optional<io::VideoSink> mask_video, foreground_video, background_video_sink;
     std::optional<io::PngSequenceSink> mask_images;
-    io::VideoOptions mask_format = options_.video;
-    mask_format.lossless = options_.lossless_masks;
-    mask_format.preset = options_.mask_preset;
-    mask_format.fixed_quantizer = true;
-    if (options_.outputs.mask) mask_video.emplace(output_or_part("mask.mp4"), size, fps, false, mask_format);
+    if (options_.outputs.mask)
+      mask_video.emplace(output_or_part("mask.mp4"), size, fps, false,
+                         io::mask_video_options(options_.video, options_.lossless_masks, options_.mask_preset));
     if (options_.outputs.foreground)
       foreground_video.emplace(output_or_part("foreground.mp4"), size, fps, color, options_.video);
     if (background_video)

@@ -12,6 +12,7 @@
 #include <memory>
 #include <opencv2/core.hpp>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "cleanplate/io/atomic_file.hpp"
@@ -22,11 +23,19 @@ struct VideoOptions {
   std::string preset = "veryfast";  // libx264's speed preset: ultrafast ... veryslow
   int crf = 23;                     // libx264's constant quality (0-51, lower is better); 23 is its default
   bool lossless = false;            // H.264 at qp 0: exact frames (grey: decoders show them exactly)
-  bool fixed_quantizer = false;     // H.264 at qp = crf, no rate control: for masks (see below)
+  bool fixed_quantizer = false;     // H.264 at qp = crf, no rate control: for masks (mask_video_options)
   int threads = 0;                  // encoder threads; 0: as many as the machine has
-  // x264's CRF rate control first looks at every frame at half size, a quarter of its time on a
-  // 1080p mask; black and white need no rate control.
 };
+
+// mask.mp4's settings, `video`'s but for its own preset, exact or not, and a fixed quantizer: x264's
+// CRF rate control first looks at every frame at half size, a quarter of its time on a 1080p mask,
+// and black and white need no rate control.
+inline VideoOptions mask_video_options(VideoOptions video, bool lossless, std::string preset) {
+  video.lossless = lossless;
+  video.preset = std::move(preset);
+  video.fixed_quantizer = true;
+  return video;
+}
 
 class VideoSink {
  public:
