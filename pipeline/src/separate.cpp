@@ -426,8 +426,9 @@ class SeparateRun {
     if (sampled()) sample_.resize(static_cast<std::size_t>(result_.sample_frames = result_.frames));
   }
 
-  cv::Mat mask_for(const Eigen::Ref<const Eigen::VectorXf>& residual) const {
-    return stages::make_mask(stages::residual_magnitude(residual, geometry_), seed_threshold_, options_.mask);
+  cv::Mat mask_for(const Eigen::Ref<const stages::FrameColumnLevels>& levels, const Eigen::MatrixXf& pixel_factor,
+                   const Eigen::VectorXf& coordinates) const {
+    return stages::frame_mask(levels, pixel_factor, coordinates, seed_threshold_, geometry_, options_.mask);
   }
 
   // The fixed pixel factor the split fits every frame against: the fitted frames' model, their
@@ -448,7 +449,7 @@ class SeparateRun {
       return std::span(masks).subspan(static_cast<std::size_t>(j) * mask_bytes, mask_bytes);
     };
     oneapi::tbb::parallel_for(0L, n, [&](long j) {
-      const auto bits = stages::pack_mask(mask_for(stages::frame_values(frames.col(j)) - model_.background(j)));
+      const auto bits = stages::pack_mask(mask_for(frames.col(j), fixed.factor, svd.V.row(j).transpose()));
       std::copy(bits.begin(), bits.end(), mask_of(j).begin());
     });
     auto& refit = fixed.refit.emplace(geometry_, svd);
@@ -609,20 +610,22 @@ class SeparateRun {
                                             : stages::convert_frame(work.image, geometry_);
       if (!original.isContinuous()) original = original.clone();
       const Eigen::Map<const stages::FrameColumnLevels> levels(original.data, geometry_.values());
-      const Eigen::VectorXf column = stages::frame_values(levels);
-      const Eigen::VectorXf coordinates =
-          stages::fit_frame(split_model_->factor, column, split_model_->band, split_model_->start,
-                            1);  // more refits move highway F by 0.0002
-      const Eigen::VectorXf background = split_model_->factor * coordinates;
+      const Eigen::MatrixXf& factor = split_model_->factor;
+      const Eigen::VectorXf coordinates = stages::fit_frame(factor, levels, split_model_->band, split_model_->start,
+                                                            1);  // more refits move highway F by 0.0002
       SplitFrame frame;
       frame.index = j;
-      frame.mask = mask_for(column - background);
+      frame.mask = mask_for(levels, factor, coordinates);
       refit_frame(frame, levels, coordinates);
-      frame.foreground = cv::Mat::zeros(original.size(), original.type());
-      original.copyTo(frame.foreground, frame.mask);
+      if (color) {
+        frame.foreground = cv::Mat::zeros(original.size(), original.type());
+        original.copyTo(frame.foreground, frame.mask);
+      } else {
+        cv::bitwise_and(original, frame.mask, frame.foreground);  // the mask is 0 or 255
+      }
       const auto preview = std::find(preview_frames.begin(), preview_frames.end(), j);
       if (background_video || preview != preview_frames.end())
-        frame.background = stages::column_to_image(background, geometry_);
+        frame.background = stages::column_to_image(factor * coordinates, geometry_);
       if (preview != preview_frames.end())
         previews[preview - preview_frames.begin()] = {original, frame.background, frame.foreground, frame.mask};
       return frame;

@@ -206,6 +206,22 @@ cv::Mat make_mask(const cv::Mat& magnitude, const cv::Mat& seed_threshold, const
 
 namespace {
 
+// Seeds and grow levels for `count` pixels of C channels: a plain loop over restrict pointers, which
+// GCC vectorizes (an 8-bit store through Eigen or cv::Mat may alias anything).
+template <int C>
+void compare_pixels(Eigen::Index count, const std::uint8_t* __restrict levels, const float* __restrict background,
+                    const float* __restrict seed, float hysteresis, std::uint8_t* __restrict seeds,
+                    std::uint8_t* __restrict grow) {
+  for (Eigen::Index i = 0; i < count; ++i) {
+    float magnitude = std::abs(levels[i * C] * level_step - background[i * C]);
+#pragma GCC unroll 3
+    for (int c = 1; c < C; ++c)
+      magnitude = std::max(magnitude, std::abs(levels[i * C + c] * level_step - background[i * C + c]));
+    seeds[i] = magnitude > seed[i] ? 255 : 0;
+    grow[i] = magnitude > seed[i] * hysteresis ? 255 : 0;
+  }
+}
+
 static_assert(std::endian::native == std::endian::little, "byte k of a loaded word is bits 8k..8k+7");
 
 // The first column from x on whose byte in `seeds` or `grow` is set (or, with set = false, where
@@ -302,6 +318,30 @@ std::vector<std::uint8_t> pack_mask(const cv::Mat& mask) {
   for (std::size_t p = pixels / 8 * 8; p < pixels; ++p)
     if (on[p]) bits[p / 8] |= static_cast<std::uint8_t>(0x80 >> (p % 8));
   return bits;
+}
+
+cv::Mat frame_mask(const Eigen::Ref<const FrameColumnLevels>& levels, const Eigen::MatrixXf& pixel_factor,
+                   const Eigen::VectorXf& coordinates, const cv::Mat& seed_threshold, const FrameGeometry& geometry,
+                   const MaskOptions& options) {
+  const Eigen::Index pixels = geometry.pixels(), channels = geometry.channels;
+  if (levels.size() != geometry.values() || pixel_factor.rows() != levels.size() ||
+      pixel_factor.cols() != coordinates.size() || seed_threshold.type() != CV_32F || !seed_threshold.isContinuous() ||
+      seed_threshold.total() != static_cast<std::size_t>(pixels))
+    throw Error("frame_mask: the frame, the factor and the seed levels do not match");
+  if (channels != 1 && channels != 3) throw Error("frame_mask: frames have 1 or 3 channels");
+  cv::Mat seeds(geometry.height, geometry.width, CV_8U), grow(geometry.height, geometry.width, CV_8U);
+  constexpr Eigen::Index block = 4096;  // pixels: the block's levels, background and results stay in L1/L2
+  Eigen::VectorXf background(block * channels);
+  const float hysteresis = static_cast<float>(options.hysteresis);
+  for (Eigen::Index first = 0; first < pixels; first += block) {
+    const Eigen::Index count = std::min(block, pixels - first), values = count * channels;
+    // A lazy product: for k of 1 to 3, GEMV's call costs more than the arithmetic.
+    background.head(values) = pixel_factor.middleRows(first * channels, values).lazyProduct(coordinates);
+    const auto compare = channels == 1 ? compare_pixels<1> : compare_pixels<3>;
+    compare(count, levels.data() + first * channels, background.data(), seed_threshold.ptr<float>() + first, hysteresis,
+            seeds.data + first, grow.data + first);
+  }
+  return grow_mask(std::move(seeds), options.hysteresis < 1 ? grow : cv::Mat(), options);
 }
 
 }  // namespace cleanplate::stages

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <cleanplate/linalg/row_blocks.hpp>
 #include <cleanplate/linalg/svd.hpp>
 #include <cmath>
 #include <cstdint>
@@ -262,38 +263,37 @@ Eigen::VectorXf background_mode(const FramesRef& frames, int max_frames, const E
   return mode_background(frames, refined_window(first_scale), max_frames, gains).levels;
 }
 
-Eigen::VectorXf fit_frame(const Eigen::MatrixXf& pixel_factor, const Eigen::Ref<const Eigen::VectorXf>& column,
+Eigen::VectorXf fit_frame(const Eigen::MatrixXf& pixel_factor, const Eigen::Ref<const FrameColumnLevels>& levels,
                           float band, const Eigen::VectorXf& start, int rounds) {
   const Eigen::Index k = pixel_factor.cols();
-  if (column.size() != pixel_factor.rows() || start.size() != k)
+  if (levels.size() != pixel_factor.rows() || start.size() != k)
     throw Error("fit_frame: the frame does not match the factor");
   // TrimmedFit::fit_frames for one frame, where the better half of the values always counts (least
   // trimmed squares), so a frame whose light moved beyond the band from `start` is still fitted.
-  constexpr Eigen::Index block = detail::normal_equations_block;
-  const Eigen::Index values = column.size(), stride = std::max<Eigen::Index>(1, values / 4096);
+  constexpr Eigen::Index block = detail::normal_equations_block, fitted_blocks = (1 << 16) / block;
+  const Eigen::Index values = levels.size(), stride = std::max<Eigen::Index>(1, values / 4096);
+  const Eigen::Index step = std::max<Eigen::Index>(1, linalg::row_blocks(values, block) / fitted_blocks);
   Eigen::VectorXf coordinates = start;
-  Eigen::ArrayXf weights(block);
-  Eigen::VectorXf fit(block);
+  Eigen::ArrayXf x(block), fit(block), weights(block);
   std::vector<float> spread;  // about 4,000 residuals give the median
   for (int round = 0; round <= rounds; ++round) {
     spread.clear();
     for (Eigen::Index i = 0; i < values; i += stride)
-      spread.push_back(std::abs(column[i] - pixel_factor.row(i).dot(coordinates)));
+      spread.push_back(std::abs(levels[i] * level_step - pixel_factor.row(i).dot(coordinates)));
     const auto median = spread.begin() + static_cast<std::ptrdiff_t>(spread.size() / 2);
     std::nth_element(spread.begin(), median, spread.end());
     const float threshold = std::max(band, *median);
     Eigen::MatrixXd gram = Eigen::MatrixXd::Zero(k, k);
     Eigen::VectorXd moment = Eigen::VectorXd::Zero(k);
     double inliers = 0;
-    for (Eigen::Index first = 0; first < values; first += block) {
-      const Eigen::Index n = std::min(block, values - first);
+    for (Eigen::Index b = 0; b < linalg::row_blocks(values, block, step); ++b) {
+      const Eigen::Index first = (b * step + step / 2) * block, n = std::min(block, values - first);
       const auto p = pixel_factor.middleRows(first, n);
-      const auto x = column.segment(first, n).array();
-      auto w = weights.head(n);
-      fit.head(n).noalias() = p * coordinates;
-      detail::inlier_weights(x, fit.head(n), threshold, w);
-      detail::add_normal_equations(p, x, w, gram, moment);
-      inliers += w.sum();
+      x.head(n) = frame_values(levels.segment(first, n)).array();
+      fit.head(n) = (p * coordinates).array();
+      detail::inlier_weights(x.head(n), fit.head(n), threshold, weights.head(n));
+      detail::add_normal_equations(p, x.head(n), weights.head(n), gram, moment);
+      inliers += weights.head(n).sum();
     }
     Eigen::VectorXd solution(k);
     if (inliers < 2 * k || !solve_normal(gram, moment, solution)) break;

@@ -63,6 +63,14 @@ cv::Mat seed_threshold(const MaskOptions& options, const NoiseModel& noise);
 // 8-bit mask (0 or 255) from a residual magnitude image and the seed levels.
 cv::Mat make_mask(const cv::Mat& magnitude, const cv::Mat& seed_threshold, const MaskOptions& options);
 
+// The same mask for a frame of 8-bit levels against its background pixel_factor * coordinates
+// (pixel_factor: values x k), without the frame-sized float images on the way (values, background,
+// residual, magnitude and the two comparisons'): the levels are compared a cache-sized block of
+// pixels at a time. Serial, for callers that work on several frames at once.
+cv::Mat frame_mask(const Eigen::Ref<const FrameColumnLevels>& levels, const Eigen::MatrixXf& pixel_factor,
+                   const Eigen::VectorXf& coordinates, const cv::Mat& seed_threshold, const FrameGeometry& geometry,
+                   const MaskOptions& options);
+
 // The mask from its seeds and the pixels that may join them (8-bit, non-zero = on; `grow` empty:
 // none may): each seed's 8-connected region of `grow`, then the opening and the closing. For callers
 // that compare the levels themselves, fused with other per-pixel work. `seeds` becomes the result.
