@@ -278,10 +278,11 @@ ModelWriter::DeflatedFrame ModelWriter::deflate(const CodedFrame& frame, const C
   if (previous)
     previous_values = stored_bytes(
         std::span(previous->values).last(std::min<std::size_t>(previous->values.size(), 32768)), narrow_values());
-  return {deflate_piece(frame.mask.data(), frame.mask.size(), level_,
-                        previous ? std::span<const std::uint8_t>(previous->mask) : std::span<const std::uint8_t>()),
-          deflate_piece(values.data(), values.size(), level_, previous_values),
-          static_cast<std::int64_t>(frame.values.size()) / header_.channels};
+  return {
+      deflate_piece(frame.mask.data(), frame.mask.size(), level_,
+                    previous ? std::span<const std::uint8_t>(previous->mask) : std::span<const std::uint8_t>(), true),
+      deflate_piece(values.data(), values.size(), level_, previous_values),
+      static_cast<std::int64_t>(frame.values.size()) / header_.channels};
 }
 
 void ModelWriter::append(const DeflatedFrame& frame, const Eigen::VectorXf& v) {

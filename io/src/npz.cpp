@@ -46,11 +46,10 @@ constexpr std::size_t file_preamble_size = 128;
 // without ending the stream, Z_FINISH ends the stream. `history`: the bytes right before the piece,
 // whose last 32 KiB (deflate's window) it may refer back to.
 std::string deflate_raw(const void* data, std::size_t bytes, int level, int flush,
-                        std::span<const std::uint8_t> history = {}) {
+                        std::span<const std::uint8_t> history = {}, int strategy = Z_DEFAULT_STRATEGY) {
   if (bytes > std::numeric_limits<uInt>::max()) throw Error("deflate: a piece of more than 4 GiB");
   z_stream stream{};
-  if (deflateInit2(&stream, level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK)
-    throw Error("deflate: out of memory");
+  if (deflateInit2(&stream, level, Z_DEFLATED, -15, 8, strategy) != Z_OK) throw Error("deflate: out of memory");
   history = history.last(std::min<std::size_t>(history.size(), 32768));
   if (!history.empty()) deflateSetDictionary(&stream, history.data(), static_cast<uInt>(history.size()));
   std::string out(deflateBound(&stream, static_cast<uLong>(bytes)) + 64, '\0');  // + the flush markers
@@ -138,8 +137,9 @@ void NpzWriter::add_deflated(const std::string& name, const DeflatedNpyWriter& a
   entries_.push_back({name + ".npy", {}, &array});
 }
 
-DeflatedPiece deflate_piece(const void* data, std::size_t bytes, int level, std::span<const std::uint8_t> history) {
-  return {deflate_raw(data, bytes, level, Z_SYNC_FLUSH, history),
+DeflatedPiece deflate_piece(const void* data, std::size_t bytes, int level, std::span<const std::uint8_t> history,
+                            bool runs_only) {
+  return {deflate_raw(data, bytes, level, Z_SYNC_FLUSH, history, runs_only ? Z_RLE : Z_DEFAULT_STRATEGY),
           static_cast<std::uint32_t>(crc32_z(0, static_cast<const Bytef*>(data), bytes)), bytes};
 }
 

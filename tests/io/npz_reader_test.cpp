@@ -1,5 +1,6 @@
 // NpzReader: reads back what NpzWriter writes, and refuses damaged files with clear errors.
 #include <gtest/gtest.h>
+#include <zlib.h>
 
 #include <cleanplate/error.hpp>
 #include <cleanplate/io/npz.hpp>
@@ -7,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <vector>
 
 namespace cleanplate::io {
 namespace {
@@ -61,6 +63,31 @@ TEST(NpzReader, ReadsBackWhatTheWriterWrote) {
   EXPECT_EQ(reader.text("layout"), "grey");
   expect_error([&] { (void)reader.array("V"); }, "no array 'V'");
   expect_error([&] { (void)reader.vector("U"); }, "not a 1-D float32");
+}
+
+// A packed mask (1024 x 512 pixels, two moving boxes whose edges fall inside bytes) deflated with
+// runs only: it inflates back to the mask, and its runs are compressed. (On real masks it is as
+// small as the full search; these boxes repeat rows, which only the full search finds.)
+TEST(DeflatePiece, RunsOnlyInflatesBackToTheMask) {
+  constexpr int row_bytes = 128, rows = 512;
+  std::vector<std::uint8_t> mask(row_bytes * rows, 0);
+  for (int y = 0; y < rows; ++y)
+    for (const int x0 : {100 + y / 4, 700 - y / 3})
+      for (int x = x0; x < x0 + 37 && (y / 64) % 2 == 0; ++x) mask[y * row_bytes + x / 8] |= 0x80 >> (x % 8);
+  const DeflatedPiece runs = deflate_piece(mask.data(), mask.size(), 6, {}, true);
+  EXPECT_LT(runs.bytes.size(), mask.size() / 20);
+  EXPECT_EQ(runs.crc, crc32_z(0, mask.data(), mask.size()));
+  z_stream stream{};
+  ASSERT_EQ(inflateInit2(&stream, -15), Z_OK);
+  std::vector<std::uint8_t> inflated(mask.size() + 1);
+  stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(runs.bytes.data()));
+  stream.avail_in = static_cast<uInt>(runs.bytes.size());
+  stream.next_out = inflated.data();
+  stream.avail_out = static_cast<uInt>(inflated.size());
+  inflate(&stream, Z_SYNC_FLUSH);
+  inflated.resize(stream.total_out);
+  inflateEnd(&stream);
+  EXPECT_EQ(inflated, mask);
 }
 
 TEST(NpzReader, RefusesTruncatedFilesAtEveryLength) {

@@ -77,8 +77,10 @@ struct DeflatedPiece {
 };
 // Thread-safe. `level`: zlib's, 1 (fastest) to 9. `history`: the bytes that come right before the
 // piece in the array (its last 32 KiB count), so that it compresses as part of one stream would.
+// `runs_only`: matches only of runs of one byte (zlib's Z_RLE), for bit-packed masks, whose
+// redundancy is their runs: as small as the full search, several times faster.
 DeflatedPiece deflate_piece(const void* data, std::size_t bytes, int level = 1,
-                            std::span<const std::uint8_t> history = {});
+                            std::span<const std::uint8_t> history = {}, bool runs_only = false);
 
 // The compressed bytes of a run of pieces, [offset, offset + compressed) of a file: what one
 // process wrote of an array that another assembles (mpirun).
