@@ -333,11 +333,11 @@ cv::Mat frame_mask(const Eigen::Ref<const FrameColumnLevels>& levels, const Eige
   constexpr Eigen::Index block = 4096;  // pixels: the block's levels, background and results stay in L1/L2
   Eigen::VectorXf background(block * channels);
   const float hysteresis = static_cast<float>(options.hysteresis);
+  const auto compare = channels == 1 ? compare_pixels<1> : compare_pixels<3>;
   for (Eigen::Index first = 0; first < pixels; first += block) {
     const Eigen::Index count = std::min(block, pixels - first), values = count * channels;
     // A lazy product: for k of 1 to 3, GEMV's call costs more than the arithmetic.
     background.head(values) = pixel_factor.middleRows(first * channels, values).lazyProduct(coordinates);
-    const auto compare = channels == 1 ? compare_pixels<1> : compare_pixels<3>;
     compare(count, levels.data() + first * channels, background.data(), seed_threshold.ptr<float>() + first, hysteresis,
             seeds.data + first, grow.data + first);
   }

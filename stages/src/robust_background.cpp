@@ -290,7 +290,7 @@ Eigen::VectorXf fit_frame(const Eigen::MatrixXf& pixel_factor, const Eigen::Ref<
       const Eigen::Index first = (b * step + step / 2) * block, n = std::min(block, values - first);
       const auto p = pixel_factor.middleRows(first, n);
       x.head(n) = frame_values(levels.segment(first, n)).array();
-      fit.head(n) = (p * coordinates).array();
+      fit.head(n).matrix().noalias() = p * coordinates;
       detail::inlier_weights(x.head(n), fit.head(n), threshold, weights.head(n));
       detail::add_normal_equations(p, x.head(n), weights.head(n), gram, moment);
       inliers += weights.head(n).sum();
