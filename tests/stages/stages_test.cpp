@@ -390,19 +390,30 @@ TEST(RobustBackground, HoldsUnderTexturedMotionOverMostOfTheFrame) {
 // along the top rows: the least-squares SVD is pulled toward it, in the pixels it crosses and in
 // the frames it is in. One round of the masked refit starts from the pulled frame factors, so it
 // is not exact, but it must remove nearly all of the pull, and the clean plate with it.
+// A frame of `values` on a random rank-2 factor at coordinates (0.9, 0.4), with noise of one grey
+// level and an object that moves the first 40% of its values by `object`.
+struct FactorFrame {
+  Eigen::MatrixXf factor;
+  Eigen::Vector2f truth{0.9f, 0.4f};
+  Eigen::VectorXf frame;
+};
+FactorFrame factor_frame(Eigen::Index values, float object, unsigned seed) {
+  std::mt19937 random(seed);
+  FactorFrame f;
+  f.factor = Eigen::MatrixXf::NullaryExpr(values, 2,
+                                          [&] { return std::uniform_real_distribution<float>(0.2f, 0.6f)(random); });
+  f.frame = f.factor * f.truth;
+  std::normal_distribution<float> noise(0, 0.004f);
+  for (Eigen::Index i = 0; i < values; ++i) f.frame[i] += noise(random);
+  f.frame.head(values * 2 / 5).array() += object;
+  return f;
+}
+
 // A frame that was not in the model's matrix: its coordinates on a fixed rank-2 factor, fitted
 // over the values within the band, are the true ones although an object covers 40% of the frame,
 // where plain least squares is pulled far off.
 TEST(RobustBackground, FitFrameIgnoresAnObjectOverMuchOfTheFrame) {
-  std::mt19937 random(11);
-  const Eigen::Index values = 5000;
-  const Eigen::MatrixXf factor = Eigen::MatrixXf::NullaryExpr(
-      values, 2, [&] { return std::uniform_real_distribution<float>(0.2f, 0.6f)(random); });
-  const Eigen::Vector2f truth(0.9f, 0.4f);
-  Eigen::VectorXf frame = factor * truth;
-  std::normal_distribution<float> noise(0, 0.004f);
-  for (Eigen::Index i = 0; i < values; ++i) frame[i] += noise(random);
-  frame.head(2000).array() += 0.3f;  // the object
+  const auto [factor, truth, frame] = factor_frame(5000, 0.3f, 11);
   const stages::FrameColumnLevels levels = to_levels(frame);
   const Eigen::VectorXf fitted = stages::fit_frame(factor, levels, 0.012f, Eigen::Vector2f(1.0f, 0.5f), 1);
   const Eigen::VectorXf least_squares = (factor.transpose() * factor).ldlt().solve(factor.transpose() * frame);
@@ -412,17 +423,9 @@ TEST(RobustBackground, FitFrameIgnoresAnObjectOverMuchOfTheFrame) {
 }
 
 // A frame of 2^20 values is fitted on a sample of its blocks: still the true coordinates, to the
-// noise over the sample (sigma / 256), with an object over the first 40% of the values.
+// noise over the sample (sigma / 256), with the object over the first 40% of the values.
 TEST(RobustBackground, FitFrameOfALargeFrameFromASampleOfBlocks) {
-  std::mt19937 random(12);
-  const Eigen::Index values = 1 << 20;
-  const Eigen::MatrixXf factor = Eigen::MatrixXf::NullaryExpr(
-      values, 2, [&] { return std::uniform_real_distribution<float>(0.2f, 0.6f)(random); });
-  const Eigen::Vector2f truth(0.9f, 0.4f);
-  Eigen::VectorXf frame = factor * truth;
-  std::normal_distribution<float> noise(0, 0.004f);
-  for (Eigen::Index i = 0; i < values; ++i) frame[i] += noise(random);
-  frame.head(values * 2 / 5).array() -= 0.2f;  // the object
+  const auto [factor, truth, frame] = factor_frame(1 << 20, -0.2f, 12);
   const Eigen::VectorXf fitted = stages::fit_frame(factor, to_levels(frame), 0.012f, Eigen::Vector2f(1.0f, 0.5f), 1);
   EXPECT_LT((fitted - truth).cwiseAbs().maxCoeff(), 2e-3f) << fitted.transpose();
 }
