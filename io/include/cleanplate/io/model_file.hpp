@@ -81,8 +81,8 @@ class ModelDecoder {
 
  private:
   const ModelFile& model_;
-  Eigen::MatrixXd weighted_U_;  // U diag(U_scale) diag(S)
-  Eigen::MatrixXd V_;           // V diag(V_scale)
+  Eigen::VectorXd column_weights_;  // U_scale S: U's columns' weights
+  Eigen::MatrixXd V_;               // V diag(V_scale)
 };
 
 // model.npz written a frame at a time in memory that does not grow with the video (`separate` on a
@@ -121,7 +121,7 @@ class ModelWriter {
   std::filesystem::path path_;
   ModelFile header_;
   int level_;
-  Eigen::MatrixXd weighted_U_;  // U diag(U_scale) diag(S)
+  Eigen::VectorXd column_weights_;  // U_scale S: U's columns' weights
   std::vector<Eigen::VectorXf> V_rows_;
   std::vector<std::int64_t> offsets_{0};
   std::int64_t coded_pixels_ = 0;
