@@ -12,6 +12,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "cleanplate/error.hpp"
+#include "residual_levels.hpp"
 
 namespace cleanplate::stages {
 
@@ -206,22 +207,6 @@ cv::Mat make_mask(const cv::Mat& magnitude, const cv::Mat& seed_threshold, const
 
 namespace {
 
-// Seeds and grow levels for `count` pixels of C channels: a plain loop over restrict pointers, which
-// GCC vectorizes (an 8-bit store through Eigen or cv::Mat may alias anything).
-template <int C>
-void compare_pixels(Eigen::Index count, const std::uint8_t* __restrict levels, const float* __restrict background,
-                    const float* __restrict seed, float hysteresis, std::uint8_t* __restrict seeds,
-                    std::uint8_t* __restrict grow) {
-  for (Eigen::Index i = 0; i < count; ++i) {
-    float magnitude = std::abs(levels[i * C] * level_step - background[i * C]);
-#pragma GCC unroll 3
-    for (int c = 1; c < C; ++c)
-      magnitude = std::max(magnitude, std::abs(levels[i * C + c] * level_step - background[i * C + c]));
-    seeds[i] = magnitude > seed[i] ? 255 : 0;
-    grow[i] = magnitude > seed[i] * hysteresis ? 255 : 0;
-  }
-}
-
 static_assert(std::endian::native == std::endian::little, "byte k of a loaded word is bits 8k..8k+7");
 
 // The first column from x on whose byte in `seeds` or `grow` is set (or, with set = false, where
@@ -333,7 +318,8 @@ cv::Mat frame_mask(const Eigen::Ref<const FrameColumnLevels>& levels, const Eige
   constexpr Eigen::Index block = 4096;  // pixels: the block's levels, background and results stay in L1/L2
   Eigen::VectorXf background(block * channels);
   const float hysteresis = static_cast<float>(options.hysteresis);
-  const auto compare = channels == 1 ? compare_pixels<1> : compare_pixels<3>;
+  const auto compare =
+      channels == 1 ? detail::compare_with_seeds<1, std::uint8_t> : detail::compare_with_seeds<3, std::uint8_t>;
   for (Eigen::Index first = 0; first < pixels; first += block) {
     const Eigen::Index count = std::min(block, pixels - first), values = count * channels;
     // A lazy product: for k of 1 to 3, GEMV's call costs more than the arithmetic.

@@ -10,6 +10,7 @@
 
 #include "cleanplate/error.hpp"
 #include "cleanplate/stages/robust_background.hpp"
+#include "residual_levels.hpp"
 
 namespace cleanplate::stages {
 
@@ -38,23 +39,14 @@ void with_channels(int channels, const Body& body) {
     throw Error("OnlineBackground: frames have 1 or 3 channels");
 }
 
-// Frames come as 8-bit levels (cameras and files) or as floats in [0, 1]; levels are turned into
-// values where they are read, so a 1080p frame is 2 MB through memory rather than 8.
-template <typename Value>
-constexpr float value_scale = std::is_integral_v<Value> ? level_step : 1.0f;
+// Frames come as 8-bit levels (cameras and files) or as floats in [0, 1].
+using detail::magnitude;
+using detail::value_scale;
 template <typename Value>
 using FrameColumn = Eigen::Ref<const Eigen::Matrix<Value, Eigen::Dynamic, 1>>;
 template <typename Value>
 auto values_of(const FrameColumn<Value>& column, Eigen::Index first, Eigen::Index count) {
   return column.segment(first, count).template cast<float>() * value_scale<Value>;
-}
-
-// The largest |residual| of a pixel's channels (stages::residual_magnitude, one pixel).
-template <int Channels, typename Value>
-float magnitude(const Value* x, const float* background) {
-  float m = std::abs(x[0] * value_scale<Value> - background[0]);
-  for (int c = 1; c < Channels; ++c) m = std::max(m, std::abs(x[c] * value_scale<Value> - background[c]));
-  return m;
 }
 
 // Each pixel's seed level (stages::seed_threshold) from its running mean magnitude, floored at the
@@ -260,16 +252,8 @@ OnlineFrame OnlineBackground::process_values(const FrameColumn<Value>& column, d
       background = U.middleRows(first * C, count * C).lazyProduct(coordinates);
       PixelLevels::Block seed;
       levels.seeds(first, count, seed);
-      // Plain restrict pointers: through uint8_t* every store may alias anything, and nothing vectorizes.
-      const Value* __restrict x = column.data() + first * C;
-      const float* __restrict b = background.data();
-      std::uint8_t* __restrict seed_out = seeds.data + first, * __restrict grow_out = grow.data + first;
-      const float hysteresis = levels.hysteresis;
-      for (Eigen::Index i = 0; i < count; ++i) {
-        const float m = magnitude<C>(x + i * C, b + i * C);
-        seed_out[i] = m > seed[i] ? 255 : 0;
-        grow_out[i] = m > seed[i] * hysteresis ? 255 : 0;
-      }
+      detail::compare_with_seeds<C>(count, column.data() + first * C, background.data(), seed.data(), levels.hysteresis,
+                                    seeds.data + first, grow.data + first);
     });
   });
   // What the updates leave out ("excluded"): the mask, and every pixel above the hysteresis level
