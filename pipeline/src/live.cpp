@@ -399,6 +399,7 @@ class LiveRun {
                               {"channels", r.geometry.channels},
                               {"fps", fps_},
                               {"rank", options_.online.rank},
+                              {"model_block", online_->model_block()},
                               {"memory_seconds", options_.memory_seconds},
                               {"seconds", r.seconds},
                               {"frames_per_second", r.fps},
@@ -416,6 +417,7 @@ LiveResult live(const LiveOptions& options) {
   if (options.online.rank < 1) throw Error("--rank must be at least 1");
   if (!(options.memory_seconds > 0)) throw Error("--memory must be a positive number of seconds");
   if (options.reconnect < 0) throw Error("--reconnect must not be negative");
+  if (options.online.model_block < 0) throw Error("--model-block must not be negative");
   if (!(options.queue_seconds > 0)) throw Error("--queue must be a positive number of seconds");
   return LiveRun(options).run();
 }

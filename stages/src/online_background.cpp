@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cleanplate/linalg/row_blocks.hpp>
 #include <cmath>
+#include <opencv2/imgproc.hpp>
 #include <type_traits>
 
 #include "cleanplate/error.hpp"
@@ -173,31 +174,162 @@ int update_pixels(Eigen::Index count, const Value* __restrict x, const float* __
   return settled;
 }
 
+// The model's block side for a frame: the smallest that leaves at most 2^20 pixels of block means.
+int block_for(const FrameGeometry& geometry, int requested) {
+  if (requested < 0) throw Error("OnlineBackground: the model's block side must not be negative");
+  if (requested > std::min(geometry.width, geometry.height))
+    throw Error("OnlineBackground: the model's block side must not exceed the frame's width or height");
+  if (requested > 0) return requested;
+  constexpr Eigen::Index most = 1 << 20;
+  int block = 1;
+  while (Eigen::Index{geometry.width / block} * (geometry.height / block) > most) ++block;
+  return block;
+}
+
+// The model's frame: one value per whole block; the pixels right and below the last whole blocks
+// (fewer than `block` columns or rows) belong to the last ones.
+FrameGeometry block_geometry(const FrameGeometry& geometry, int block) {
+  return {geometry.width / block, geometry.height / block, geometry.channels};
+}
+
+// The means of the frame's whole blocks, per channel, levels rounded: OpenCV's area resize, which
+// has vector code for whole factors.
+template <typename Value>
+Eigen::Matrix<Value, Eigen::Dynamic, 1> block_means(const Value* frame, const FrameGeometry& geometry, int block) {
+  const FrameGeometry blocks = block_geometry(geometry, block);
+  constexpr int depth = std::is_integral_v<Value> ? CV_8U : CV_32F;
+  const cv::Mat image(geometry.height, geometry.width, CV_MAKETYPE(depth, geometry.channels),
+                      const_cast<Value*>(frame));
+  Eigen::Matrix<Value, Eigen::Dynamic, 1> means(blocks.values());
+  cv::Mat resized(blocks.height, blocks.width, image.type(), means.data());
+  cv::resize(image(cv::Rect(0, 0, blocks.width * block, blocks.height * block)), resized, resized.size(), 0, 0,
+             cv::INTER_AREA);
+  return means;
+}
+
+// A row of block values spread over the `width` pixels they cover (the last block over the rest).
+template <int C, int Block, typename T>
+void expand_whole_blocks(const T* __restrict blocks, int block_count, T* __restrict pixels) {
+  for (int b = 0; b < block_count; ++b)
+    for (int x = 0; x < Block; ++x)
+      for (int c = 0; c < C; ++c) pixels[(b * Block + x) * C + c] = blocks[b * C + c];
+}
+template <int C, typename T>
+void expand_row(const T* blocks, int block_count, int block, int width, T* pixels) {
+  if (block == 2)
+    expand_whole_blocks<C, 2>(blocks, block_count, pixels);
+  else if (block == 3)
+    expand_whole_blocks<C, 3>(blocks, block_count, pixels);
+  else
+    for (int x = 0; x < block_count * block; ++x)
+      for (int c = 0; c < C; ++c) pixels[x * C + c] = blocks[x / block * C + c];
+  for (int x = block_count * block; x < width; ++x)
+    for (int c = 0; c < C; ++c) pixels[x * C + c] = blocks[(block_count - 1) * C + c];
+}
+
+// A pixel's detail is relative to its block's background: light and the camera's gain scale both
+// (over at least a level, where a block is black).
+inline float detail_unit(float block_background) { return std::max(block_background, level_step); }
+
+// The full-resolution pass of a frame modelled on block means, for `count` pixels: each one's
+// background (its block's plus its detail), the seed and grow tests as in `compare_with_seeds`, and
+// the pixel's own updates as `update_pixels` makes them: below the hysteresis level, its running
+// mean magnitude and its detail (the latter over `memory` frames, as the basis learns); above it for
+// `settle_age` frames in a row, its detail takes the new value at once. Rates of 0 learn nothing.
+struct DetailLevels {
+  float to_sigma, global_sigma, sigmas, threshold, hysteresis, mean_rate, detail_rate, settle_age;
+};
+template <int C, typename Value>
+void detail_pixels(Eigen::Index count, const Value* __restrict x, const float* __restrict block_background,
+                   const DetailLevels& levels, float* __restrict detail, float* __restrict mean, float* __restrict age,
+                   float* __restrict background, std::uint8_t* __restrict seeds, std::uint8_t* __restrict grow) {
+  constexpr float one_level = 1.0f / 255;
+  // In locals: the stores below could otherwise alias the struct, and nothing would vectorize.
+  const float to_sigma = levels.to_sigma, global_sigma = levels.global_sigma, sigmas = levels.sigmas;
+  const float fixed = levels.threshold > 0 ? std::max(levels.threshold, one_level) : 0.0f;
+  const float hysteresis = levels.hysteresis, mean_rate = levels.mean_rate, detail_rate = levels.detail_rate;
+  const float settle_age = levels.settle_age, aging = detail_rate > 0 ? 1.0f : 0.0f;
+  for (Eigen::Index i = 0; i < count; ++i) {
+#pragma GCC unroll 3
+    for (int c = 0; c < C; ++c)
+      background[i * C + c] =
+          block_background[i * C + c] + detail_unit(block_background[i * C + c]) * detail[i * C + c];
+    const float m = magnitude<C>(x + i * C, background + i * C);
+    const float computed = std::max(std::max(mean[i] * to_sigma, global_sigma) * sigmas, one_level);
+    const float seed = fixed > 0 ? fixed : computed;
+    const bool above = m > seed * hysteresis;
+    seeds[i] = m > seed ? 255 : 0;
+    grow[i] = above ? 255 : 0;
+    mean[i] += above ? 0.0f : mean_rate * (m - mean[i]);
+    // A pixel above the hysteresis level for `settle_age` frames in a row takes its new value at once,
+    // as the full-resolution model's pixels do.
+    const float older = above ? age[i] + aging : 0.0f;
+    const bool settled = older >= settle_age;
+    age[i] = settled ? 0.0f : older;
+    const float rate = settled ? 1.0f : above ? 0.0f : detail_rate;
+#pragma GCC unroll 3
+    for (int c = 0; c < C; ++c)
+      detail[i * C + c] += rate * ((x[i * C + c] * value_scale<Value> - block_background[i * C + c]) /
+                                       detail_unit(block_background[i * C + c]) -
+                                   detail[i * C + c]);
+  }
+}
+
 }  // namespace
 
 OnlineBackground::OnlineBackground(const FrameGeometry& geometry, const OnlineOptions& options)
-    : geometry_(geometry),
-      options_(options),
-      basis_({.rank = options.rank, .forgetting_factor = std::exp(-1 / std::max(options.memory, 1.0))},
-             geometry.values()) {
+    : geometry_(geometry), options_(options), block_(block_for(geometry, options.model_block)) {
   if (options.warmup < 1) throw Error("the warm-up must be at least one frame");
   if (!(options.memory >= 1)) throw Error("--memory must be at least one frame");
+  if (block_ > 1) {
+    OnlineOptions block_options = options;
+    block_options.model_block = 1;
+    block_model_ = std::make_unique<OnlineBackground>(block_geometry(geometry, block_), block_options);
+  } else {
+    basis_.emplace(linalg::IncrementalSvdOptions{.rank = options.rank,
+                                                 .forgetting_factor = std::exp(-1 / std::max(options.memory, 1.0))},
+                   geometry.values());
+  }
 }
 
 // The warm-up frames' per-pixel mode seeds the basis: what the camera shows most often, which
 // leaves moving across the lens or a lecturer in front of a board do not move as they move a median.
 // The residuals against it seed the noise levels, each pixel's and the frame-wide one, by MSSE as in
-// `separate` (stages/mask.hpp): a MAD breaks down where the foreground covers half the frames.
-void OnlineBackground::finish_warmup() {
+// `separate` (stages/mask.hpp): a MAD breaks down where the foreground covers half the frames. A
+// block model warms up on the frames' block means; each pixel's detail starts as the mode minus its
+// block's.
+Eigen::VectorXf OnlineBackground::finish_warmup() {
   const Eigen::VectorXf mode = background_mode(warmup_frames_);
   const NoiseModel noise = estimate_noise(warmup_frames_, mode, geometry_);
-  for (Eigen::Index j = 0; j < warmup_frames_.cols(); ++j)
-    basis_.update(mode);  // the weight of the frames it stands for
+  if (block_model_) {
+    auto& model = *block_model_;
+    model.warmup_frames_.resize(model.geometry_.values(), warmup_frames_.cols());
+    for (Eigen::Index j = 0; j < warmup_frames_.cols(); ++j)
+      model.warmup_frames_.col(j) = block_means(warmup_frames_.col(j).data(), geometry_, block_);
+    model.frames_ = frames_;
+    const Eigen::VectorXf block_mode = model.finish_warmup();
+    detail_.resize(geometry_.values());
+    const int C = geometry_.channels, row_values = geometry_.width * C, block_row_values = model.geometry_.width * C;
+    with_channels(C, [&](auto channels) {
+      for (int y = 0; y < geometry_.height; ++y) {
+        float* row = detail_.data() + Eigen::Index{y} * row_values;
+        const int by = std::min(y / block_, model.geometry_.height - 1);
+        expand_row<decltype(channels)::value>(block_mode.data() + Eigen::Index{by} * block_row_values,
+                                              model.geometry_.width, block_, geometry_.width, row);
+        for (int i = 0; i < row_values; ++i)
+          row[i] = (mode[Eigen::Index{y} * row_values + i] - row[i]) / detail_unit(row[i]);
+      }
+    });
+  } else {
+    for (Eigen::Index j = 0; j < warmup_frames_.cols(); ++j)
+      basis_->update(mode);  // the weight of the frames it stands for
+  }
+  foreground_age_.setZero(geometry_.pixels());
   global_sigma_ = noise.global_sigma;
   const cv::Mat mean_magnitude = noise.pixel_sigma * magnitude_per_sigma(geometry_.channels);
   mean_magnitude_ = Eigen::Map<const Eigen::VectorXf>(mean_magnitude.ptr<float>(), geometry_.pixels());
-  foreground_age_.setZero(geometry_.pixels());
   warmup_frames_.resize(0, 0);
+  return mode;
 }
 
 OnlineFrame OnlineBackground::process(const Eigen::Ref<const FrameColumnLevels>& levels, double learning_rate) {
@@ -227,20 +359,21 @@ OnlineFrame OnlineBackground::process_values(const FrameColumn<Value>& column, d
       frame.mask = cv::Mat::zeros(geometry_.height, geometry_.width, CV_8U);
       return frame;
     }
-    finish_warmup();  // the mode holds this frame already: no update
-    const Eigen::MatrixXf& U = basis_.U();
-    frame.background = U * (U.transpose() * values_of(column, 0, column.size()));
+    frame.background = finish_warmup();  // the mode holds this frame already: no update
+    if (basis_) frame.background = basis_->U() * (basis_->U().transpose() * values_of(column, 0, column.size()));
     frame.mask = cv::Mat::zeros(geometry_.height, geometry_.width, CV_8U);
     return frame;
   }
+  if (block_model_) return process_with_block_model<Value>(column, learning_rate);
 
   // Every per-pixel step runs in blocks of pixels on all cores, with the levels computed where they
   // are used: a 1080p frame is streamed a few times, not once per step.
   const PixelLevels levels(options_.mask, mean_magnitude_.data(), magnitude_per_sigma(geometry_.channels),
                            global_sigma_);
-  const Eigen::MatrixXf& U = basis_.U();
+  const Eigen::MatrixXf& U = basis_->U();
   const Eigen::Index pixels = geometry_.pixels();
   cv::Mat seeds(geometry_.height, geometry_.width, CV_8U), grow(geometry_.height, geometry_.width, CV_8U);
+  settled_.clear();
   Eigen::VectorXf coordinates;
   frame.background.resize(column.size());
   with_channels(geometry_.channels, [&](auto channels) {
@@ -287,23 +420,91 @@ OnlineFrame OnlineBackground::process_values(const FrameColumn<Value>& column, d
     });
   });
 
-  // The frame-wide level by MSSE over about 4,000 background residuals. (A median of the pixels'
-  // levels would follow the foreground up where it covers most of the frame, and the masks would
-  // vanish.)
   const Eigen::Index channels = geometry_.channels;
-  std::vector<float> residuals;
-  const Eigen::Index stride = std::max<Eigen::Index>(1, geometry_.values() / 4096) | 1;
-  for (Eigen::Index i = 0; i < geometry_.values(); i += stride)
-    if (!excluded(i / channels)) residuals.push_back(column[i] * value_scale<Value> - frame.background[i]);
-  if (residuals.size() >= 100) global_sigma_ += rate * (inlier_scale(std::move(residuals)) - global_sigma_);
+  update_global_sigma<Value>(column, frame.background, grow, frame.mask, rate);
 
   std::vector<Eigen::Index> rows;  // of the settled pixels' values
   for (const auto& found : settled_pixels)
-    for (const Eigen::Index p : found)
+    for (const Eigen::Index p : found) {
+      settled_.push_back(p);
       for (Eigen::Index c = 0; c < channels; ++c) rows.push_back(p * channels + c);
-  if (!rows.empty()) basis_.reset_rows(rows, coordinates, column(rows).template cast<float>() * value_scale<Value>);
-  basis_.set_forgetting_factor(std::exp(-1 / memory));
-  basis_.update(clean_);
+    }
+  if (!rows.empty()) basis_->reset_rows(rows, coordinates, column(rows).template cast<float>() * value_scale<Value>);
+  basis_->set_forgetting_factor(std::exp(-1 / memory));
+  basis_->update(clean_);
+  return frame;
+}
+
+// The frame-wide level by MSSE over about 4,000 background residuals. (A median of the pixels'
+// levels would follow the foreground up where it covers most of the frame, and the masks would
+// vanish.)
+template <typename Value>
+void OnlineBackground::update_global_sigma(const FrameColumn<Value>& column, const Eigen::VectorXf& background,
+                                           const cv::Mat& grow, const cv::Mat& mask, float rate) {
+  std::vector<float> residuals;
+  const Eigen::Index channels = geometry_.channels, stride = std::max<Eigen::Index>(1, geometry_.values() / 4096) | 1;
+  for (Eigen::Index i = 0; i < geometry_.values(); i += stride)
+    if ((grow.data[i / channels] | mask.data[i / channels]) == 0)
+      residuals.push_back(column[i] * value_scale<Value> - background[i]);
+  if (residuals.size() >= 100) global_sigma_ += rate * (inlier_scale(std::move(residuals)) - global_sigma_);
+}
+
+// A frame of a block model: the model separates the frame's block means, then every pixel is tested
+// against its block's background plus its own detail, and learns where the model saw background.
+template <typename Value>
+OnlineFrame OnlineBackground::process_with_block_model(const FrameColumn<Value>& column, double learning_rate) {
+  OnlineBackground& model = *block_model_;
+  const Eigen::Matrix<Value, Eigen::Dynamic, 1> means = block_means(column.data(), geometry_, block_);
+  const OnlineFrame blocks = model.process_values<Value>(means, learning_rate);
+  const double memory = learning_rate > 0 ? std::max(1 / learning_rate, 1.0) : options_.memory;
+  // The levels learn as the model's pixels do; the detail as the basis does, over `memory` frames.
+  const float rate = learning_rate == 0 ? 0.0f : static_cast<float>(1.0 / std::min(memory, 50.0));
+  const float detail_rate = learning_rate == 0 ? 0.0f : static_cast<float>(1.0 / memory);
+  const DetailLevels levels{.to_sigma = static_cast<float>(1 / magnitude_per_sigma(geometry_.channels)),
+                            .global_sigma = static_cast<float>(global_sigma_),
+                            .sigmas = static_cast<float>(options_.mask.sigmas),
+                            .threshold = static_cast<float>(options_.mask.threshold),
+                            .hysteresis = static_cast<float>(options_.mask.hysteresis),
+                            .mean_rate = rate,
+                            .detail_rate = detail_rate,
+                            .settle_age = static_cast<float>(memory)};
+  const int width = geometry_.width, block_width = model.geometry_.width;
+  OnlineFrame frame;
+  frame.background.resize(column.size());
+  cv::Mat seeds(geometry_.height, width, CV_8U), grow(geometry_.height, width, CV_8U);
+  with_channels(geometry_.channels, [&](auto channels) {
+    constexpr int C = decltype(channels)::value;
+    const Eigen::Index rows_per_block = std::max(1, static_cast<int>(block_pixels) / width);
+    linalg::for_each_row_block(geometry_.height, rows_per_block, [&](Eigen::Index first, Eigen::Index count) {
+      std::vector<float> block_background(static_cast<std::size_t>(width * C));
+      for (Eigen::Index y = first; y < first + count; ++y) {
+        const Eigen::Index by = std::min<Eigen::Index>(y / block_, model.geometry_.height - 1), at = y * width;
+        expand_row<C>(blocks.background.data() + by * block_width * C, block_width, block_, width,
+                      block_background.data());
+        detail_pixels<C>(width, column.data() + at * C, block_background.data(), levels, detail_.data() + at * C,
+                         mean_magnitude_.data() + at, foreground_age_.data() + at, frame.background.data() + at * C,
+                         seeds.data + at, grow.data + at);
+      }
+    });
+  });
+  frame.mask = grow_mask(std::move(seeds), options_.mask.hysteresis < 1 ? grow : cv::Mat(), options_.mask);
+  if (learning_rate == 0) return frame;
+  update_global_sigma<Value>(column, frame.background, grow, frame.mask, rate);
+  // The blocks that settled took their new mean at once; their pixels take their new detail with it.
+  const int C = geometry_.channels;
+  const int block_height = model.geometry_.height;
+  for (const Eigen::Index settled : model.settled_) {
+    const int bx = static_cast<int>(settled % block_width), by = static_cast<int>(settled / block_width);
+    const int right = bx + 1 < block_width ? (bx + 1) * block_ : width;  // the last blocks hold the rest
+    const int bottom = by + 1 < block_height ? (by + 1) * block_ : geometry_.height;
+    for (int y = by * block_; y < bottom; ++y)
+      for (int x = bx * block_; x < right; ++x)
+        for (int c = 0; c < C; ++c) {
+          const Eigen::Index value = (Eigen::Index{y} * width + x) * C + c;
+          const float mean = means[settled * C + c] * value_scale<Value>;
+          detail_[value] = (column[value] * value_scale<Value> - mean) / detail_unit(mean);
+        }
+  }
   return frame;
 }
 

@@ -20,10 +20,20 @@
 // A frame is streamed through memory a few times, in cache-sized blocks of pixels on every core;
 // the coordinates of a large frame are fitted on about 2^16 evenly spaced pixels (their error is
 // then 1/256 of the noise).
+//
+// Large frames (1080p, 4K) are modelled at a reduced resolution, on the means of square blocks of
+// pixels: the basis, its fit and update, and the settling of parked objects work on a quarter or a
+// ninth of the values. The masks stay at full resolution: each pixel's background is its block's
+// modelled background plus the pixel's detail (the texture a block's mean cannot hold, relative to
+// it, so that light scales both), learned per pixel as the basis learns above: over `memory` frames
+// where the pixel is background, at once where it has been foreground for `memory` frames. Each pixel
+// keeps its noise level, and the seeds, hysteresis and morphology are those above, per pixel.
 #pragma once
 #include <Eigen/Core>
 #include <cleanplate/linalg/incremental_svd.hpp>
+#include <memory>
 #include <opencv2/core.hpp>
+#include <optional>
 #include <vector>
 
 #include "cleanplate/stages/frame_column.hpp"
@@ -36,6 +46,10 @@ struct OnlineOptions {
   double memory = 250;    // frames: an old frame's weight falls by 1/e over this many frames
   long warmup = 25;       // frames whose mode seeds the basis
   MaskOptions mask;       // the same rules as `separate`
+  // The side of the pixel blocks whose means the basis models (1: every pixel). 0 chooses it by the
+  // frame's size: the smallest side that leaves the model at most 2^20 pixels (1 up to 1280x720 and
+  // 1024x1024, 2 at 1920x1080, 3 at 3840x2160), so that the step's cost stops growing with the frame.
+  int model_block = 0;
 };
 
 struct OnlineFrame {
@@ -56,22 +70,36 @@ class OnlineBackground {
   OnlineFrame process(const Eigen::Ref<const Eigen::VectorXf>& column, double learning_rate = -1);
 
   long frames() const { return frames_; }
+  // The side of the pixel blocks the basis models (OnlineOptions::model_block, resolved).
+  int model_block() const { return block_; }
   // The frame-wide noise level of one value (pixel and channel) in [0, 1] units: the sensor's sigma.
   double noise_sigma() const { return global_sigma_; }
 
  private:
-  void finish_warmup();
+  Eigen::VectorXf finish_warmup();  // returns the background the warm-up found (the mode)
   template <typename Value>
   OnlineFrame process_values(const Eigen::Ref<const Eigen::Matrix<Value, Eigen::Dynamic, 1>>& column,
                              double learning_rate);
+  template <typename Value>
+  void update_global_sigma(const Eigen::Ref<const Eigen::Matrix<Value, Eigen::Dynamic, 1>>& column,
+                           const Eigen::VectorXf& background, const cv::Mat& grow, const cv::Mat& mask, float rate);
+  template <typename Value>
+  OnlineFrame process_with_block_model(const Eigen::Ref<const Eigen::Matrix<Value, Eigen::Dynamic, 1>>& column,
+                                       double learning_rate);
 
   FrameGeometry geometry_;
   OnlineOptions options_;
-  linalg::IncrementalSvd<float> basis_;
-  FrameLevels warmup_frames_;       // values x warmup, until the warm-up ends
-  Eigen::VectorXf mean_magnitude_;  // per pixel: running mean of the residual magnitude (empty: warming up)
-  Eigen::VectorXf foreground_age_;  // per pixel: frames in a row it has been foreground
-  Eigen::VectorXf clean_;           // the frame the basis learns: foreground values replaced
+  int block_ = 1;
+  // The model: a basis of this frame's values, or (block_ > 1) an OnlineBackground of block means
+  // with every pixel's detail.
+  std::optional<linalg::IncrementalSvd<float>> basis_;
+  std::unique_ptr<OnlineBackground> block_model_;
+  Eigen::VectorXf detail_;             // per value: the background minus its block's modelled background
+  FrameLevels warmup_frames_;          // values x warmup, until the warm-up ends
+  Eigen::VectorXf mean_magnitude_;     // per pixel: running mean of the residual magnitude (empty: warming up)
+  Eigen::VectorXf foreground_age_;     // per pixel: frames in a row it has been foreground
+  Eigen::VectorXf clean_;              // the frame the basis learns: foreground values replaced
+  std::vector<Eigen::Index> settled_;  // the last frame's pixels that settled (took their new value)
   double global_sigma_ = 0;
   long frames_ = 0;
 };
