@@ -192,18 +192,41 @@ FrameGeometry block_geometry(const FrameGeometry& geometry, int block) {
   return {geometry.width / block, geometry.height / block, geometry.channels};
 }
 
-// The means of the frame's whole blocks, per channel, levels rounded: OpenCV's area resize, which
-// has vector code for whole factors.
+// The means of the frame's whole blocks, per channel, as values in [0, 1] (a mean of levels keeps
+// its fraction). Block sides of 2 and 3 are unrolled.
+template <int C, int Block, typename Value>
+void add_block_rows(const Value* frame, const FrameGeometry& geometry, int block_row, int block, int block_count,
+                    float* __restrict sums) {
+  const int side = Block > 0 ? Block : block;
+  for (int y = block_row * side; y < (block_row + 1) * side; ++y) {
+    const Value* __restrict row = frame + Eigen::Index{y} * geometry.width * C;
+    for (int b = 0; b < block_count; ++b)
+      for (int x = 0; x < side; ++x)
+        for (int c = 0; c < C; ++c) sums[b * C + c] += static_cast<float>(row[(b * side + x) * C + c]);
+  }
+}
 template <typename Value>
-Eigen::Matrix<Value, Eigen::Dynamic, 1> block_means(const Value* frame, const FrameGeometry& geometry, int block) {
+Eigen::VectorXf block_means(const Value* frame, const FrameGeometry& geometry, int block) {
   const FrameGeometry blocks = block_geometry(geometry, block);
-  constexpr int depth = std::is_integral_v<Value> ? CV_8U : CV_32F;
-  const cv::Mat image(geometry.height, geometry.width, CV_MAKETYPE(depth, geometry.channels),
-                      const_cast<Value*>(frame));
-  Eigen::Matrix<Value, Eigen::Dynamic, 1> means(blocks.values());
-  cv::Mat resized(blocks.height, blocks.width, image.type(), means.data());
-  cv::resize(image(cv::Rect(0, 0, blocks.width * block, blocks.height * block)), resized, resized.size(), 0, 0,
-             cv::INTER_AREA);
+  Eigen::VectorXf means(blocks.values());
+  const float scale = value_scale<Value> / static_cast<float>(block * block);
+  with_channels(geometry.channels, [&](auto channels) {
+    constexpr int C = decltype(channels)::value;
+    linalg::for_each_row_block(blocks.height, 16, [&](Eigen::Index first, Eigen::Index count) {
+      for (Eigen::Index by = first; by < first + count; ++by) {
+        float* sums = means.data() + by * blocks.width * C;
+        std::fill_n(sums, blocks.width * C, 0.0f);
+        const int row = static_cast<int>(by);
+        if (block == 2)
+          add_block_rows<C, 2>(frame, geometry, row, block, blocks.width, sums);
+        else if (block == 3)
+          add_block_rows<C, 3>(frame, geometry, row, block, blocks.width, sums);
+        else
+          add_block_rows<C, 0>(frame, geometry, row, block, blocks.width, sums);
+        for (int i = 0; i < blocks.width * C; ++i) sums[i] *= scale;
+      }
+    });
+  });
   return means;
 }
 
@@ -305,7 +328,8 @@ Eigen::VectorXf OnlineBackground::finish_warmup() {
     auto& model = *block_model_;
     model.warmup_frames_.resize(model.geometry_.values(), warmup_frames_.cols());
     for (Eigen::Index j = 0; j < warmup_frames_.cols(); ++j)
-      model.warmup_frames_.col(j) = block_means(warmup_frames_.col(j).data(), geometry_, block_);
+      model.warmup_frames_.col(j) =
+          (block_means(warmup_frames_.col(j).data(), geometry_, block_) * 255).array().round().cast<std::uint8_t>();
     model.frames_ = frames_;
     const Eigen::VectorXf block_mode = model.finish_warmup();
     detail_.resize(geometry_.values());
@@ -454,8 +478,8 @@ void OnlineBackground::update_global_sigma(const FrameColumn<Value>& column, con
 template <typename Value>
 OnlineFrame OnlineBackground::process_with_block_model(const FrameColumn<Value>& column, double learning_rate) {
   OnlineBackground& model = *block_model_;
-  const Eigen::Matrix<Value, Eigen::Dynamic, 1> means = block_means(column.data(), geometry_, block_);
-  const OnlineFrame blocks = model.process_values<Value>(means, learning_rate);
+  const Eigen::VectorXf means = block_means(column.data(), geometry_, block_);
+  const OnlineFrame blocks = model.process_values<float>(means, learning_rate);
   const double memory = learning_rate > 0 ? std::max(1 / learning_rate, 1.0) : options_.memory;
   // The levels learn as the model's pixels do; the detail as the basis does, over `memory` frames.
   const float rate = learning_rate == 0 ? 0.0f : static_cast<float>(1.0 / std::min(memory, 50.0));
@@ -501,7 +525,7 @@ OnlineFrame OnlineBackground::process_with_block_model(const FrameColumn<Value>&
       for (int x = bx * block_; x < right; ++x)
         for (int c = 0; c < C; ++c) {
           const Eigen::Index value = (Eigen::Index{y} * width + x) * C + c;
-          const float mean = means[settled * C + c] * value_scale<Value>;
+          const float mean = means[settled * C + c];
           detail_[value] = (column[value] * value_scale<Value> - mean) / detail_unit(mean);
         }
   }

@@ -482,17 +482,22 @@ TEST(BackgroundRefit, RecoversTheBackgroundUnderMaskedObjects) {
 // A noisy static scene (sigma 2 grey levels) whose light drifts by 5%, with a dark block that moves
 // for 150 frames and then parks. After warm-up the masks find the moving block exactly as drawn
 // (within the morphology's edge), the background under it stays the scene's (robust update), and
-// the parked block becomes background once it has stayed `memory` frames. Grey and colour.
+// the parked block becomes background once it has stayed `memory` frames. Grey and colour, the
+// model on every pixel and on the means of 2 x 2 and 3 x 3 blocks (64 = 21 x 3 + 1: the last column
+// of pixels joins the last blocks); the texture changes from pixel to pixel, so only the pixels'
+// detail keeps it out of the masks.
 TEST(OnlineBackground, FindsMovingObjectsAndAbsorbsParkedOnes) {
-  for (int channels : {1, 3}) {
-    SCOPED_TRACE(channels);
+  for (const auto& [channels, block] : {std::pair{1, 1}, {3, 1}, {1, 2}, {3, 2}, {1, 3}}) {
+    SCOPED_TRACE(::testing::Message() << channels << " channels, blocks of " << block);
     const stages::FrameGeometry geometry{.width = 64, .height = 48, .channels = channels};
     std::mt19937 random(11);
     std::normal_distribution<float> noise(0, 2.0f / 255);
     std::uniform_real_distribution<float> texture(0.3f, 0.7f);
     Eigen::VectorXf scene(geometry.values());
     for (auto& v : scene) v = texture(random);
-    stages::OnlineBackground online(geometry, {.rank = 1, .memory = 30, .warmup = 20, .mask = {}});
+    stages::OnlineBackground online(geometry,
+                                    {.rank = 1, .memory = 30, .warmup = 20, .mask = {}, .model_block = block});
+    ASSERT_EQ(online.model_block(), block);
     long matched = 0, drawn = 0, wrong = 0;
     double worst_background_error = 0;
     for (int t = 0; t < 400; ++t) {
@@ -533,58 +538,82 @@ TEST(OnlineBackground, FindsMovingObjectsAndAbsorbsParkedOnes) {
 // An object stands still through the warm-up, so the first background holds it, and then leaves:
 // the scene it uncovers is foreground (a ghost) until it has been seen for `memory` frames, then
 // background at once, with the scene's own values. Meanwhile a block that moves is still found.
+// The model on every pixel and on 2 x 2 blocks.
 TEST(OnlineBackground, GhostOfAnObjectParkedDuringWarmUpFadesAfterMemoryFrames) {
-  const stages::FrameGeometry geometry{.width = 64, .height = 48, .channels = 1};
-  std::mt19937 random(5);
-  std::normal_distribution<float> noise(0, 2.0f / 255);
-  std::uniform_real_distribution<float> texture(0.3f, 0.7f);
-  Eigen::VectorXf scene(geometry.values());
-  for (auto& v : scene) v = texture(random);
-  const double memory = 40;
-  stages::OnlineBackground online(geometry, {.rank = 1, .memory = memory, .warmup = 20, .mask = {}});
-  const cv::Rect parked(30, 16, 10, 12);
-  const auto draw = [&](Eigen::VectorXf& frame, const cv::Rect& block) {
-    for (int y = block.y; y < block.y + block.height; ++y)
-      frame.segment(y * geometry.width + block.x, block.width).setConstant(0.05f);
-  };
-  for (int t = 0; t < 200; ++t) {
-    Eigen::VectorXf frame = scene;
-    if (t < 60) draw(frame, parked);  // leaves at t = 60
-    const cv::Rect moving((3 * t) % 50, 36, 8, 8);
-    draw(frame, moving);
-    for (auto& v : frame) v += noise(random);
-    const stages::OnlineFrame result = online.process(frame);
-    if (t < 20) continue;
-    const cv::Mat mask = result.mask;
-    if (t >= 62 && t < 60 + memory - 2) {
-      EXPECT_GT(cv::countNonZero(mask(parked)), parked.area() * 9 / 10) << "ghost at " << t;
+  for (int block : {1, 2}) {
+    SCOPED_TRACE(block);
+    const stages::FrameGeometry geometry{.width = 64, .height = 48, .channels = 1};
+    std::mt19937 random(5);
+    std::normal_distribution<float> noise(0, 2.0f / 255);
+    std::uniform_real_distribution<float> texture(0.3f, 0.7f);
+    Eigen::VectorXf scene(geometry.values());
+    for (auto& v : scene) v = texture(random);
+    const double memory = 40;
+    stages::OnlineBackground online(geometry,
+                                    {.rank = 1, .memory = memory, .warmup = 20, .mask = {}, .model_block = block});
+    const cv::Rect parked(30, 16, 10, 12);
+    const auto draw = [&](Eigen::VectorXf& frame, const cv::Rect& block) {
+      for (int y = block.y; y < block.y + block.height; ++y)
+        frame.segment(y * geometry.width + block.x, block.width).setConstant(0.05f);
+    };
+    for (int t = 0; t < 200; ++t) {
+      Eigen::VectorXf frame = scene;
+      if (t < 60) draw(frame, parked);  // leaves at t = 60
+      const cv::Rect moving((3 * t) % 50, 36, 8, 8);
+      draw(frame, moving);
+      for (auto& v : frame) v += noise(random);
+      const stages::OnlineFrame result = online.process(frame);
+      if (t < 20) continue;
+      const cv::Mat mask = result.mask;
+      if (t >= 62 && t < 60 + memory - 2) {
+        EXPECT_GT(cv::countNonZero(mask(parked)), parked.area() * 9 / 10) << "ghost at " << t;
+      }
+      if (t >= 60 + memory + 2) {
+        EXPECT_EQ(cv::countNonZero(mask(parked)), 0) << "the ghost is background by now, " << t;
+        for (int y = parked.y; y < parked.y + parked.height; ++y)
+          EXPECT_LT((result.background.segment(y * geometry.width + parked.x, parked.width) -
+                     scene.segment(y * geometry.width + parked.x, parked.width))
+                        .cwiseAbs()
+                        .maxCoeff(),
+                    6.0f / 255)
+              << t;
+      }
+      EXPECT_GT(cv::countNonZero(mask(moving)), moving.area() * 8 / 10) << "the moving block at " << t;
     }
-    if (t >= 60 + memory + 2) {
-      EXPECT_EQ(cv::countNonZero(mask(parked)), 0) << "the ghost is background by now, " << t;
-      for (int y = parked.y; y < parked.y + parked.height; ++y)
-        EXPECT_LT((result.background.segment(y * geometry.width + parked.x, parked.width) -
-                   scene.segment(y * geometry.width + parked.x, parked.width))
-                      .cwiseAbs()
-                      .maxCoeff(),
-                  6.0f / 255)
-            << t;
-    }
-    EXPECT_GT(cv::countNonZero(mask(moving)), moving.area() * 8 / 10) << "the moving block at " << t;
   }
+}
+
+// The model's block side by the frame's size: at most 2^20 block means; a side given is kept, one
+// that is negative or larger than the frame is refused.
+TEST(OnlineBackground, ModelBlockFollowsTheFrameSize) {
+  const auto block_of = [](int width, int height, int requested = 0) {
+    stages::OnlineOptions options;
+    options.model_block = requested;
+    return stages::OnlineBackground({.width = width, .height = height, .channels = 1}, options).model_block();
+  };
+  EXPECT_EQ(block_of(320, 240), 1);
+  EXPECT_EQ(block_of(1280, 720), 1);
+  EXPECT_EQ(block_of(1024, 1024), 1);
+  EXPECT_EQ(block_of(1920, 1080), 2);
+  EXPECT_EQ(block_of(3840, 2160), 3);
+  EXPECT_EQ(block_of(320, 240, 2), 2);
+  EXPECT_EQ(block_of(1920, 1080, 1), 1);
+  EXPECT_THROW(block_of(320, 240, -1), Error);
+  EXPECT_THROW(block_of(320, 240, 241), Error);
 }
 
 // A camera's 8-bit levels and the same frames as floats in [0, 1] give the same model: the levels
 // are converted where they are read. Grey and colour; a block moves so that masks are not empty.
 TEST(OnlineBackground, LevelsAndFloatsOfTheSameFramesGiveTheSameResult) {
-  for (int channels : {1, 3}) {
-    SCOPED_TRACE(channels);
+  for (const auto& [channels, block] : {std::pair{1, 1}, {3, 1}, {1, 2}, {3, 2}}) {
+    SCOPED_TRACE(::testing::Message() << channels << " channels, blocks of " << block);
     const stages::FrameGeometry geometry{.width = 64, .height = 48, .channels = channels};
     std::mt19937 random(3);
     std::normal_distribution<float> noise(0, 2);
     std::uniform_real_distribution<float> texture(60, 190);
     Eigen::VectorXf scene(geometry.values());
     for (auto& v : scene) v = texture(random);
-    const stages::OnlineOptions options{.rank = 2, .memory = 20, .warmup = 10, .mask = {}};
+    const stages::OnlineOptions options{.rank = 2, .memory = 20, .warmup = 10, .mask = {}, .model_block = block};
     stages::OnlineBackground from_levels(geometry, options), from_floats(geometry, options);
     long mask_pixels = 0, differing_pixels = 0, off_values = 0;
     for (int t = 0; t < 80; ++t) {
