@@ -2,6 +2,7 @@
 model.npz and the subtractor against `cleanplate live`. Run by ctest with PYTHONPATH at the built
 module; CLEANPLATE_BINARY and CLEANPLATE_SYNTH name the executables."""
 
+import json
 import os
 import subprocess
 import tempfile
@@ -180,18 +181,26 @@ class Pipeline(unittest.TestCase):
     def test_subtractor_gives_the_masks_of_cleanplate_live(self):
         # The scene's frames as images, so both read the same pixels (live takes a video's luma plane,
         # where OpenCV's VideoCapture converts to BGR).
+        # Also with the background modelled on 2 x 2 block means (the default keeps every pixel here).
         import cv2
-        out, frames = os.path.join(self.folder.name, "live"), os.path.join(self.folder.name, "input")
-        subprocess.run([BINARY, "live", frames, "--no-realtime", "--png", "-o", out, "-q"], check=True)
-        subtractor = cleanplate.BackgroundSubtractor(memory=250)  # live's 10 s at 25 fps
-        compared = 0
-        for name in sorted(os.listdir(frames)):
-            mask = subtractor.apply(cv2.imread(os.path.join(frames, name)))
-            compared += 1
-            expected = cv2.imread(os.path.join(out, "masks", "bin%06d.png" % compared), cv2.IMREAD_GRAYSCALE)
-            np.testing.assert_array_equal(mask, expected, err_msg="frame %d" % compared)
-        self.assertEqual(compared, 60)
-        self.assertEqual(subtractor.getBackgroundImage().shape, (120, 160))
+        frames = os.path.join(self.folder.name, "input")
+        for block in (0, 2):
+            out = os.path.join(self.folder.name, "live%d" % block)
+            subprocess.run([BINARY, "live", frames, "--no-realtime", "--png", "-o", out, "-q", "--model-block",
+                            str(block)], check=True)
+            subtractor = cleanplate.BackgroundSubtractor(memory=250, model_block=block)  # live's 10 s at 25 fps
+            compared = found = 0
+            for name in sorted(os.listdir(frames)):
+                mask = subtractor.apply(cv2.imread(os.path.join(frames, name)))
+                compared += 1
+                expected = cv2.imread(os.path.join(out, "masks", "bin%06d.png" % compared), cv2.IMREAD_GRAYSCALE)
+                np.testing.assert_array_equal(mask, expected, err_msg="frame %d, blocks of %d" % (compared, block))
+                found += int(np.count_nonzero(mask))
+            self.assertEqual(compared, 60)
+            self.assertGreater(found, 0)
+            self.assertEqual(subtractor.getBackgroundImage().shape, (120, 160))
+            with open(os.path.join(out, "summary.json")) as summary:
+                self.assertEqual(json.load(summary)["model_block"], block if block else 1)
 
     def test_learning_rate_zero_freezes_the_model(self):
         import cv2
