@@ -129,6 +129,7 @@ class LiveRun {
     result_.geometry = stages::geometry_for(source_->size(), options.convert);
     stages::OnlineOptions online = options.online;
     online.memory = std::max(1.0, options.memory_seconds * fps_);
+    online.background = options.display || (!options.output.empty() && options.snapshot_every > 0);  // shown or saved
     online_.emplace(result_.geometry, online);
     if (!options.output.empty()) open_outputs();
   }

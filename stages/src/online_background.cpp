@@ -307,6 +307,7 @@ OnlineBackground::OnlineBackground(const FrameGeometry& geometry, const OnlineOp
   if (block_ > 1) {
     OnlineOptions block_options = options;
     block_options.model_block = 1;
+    block_options.background = true;  // the pixels' backgrounds are made from it
     block_model_ = std::make_unique<OnlineBackground>(block_geometry(geometry, block_), block_options);
   } else {
     basis_.emplace(linalg::IncrementalSvdOptions{.rank = options.rank,
@@ -399,24 +400,30 @@ OnlineFrame OnlineBackground::process_values(const FrameColumn<Value>& column, d
   cv::Mat seeds(geometry_.height, geometry_.width, CV_8U), grow(geometry_.height, geometry_.width, CV_8U);
   settled_.clear();
   Eigen::VectorXf coordinates;
-  frame.background.resize(column.size());
+  Eigen::VectorXf& background = background_;
+  background.resize(column.size());
+  // The frame's background goes out with it if asked for; otherwise its buffer serves the next frame.
+  const auto finished = [&] {
+    if (options_.background) frame.background = std::move(background_);
+    return std::move(frame);
+  };
   with_channels(geometry_.channels, [&](auto channels) {
     constexpr int C = decltype(channels)::value;
     coordinates = fit_coordinates<C>(U, column, levels);
     for_each_block(pixels, [&](Eigen::Index first, Eigen::Index count) {
-      auto background = frame.background.segment(first * C, count * C);
+      auto block = background.segment(first * C, count * C);
       // A lazy product: for k of 1 to 3, GEMV's call and its zeroing of the result cost more than the arithmetic.
-      background = U.middleRows(first * C, count * C).lazyProduct(coordinates);
+      block = U.middleRows(first * C, count * C).lazyProduct(coordinates);
       PixelLevels::Block seed;
       levels.seeds(first, count, seed);
-      detail::compare_with_seeds<C>(count, column.data() + first * C, background.data(), seed.data(), levels.hysteresis,
+      detail::compare_with_seeds<C>(count, column.data() + first * C, block.data(), seed.data(), levels.hysteresis,
                                     seeds.data + first, grow.data + first);
     });
   });
   // What the updates leave out ("excluded"): the mask, and every pixel above the hysteresis level
   // (the opening trims an object's corners from the mask; they must not leak into the background).
   frame.mask = grow_mask(std::move(seeds), options_.mask.hysteresis < 1 ? grow : cv::Mat(), options_.mask);
-  if (learning_rate == 0) return frame;  // frozen: the model learns nothing from this frame
+  if (learning_rate == 0) return finished();  // frozen: the model learns nothing from this frame
   const double memory = learning_rate > 0 ? std::max(1 / learning_rate, 1.0) : options_.memory;
   const auto excluded = [&](Eigen::Index pixel) { return (grow.data[pixel] | frame.mask.data[pixel]) != 0; };
 
@@ -434,7 +441,7 @@ OnlineFrame OnlineBackground::process_values(const FrameColumn<Value>& column, d
     constexpr int C = decltype(channels)::value;
     for_each_block(pixels, [&](Eigen::Index first, Eigen::Index count) {
       const int settled =
-          update_pixels<C>(count, column.data() + first * C, frame.background.data() + first * C, grow.data + first,
+          update_pixels<C>(count, column.data() + first * C, background.data() + first * C, grow.data + first,
                            frame.mask.data + first, rate, static_cast<float>(memory), mean_magnitude_.data() + first,
                            foreground_age_.data() + first, clean_.data() + first * C);
       if (settled == 0) return;
@@ -445,7 +452,8 @@ OnlineFrame OnlineBackground::process_values(const FrameColumn<Value>& column, d
   });
 
   const Eigen::Index channels = geometry_.channels;
-  update_global_sigma<Value>(column, frame.background, grow, frame.mask, rate);
+  update_global_sigma<Value>(
+      column, [&](Eigen::Index i) { return background[i]; }, grow, frame.mask, rate);
 
   std::vector<Eigen::Index> rows;  // of the settled pixels' values
   for (const auto& found : settled_pixels)
@@ -456,20 +464,20 @@ OnlineFrame OnlineBackground::process_values(const FrameColumn<Value>& column, d
   if (!rows.empty()) basis_->reset_rows(rows, coordinates, column(rows).template cast<float>() * value_scale<Value>);
   basis_->set_forgetting_factor(std::exp(-1 / memory));
   basis_->update(clean_);
-  return frame;
+  return finished();
 }
 
 // The frame-wide level by MSSE over about 4,000 background residuals. (A median of the pixels'
 // levels would follow the foreground up where it covers most of the frame, and the masks would
 // vanish.)
-template <typename Value>
-void OnlineBackground::update_global_sigma(const FrameColumn<Value>& column, const Eigen::VectorXf& background,
+template <typename Value, typename BackgroundOf>
+void OnlineBackground::update_global_sigma(const FrameColumn<Value>& column, const BackgroundOf& background_of,
                                            const cv::Mat& grow, const cv::Mat& mask, float rate) {
   std::vector<float> residuals;
   const Eigen::Index channels = geometry_.channels, stride = std::max<Eigen::Index>(1, geometry_.values() / 4096) | 1;
   for (Eigen::Index i = 0; i < geometry_.values(); i += stride)
     if ((grow.data[i / channels] | mask.data[i / channels]) == 0)
-      residuals.push_back(column[i] * value_scale<Value> - background[i]);
+      residuals.push_back(column[i] * value_scale<Value> - background_of(i));
   if (residuals.size() >= 100) global_sigma_ += rate * (inlier_scale(std::move(residuals)) - global_sigma_);
 }
 
@@ -494,29 +502,41 @@ OnlineFrame OnlineBackground::process_with_block_model(const FrameColumn<Value>&
                             .settle_age = static_cast<float>(memory)};
   const int width = geometry_.width, block_width = model.geometry_.width;
   OnlineFrame frame;
-  frame.background.resize(column.size());
+  if (options_.background) frame.background.resize(column.size());
   cv::Mat seeds(geometry_.height, width, CV_8U), grow(geometry_.height, width, CV_8U);
   with_channels(geometry_.channels, [&](auto channels) {
     constexpr int C = decltype(channels)::value;
     const Eigen::Index rows_per_block = std::max(1, static_cast<int>(block_pixels) / width);
     linalg::for_each_row_block(geometry_.height, rows_per_block, [&](Eigen::Index first, Eigen::Index count) {
-      std::vector<float> block_background(static_cast<std::size_t>(width * C));
+      std::vector<float> block_background(static_cast<std::size_t>(width * C)), row_background;
+      if (!options_.background) row_background.resize(block_background.size());
       for (Eigen::Index y = first; y < first + count; ++y) {
         const Eigen::Index by = std::min<Eigen::Index>(y / block_, model.geometry_.height - 1), at = y * width;
         expand_row<C>(blocks.background.data() + by * block_width * C, block_width, block_, width,
                       block_background.data());
         detail_pixels<C>(width, column.data() + at * C, block_background.data(), levels, detail_.data() + at * C,
-                         mean_magnitude_.data() + at, foreground_age_.data() + at, frame.background.data() + at * C,
+                         mean_magnitude_.data() + at, foreground_age_.data() + at,
+                         options_.background ? frame.background.data() + at * C : row_background.data(),
                          seeds.data + at, grow.data + at);
       }
     });
   });
   frame.mask = grow_mask(std::move(seeds), options_.mask.hysteresis < 1 ? grow : cv::Mat(), options_.mask);
   if (learning_rate == 0) return frame;
-  update_global_sigma<Value>(column, frame.background, grow, frame.mask, rate);
+  // The sampled values' background from their block's and their detail (as learned from this frame:
+  // it moved by a memory's fraction of the residual).
+  const int C = geometry_.channels, block_height = model.geometry_.height;
+  update_global_sigma<Value>(
+      column,
+      [&](Eigen::Index value) {
+        const Eigen::Index pixel = value / C, y = pixel / width, x = pixel % width;
+        const Eigen::Index block = std::min<Eigen::Index>(y / block_, block_height - 1) * block_width +
+                                   std::min<Eigen::Index>(x / block_, block_width - 1);
+        const float block_background = blocks.background[block * C + value % C];
+        return block_background + detail_unit(block_background) * detail_[value];
+      },
+      grow, frame.mask, rate);
   // The blocks that settled took their new mean at once; their pixels take their new detail with it.
-  const int C = geometry_.channels;
-  const int block_height = model.geometry_.height;
   for (const Eigen::Index settled : model.settled_) {
     const int bx = static_cast<int>(settled % block_width), by = static_cast<int>(settled / block_width);
     const int right = bx + 1 < block_width ? (bx + 1) * block_ : width;  // the last blocks hold the rest

@@ -583,6 +583,38 @@ TEST(OnlineBackground, GhostOfAnObjectParkedDuringWarmUpFadesAfterMemoryFrames) 
   }
 }
 
+// Leaving the frame's background out (as `live` does unless it shows or saves it) changes nothing
+// else: the same masks, frame by frame, on every pixel and on 2 x 2 blocks.
+TEST(OnlineBackground, LeavingTheBackgroundOutGivesTheSameMasks) {
+  for (int block : {1, 2}) {
+    SCOPED_TRACE(block);
+    const stages::FrameGeometry geometry{.width = 64, .height = 48, .channels = 1};
+    std::mt19937 random(7);
+    std::normal_distribution<float> noise(0, 2.0f / 255);
+    std::uniform_real_distribution<float> texture(0.3f, 0.7f);
+    Eigen::VectorXf scene(geometry.values());
+    for (auto& v : scene) v = texture(random);
+    stages::OnlineOptions options{.rank = 1, .memory = 30, .warmup = 10, .mask = {}, .model_block = block};
+    stages::OnlineBackground with_background(geometry, options);
+    options.background = false;
+    stages::OnlineBackground without(geometry, options);
+    long found = 0;
+    for (int t = 0; t < 60; ++t) {
+      Eigen::VectorXf frame = scene;
+      for (int y = 10; y < 22; ++y) frame.segment(y * geometry.width + (3 * t) % 50, 10).setConstant(0.05f);
+      for (auto& v : frame) v += noise(random);
+      const stages::OnlineFrame a = with_background.process(frame), b = without.process(frame);
+      ASSERT_EQ(cv::countNonZero(a.mask != b.mask), 0) << t;
+      EXPECT_EQ(a.background.size(), geometry.values());
+      if (t >= 10) {
+        EXPECT_EQ(b.background.size(), 0) << t;
+      }
+      found += cv::countNonZero(a.mask);
+    }
+    EXPECT_GT(found, 50 * 10 * 12 * 8 / 10);
+  }
+}
+
 // The model's block side by the frame's size: at most 2^20 block means; a side given is kept, one
 // that is negative or larger than the frame is refused.
 TEST(OnlineBackground, ModelBlockFollowsTheFrameSize) {

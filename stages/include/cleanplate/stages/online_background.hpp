@@ -50,10 +50,12 @@ struct OnlineOptions {
   // frame's size: the smallest side that leaves the model at most 2^20 pixels (1 up to 1280x720 and
   // 1024x1024, 2 at 1920x1080, 3 at 3840x2160), so that the step's cost stops growing with the frame.
   int model_block = 0;
+  // Fill OnlineFrame::background, a frame of floats (`live` leaves it out unless it shows or saves it).
+  bool background = true;
 };
 
 struct OnlineFrame {
-  Eigen::VectorXf background;  // geometry.values(), in [0, 1]
+  Eigen::VectorXf background;  // geometry.values(), in [0, 1]; empty if the options leave it out
   cv::Mat mask;                // 8-bit, 255 = foreground; all zero during warm-up
   bool warming_up = false;
 };
@@ -80,9 +82,9 @@ class OnlineBackground {
   template <typename Value>
   OnlineFrame process_values(const Eigen::Ref<const Eigen::Matrix<Value, Eigen::Dynamic, 1>>& column,
                              double learning_rate);
-  template <typename Value>
+  template <typename Value, typename BackgroundOf>
   void update_global_sigma(const Eigen::Ref<const Eigen::Matrix<Value, Eigen::Dynamic, 1>>& column,
-                           const Eigen::VectorXf& background, const cv::Mat& grow, const cv::Mat& mask, float rate);
+                           const BackgroundOf& background_of, const cv::Mat& grow, const cv::Mat& mask, float rate);
   template <typename Value>
   OnlineFrame process_with_block_model(const Eigen::Ref<const Eigen::Matrix<Value, Eigen::Dynamic, 1>>& column,
                                        double learning_rate);
@@ -99,6 +101,7 @@ class OnlineBackground {
   Eigen::VectorXf mean_magnitude_;     // per pixel: running mean of the residual magnitude (empty: warming up)
   Eigen::VectorXf foreground_age_;     // per pixel: frames in a row it has been foreground
   Eigen::VectorXf clean_;              // the frame the basis learns: foreground values replaced
+  Eigen::VectorXf background_;         // the frame's background, kept when the options leave it out
   std::vector<Eigen::Index> settled_;  // the last frame's pixels that settled (took their new value)
   double global_sigma_ = 0;
   long frames_ = 0;
