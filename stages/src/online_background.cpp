@@ -178,7 +178,9 @@ int update_pixels(Eigen::Index count, const Value* __restrict x, const float* __
 int block_for(const FrameGeometry& geometry, int requested) {
   if (requested < 0) throw Error("OnlineBackground: the model's block side must not be negative");
   if (requested > std::min(geometry.width, geometry.height))
-    throw Error("OnlineBackground: the model's block side must not exceed the frame's width or height");
+    throw Error("the model's block side (" + std::to_string(requested) +
+                ") must not exceed the frame's width or height (" + std::to_string(geometry.width) + "x" +
+                std::to_string(geometry.height) + ")");
   if (requested > 0) return requested;
   constexpr Eigen::Index most = 1 << 20;
   int block = 1;

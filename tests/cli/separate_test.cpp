@@ -289,6 +289,12 @@ TEST(Live, FileAsFastAsPossibleFindsTheObjects) {
   EXPECT_FALSE(has_partial_files(out));
 }
 
+TEST(BadInput, LiveModelBlockOutsideTheFrame) {
+  const std::string scene = "live '" + (synthetic_scene() / "scene.mkv").string() + "' --no-realtime --model-block ";
+  expect_clean_failure(scene + "-1", "--model-block must not be negative");
+  expect_clean_failure(scene + "1000", "the model's block side (1000) must not exceed the frame's width or height");
+}
+
 TEST(BadInput, LiveSourceThatDoesNotExist) {
   const ProgramRun result =
       run(cleanplate_command("live /nonexistent/video.mp4 -o '" + (scratch_folder() / "out").string() + "'"),
