@@ -6,7 +6,6 @@
 #include <atomic>
 #include <cleanplate/linalg/row_blocks.hpp>
 #include <cmath>
-#include <opencv2/imgproc.hpp>
 #include <type_traits>
 
 #include "cleanplate/error.hpp"
@@ -484,7 +483,7 @@ void OnlineBackground::update_global_sigma(const FrameColumn<Value>& column, con
 }
 
 // A frame of a block model: the model separates the frame's block means, then every pixel is tested
-// against its block's background plus its own detail, and learns where the model saw background.
+// against its block's background plus its own detail, and learns as the full-resolution model's do.
 template <typename Value>
 OnlineFrame OnlineBackground::process_with_block_model(const FrameColumn<Value>& column, double learning_rate) {
   OnlineBackground& model = *block_model_;

@@ -271,15 +271,19 @@ TEST(Live, DisplayOpensAWindowUnderXvfb) {
   if (std::system("command -v Xvfb > /dev/null") != 0)
     GTEST_SKIP() << "Xvfb is not installed (scripts/install-deps.sh installs it)";
   const fs::path scratch = scratch_folder();
+  const std::string number = std::to_string(50 + ::getpid() % 400);
   std::string display = ":";  // (built in two steps: GCC 12's -Wrestrict misfires on ":" + std::string)
-  display += std::to_string(50 + ::getpid() % 400);
+  display += number;
   const pid_t xvfb = ::fork();
   if (xvfb == 0) {
     ::execlp("Xvfb", "Xvfb", display.c_str(), "-screen", "0", "1600x600x24", "-nolisten", "tcp",
              static_cast<char*>(nullptr));
     ::_exit(127);
   }
-  std::this_thread::sleep_for(std::chrono::seconds(1));
+  // Xvfb is up when its socket appears (a fixed second was not always enough on a loaded machine).
+  const fs::path socket = "/tmp/.X11-unix/X" + number;
+  for (int i = 0; i < 100 && !fs::exists(socket); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
   ::setenv("DISPLAY", display.c_str(), 1);
   const pid_t cleanplate = start_cleanplate({(vga_scene() / "scene.mp4").string(), "--display", "--frames", "150"});
   std::this_thread::sleep_for(std::chrono::seconds(3));  // past the warm-up

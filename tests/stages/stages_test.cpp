@@ -479,6 +479,14 @@ TEST(BackgroundRefit, RecoversTheBackgroundUnderMaskedObjects) {
   EXPECT_LT(plate_error, 0.01);
 }
 
+// A background whose every value is drawn from [0.3, 0.7]: texture down to the single pixel.
+Eigen::VectorXf textured_scene(const stages::FrameGeometry& geometry, std::mt19937& random) {
+  std::uniform_real_distribution<float> texture(0.3f, 0.7f);
+  Eigen::VectorXf scene(geometry.values());
+  for (auto& v : scene) v = texture(random);
+  return scene;
+}
+
 // A noisy static scene (sigma 2 grey levels) whose light drifts by 5%, with a dark block that moves
 // for 150 frames and then parks. After warm-up the masks find the moving block exactly as drawn
 // (within the morphology's edge), the background under it stays the scene's (robust update), and
@@ -492,9 +500,7 @@ TEST(OnlineBackground, FindsMovingObjectsAndAbsorbsParkedOnes) {
     const stages::FrameGeometry geometry{.width = 64, .height = 48, .channels = channels};
     std::mt19937 random(11);
     std::normal_distribution<float> noise(0, 2.0f / 255);
-    std::uniform_real_distribution<float> texture(0.3f, 0.7f);
-    Eigen::VectorXf scene(geometry.values());
-    for (auto& v : scene) v = texture(random);
+    const Eigen::VectorXf scene = textured_scene(geometry, random);
     stages::OnlineBackground online(geometry,
                                     {.rank = 1, .memory = 30, .warmup = 20, .mask = {}, .model_block = block});
     ASSERT_EQ(online.model_block(), block);
@@ -545,9 +551,7 @@ TEST(OnlineBackground, GhostOfAnObjectParkedDuringWarmUpFadesAfterMemoryFrames) 
     const stages::FrameGeometry geometry{.width = 64, .height = 48, .channels = 1};
     std::mt19937 random(5);
     std::normal_distribution<float> noise(0, 2.0f / 255);
-    std::uniform_real_distribution<float> texture(0.3f, 0.7f);
-    Eigen::VectorXf scene(geometry.values());
-    for (auto& v : scene) v = texture(random);
+    const Eigen::VectorXf scene = textured_scene(geometry, random);
     const double memory = 40;
     stages::OnlineBackground online(geometry,
                                     {.rank = 1, .memory = memory, .warmup = 20, .mask = {}, .model_block = block});
@@ -591,9 +595,7 @@ TEST(OnlineBackground, LeavingTheBackgroundOutGivesTheSameMasks) {
     const stages::FrameGeometry geometry{.width = 64, .height = 48, .channels = 1};
     std::mt19937 random(7);
     std::normal_distribution<float> noise(0, 2.0f / 255);
-    std::uniform_real_distribution<float> texture(0.3f, 0.7f);
-    Eigen::VectorXf scene(geometry.values());
-    for (auto& v : scene) v = texture(random);
+    const Eigen::VectorXf scene = textured_scene(geometry, random);
     stages::OnlineOptions options{.rank = 1, .memory = 30, .warmup = 10, .mask = {}, .model_block = block};
     stages::OnlineBackground with_background(geometry, options);
     options.background = false;

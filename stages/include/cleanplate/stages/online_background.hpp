@@ -55,7 +55,7 @@ struct OnlineOptions {
 };
 
 struct OnlineFrame {
-  Eigen::VectorXf background;  // geometry.values(), in [0, 1]; empty if the options leave it out
+  Eigen::VectorXf background;  // geometry.values(), in [0, 1]; after the warm-up, empty if the options leave it out
   cv::Mat mask;                // 8-bit, 255 = foreground; all zero during warm-up
   bool warming_up = false;
 };
@@ -96,7 +96,7 @@ class OnlineBackground {
   // with every pixel's detail.
   std::optional<linalg::IncrementalSvd<float>> basis_;
   std::unique_ptr<OnlineBackground> block_model_;
-  Eigen::VectorXf detail_;             // per value: the background minus its block's modelled background
+  Eigen::VectorXf detail_;             // per value: the background minus its block's, in units of the block's
   FrameLevels warmup_frames_;          // values x warmup, until the warm-up ends
   Eigen::VectorXf mean_magnitude_;     // per pixel: running mean of the residual magnitude (empty: warming up)
   Eigen::VectorXf foreground_age_;     // per pixel: frames in a row it has been foreground
