@@ -25,7 +25,8 @@ struct VideoSink::Encoder {
   SwsContext* scale = nullptr;
   AVFrame* frame = nullptr;
   AVPacket* packet = nullptr;
-  std::string name;  // for messages
+  const std::uint8_t* neutral_chroma = nullptr;  // the frame's chroma planes, while they hold grey's
+  std::string name;                              // for messages
 
   ~Encoder() {
     av_packet_free(&packet);
@@ -90,6 +91,7 @@ VideoSink::VideoSink(const fs::path& path, cv::Size size, double fps, bool color
       av_dict_set_int(&settings, "qp", options.lossless ? 0 : options.crf, 0);
     else
       av_dict_set_int(&settings, "crf", options.crf, 0);
+    if (!color) av_dict_set(&settings, "x264-params", "chroma-me=0", 0);  // grey's chroma is flat: nothing to find
   }
   const int opened = avcodec_open2(e.codec, codec, &settings);
   av_dict_free(&settings);
@@ -124,11 +126,15 @@ void VideoSink::write(const cv::Mat& frame) {
     cv::Mat luma(e.codec->height, e.codec->width, CV_8U, e.frame->data[0],
                  static_cast<std::size_t>(e.frame->linesize[0]));
     map_levels(frame(cv::Rect(0, 0, e.codec->width, e.codec->height)), full_to_limited_range, luma);
-    for (int plane = 1; plane <= 2; ++plane)
-      std::memset(
-          e.frame->data[plane], 128,
-          static_cast<std::size_t>(e.frame->linesize[plane]) * static_cast<std::size_t>((e.codec->height + 1) / 2));
+    if (e.neutral_chroma != e.frame->data[1]) {  // once: the encoder copies the frame and leaves it as it was
+      for (int plane = 1; plane <= 2; ++plane)
+        std::memset(
+            e.frame->data[plane], 128,
+            static_cast<std::size_t>(e.frame->linesize[plane]) * static_cast<std::size_t>((e.codec->height + 1) / 2));
+      e.neutral_chroma = e.frame->data[1];
+    }
   } else {
+    e.neutral_chroma = nullptr;
     const AVPixelFormat input = frame.channels() == 1 ? AV_PIX_FMT_GRAY8 : AV_PIX_FMT_BGR24;
     e.scale = sws_getCachedContext(e.scale, e.codec->width, e.codec->height, input, e.codec->width, e.codec->height,
                                    e.codec->pix_fmt, SWS_BILINEAR, nullptr, nullptr, nullptr);

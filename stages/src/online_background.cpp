@@ -183,7 +183,7 @@ double update_memory(double learning_rate, double options_memory) {
 }
 float level_rate(double memory) { return static_cast<float>(1.0 / std::min(memory, 50.0)); }
 
-// The model's block side for a frame: the smallest that leaves at most 2^20 pixels of block means.
+// The model's block side for a frame: the smallest that leaves at most 2^18 pixels of block means.
 int block_for(const FrameGeometry& geometry, int requested) {
   if (requested < 0) throw Error("OnlineBackground: the model's block side must not be negative");
   if (requested > std::min(geometry.width, geometry.height))
@@ -191,7 +191,7 @@ int block_for(const FrameGeometry& geometry, int requested) {
                 ") must not exceed the frame's width or height (" + std::to_string(geometry.width) + "x" +
                 std::to_string(geometry.height) + ")");
   if (requested > 0) return requested;
-  constexpr Eigen::Index most = 1 << 20;
+  constexpr Eigen::Index most = 1 << 18;
   int block = 1;
   while (Eigen::Index{geometry.width / block} * (geometry.height / block) > most) ++block;
   return block;
@@ -203,18 +203,45 @@ FrameGeometry block_geometry(const FrameGeometry& geometry, int block) {
   return {geometry.width / block, geometry.height / block, geometry.channels};
 }
 
-// The means of the frame's whole blocks, per channel, as values in [0, 1] (a mean of levels keeps
-// its fraction). Block sides of 2 and 3 are unrolled.
-template <int C, int Block, typename Value>
-void add_block_rows(const Value* frame, const FrameGeometry& geometry, int block_row, int block, int block_count,
-                    float* __restrict sums) {
-  const int side = Block > 0 ? Block : block;
-  for (int y = block_row * side; y < (block_row + 1) * side; ++y) {
-    const Value* __restrict row = frame + Eigen::Index{y} * geometry.width * C;
-    for (int b = 0; b < block_count; ++b)
-      for (int x = 0; x < side; ++x)
-        for (int c = 0; c < C; ++c) sums[b * C + c] += static_cast<float>(row[(b * side + x) * C + c]);
+// Calls `body` with the block side as a compile-time constant for the sides frames up to 4K get
+// (the per-pixel loops over a block unroll), or 0 for any other side.
+template <typename Body>
+void with_block_side(int block, const Body& body) {
+  switch (block) {
+    case 2:
+      return body(std::integral_constant<int, 2>{});
+    case 3:
+      return body(std::integral_constant<int, 3>{});
+    case 4:
+      return body(std::integral_constant<int, 4>{});
+    case 5:
+      return body(std::integral_constant<int, 5>{});
+    case 6:
+      return body(std::integral_constant<int, 6>{});
+    default:
+      return body(std::integral_constant<int, 0>{});
   }
+}
+
+// The means of the frame's whole blocks, per channel, as values in [0, 1] (a mean of levels keeps
+// its fraction): a block row's pixel rows summed down their columns (a loop that vectorizes), then
+// across each block.
+template <int C, int Block, typename Value>
+void block_row_means(const Value* frame, int width, int block_row, int block, int block_count, float scale,
+                     float* __restrict column_sums, float* __restrict means) {
+  const int side = Block > 0 ? Block : block, values = width * C;
+  const Value* first = frame + Eigen::Index{block_row} * side * values;
+  for (int i = 0; i < values; ++i) column_sums[i] = static_cast<float>(first[i]);
+  for (int y = 1; y < side; ++y) {
+    const Value* __restrict row = first + Eigen::Index{y} * values;
+    for (int i = 0; i < values; ++i) column_sums[i] += static_cast<float>(row[i]);
+  }
+  for (int b = 0; b < block_count; ++b)
+    for (int c = 0; c < C; ++c) {
+      float sum = 0;
+      for (int x = 0; x < side; ++x) sum += column_sums[(b * side + x) * C + c];
+      means[b * C + c] = sum * scale;
+    }
 }
 template <typename Value>
 Eigen::VectorXf block_means(const Value* frame, const FrameGeometry& geometry, int block) {
@@ -222,20 +249,14 @@ Eigen::VectorXf block_means(const Value* frame, const FrameGeometry& geometry, i
   Eigen::VectorXf means(blocks.values());
   const float scale = value_scale<Value> / static_cast<float>(block * block);
   with_channels(geometry.channels, [&](auto channels) {
-    constexpr int C = decltype(channels)::value;
-    linalg::for_each_row_block(blocks.height, 16, [&](Eigen::Index first, Eigen::Index count) {
-      for (Eigen::Index by = first; by < first + count; ++by) {
-        float* sums = means.data() + by * blocks.width * C;
-        std::fill_n(sums, blocks.width * C, 0.0f);
-        const int row = static_cast<int>(by);
-        if (block == 2)
-          add_block_rows<C, 2>(frame, geometry, row, block, blocks.width, sums);
-        else if (block == 3)
-          add_block_rows<C, 3>(frame, geometry, row, block, blocks.width, sums);
-        else
-          add_block_rows<C, 0>(frame, geometry, row, block, blocks.width, sums);
-        for (int i = 0; i < blocks.width * C; ++i) sums[i] *= scale;
-      }
+    with_block_side(block, [&](auto side) {
+      linalg::for_each_row_block(blocks.height, 16, [&](Eigen::Index first, Eigen::Index count) {
+        std::vector<float> column_sums(static_cast<std::size_t>(geometry.width * geometry.channels));
+        for (Eigen::Index by = first; by < first + count; ++by)
+          block_row_means<decltype(channels)::value, decltype(side)::value>(
+              frame, geometry.width, static_cast<int>(by), block, blocks.width, scale, column_sums.data(),
+              means.data() + by * blocks.width * blocks.channels);
+      });
     });
   });
   return means;
@@ -243,21 +264,12 @@ Eigen::VectorXf block_means(const Value* frame, const FrameGeometry& geometry, i
 
 // A row of block values spread over the `width` pixels they cover (the last block over the rest).
 template <int C, int Block, typename T>
-void expand_whole_blocks(const T* __restrict blocks, int block_count, T* __restrict pixels) {
+void expand_row(const T* __restrict blocks, int block_count, int block, int width, T* __restrict pixels) {
+  const int side = Block > 0 ? Block : block;
   for (int b = 0; b < block_count; ++b)
-    for (int x = 0; x < Block; ++x)
-      for (int c = 0; c < C; ++c) pixels[(b * Block + x) * C + c] = blocks[b * C + c];
-}
-template <int C, typename T>
-void expand_row(const T* blocks, int block_count, int block, int width, T* pixels) {
-  if (block == 2)
-    expand_whole_blocks<C, 2>(blocks, block_count, pixels);
-  else if (block == 3)
-    expand_whole_blocks<C, 3>(blocks, block_count, pixels);
-  else
-    for (int x = 0; x < block_count * block; ++x)
-      for (int c = 0; c < C; ++c) pixels[x * C + c] = blocks[x / block * C + c];
-  for (int x = block_count * block; x < width; ++x)
+    for (int x = 0; x < side; ++x)
+      for (int c = 0; c < C; ++c) pixels[(b * side + x) * C + c] = blocks[b * C + c];
+  for (int x = block_count * side; x < width; ++x)
     for (int c = 0; c < C; ++c) pixels[x * C + c] = blocks[(block_count - 1) * C + c];
 }
 
@@ -347,8 +359,8 @@ Eigen::VectorXf OnlineBackground::finish_warmup() {
       for (int y = 0; y < geometry_.height; ++y) {
         float* row = detail_.data() + Eigen::Index{y} * row_values;
         const int by = std::min(y / block_, model.geometry_.height - 1);
-        expand_row<decltype(channels)::value>(block_mode.data() + Eigen::Index{by} * block_row_values,
-                                              model.geometry_.width, block_, geometry_.width, row);
+        expand_row<decltype(channels)::value, 0>(block_mode.data() + Eigen::Index{by} * block_row_values,
+                                                 model.geometry_.width, block_, geometry_.width, row);
         for (int i = 0; i < row_values; ++i)
           row[i] = (mode[Eigen::Index{y} * row_values + i] - row[i]) / detail_unit(row[i]);
       }
@@ -508,20 +520,24 @@ OnlineFrame OnlineBackground::process_with_block_model(const FrameColumn<Value>&
   if (options_.background) frame.background.resize(column.size());
   cv::Mat seeds(geometry_.height, width, CV_8U), grow(geometry_.height, width, CV_8U);
   with_channels(geometry_.channels, [&](auto channels) {
-    constexpr int C = decltype(channels)::value;
-    const Eigen::Index rows_per_block = std::max(1, static_cast<int>(block_pixels) / width);
-    linalg::for_each_row_block(geometry_.height, rows_per_block, [&](Eigen::Index first, Eigen::Index count) {
-      std::vector<float> block_background(static_cast<std::size_t>(width * C)), row_background;
-      if (!options_.background) row_background.resize(block_background.size());
-      for (Eigen::Index y = first; y < first + count; ++y) {
-        const Eigen::Index by = std::min<Eigen::Index>(y / block_, model.geometry_.height - 1), at = y * width;
-        expand_row<C>(blocks.background.data() + by * block_width * C, block_width, block_, width,
-                      block_background.data());
-        detail_pixels<C>(width, column.data() + at * C, block_background.data(), levels.rule, levels.hysteresis, rates,
-                         detail_.data() + at * C, mean_magnitude_.data() + at, foreground_age_.data() + at,
-                         options_.background ? frame.background.data() + at * C : row_background.data(),
-                         seeds.data + at, grow.data + at);
-      }
+    with_block_side(block_, [&](auto side) {
+      constexpr int C = decltype(channels)::value;
+      const Eigen::Index rows_per_block = std::max(1, static_cast<int>(block_pixels) / width);
+      linalg::for_each_row_block(geometry_.height, rows_per_block, [&](Eigen::Index first, Eigen::Index count) {
+        std::vector<float> block_background(static_cast<std::size_t>(width * C)), row_background;
+        if (!options_.background) row_background.resize(block_background.size());
+        for (Eigen::Index y = first, expanded = -1; y < first + count; ++y) {
+          const Eigen::Index by = std::min<Eigen::Index>(y / block_, model.geometry_.height - 1), at = y * width;
+          if (by != expanded)  // the rows of a block share its row of backgrounds
+            expand_row<C, decltype(side)::value>(blocks.background.data() + by * block_width * C, block_width, block_,
+                                                 width, block_background.data());
+          expanded = by;
+          detail_pixels<C>(width, column.data() + at * C, block_background.data(), levels.rule, levels.hysteresis,
+                           rates, detail_.data() + at * C, mean_magnitude_.data() + at, foreground_age_.data() + at,
+                           options_.background ? frame.background.data() + at * C : row_background.data(),
+                           seeds.data + at, grow.data + at);
+        }
+      });
     });
   });
   frame.mask = grow_mask(std::move(seeds), options_.mask.hysteresis < 1 ? grow : cv::Mat(), options_.mask);

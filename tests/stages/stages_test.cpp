@@ -617,7 +617,7 @@ TEST(OnlineBackground, LeavingTheBackgroundOutGivesTheSameMasks) {
   }
 }
 
-// The model's block side by the frame's size: at most 2^20 block means; a side given is kept, one
+// The model's block side by the frame's size: at most 2^18 block means; a side given is kept, one
 // that is negative or larger than the frame is refused.
 TEST(OnlineBackground, ModelBlockFollowsTheFrameSize) {
   const auto block_of = [](int width, int height, int requested = 0) {
@@ -626,10 +626,11 @@ TEST(OnlineBackground, ModelBlockFollowsTheFrameSize) {
     return stages::OnlineBackground({.width = width, .height = height, .channels = 1}, options).model_block();
   };
   EXPECT_EQ(block_of(320, 240), 1);
-  EXPECT_EQ(block_of(1280, 720), 1);
-  EXPECT_EQ(block_of(1024, 1024), 1);
-  EXPECT_EQ(block_of(1920, 1080), 2);
-  EXPECT_EQ(block_of(3840, 2160), 3);
+  EXPECT_EQ(block_of(512, 512), 1);
+  EXPECT_EQ(block_of(640, 480), 2);
+  EXPECT_EQ(block_of(1280, 720), 2);
+  EXPECT_EQ(block_of(1920, 1080), 3);
+  EXPECT_EQ(block_of(3840, 2160), 6);
   EXPECT_EQ(block_of(320, 240, 2), 2);
   EXPECT_EQ(block_of(1920, 1080, 1), 1);
   EXPECT_THROW(block_of(320, 240, -1), Error);

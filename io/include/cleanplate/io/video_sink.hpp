@@ -27,13 +27,15 @@ struct VideoOptions {
   int threads = 0;                  // encoder threads; 0: as many as the machine has
 };
 
-// mask.mp4's settings, `video`'s but for its own preset, exact or not, and a fixed quantizer: x264's
-// CRF rate control first looks at every frame at half size, a quarter of its time on a 1080p mask,
-// and black and white need no rate control.
+// mask.mp4's settings, `video`'s but for its own preset, exact or not, a fixed quantizer and one
+// thread: x264's CRF rate control first looks at every frame at half size, a quarter of its time on a
+// 1080p mask, and black and white need no rate control; the encoder is one stage of graphs that keep
+// every core busy, where x264's frame threads only add their frames' memory traffic.
 inline VideoOptions mask_video_options(VideoOptions video, bool lossless, std::string preset) {
   video.lossless = lossless;
   video.preset = std::move(preset);
   video.fixed_quantizer = true;
+  video.threads = 1;
   return video;
 }
 
