@@ -133,7 +133,7 @@ struct VideoDecoder::State {
   }
 };
 
-VideoDecoder::VideoDecoder(const std::string& url, bool grey) : state_(std::make_unique<State>()) {
+VideoDecoder::VideoDecoder(const std::string& url, bool grey, int threads) : state_(std::make_unique<State>()) {
   State& s = *state_;
   s.grey = grey;
   quiet_ffmpeg();
@@ -154,7 +154,7 @@ VideoDecoder::VideoDecoder(const std::string& url, bool grey) : state_(std::make
   if (const int copied = avcodec_parameters_to_context(s.codec, s.stream->codecpar); copied < 0)
     throw Error(av_error(copied));
   s.codec->pkt_timebase = s.stream->time_base;
-  s.codec->thread_count = 0;  // as many as the machine has
+  s.codec->thread_count = threads;
   if (const int opened = avcodec_open2(s.codec, decoder, nullptr); opened < 0) throw Error(av_error(opened));
   const AVRational rate = av_guess_frame_rate(s.format, s.stream, nullptr);
   s.fps = rate.num > 0 && rate.den > 0 ? av_q2d(rate) : 0;

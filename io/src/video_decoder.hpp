@@ -13,8 +13,9 @@ namespace cleanplate::io {
 
 class VideoDecoder {
  public:
-  // Throws cleanplate::Error naming `url` when it cannot be opened or has no video stream.
-  VideoDecoder(const std::string& url, bool grey);
+  // Throws cleanplate::Error naming `url` when it cannot be opened or has no video stream. `threads`:
+  // FFmpeg's decoding threads (0: as many as it chooses for the machine).
+  VideoDecoder(const std::string& url, bool grey, int threads);
   ~VideoDecoder();
   VideoDecoder(const VideoDecoder&) = delete;
   VideoDecoder& operator=(const VideoDecoder&) = delete;

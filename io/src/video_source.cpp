@@ -72,8 +72,8 @@ long file_number(const std::string& path) {
   return last + 1 - first > 15 ? -1 : std::stol(stem.substr(first, last + 1 - first));
 }
 
-VideoSource::VideoSource(const std::string& spec, FrameFormat format)
-    : spec_(spec), kind_(kind_of(spec)), format_(format) {
+VideoSource::VideoSource(const std::string& spec, FrameFormat format, int decoder_threads)
+    : spec_(spec), kind_(kind_of(spec)), format_(format), decoder_threads_(decoder_threads) {
   const std::string quoted = "'" + spec + "'";
   switch (kind_) {
     case SourceKind::camera:
@@ -117,7 +117,7 @@ VideoSource& VideoSource::operator=(VideoSource&&) noexcept = default;
 
 void VideoSource::open_decoder(const std::string& failure) {
   try {
-    decoder_ = std::make_unique<VideoDecoder>(spec_, format_ == FrameFormat::grey);
+    decoder_ = std::make_unique<VideoDecoder>(spec_, format_ == FrameFormat::grey, decoder_threads_);
   } catch (const Error& e) {
     throw Error(failure + " (" + e.what() + ")");
   }

@@ -522,8 +522,9 @@ OnlineFrame OnlineBackground::process_with_block_model(const FrameColumn<Value>&
   with_channels(geometry_.channels, [&](auto channels) {
     with_block_side(block_, [&](auto side) {
       constexpr int C = decltype(channels)::value;
-      const Eigen::Index rows_per_block = std::max(1, static_cast<int>(block_pixels) / width);
-      linalg::for_each_row_block(geometry_.height, rows_per_block, [&](Eigen::Index first, Eigen::Index count) {
+      // Bands of whole block rows, of about `block_pixels` pixels or one block row.
+      const Eigen::Index band = block_ * std::max(1, static_cast<int>(block_pixels) / (width * block_));
+      linalg::for_each_row_block(geometry_.height, band, [&](Eigen::Index first, Eigen::Index count) {
         std::vector<float> block_background(static_cast<std::size_t>(width * C)), row_background;
         if (!options_.background) row_background.resize(block_background.size());
         for (Eigen::Index y = first, expanded = -1; y < first + count; ++y) {

@@ -41,7 +41,9 @@ class VideoDecoder;
 class VideoSource {
  public:
   // Opens `spec`; throws cleanplate::Error naming it when it cannot be opened or yields no frame.
-  explicit VideoSource(const std::string& spec, FrameFormat format = FrameFormat::bgr);
+  // `decoder_threads`: FFmpeg's threads for a file or stream (0: as many as it chooses for the
+  // machine; each adds a frame of latency).
+  explicit VideoSource(const std::string& spec, FrameFormat format = FrameFormat::bgr, int decoder_threads = 0);
   ~VideoSource();
   VideoSource(VideoSource&&) noexcept;
   VideoSource& operator=(VideoSource&&) noexcept;
@@ -64,6 +66,7 @@ class VideoSource {
   std::string spec_;
   SourceKind kind_;
   FrameFormat format_;
+  int decoder_threads_;
   std::unique_ptr<VideoDecoder> decoder_;  // files and streams
   cv::VideoCapture capture_;               // cameras and image sequences
   std::vector<std::string> files_;         // image folder
