@@ -225,19 +225,22 @@ int next_column(const std::uint8_t* seeds, const std::uint8_t* grow, int x, int 
   return width;
 }
 
-// The seeds, and the pixels of `grow` 8-connected to a seed through `grow` or seeds (morphological
+// Adds to the seeds the pixels of `grow` 8-connected to a seed through `grow` or seeds (morphological
 // reconstruction): the runs of each row where either is set, then from the runs that hold a seed,
 // every run that touches a reached one in the row above or below. The work follows the runs, where
 // a flood fill tested every pixel of a region a few times.
-cv::Mat reconstruct(const cv::Mat& seeds, const cv::Mat& grow) {
+void reconstruct(cv::Mat& seeds, const cv::Mat& grow) {
   const int width = seeds.cols, height = seeds.rows;
   struct Run {
     int row, start, end;  // columns [start, end)
     bool reached;
   };
-  std::vector<Run> runs;
-  std::vector<std::size_t> row_start(static_cast<std::size_t>(height) + 1);  // row y's runs from row_start[y]
-  std::vector<std::size_t> pending;
+  // Kept by each thread between frames: a 1080p frame has tens of thousands of runs.
+  thread_local std::vector<Run> runs;
+  thread_local std::vector<std::size_t> row_start, pending;
+  runs.clear();
+  row_start.assign(static_cast<std::size_t>(height) + 1, 0);  // row y's runs from row_start[y]
+  pending.clear();
   for (int y = 0; y < height; ++y) {
     row_start[static_cast<std::size_t>(y)] = runs.size();
     const std::uint8_t *seed = seeds.ptr<std::uint8_t>(y), *may = grow.ptr<std::uint8_t>(y);
@@ -266,11 +269,10 @@ cv::Mat reconstruct(const cv::Mat& seeds, const cv::Mat& grow) {
         }
     }
   }
-  cv::Mat mask = cv::Mat::zeros(seeds.size(), CV_8U);
+  // Every seed lies in a reached run, so the seeds with those runs filled are the result.
   for (const Run& run : runs)
     if (run.reached)
-      std::memset(mask.ptr<std::uint8_t>(run.row) + run.start, 255, static_cast<std::size_t>(run.end - run.start));
-  return mask;
+      std::memset(seeds.ptr<std::uint8_t>(run.row) + run.start, 255, static_cast<std::size_t>(run.end - run.start));
 }
 
 }  // namespace
@@ -280,7 +282,7 @@ cv::Mat grow_mask(cv::Mat seeds, const cv::Mat& grow, const MaskOptions& options
   cv::Mat mask = std::move(seeds);
   if (!grow.empty()) {
     CV_Assert(grow.type() == CV_8U && grow.isContinuous() && grow.size() == mask.size());
-    mask = reconstruct(mask, grow);
+    reconstruct(mask, grow);
   }
   const auto morph = [&](int op, int size) {
     if (size > 1) cv::morphologyEx(mask, mask, op, cv::getStructuringElement(cv::MORPH_ELLIPSE, {size, size}));
