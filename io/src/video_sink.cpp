@@ -25,8 +25,10 @@ struct VideoSink::Encoder {
   SwsContext* scale = nullptr;
   AVFrame* frame = nullptr;
   AVPacket* packet = nullptr;
-  const std::uint8_t* neutral_chroma = nullptr;  // the frame's chroma planes, while they hold grey's
-  std::string name;                              // for messages
+  // The frame's chroma planes hold grey's: the encoder copies the frame without changing it, and
+  // av_frame_make_writable copies the planes into any new buffer.
+  bool grey_chroma = false;
+  std::string name;  // for messages
 
   ~Encoder() {
     av_packet_free(&packet);
@@ -126,15 +128,15 @@ void VideoSink::write(const cv::Mat& frame) {
     cv::Mat luma(e.codec->height, e.codec->width, CV_8U, e.frame->data[0],
                  static_cast<std::size_t>(e.frame->linesize[0]));
     map_levels(frame(cv::Rect(0, 0, e.codec->width, e.codec->height)), full_to_limited_range, luma);
-    if (e.neutral_chroma != e.frame->data[1]) {  // once: the encoder copies the frame and leaves it as it was
+    if (!e.grey_chroma) {
       for (int plane = 1; plane <= 2; ++plane)
         std::memset(
             e.frame->data[plane], 128,
             static_cast<std::size_t>(e.frame->linesize[plane]) * static_cast<std::size_t>((e.codec->height + 1) / 2));
-      e.neutral_chroma = e.frame->data[1];
+      e.grey_chroma = true;
     }
   } else {
-    e.neutral_chroma = nullptr;
+    e.grey_chroma = false;
     const AVPixelFormat input = frame.channels() == 1 ? AV_PIX_FMT_GRAY8 : AV_PIX_FMT_BGR24;
     e.scale = sws_getCachedContext(e.scale, e.codec->width, e.codec->height, input, e.codec->width, e.codec->height,
                                    e.codec->pix_fmt, SWS_BILINEAR, nullptr, nullptr, nullptr);

@@ -185,7 +185,8 @@ class LiveRun {
   // Decoded on one thread: the model and the writers keep the cores busy, and FFmpeg's frame threads
   // would each add a frame of latency (one decodes 1080p H.264 at about 280 fps here, 4K at 70).
   io::VideoSource open_source() const {
-    return io::VideoSource(options_.input, options_.convert.color ? io::FrameFormat::bgr : io::FrameFormat::grey, 1);
+    return io::VideoSource(options_.input, options_.convert.color ? io::FrameFormat::bgr : io::FrameFormat::grey,
+                           /*decoder_threads=*/1);
   }
 
   std::size_t queue_capacity() const {
