@@ -275,6 +275,52 @@ void reconstruct(cv::Mat& seeds, const cv::Mat& grow) {
       std::memset(seeds.ptr<std::uint8_t>(run.row) + run.start, 255, static_cast<std::size_t>(run.end - run.start));
 }
 
+// One row of an erosion (the least of each pixel and its four neighbours) or a dilation (the
+// greatest) by the 3 x 3 cross, OpenCV's 3 x 3 ellipse. `row` has a byte of padding either side, and
+// pixels outside the frame count for nothing (OpenCV's default border for morphology): the padding
+// and the rows beyond the frame hold the neutral value, 255 for an erosion, 0 for a dilation.
+template <bool Dilate>
+void cross_row(const std::uint8_t* __restrict above, const std::uint8_t* __restrict row,
+               const std::uint8_t* __restrict below, int width, std::uint8_t* __restrict out) {
+  const auto pick = [](std::uint8_t a, std::uint8_t b) { return Dilate ? std::max(a, b) : std::min(a, b); };
+  for (int x = 0; x < width; ++x) out[x] = pick(pick(above[x], below[x]), pick(pick(row[x - 1], row[x]), row[x + 1]));
+}
+
+// Erosions and dilations by the 3 x 3 cross in sequence (`dilate[s]` for stage s), in place, in one
+// pass over the mask: each stage keeps its input's last three rows in a ring and runs one row behind
+// the stage before it, so the intermediate images never leave the cache. OpenCV's morphologyEx makes
+// a pass per stage and copies every row to pad its borders: 5% of `live`'s time at 1080p.
+void cross_stages(cv::Mat& mask, const std::vector<bool>& dilate) {
+  const int width = mask.cols, height = mask.rows, stages = static_cast<int>(dilate.size());
+  const std::size_t stride = static_cast<std::size_t>(width) + 2;  // a row and its padding
+  const auto neutral = [&](int stage) {
+    return dilate[static_cast<std::size_t>(stage)] ? std::uint8_t{0} : std::uint8_t{255};
+  };
+  // Per stage, its input's rows (ring[s]) and a row of its neutral value for rows beyond the frame.
+  std::vector<std::vector<std::uint8_t>> ring, beyond;
+  for (int stage = 0; stage < stages; ++stage) {
+    ring.emplace_back(3 * stride, neutral(stage));
+    beyond.emplace_back(stride, neutral(stage));
+  }
+  const auto input_row = [&](int stage, int y) {  // past the left padding
+    const std::size_t s = static_cast<std::size_t>(stage);
+    return (y < 0 || y >= height ? beyond[s].data() : ring[s].data() + static_cast<std::size_t>(y % 3) * stride) + 1;
+  };
+  // At step t the mask's row t enters; stage s makes its row t - 1 - s from its input rows up to t - s
+  // and passes it on; the last stage writes it to the mask, whose row t - stages was read long before.
+  for (int step = 0; step < height + stages; ++step) {
+    if (step < height) std::memcpy(input_row(0, step), mask.ptr<std::uint8_t>(step), static_cast<std::size_t>(width));
+    for (int stage = 0; stage < stages; ++stage) {
+      const int y = step - 1 - stage;
+      if (y < 0 || y >= height) continue;
+      std::uint8_t* out = stage == stages - 1 ? mask.ptr<std::uint8_t>(y) : input_row(stage + 1, y);
+      (dilate[static_cast<std::size_t>(stage)]
+           ? cross_row<true>
+           : cross_row<false>)(input_row(stage, y - 1), input_row(stage, y), input_row(stage, y + 1), width, out);
+    }
+  }
+}
+
 }  // namespace
 
 cv::Mat grow_mask(cv::Mat seeds, const cv::Mat& grow, const MaskOptions& options) {
@@ -283,6 +329,15 @@ cv::Mat grow_mask(cv::Mat seeds, const cv::Mat& grow, const MaskOptions& options
   if (!grow.empty()) {
     CV_Assert(grow.type() == CV_8U && grow.isContinuous() && grow.size() == mask.size());
     reconstruct(mask, grow);
+  }
+  // The default 3 x 3 kernels in one pass of our own; other sizes by OpenCV.
+  const auto small = [](int size) { return size <= 1 || size == 3; };
+  if (small(options.open) && small(options.close)) {
+    std::vector<bool> dilate;  // opening: erode, dilate; closing: dilate, erode
+    if (options.open == 3) dilate.insert(dilate.end(), {false, true});
+    if (options.close == 3) dilate.insert(dilate.end(), {true, false});
+    if (!dilate.empty()) cross_stages(mask, dilate);
+    return mask;
   }
   const auto morph = [&](int op, int size) {
     if (size > 1) cv::morphologyEx(mask, mask, op, cv::getStructuringElement(cv::MORPH_ELLIPSE, {size, size}));

@@ -190,6 +190,29 @@ TEST(Mask, GrowMaskKeepsExactlyTheSeededRegions) {
   }
 }
 
+// The opening and closing (a pass of our own for the 3 x 3 kernels) against OpenCV's morphologyEx,
+// on random masks whose specks and holes each kernel changes, at the frame's edges too.
+TEST(Mask, GrowMaskOpensAndClosesAsOpenCV) {
+  cv::RNG random(11);
+  for (const cv::Size size : {cv::Size(1, 1), cv::Size(2, 1), cv::Size(1, 5), cv::Size(2, 2), cv::Size(9, 4),
+                              cv::Size(37, 23), cv::Size(203, 67)})
+    for (const int open : {0, 3, 5})
+      for (const int close : {0, 1, 3}) {
+        cv::Mat values(size, CV_32F);
+        random.fill(values, cv::RNG::UNIFORM, 0, 1);
+        const cv::Mat seeds = values > 0.4;
+        cv::Mat expected = seeds.clone();
+        const auto kernel = [](int side) { return cv::getStructuringElement(cv::MORPH_ELLIPSE, {side, side}); };
+        if (open > 1) cv::morphologyEx(expected, expected, cv::MORPH_OPEN, kernel(open));
+        if (close > 1) cv::morphologyEx(expected, expected, cv::MORPH_CLOSE, kernel(close));
+        const cv::Mat mask = stages::grow_mask(seeds.clone(), cv::Mat(), {.open = open, .close = close});
+        EXPECT_EQ(cv::countNonZero(mask != expected), 0) << size << " open " << open << " close " << close;
+        if (size.area() > 1000 && (open > 1 || close > 1)) {
+          EXPECT_GT(cv::countNonZero(mask != seeds), size.area() / 20) << "the kernels changed little";
+        }
+      }
+}
+
 TEST(Mask, NoiseLevelsArePerPixelWithTheFrameWideFloor) {
   const stages::FrameGeometry geometry{4, 3, 1};
   const std::vector<float> noise_values = noise_with_outliers(0, 12 * 128);  // 3 grey levels
