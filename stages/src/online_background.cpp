@@ -159,15 +159,16 @@ Eigen::VectorXf fit_coordinates(const Eigen::MatrixXf& U, const FrameColumn<Valu
 template <int C, typename Value>
 int update_pixels(Eigen::Index count, const Value* __restrict x, const float* __restrict background,
                   const std::uint8_t* __restrict grown, const std::uint8_t* __restrict masked, float mean_rate,
-                  float settle_age, float* __restrict mean, float* __restrict age, float* __restrict clean) {
+                  std::uint16_t settle_age, float* __restrict mean, std::uint16_t* __restrict age,
+                  float* __restrict clean) {
   int settled = 0;
   for (Eigen::Index i = 0; i < count; ++i) {
     const bool out = (grown[i] | masked[i]) != 0;
     const float step = mean_rate * (magnitude<C>(x + i * C, background + i * C) - mean[i]);
     mean[i] += out ? 0.0f : step;
-    const float older = out ? age[i] + 1 : 0.0f;
+    const std::uint16_t older = out ? age[i] + 1 : 0;  // below settle_age before: no overflow
     const bool young = out && older < settle_age;
-    age[i] = young ? older : 0.0f;  // a settled pixel starts again
+    age[i] = young ? older : 0;  // a settled pixel starts again
     // Unrolled before the vectorizer looks: an inner loop would keep the pixel loop scalar.
 #pragma GCC unroll 3
     for (int c = 0; c < C; ++c) clean[i * C + c] = young ? background[i * C + c] : x[i * C + c] * value_scale<Value>;
@@ -182,6 +183,9 @@ double update_memory(double learning_rate, double options_memory) {
   return learning_rate > 0 ? std::max(1 / learning_rate, 1.0) : options_memory;
 }
 float level_rate(double memory) { return static_cast<float>(1.0 / std::min(memory, 50.0)); }
+// The foreground age at which a pixel settles: `memory` frames, at most 65535 (36 minutes at 30 fps),
+// as the ages are 16 bits: half the bytes of floats, and the per-pixel passes are bound by memory.
+std::uint16_t settle_age(double memory) { return static_cast<std::uint16_t>(std::min(std::ceil(memory), 65535.0)); }
 
 // The model's block side for a frame: the smallest that leaves at most 2^18 pixels of block means.
 int block_for(const FrameGeometry& geometry, int requested) {
@@ -285,14 +289,15 @@ inline float detail_unit(float block_background) { return std::max(block_backgro
 // One pass, where the full-resolution model makes three: split into loops that each stream the row
 // (backgrounds, `compare_with_seeds`, updates), `live` ran 7% slower at 1080p.
 struct DetailRates {
-  float mean, detail, settle_age;
+  float mean, detail;
+  std::uint16_t settle_age;
 };
 template <int C, typename Value>
 void detail_pixels(Eigen::Index count, const Value* __restrict x, const float* __restrict block_background,
                    SeedRule rule, float hysteresis, DetailRates rates, float* __restrict detail, float* __restrict mean,
-                   float* __restrict age, float* __restrict background, std::uint8_t* __restrict seeds,
+                   std::uint16_t* __restrict age, float* __restrict background, std::uint8_t* __restrict seeds,
                    std::uint8_t* __restrict grow) {
-  const float aging = rates.detail > 0 ? 1.0f : 0.0f;
+  const std::uint16_t aging = rates.detail > 0 ? 1 : 0;
   for (Eigen::Index i = 0; i < count; ++i) {
 #pragma GCC unroll 3
     for (int c = 0; c < C; ++c)
@@ -306,9 +311,9 @@ void detail_pixels(Eigen::Index count, const Value* __restrict x, const float* _
     mean[i] += above ? 0.0f : rates.mean * (m - mean[i]);
     // A pixel above the hysteresis level for `settle_age` frames in a row takes its new value at once,
     // as the full-resolution model's pixels do.
-    const float older = above ? age[i] + aging : 0.0f;
+    const std::uint16_t older = above ? age[i] + aging : 0;
     const bool settled = older >= rates.settle_age;
-    age[i] = settled ? 0.0f : older;
+    age[i] = settled ? 0 : older;
     const float rate = settled ? 1.0f : above ? 0.0f : rates.detail;
 #pragma GCC unroll 3
     for (int c = 0; c < C; ++c)
@@ -462,7 +467,7 @@ OnlineFrame OnlineBackground::process_values(const FrameColumn<Value>& column, d
     for_each_block(pixels, [&](Eigen::Index first, Eigen::Index count) {
       const int settled =
           update_pixels<C>(count, column.data() + first * C, background.data() + first * C, grow.data + first,
-                           frame.mask.data + first, rate, static_cast<float>(memory), mean_magnitude_.data() + first,
+                           frame.mask.data + first, rate, settle_age(memory), mean_magnitude_.data() + first,
                            foreground_age_.data() + first, clean_.data() + first * C);
       if (settled == 0) return;
       auto& found = settled_pixels[static_cast<std::size_t>(first / block_pixels)];
@@ -512,7 +517,7 @@ OnlineFrame OnlineBackground::process_with_block_model(const FrameColumn<Value>&
   // The levels learn as the model's pixels do; the detail as the basis does, over `memory` frames.
   const DetailRates rates{.mean = learning_rate == 0 ? 0.0f : level_rate(memory),
                           .detail = learning_rate == 0 ? 0.0f : static_cast<float>(1.0 / memory),
-                          .settle_age = static_cast<float>(memory)};
+                          .settle_age = settle_age(memory)};
   const PixelLevels levels(options_.mask, mean_magnitude_.data(), magnitude_per_sigma(geometry_.channels),
                            global_sigma_);
   const int width = geometry_.width, block_width = model.geometry_.width;

@@ -97,10 +97,10 @@ class OnlineBackground {
   // with every pixel's detail.
   std::optional<linalg::IncrementalSvd<float>> basis_;
   std::unique_ptr<OnlineBackground> block_model_;
-  Eigen::VectorXf detail_;             // per value: the background minus its block's, in units of the block's
-  FrameLevels warmup_frames_;          // values x warmup, until the warm-up ends
-  Eigen::VectorXf mean_magnitude_;     // per pixel: running mean of the residual magnitude (empty: warming up)
-  Eigen::VectorXf foreground_age_;     // per pixel: frames in a row it has been foreground
+  Eigen::VectorXf detail_;          // per value: the background minus its block's, in units of the block's
+  FrameLevels warmup_frames_;       // values x warmup, until the warm-up ends
+  Eigen::VectorXf mean_magnitude_;  // per pixel: running mean of the residual magnitude (empty: warming up)
+  Eigen::Matrix<std::uint16_t, Eigen::Dynamic, 1> foreground_age_;  // per pixel: frames in a row foreground
   Eigen::VectorXf clean_;              // the frame the basis learns: foreground values replaced
   Eigen::VectorXf background_;         // the frame's background, kept when the options leave it out
   std::vector<Eigen::Index> settled_;  // the last frame's pixels that settled (took their new value)
