@@ -261,8 +261,14 @@ void reconstruct(cv::Mat& seeds, const cv::Mat& grow) {
       const auto first = runs.begin() + static_cast<std::ptrdiff_t>(row_start[static_cast<std::size_t>(next)]),
                  last = runs.begin() + static_cast<std::ptrdiff_t>(row_start[static_cast<std::size_t>(next) + 1]);
       // The runs of that row within one column of this one: diagonal neighbours touch.
-      for (auto other = std::partition_point(first, last, [&](const Run& r) { return r.end < run.start; });
-           other != last && other->start <= run.end; ++other)
+      // A binary search without branches (conditional moves): which half holds it is a coin toss.
+      auto other = first;
+      if (first != last) {
+        for (auto count = last - first; count > 1; count -= count / 2)
+          other = other[count / 2].end < run.start ? other + count / 2 : other;
+        other += other->end < run.start;
+      }
+      for (; other != last && other->start <= run.end; ++other)
         if (!other->reached) {
           other->reached = true;
           pending.push_back(static_cast<std::size_t>(other - runs.begin()));
