@@ -281,7 +281,7 @@ int run_live(const std::vector<std::string>& arguments) {
       ("png", po::bool_switch(&o.png), "also write the masks as PNG files, OUT/masks/bin000001.png ...")
       ("frames", po::value(&o.max_frames)->default_value(o.max_frames), "stop after this many frames (-1: when the source ends)")
       ("scale", po::value(&o.convert.scale)->default_value(o.convert.scale), "downscale frames by this factor in (0, 1]")
-      ("model-block", po::value(&o.online.model_block)->default_value(o.online.model_block), "model the background on the means of N x N pixel blocks, masks at full size (1: every pixel; 0: by size, 3 at 1080p)")
+      ("model-block", po::value(&o.online.model_block)->default_value(o.online.model_block), "model the background on the means of N x N pixel blocks, masks at full size (1: every pixel; 0: by size, 6 at 1080p)")
       ("color", po::bool_switch(&o.convert.color), "keep three colour channels (default: grey)")
       ("threshold", po::value(&threshold)->default_value(threshold), "mask seed level in grey levels, or 'auto' (6 sigma per pixel)")
       ("quiet,q", "no progress and no summary line");

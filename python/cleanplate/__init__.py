@@ -188,7 +188,7 @@ class BackgroundSubtractor:
     rank: of the background basis; memory: frames over which an old frame's weight falls by 1/e;
     warmup: frames whose per-pixel mode seeds the model (masks are empty until then); color: model
     the three channels instead of grey; model_block: the background modelled on the means of N x N
-    pixel blocks, masks at full size (0: by the frame's size, 3 at 1080p; 1: every pixel).
+    pixel blocks, masks at full size (0: by the frame's size, 6 at 1080p; 1: every pixel).
     apply(image, learningRate=-1): negative keeps `memory`, 0 freezes the model, a rate in (0, 1] is
     a memory of 1 / rate frames for that frame.
     """

@@ -640,8 +640,8 @@ TEST(OnlineBackground, LeavingTheBackgroundOutGivesTheSameMasks) {
   }
 }
 
-// The model's block side by the frame's size: at most 2^18 block means; a side given is kept, one
-// that is negative or larger than the frame is refused.
+// The model's block side by the frame's size: every pixel up to 2^18 pixels, above that at most
+// 2^16 block means; a side given is kept, one that is negative or larger than the frame is refused.
 TEST(OnlineBackground, ModelBlockFollowsTheFrameSize) {
   const auto block_of = [](int width, int height, int requested = 0) {
     stages::OnlineOptions options;
@@ -650,10 +650,11 @@ TEST(OnlineBackground, ModelBlockFollowsTheFrameSize) {
   };
   EXPECT_EQ(block_of(320, 240), 1);
   EXPECT_EQ(block_of(512, 512), 1);
-  EXPECT_EQ(block_of(640, 480), 2);
-  EXPECT_EQ(block_of(1280, 720), 2);
-  EXPECT_EQ(block_of(1920, 1080), 3);
-  EXPECT_EQ(block_of(3840, 2160), 6);
+  EXPECT_EQ(block_of(513, 512), 2);  // 256 x 256 means
+  EXPECT_EQ(block_of(640, 480), 3);
+  EXPECT_EQ(block_of(1280, 720), 4);
+  EXPECT_EQ(block_of(1920, 1080), 6);
+  EXPECT_EQ(block_of(3840, 2160), 12);
   EXPECT_EQ(block_of(320, 240, 2), 2);
   EXPECT_EQ(block_of(1920, 1080, 1), 1);
   EXPECT_THROW(block_of(320, 240, -1), Error);

@@ -23,7 +23,7 @@
 //
 // Frames over 2^18 pixels (640x480 and up) are modelled at a reduced resolution, on the means of
 // square blocks of pixels: the basis, its fit and update, and the settling of parked objects work on
-// a quarter of the values or fewer. The masks stay at full resolution: each pixel's background is its block's
+// at most 2^16 block means. The masks stay at full resolution: each pixel's background is its block's
 // modelled background plus the pixel's detail (the texture a block's mean cannot hold, relative to
 // it, so that light scales both), learned per pixel as the basis learns above: over `memory` frames
 // where the pixel is background, at once where it has been foreground for `memory` frames. Each pixel
@@ -47,9 +47,9 @@ struct OnlineOptions {
   long warmup = 25;       // frames whose mode seeds the basis
   MaskOptions mask;       // the same rules as `separate`
   // The side of the pixel blocks whose means the basis models (1: every pixel). 0 chooses it by the
-  // frame's size: the smallest side that leaves the model at most 2^18 pixels (1 up to that size, as
-  // 320x240 and 512x512; 2 at 640x480 and 1280x720, 3 at 1920x1080, 6 at 3840x2160), so that the step's cost
-  // stops growing with the frame.
+  // frame's size: 1 up to 2^18 pixels (320x240, 512x512), above that the smallest side that leaves the
+  // model at most 2^16 means (3 at 640x480, 4 at 1280x720, 6 at 1920x1080, 12 at 3840x2160), so that
+  // the step's cost stops growing with the frame.
   int model_block = 0;
   // Fill OnlineFrame::background, a frame of floats (`live` leaves it out unless it shows or saves it).
   bool background = true;
