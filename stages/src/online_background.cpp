@@ -212,8 +212,9 @@ FrameGeometry block_geometry(const FrameGeometry& geometry, int block) {
   return {geometry.width / block, geometry.height / block, geometry.channels};
 }
 
-// Calls `body` with the block side as a compile-time constant for the sides frames up to 4K get
-// (the per-pixel loops over a block unroll), or 0 for any other side.
+// Calls `body` with the block side as a compile-time constant for sides 2 to 6 (the per-pixel loops
+// over a block unroll; 640x480 to 1080p get 3 to 6), or 0 for any other side (4K's 12: its passes
+// are bound by memory, not by the loops).
 template <typename Body>
 void with_block_side(int block, const Body& body) {
   switch (block) {
