@@ -100,7 +100,7 @@ int main(int argc, char** argv) {
     // As `live` runs it: the model's block side by the frame's size, the masks without the background.
     stages::OnlineBackground online(geometry,
                                     {.rank = 1, .memory = 300, .warmup = 25, .mask = {}, .background = false});
-    return measure(frames, count, [&](const cv::Mat& frame) { (void)online.process(stages::image_levels(frame)); });
+    return measure(frames, count, [&](const cv::Mat& frame) { (void)online.split(stages::image_levels(frame)); });
   });
   const Figures mog2 = in_child([&] {
     const auto subtractor = cv::createBackgroundSubtractorMOG2();

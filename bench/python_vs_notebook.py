@@ -54,7 +54,7 @@ def relative_error(U, s, Vt):
 
 
 for rank in (1, 2):
-    ours_s, (U, s, Vt) = median_time(lambda: cleanplate.randomized_svd(M, rank=rank))
+    ours_s, (U, s, Vt) = median_time(lambda: cleanplate.randomized_svd(M, n_components=rank))
     theirs_s, (u, t, vt) = median_time(lambda: sklearn_randomized_svd(M, n_components=rank, random_state=0))
     print(f"randomized_svd rank {rank}: cleanplate {ours_s * 1e3:8.1f} ms (error {relative_error(U, s, Vt):.6f}), "
           f"scikit-learn {theirs_s * 1e3:8.1f} ms (error {relative_error(u, t, vt):.6f}); "
@@ -97,8 +97,8 @@ def numpy_pcp(X, iterations=5, k=10):
 
 
 theirs_s, (L, S) = median_time(lambda: numpy_pcp(M))
-ours_s, r = median_time(lambda: cleanplate.robust_pca(M, max_iterations=5))
-rho_s, r15 = median_time(lambda: cleanplate.robust_pca(M, max_iterations=5, penalty_growth=15))
+ours_s, r = median_time(lambda: cleanplate.robust_pca(M, max_iter=5))
+rho_s, r15 = median_time(lambda: cleanplate.robust_pca(M, max_iter=5, penalty_growth=15))
 norm = np.linalg.norm(M)
 print(f"robust PCA, 5 iterations at the lesson's growth of the penalty (15 a step): cleanplate {rho_s:7.2f} s "
       f"(residual {np.linalg.norm(M - r15.low_rank - r15.sparse) / norm:.2e}, rank {len(r15.s)}); "

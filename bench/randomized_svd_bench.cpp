@@ -40,7 +40,11 @@ double median_seconds(int repeats, F&& f) {
 
 // Cheap deterministic noise in [-1, 1): a hash of the index, so 77 M entries take milliseconds.
 float hash_noise(std::uint64_t i) {
-  i ^= i >> 33; i *= 0xff51afd7ed558ccdULL; i ^= i >> 33; i *= 0xc4ceb9fe1a85ec53ULL; i ^= i >> 33;
+  i ^= i >> 33;
+  i *= 0xff51afd7ed558ccdULL;
+  i ^= i >> 33;
+  i *= 0xc4ceb9fe1a85ec53ULL;
+  i ^= i >> 33;
   return static_cast<float>(i >> 40) / static_cast<float>(1ULL << 23) - 1.0f;
 }
 
@@ -83,8 +87,14 @@ struct PassCounter {
   mutable int passes = 0;
   Eigen::Index rows() const { return dense.rows(); }
   Eigen::Index cols() const { return dense.cols(); }
-  Eigen::MatrixXf multiply(const Eigen::MatrixXf& x) const { ++passes; return dense.multiply(x); }
-  Eigen::MatrixXf adjoint_multiply(const Eigen::MatrixXf& y) const { ++passes; return dense.adjoint_multiply(y); }
+  Eigen::MatrixXf multiply(const Eigen::MatrixXf& x) const {
+    ++passes;
+    return dense.multiply(x);
+  }
+  Eigen::MatrixXf adjoint_multiply(const Eigen::MatrixXf& y) const {
+    ++passes;
+    return dense.adjoint_multiply(y);
+  }
   linalg::ProductPair<float> multiply_and_adjoint(const Eigen::MatrixXf& x) const {
     ++passes;
     return dense.multiply_and_adjoint(x);
@@ -108,12 +118,15 @@ Eigen::VectorXd optimal_relative_errors(const Eigen::MatrixXf& a) {
     const Eigen::MatrixXd block = a.middleRows(r0, std::min<Eigen::Index>(4096, a.rows() - r0)).cast<double>();
     gram.selfadjointView<Eigen::Lower>().rankUpdate(block.transpose());
   }
-  const Eigen::VectorXd eigenvalues = Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd>(
-      gram.selfadjointView<Eigen::Lower>(), Eigen::EigenvaluesOnly).eigenvalues().reverse();
+  const Eigen::VectorXd eigenvalues =
+      Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd>(gram.selfadjointView<Eigen::Lower>(), Eigen::EigenvaluesOnly)
+          .eigenvalues()
+          .reverse();
   const double total = eigenvalues.sum();
   Eigen::VectorXd errors(eigenvalues.size());
   double captured = 0;
-  for (Eigen::Index k = 0; k < eigenvalues.size(); ++k) errors(k) = std::sqrt(std::max(0.0, total - (captured += eigenvalues(k))) / total);
+  for (Eigen::Index k = 0; k < eigenvalues.size(); ++k)
+    errors(k) = std::sqrt(std::max(0.0, total - (captured += eigenvalues(k))) / total);
   return errors;  // errors(k - 1) is the best rank-k error
 }
 
@@ -124,10 +137,16 @@ int main(int argc, char** argv) {
   Eigen::Index rows = 76800, cols = 1000;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
-    if (flag == "--repeats") repeats = std::stoi(argv[i + 1]);
-    else if (flag == "--rows") rows = std::stol(argv[i + 1]);
-    else if (flag == "--cols") cols = std::stol(argv[i + 1]);
-    else { std::cerr << "unknown option " << flag << "\n"; return 2; }
+    if (flag == "--repeats")
+      repeats = std::stoi(argv[i + 1]);
+    else if (flag == "--rows")
+      rows = std::stol(argv[i + 1]);
+    else if (flag == "--cols")
+      cols = std::stol(argv[i + 1]);
+    else {
+      std::cerr << "unknown option " << flag << "\n";
+      return 2;
+    }
   }
   std::cout << "matrix " << rows << " x " << cols << " float32 (" << rows * cols * 4 / 1e6 << " MB), median of "
             << repeats << " runs, oversampling 10, power iterations 2\n";
@@ -140,8 +159,8 @@ int main(int argc, char** argv) {
   const double norm = a.norm();
   const Eigen::VectorXd optimal = optimal_relative_errors(a);
 
-  std::printf("%-5s %-22s %11s %9s %12s %12s %7s %10s %9s\n", "rank", "method", "median", "speedup",
-              "rel. error", "optimal", "passes", "bw floor", "vs floor");
+  std::printf("%-5s %-22s %11s %9s %12s %12s %7s %10s %9s\n", "rank", "method", "median", "speedup", "rel. error",
+              "optimal", "passes", "bw floor", "vs floor");
   int status = 0;
   for (Eigen::Index rank : {1, 10}) {
     const linalg::RandomizedSvdOptions options{.rank = rank, .oversampling = 10, .power_iterations = 2};
@@ -166,8 +185,8 @@ int main(int argc, char** argv) {
       continue;
     }
     const double floor = counter.passes * static_cast<double>(a.size()) * sizeof(float) / bandwidth;
-    std::printf("%-5ld %-22s %8.1f ms %9s %12.6f %12.6f %7d %7.1f ms %8.2fx\n", static_cast<long>(rank),
-                "cleanplate", ours * 1e3, "", error, optimal(rank - 1), counter.passes, floor * 1e3, ours / floor);
+    std::printf("%-5ld %-22s %8.1f ms %9s %12.6f %12.6f %7d %7.1f ms %8.2fx\n", static_cast<long>(rank), "cleanplate",
+                ours * 1e3, "", error, optimal(rank - 1), counter.passes, floor * 1e3, ours / floor);
     for (const char* normalizer : {"auto", "QR"}) {
       const double theirs = std::stod(json_field(json, "median_seconds", normalizer));
       std::printf("%-5ld %-22s %8.1f ms %8.2fx %12.6f\n", static_cast<long>(rank),

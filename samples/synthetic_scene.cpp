@@ -58,9 +58,12 @@ cv::Mat render_background(cv::RNG& rng, cv::Size size) {
   for (int i = 0; i < 12; ++i) {  // blocks and lines: edges an SVD must keep sharp
     const cv::Point a(rng.uniform(0, size.width), rng.uniform(0, size.height));
     const cv::Point b(rng.uniform(0, size.width), rng.uniform(0, size.height));
-    const cv::Scalar shade(rng.uniform(0.3, 0.7), rng.uniform(0.3, 0.7), rng.uniform(0.3, 0.7));  // no clipping under the drift
-    if (i % 2) cv::rectangle(background, cv::Rect(a, b) & cv::Rect({}, size), shade, cv::FILLED);
-    else cv::line(background, a, b, shade, 1 + i % 3);
+    const cv::Scalar shade(rng.uniform(0.3, 0.7), rng.uniform(0.3, 0.7),
+                           rng.uniform(0.3, 0.7));  // no clipping under the drift
+    if (i % 2)
+      cv::rectangle(background, cv::Rect(a, b) & cv::Rect({}, size), shade, cv::FILLED);
+    else
+      cv::line(background, a, b, shade, 1 + i % 3);
   }
   return background;
 }
@@ -70,7 +73,9 @@ std::vector<MovingObject> make_objects(cv::RNG& rng, const SceneOptions& o) {
   const double unit = std::min(o.width, o.height) / 240.0;  // sizes and speeds scale with the frame
   for (int i = 0; i < o.objects; ++i) {
     MovingObject m;
-    const double side = unit * (i % 3 == 0 ? rng.uniform(8.0, 16.0) : i % 3 == 1 ? rng.uniform(20.0, 36.0) : rng.uniform(40.0, 60.0));
+    const double side = unit * (i % 3 == 0   ? rng.uniform(8.0, 16.0)
+                                : i % 3 == 1 ? rng.uniform(20.0, 36.0)
+                                             : rng.uniform(40.0, 60.0));
     m.size = cv::Size(std::max(3, static_cast<int>(side * rng.uniform(0.8, 1.6))), std::max(3, static_cast<int>(side)));
     const double speed = unit * rng.uniform(0.7, 4.0), angle = rng.uniform(0.0, 2 * std::numbers::pi);
     m.velocity = {speed * std::cos(angle), speed * std::sin(angle)};
@@ -80,7 +85,8 @@ std::vector<MovingObject> make_objects(cv::RNG& rng, const SceneOptions& o) {
     // Dark or bright objects over a mid-grey background: visible in grey too (camouflage is
     // another test); stripes give them texture.
     const float level = i % 2 ? rng.uniform(0.03f, 0.15f) : rng.uniform(0.85f, 0.97f);
-    const cv::Vec3f base(level + rng.uniform(-0.03f, 0.03f), level + rng.uniform(-0.03f, 0.03f), level + rng.uniform(-0.03f, 0.03f));
+    const cv::Vec3f base(level + rng.uniform(-0.03f, 0.03f), level + rng.uniform(-0.03f, 0.03f),
+                         level + rng.uniform(-0.03f, 0.03f));
     const cv::Vec3f stripe = base + cv::Vec3f::all(i % 2 ? 0.08f : -0.08f);
     const int period = 2 + i % 5;
     for (int y = 0; y < m.size.height; ++y)
@@ -127,8 +133,10 @@ int run(const SceneOptions& o, const fs::path& out, const std::string& video_nam
   cv::VideoWriter video;
   if (!video_name.empty()) {
     const fs::path path = out / video_name;
-    const int fourcc = path.extension() == ".mp4" ? cv::VideoWriter::fourcc('a', 'v', 'c', '1') : cv::VideoWriter::fourcc('F', 'F', 'V', '1');
-    if (!video.open(path.string(), cv::CAP_FFMPEG, fourcc, o.fps, size, true)) throw std::runtime_error("cannot write '" + path.string() + "'");
+    const int fourcc = path.extension() == ".mp4" ? cv::VideoWriter::fourcc('a', 'v', 'c', '1')
+                                                  : cv::VideoWriter::fourcc('F', 'F', 'V', '1');
+    if (!video.open(path.string(), cv::CAP_FFMPEG, fourcc, o.fps, size, true))
+      throw std::runtime_error("cannot write '" + path.string() + "'");
   }
 
   cv::Mat frame(size, CV_32FC3), noise(size, CV_32FC3), truth(size, CV_8U), pixels;
@@ -140,7 +148,9 @@ int run(const SceneOptions& o, const fs::path& out, const std::string& video_nam
       const cv::Rect visible = placed & cv::Rect({}, size);
       if (visible.empty()) continue;
       cv::Mat shape(m.size, CV_8U, cv::Scalar(m.ellipse ? 0 : 255));
-      if (m.ellipse) cv::ellipse(shape, {m.size.width / 2, m.size.height / 2}, {m.size.width / 2, m.size.height / 2}, 0, 0, 360, 255, cv::FILLED);
+      if (m.ellipse)
+        cv::ellipse(shape, {m.size.width / 2, m.size.height / 2}, {m.size.width / 2, m.size.height / 2}, 0, 0, 360, 255,
+                    cv::FILLED);
       const cv::Rect inside(visible.tl() - placed.tl(), visible.size());
       cv::Mat lit = m.texture(inside) * gain(t);
       lit.copyTo(frame(visible), shape(inside));
@@ -168,17 +178,17 @@ int main(int argc, char** argv) {
   SceneOptions o;
   std::string out, video = "scene.mkv";
   po::options_description options("cleanplate-synth OUT [options]: a synthetic scene with ground truth (CDnet layout)");
-  options.add_options()("help,h", "this help")
-      ("width", po::value(&o.width)->default_value(o.width), "frame width")
-      ("height", po::value(&o.height)->default_value(o.height), "frame height")
-      ("frames", po::value(&o.frames)->default_value(o.frames), "number of frames")
-      ("fps", po::value(&o.fps)->default_value(o.fps), "frames per second of the video")
-      ("noise", po::value(&o.noise)->default_value(o.noise), "sensor noise (standard deviation, grey levels)")
-      ("drift", po::value(&o.drift)->default_value(o.drift), "illumination drift (relative amplitude)")
-      ("objects", po::value(&o.objects)->default_value(o.objects), "number of moving objects")
-      ("seed", po::value(&o.seed)->default_value(o.seed), "random seed")
-      ("video", po::value(&video)->default_value(video), "video file name in OUT (.mkv: FFV1 lossless, .mp4: H.264; empty: none)")
-      ("video-only", "write only the video (no images, ground truth or background)");
+  options.add_options()("help,h", "this help")("width", po::value(&o.width)->default_value(o.width), "frame width")(
+      "height", po::value(&o.height)->default_value(o.height), "frame height")(
+      "frames", po::value(&o.frames)->default_value(o.frames), "number of frames")(
+      "fps", po::value(&o.fps)->default_value(o.fps), "frames per second of the video")(
+      "noise", po::value(&o.noise)->default_value(o.noise), "sensor noise (standard deviation, grey levels)")(
+      "drift", po::value(&o.drift)->default_value(o.drift), "illumination drift (relative amplitude)")(
+      "objects", po::value(&o.objects)->default_value(o.objects), "number of moving objects")(
+      "seed", po::value(&o.seed)->default_value(o.seed), "random seed")(
+      "video", po::value(&video)->default_value(video),
+      "video file name in OUT (.mkv: FFV1 lossless, .mp4: H.264; empty: none)")(
+      "video-only", "write only the video (no images, ground truth or background)");
   po::options_description hidden;
   hidden.add_options()("out", po::value(&out));
   po::options_description all;
@@ -193,7 +203,8 @@ int main(int argc, char** argv) {
       std::cout << options << "\n";
       return out.empty() && !vm.count("help") ? 2 : 0;
     }
-    if (o.width < 16 || o.height < 16 || o.frames < 1 || o.fps <= 0) throw std::runtime_error("need at least 16x16 pixels, one frame and a positive fps");
+    if (o.width < 16 || o.height < 16 || o.frames < 1 || o.fps <= 0)
+      throw std::runtime_error("need at least 16x16 pixels, one frame and a positive fps");
     return run(o, out, video, !vm.count("video-only"));
   } catch (const std::exception& e) {
     std::cerr << "cleanplate-synth: " << e.what() << "\n";

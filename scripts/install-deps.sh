@@ -12,7 +12,7 @@ packages=(
   libopenmpi-dev openmpi-bin                                    # mpirun -np N cleanplate separate
   pybind11-dev python3-dev python3-setuptools python3-pip python3-wheel python3-venv  # import cleanplate
   ffmpeg python3-numpy                            # end-to-end tests: stream serving, npz loading
-  clang libclang-rt-14-dev                        # fuzzing the model reader
+  clang libclang-rt-14-dev clang-format           # fuzzing the model reader; scripts/format.sh
   xvfb                                            # --display test
   python3-sklearn libopenblas0-pthread            # benchmark peer (scikit-learn on OpenBLAS)
   python3-opencv time                             # benchmark peers (OpenCV MOG2 in Python), peak RSS

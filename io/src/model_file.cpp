@@ -9,6 +9,7 @@
 #include "cleanplate/error.hpp"
 #include "cleanplate/io/npz.hpp"
 #include "cleanplate/io/npz_reader.hpp"
+#include "model_file_in_memory.hpp"
 
 namespace cleanplate::io {
 

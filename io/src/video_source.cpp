@@ -72,8 +72,8 @@ long file_number(const std::string& path) {
   return last + 1 - first > 15 ? -1 : std::stol(stem.substr(first, last + 1 - first));
 }
 
-VideoSource::VideoSource(const std::string& spec, FrameFormat format, int decoder_threads)
-    : spec_(spec), kind_(kind_of(spec)), format_(format), decoder_threads_(decoder_threads) {
+VideoSource::VideoSource(const std::string& spec, FrameFormat format, int decoder_threads, bool strict)
+    : spec_(spec), kind_(kind_of(spec)), format_(format), decoder_threads_(decoder_threads), strict_(strict) {
   const std::string quoted = "'" + spec + "'";
   switch (kind_) {
     case SourceKind::camera:
@@ -127,8 +127,7 @@ std::optional<Frame> VideoSource::read() {
   Frame frame;
   if (kind_ == SourceKind::image_folder) {
     if (next_index_ >= static_cast<long>(files_.size())) return std::nullopt;
-    frame.image = cv::imread(files_[next_index_], cv::IMREAD_UNCHANGED);
-    if (frame.image.empty()) throw Error("cannot decode image '" + files_[next_index_] + "'");
+    frame.image = read_image(static_cast<std::size_t>(next_index_));
   } else if (decoder_) {
     std::optional<cv::Mat> image = decoder_->next();
     if (!image) return std::nullopt;
@@ -144,6 +143,19 @@ std::optional<Frame> VideoSource::read() {
                     : fps_ > 0 ? static_cast<double>(frame.index) / fps_
                                : 0;
   return frame;
+}
+
+// A folder's image `file`; one that does not decode takes the last decoded image, or, before any, the
+// next one that decodes.
+cv::Mat VideoSource::read_image(std::size_t file) {
+  cv::Mat image = cv::imread(files_[file], cv::IMREAD_UNCHANGED);
+  if (!image.empty()) return last_image_ = image;
+  if (strict_) throw Error("cannot decode image '" + files_[file] + "'");
+  undecodable_.push_back(files_[file]);
+  if (!last_image_.empty()) return last_image_.clone();
+  for (std::size_t next = file + 1; next < files_.size(); ++next)
+    if (image = cv::imread(files_[next], cv::IMREAD_UNCHANGED); !image.empty()) return image;
+  throw Error("cannot decode any image of '" + spec_ + "'");
 }
 
 std::optional<Frame> VideoSource::next() {

@@ -14,6 +14,7 @@
 #include "cleanplate/pipeline/cluster.hpp"
 #include "cleanplate/pipeline/evaluate.hpp"
 #include "cleanplate/pipeline/interrupt.hpp"
+#include "command_help.hpp"
 #include "cleanplate/pipeline/live.hpp"
 #include "cleanplate/pipeline/rebuild.hpp"
 #include "cleanplate/pipeline/separate.hpp"
@@ -26,52 +27,6 @@ namespace {
 
 constexpr const char* version = "cleanplate " CLEANPLATE_VERSION;
 constexpr int usage_error = 2, interrupted_exit = 130;
-
-const char* overview =
-    R"(cleanplate: separate a video into a low-rank background (the clean plate) and a sparse foreground.
-
-usage: cleanplate COMMAND [options]
-
-commands:
-  separate INPUT -o OUT   background, foreground, masks and factors of a video file or image sequence
-  live SOURCE [-o OUT]    real-time separation of a camera, a stream or a file played live
-  rebuild MODEL -o VIDEO  the video rebuilt from a model.npz (factors + coded foreground)
-  info MODEL              what a model.npz holds: frames, size, rank, energy, PSNR, size of each part
-  eval SEQUENCE           CDnet scores of cleanplate next to OpenCV's MOG2 and KNN on a sequence with ground truth
-
-cleanplate COMMAND --help shows a command's options and examples; cleanplate --version its version.
-)";
-
-const char* separate_examples = R"(
-examples:
-  cleanplate separate traffic.mp4 -o out/
-  cleanplate separate 'highway/input/in%06d.jpg' -o out/ --png       # CDnet masks out/masks/bin000001.png ...
-  cleanplate separate highway/input -o out/ --rank 3 --color --scale 0.5
-  cleanplate separate lobby.mkv -o out/ --start 100 --frames 500 --threshold 12 --outputs mask,model
-  cleanplate separate lobby.mkv -o out/ --outputs model --factors int8 --foreground-step 4   # smaller model
-  cleanplate separate lobby.mkv -o out/ --outputs model --lossless-foreground              # exact frames
-)";
-
-const char* rebuild_examples = R"(
-examples:
-  cleanplate rebuild out/model.npz -o rebuilt.mp4                 # H.264
-  cleanplate rebuild out/model.npz -o rebuilt.mkv --frames 100:200  # FFV1 (lossless), frames 100 to 199
-  cleanplate rebuild out/model.npz -o plate/ --background-only    # PNG frames of the background alone
-)";
-
-const char* live_examples = R"(
-examples:
-  cleanplate live 0 --display                                  # the first camera, in a window
-  cleanplate live rtsp://camera.local/stream -o out/ --every 60 --reconnect 10
-  cleanplate live traffic.mp4 -o out/ --png --no-realtime     # a file, as fast as possible
-)";
-
-const char* eval_examples = R"(
-examples:
-  cleanplate eval ../shared/data/cdnet-baseline/highway                   # cleanplate robust vs MOG2 and KNN
-  cleanplate eval ../shared/data/cdnet-baseline/highway ../shared/data/sbi2015 --method robust,live   # 7 sequences and the means
-  cleanplate eval highway -o eval/ --method robust,svd,godec,rpca --masks other-method/results
-)";
 
 SeparateOutputs parse_outputs(const std::string& list) {
   SeparateOutputs outputs{false, false, false, false, false};
@@ -211,6 +166,7 @@ std::optional<SeparateResult> separate_command(const std::vector<std::string>& a
       ("foreground-tolerance", po::value(&o.model.tolerance)->default_value(o.model.tolerance),
        "model.npz: also code pixels off the mask that differ from the background by more than this many grey levels")
       ("lossless-foreground", po::bool_switch(&o.model.lossless), "model.npz: code every pixel that differs from the background, exactly")
+      ("strict", po::bool_switch(&o.strict), "stop at an image of the folder that does not decode (default: the frame before stands in, with a warning)")
       ("quiet,q", "no progress and no summary line");
   // clang-format on
   visible.add(model.describe(o)).add(describe_video(o.video, o.lossless_masks, o.mask_preset));
@@ -237,6 +193,11 @@ std::optional<SeparateResult> separate_command(const std::vector<std::string>& a
     std::fprintf(stderr,
                  "cleanplate: warning: '%s' announced %ld frames but only %ld could be decoded; separated those\n",
                  o.input.c_str(), result.announced_frames - o.start, result.frames);
+  if (result.undecodable_images > 0)
+    std::fprintf(stderr,
+                 "cleanplate: warning: %ld image(s) of '%s' could not be decoded (the first: '%s'); the frame "
+                 "before each stood in for it (--strict stops instead)\n",
+                 result.undecodable_images, o.input.c_str(), result.first_undecodable_image.c_str());
   if (!quiet || result.interrupted) print_summary(o, result);
   return result;
 } catch (const po::error& e) {

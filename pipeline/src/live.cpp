@@ -24,6 +24,8 @@
 #include "cleanplate/pipeline/interrupt.hpp"
 #include "cleanplate/pipeline/progress.hpp"
 #include "cleanplate/stages/preview.hpp"
+#include "latency_histogram.hpp"
+#include "mailbox.hpp"
 
 namespace cleanplate::pipeline {
 namespace fs = std::filesystem;
@@ -53,68 +55,6 @@ struct SeparatedFrame {
   bool warming_up = false;
 };
 
-// Frames between the reader and the graph. When full, a live source drops the oldest waiting
-// frame (counted); a file processed as fast as possible makes the reader wait instead.
-class Mailbox {
- public:
-  Mailbox(std::size_t capacity, bool drop_when_full) : capacity_(capacity), drop_(drop_when_full) {}
-  void put(CapturedFrame frame) {
-    std::unique_lock lock(mutex_);
-    if (!drop_) changed_.wait(lock, [&] { return queue_.size() < capacity_ || closed_; });
-    if (queue_.size() >= capacity_) {
-      queue_.pop_front();
-      ++dropped_;
-    }
-    queue_.push_back(std::move(frame));
-    changed_.notify_all();
-  }
-  std::optional<CapturedFrame> take() {
-    std::unique_lock lock(mutex_);
-    changed_.wait(lock, [&] { return !queue_.empty() || closed_; });
-    if (queue_.empty()) return std::nullopt;
-    CapturedFrame frame = std::move(queue_.front());
-    queue_.pop_front();
-    changed_.notify_all();
-    return frame;
-  }
-  void close() {
-    std::lock_guard lock(mutex_);
-    closed_ = true;
-    changed_.notify_all();
-  }
-  long dropped() const {
-    std::lock_guard lock(mutex_);
-    return dropped_;
-  }
-
- private:
-  mutable std::mutex mutex_;
-  std::condition_variable changed_;
-  std::deque<CapturedFrame> queue_;
-  std::size_t capacity_;
-  bool drop_, closed_ = false;
-  long dropped_ = 0;
-};
-
-// Latency percentiles in constant memory: 1 ms bins up to 10 s.
-class LatencyHistogram {
- public:
-  void add(double seconds) {
-    ++bins_[static_cast<std::size_t>(std::clamp(seconds * 1000, 0.0, static_cast<double>(bins_.size() - 1)))], ++count_;
-  }
-  double percentile(double p) const {
-    long seen = 0;
-    for (std::size_t i = 0; i < bins_.size(); ++i)
-      if ((seen += bins_[i]) > 0 && static_cast<double>(seen) >= p * static_cast<double>(count_))
-        return (static_cast<double>(i) + 0.5) / 1000;
-    return 0;
-  }
-
- private:
-  std::array<long, 10000> bins_{};
-  long count_ = 0;
-};
-
 // Sleeps up to `seconds`, waking early on an interrupt or `stop`.
 void sleep_unless_stopped(double seconds, const std::atomic<bool>& stop) {
   const auto until = Clock::now() + std::chrono::duration<double>(seconds);
@@ -136,7 +76,7 @@ class LiveRun {
 
   LiveResult run() {
     const auto started = Clock::now();
-    Mailbox mailbox(queue_capacity(), live_source_ || options_.realtime);
+    Mailbox<CapturedFrame> mailbox(queue_capacity(), live_source_ || options_.realtime);
     std::thread reader([&] { read(mailbox); });
     run_graph(mailbox);
     stop_ = true;
@@ -186,7 +126,7 @@ class LiveRun {
   // would each add a frame of latency (one decodes 1080p H.264 at about 280 fps here, 4K at 70).
   io::VideoSource open_source() const {
     return io::VideoSource(options_.input, options_.convert.color ? io::FrameFormat::bgr : io::FrameFormat::grey,
-                           /*decoder_threads=*/1);
+                           /*decoder_threads=*/1, /*strict=*/true);  // an image that fails counts as a decode failure
   }
 
   std::size_t queue_capacity() const {
@@ -207,7 +147,7 @@ class LiveRun {
     }
   }
 
-  void read(Mailbox& mailbox) {
+  void read(Mailbox<CapturedFrame>& mailbox) {
     long index = 0;
     const auto started = Clock::now();
     try {
@@ -310,7 +250,7 @@ class LiveRun {
   }
 
   // take (serial) -> limiter -> convert (parallel) -> sequencer -> decompose (serial) -> sequencer -> write (serial)
-  void run_graph(Mailbox& mailbox) {
+  void run_graph(Mailbox<CapturedFrame>& mailbox) {
     graph_started_ = Clock::now();
     Progress progress(options_.progress && !options_.display);
     progress.start("live", options_.max_frames);
@@ -335,7 +275,7 @@ class LiveRun {
     flow::sequencer_node<ConvertedFrame> in_order(
         graph, [](const ConvertedFrame& f) { return static_cast<std::size_t>(f.frame.sequence); });
     flow::function_node<ConvertedFrame, SeparatedFrame> decompose(graph, flow::serial, [&](const ConvertedFrame& f) {
-      stages::OnlineFrame separated = online_->process(stages::image_levels(f.converted));
+      stages::FrameSplit separated = online_->split(stages::image_levels(f.converted));
       return SeparatedFrame{f.frame, f.converted, separated.mask,
                             std::make_shared<const Eigen::VectorXf>(std::move(separated.background)),
                             separated.warming_up};

@@ -48,14 +48,14 @@ print(f"matrix: {M.shape[0]} pixels x {M.shape[1]} frames ({height}x{width}), {M
 
 # 2. Rank 1: the background is U s Vt; each frame's column of it is U s Vt[:, j].
 start = time.perf_counter()
-U, s, Vt = cleanplate.randomized_svd(M, rank=1)
+U, s, Vt = cleanplate.randomized_svd(M, n_components=1)
 print(f"rank-1 randomized SVD: {time.perf_counter() - start:.2f} s; the background holds "
       f"{(s ** 2).sum() / np.square(M, dtype=np.float64).sum():.1%} of the energy")
 
 # 3. Robust PCA: the low-rank part is bounded to rank 2 (a static camera), the rest is sparse.
 start = time.perf_counter()
 r = cleanplate.robust_pca(M, max_rank=2)
-print(f"robust PCA: {time.perf_counter() - start:.2f} s, {r.iterations} iterations, rank {len(r.s)}, "
+print(f"robust PCA: {time.perf_counter() - start:.2f} s, {r.n_iter} iterations, rank {len(r.s)}, "
       f"{np.mean(np.abs(r.sparse) > 0.1):.1%} of the entries move by more than 0.1")
 
 # 4. The picture, a row per frame.

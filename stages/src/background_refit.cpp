@@ -148,8 +148,4 @@ linalg::SvdResult<float> to_svd(const Eigen::MatrixXd& pixel_factor, const Eigen
   return svd;
 }
 
-Eigen::VectorXf mean_background(const linalg::SvdResult<float>& background) {
-  return background.U * background.singular_values.cwiseProduct(background.V.colwise().mean().transpose());
-}
-
 }  // namespace cleanplate::stages

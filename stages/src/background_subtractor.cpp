@@ -18,7 +18,7 @@ void BackgroundSubtractorLowRank::apply(cv::InputArray image, cv::OutputArray ma
     throw Error("BackgroundSubtractorLowRank: the frame size changed");
   }
   const cv::Mat converted = stages::convert_frame(frame, *geometry_);
-  stages::OnlineFrame separated = model_->process(stages::image_levels(converted), learningRate);
+  stages::FrameSplit separated = model_->split(stages::image_levels(converted), learningRate);
   background_ = std::move(separated.background);
   separated.mask.copyTo(mask);
 }

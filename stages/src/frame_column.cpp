@@ -32,13 +32,6 @@ cv::Mat convert_frame(const cv::Mat& frame, const FrameGeometry& geometry) {
   return out.isContinuous() ? out : out.clone();
 }
 
-void frame_to_column(const cv::Mat& frame, const FrameGeometry& geometry, Eigen::Ref<Eigen::VectorXf> column) {
-  const cv::Mat converted = convert_frame(frame, geometry);
-  // Convert straight into the column's memory: no intermediate float image.
-  cv::Mat destination(geometry.height, geometry.width, CV_32FC(geometry.channels), column.data());
-  converted.convertTo(destination, CV_32F, 1.0 / 255);
-}
-
 void frame_to_levels(const cv::Mat& frame, const FrameGeometry& geometry, Eigen::Ref<FrameColumnLevels> column) {
   convert_frame(frame, geometry).copyTo(levels_image(column, geometry));
 }

@@ -12,19 +12,11 @@
 #include <opencv2/imgproc.hpp>
 
 #include "cleanplate/error.hpp"
+#include "noise_scales.hpp"
 #include "residual_levels.hpp"
 
 namespace cleanplate::stages {
 
-cv::Mat residual_magnitude(const Eigen::Ref<const Eigen::VectorXf>& residual, const FrameGeometry& geometry) {
-  const cv::Mat values(geometry.height, geometry.width, CV_32FC(geometry.channels),
-                       const_cast<float*>(residual.data()));
-  cv::Mat magnitude = cv::abs(values);
-  if (geometry.channels == 1) return magnitude;
-  cv::Mat per_pixel;  // one row per pixel, its channels as columns: the largest of them
-  cv::reduce(magnitude.reshape(1, static_cast<int>(geometry.pixels())), per_pixel, 1, cv::REDUCE_MAX);
-  return per_pixel.reshape(1, geometry.height);
-}
 
 namespace {
 
@@ -198,12 +190,6 @@ cv::Mat seed_threshold(const MaskOptions& options, const NoiseModel& noise) {
   return cv::max(seed, 1.0 / 255);
 }
 
-cv::Mat make_mask(const cv::Mat& magnitude, const cv::Mat& seed_threshold, const MaskOptions& options) {
-  cv::Mat seeds, grow;
-  cv::compare(magnitude, seed_threshold, seeds, cv::CMP_GT);
-  if (options.hysteresis < 1) cv::compare(magnitude, seed_threshold * options.hysteresis, grow, cv::CMP_GT);
-  return grow_mask(std::move(seeds), grow, options);
-}
 
 namespace {
 

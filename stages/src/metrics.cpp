@@ -8,7 +8,8 @@ double ratio(long long a, long long b) { return b > 0 ? static_cast<double>(a) /
 }  // namespace
 
 void ConfusionCounts::add(const cv::Mat& mask, const cv::Mat& labels, const cv::Mat& roi) {
-  if (mask.size() != labels.size() || mask.type() != CV_8U || labels.type() != CV_8U || (!roi.empty() && roi.size() != mask.size()))
+  if (mask.size() != labels.size() || mask.type() != CV_8U || labels.type() != CV_8U ||
+      (!roi.empty() && roi.size() != mask.size()))
     throw Error("metrics: the mask, ground truth and ROI must be 8-bit images of one size");
   for (int y = 0; y < mask.rows; ++y) {
     const auto* m = mask.ptr<unsigned char>(y);
@@ -39,7 +40,8 @@ double ConfusionCounts::specificity() const { return ratio(true_negatives, true_
 double ConfusionCounts::false_positive_rate() const { return ratio(false_positives, false_positives + true_negatives); }
 double ConfusionCounts::false_negative_rate() const { return ratio(false_negatives, true_positives + false_negatives); }
 double ConfusionCounts::percentage_wrong() const {
-  return 100 * ratio(false_negatives + false_positives, true_positives + false_positives + false_negatives + true_negatives);
+  return 100 *
+         ratio(false_negatives + false_positives, true_positives + false_positives + false_negatives + true_negatives);
 }
 double ConfusionCounts::precision() const { return ratio(true_positives, true_positives + false_positives); }
 double ConfusionCounts::f_measure() const {

@@ -388,20 +388,20 @@ Eigen::VectorXf OnlineBackground::finish_warmup() {
   return mode;
 }
 
-OnlineFrame OnlineBackground::process(const Eigen::Ref<const FrameColumnLevels>& levels, double learning_rate) {
+FrameSplit OnlineBackground::split(const Eigen::Ref<const FrameColumnLevels>& levels, double learning_rate) {
   return process_values<std::uint8_t>(levels, learning_rate);
 }
 
-OnlineFrame OnlineBackground::process(const Eigen::Ref<const Eigen::VectorXf>& column, double learning_rate) {
+FrameSplit OnlineBackground::split(const Eigen::Ref<const Eigen::VectorXf>& column, double learning_rate) {
   return process_values<float>(column, learning_rate);
 }
 
 template <typename Value>
-OnlineFrame OnlineBackground::process_values(const FrameColumn<Value>& column, double learning_rate) {
+FrameSplit OnlineBackground::process_values(const FrameColumn<Value>& column, double learning_rate) {
   if (column.size() != geometry_.values()) throw Error("OnlineBackground: the frame does not match the geometry");
   if (!(learning_rate <= 1)) throw Error("OnlineBackground: the learning rate must be at most 1");
   ++frames_;
-  OnlineFrame frame;
+  FrameSplit frame;
   if (mean_magnitude_.size() == 0) {  // warming up
     if (warmup_frames_.size() == 0) warmup_frames_.resize(geometry_.values(), options_.warmup);
     if constexpr (std::is_integral_v<Value>)
@@ -515,10 +515,10 @@ void OnlineBackground::update_global_sigma(const FrameColumn<Value>& column, con
 // A frame of a block model: the model separates the frame's block means, then every pixel is tested
 // against its block's background plus its own detail, and learns as the full-resolution model's do.
 template <typename Value>
-OnlineFrame OnlineBackground::process_with_block_model(const FrameColumn<Value>& column, double learning_rate) {
+FrameSplit OnlineBackground::process_with_block_model(const FrameColumn<Value>& column, double learning_rate) {
   OnlineBackground& model = *block_model_;
   const Eigen::VectorXf means = block_means(column.data(), geometry_, block_);
-  const OnlineFrame blocks = model.process_values<float>(means, learning_rate);
+  const FrameSplit blocks = model.process_values<float>(means, learning_rate);
   const double memory = update_memory(learning_rate, options_.memory);
   // The levels learn as the model's pixels do; the detail as the basis does, over `memory` frames.
   const DetailRates rates{.mean = learning_rate == 0 ? 0.0f : level_rate(memory),
@@ -527,7 +527,7 @@ OnlineFrame OnlineBackground::process_with_block_model(const FrameColumn<Value>&
   const PixelLevels levels(options_.mask, mean_magnitude_.data(), magnitude_per_sigma(geometry_.channels),
                            global_sigma_);
   const int width = geometry_.width, block_width = model.geometry_.width;
-  OnlineFrame frame;
+  FrameSplit frame;
   if (options_.background) frame.background.resize(column.size());
   cv::Mat seeds(geometry_.height, width, CV_8U), grow(geometry_.height, width, CV_8U);
   with_channels(geometry_.channels, [&](auto channels) {

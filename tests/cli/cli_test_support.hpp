@@ -63,11 +63,14 @@ inline fs::path scratch_folder() {
   return folder;
 }
 
-// The test data folder; tests that need it skip with a message when it is absent.
+// The test data folder ($CLEANPLATE_SHARED_DATA, else ../shared/data); tests that need it skip with
+// a message when it is absent.
 inline fs::path shared_data() {
   const char* path = std::getenv("CLEANPLATE_SHARED_DATA");
-  return path ? fs::path(path) : fs::path();
+  return path ? fs::path(path) : fs::path(CLEANPLATE_DEFAULT_SHARED_DATA);
 }
+// The one reason given for those skips, so scripts/test.sh can count them under it.
+inline constexpr const char* no_shared_data = "the shared test data is absent (see ../shared/data/README.md)";
 
 inline long decodable_frames(const fs::path& video) {
   cv::VideoCapture capture(video.string(), cv::CAP_FFMPEG);

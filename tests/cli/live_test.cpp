@@ -232,8 +232,14 @@ TEST(Live, StreamThatDiesIsReopenedOrFinalized) {
 void expect_clean_interrupt(int signal_number) {
   const fs::path out = scratch_folder() / "out";
   const pid_t cleanplate =
-      start_cleanplate({(vga_scene() / "scene.mp4").string(), "-o", out.string(), "--foreground"});  // realtime: 10 s
-  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+      start_cleanplate({(vga_scene() / "scene.mp4").string(), "-o", out.string(), "--foreground", "--png"});  // 10 s
+  // Interrupted once the 31st mask is on disk (polled: a fixed wait is too short on a loaded machine).
+  bool written = false;
+  for (int i = 0; i < 20'000 && !written && ::waitpid(cleanplate, nullptr, WNOHANG) == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    written = fs::exists(out / "masks/bin000031.png");
+  }
+  ASSERT_TRUE(written) << "the run never wrote its 31st mask";
   ::kill(cleanplate, signal_number);
   EXPECT_EQ(wait_for(cleanplate, 20), 130);
   const std::string summary = read_text(out / "summary.json");
@@ -252,7 +258,7 @@ TEST(Live, SigtermFinalizesTheOutputs) { expect_clean_interrupt(SIGTERM); }
 // the first 800 frames (32 s), scored over frames 470-800 of the temporal ROI.
 TEST(Live, HighwayPlayedLive) {
   const fs::path highway = shared_data() / "cdnet-baseline/highway";
-  if (!fs::exists(highway)) GTEST_SKIP() << "test data not found at " << highway << " (see ../shared/data/README.md)";
+  if (!fs::exists(highway)) GTEST_SKIP() << no_shared_data;
   const fs::path out = scratch_folder() / "out";
   const pid_t cleanplate =
       start_cleanplate({(highway / "input").string(), "-o", out.string(), "--png", "--frames", "800"});

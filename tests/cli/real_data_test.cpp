@@ -12,7 +12,7 @@ namespace {
 
 TEST(RealData, HighwayImageSequenceScoresAtLeastTheBaseline) {
   const fs::path highway = shared_data() / "cdnet-baseline/highway";
-  if (!fs::exists(highway)) GTEST_SKIP() << "test data not found at " << highway << " (see ../shared/data/README.md)";
+  if (!fs::exists(highway)) GTEST_SKIP() << no_shared_data;
   const fs::path out = scratch_folder() / "out";
   const ProgramRun result = run(cleanplate_command("separate '" + (highway / "input").string() +
                                                    "' --png --outputs mask -o '" + out.string() + "'"),
@@ -46,7 +46,7 @@ double largest_background_jump(const fs::path& model_path) {
 // and the background moves as smoothly from frame to frame (no border between parts of the video).
 TEST(RealData, HighwayInBoundedMemory) {
   const fs::path highway = shared_data() / "cdnet-baseline/highway";
-  if (!fs::exists(highway)) GTEST_SKIP() << "test data not found at " << highway << " (see ../shared/data/README.md)";
+  if (!fs::exists(highway)) GTEST_SKIP() << no_shared_data;
   const fs::path scratch = scratch_folder();
   const auto separate = [&](const std::string& name, const std::string& options) {
     const ProgramRun result = run(cleanplate_command("separate '" + (highway / "input").string() + "' -q --png -o '" +
@@ -84,7 +84,7 @@ TEST(RealData, HighwayInBoundedMemory) {
 // Highway across 2 and 3 MPI ranks: the masks and the model of one process.
 TEST(RealData, HighwayAcrossRanksMatchesOneProcess) {
   const fs::path highway = shared_data() / "cdnet-baseline/highway";
-  if (!fs::exists(highway)) GTEST_SKIP() << "test data not found at " << highway << " (see ../shared/data/README.md)";
+  if (!fs::exists(highway)) GTEST_SKIP() << no_shared_data;
   const fs::path scratch = scratch_folder();
   const auto separate = [&](int ranks) {
     const fs::path out = scratch / std::to_string(ranks);
@@ -107,8 +107,7 @@ TEST(RealData, HighwayAcrossRanksMatchesOneProcess) {
 
 TEST(RealData, EvalOnTheSharedSetBeatsOpenCv) {
   const fs::path highway = shared_data() / "cdnet-baseline/highway", sbi = shared_data() / "sbi2015";
-  if (!fs::exists(highway) || !fs::exists(sbi))
-    GTEST_SKIP() << "test data not found at " << shared_data() << " (see ../shared/data/README.md)";
+  if (!fs::exists(highway) || !fs::exists(sbi)) GTEST_SKIP() << no_shared_data;
   const fs::path out = scratch_folder() / "eval";
   const ProgramRun result = run(cleanplate_command("eval '" + highway.string() + "' '" + sbi.string() + "' -o '" +
                                                    out.string() + "' --method robust,live"),
@@ -149,7 +148,7 @@ TEST(RealData, EvalOnTheSharedSetBeatsOpenCv) {
 
 TEST(RealData, PedestriansVideoWithAudioRunsToCompletion) {
   const fs::path video = shared_data() / "video/pedestrians-480x360.avi";
-  if (!fs::exists(video)) GTEST_SKIP() << "test data not found at " << video << " (see ../shared/data/README.md)";
+  if (!fs::exists(video)) GTEST_SKIP() << no_shared_data;
   const fs::path out = scratch_folder() / "out";
   const ProgramRun result =
       run(cleanplate_command("separate '" + video.string() + "' -o '" + out.string() + "'"), out.parent_path());
@@ -162,7 +161,7 @@ TEST(RealData, PedestriansVideoWithAudioRunsToCompletion) {
 // raw frames (measured 36.7 dB, 11.5x); --lossless-foreground rebuilds 300 frames exactly.
 TEST(RealData, HighwayModelRoundTrip) {
   const fs::path highway = shared_data() / "cdnet-baseline/highway";
-  if (!fs::exists(highway)) GTEST_SKIP() << "test data not found at " << highway << " (see ../shared/data/README.md)";
+  if (!fs::exists(highway)) GTEST_SKIP() << no_shared_data;
   const fs::path scratch = scratch_folder();
   const std::vector<cv::Mat> frames = decoded_frames((highway / "input").string(), false);
   for (const std::string settings : {"", "--lossless-foreground --frames 300"}) {

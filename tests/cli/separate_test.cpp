@@ -182,9 +182,46 @@ TEST(BadInput, RankLargerThanTheFrameCount) {
                        "larger than the number of frames");
 }
 
+TEST(BadInput, StartPastTheEnd) {
+  expect_clean_failure("separate '" + (synthetic_scene() / "scene.mkv").string() + "' --start 200",
+                       "--start 200 is past the end of '" + (synthetic_scene() / "scene.mkv").string() +
+                           "', which has 200 frames");
+}
+
+// One image of a folder that does not decode: its frame repeats the one before, so every later mask
+// keeps its number; a warning and summary.json say so. With --strict the run stops at it instead.
+TEST(BadInput, UndecodableImageInAFolderIsStoodInFor) {
+  const fs::path scratch = scratch_folder(), input = scratch / "input", out = scratch / "out";
+  fs::copy(synthetic_scene() / "input", input);
+  std::ofstream(input / "in000050.png", std::ios::trunc) << "not a PNG";
+  const ProgramRun result =
+      run(cleanplate_command("separate '" + input.string() + "' --png -o '" + out.string() + "'"), scratch);
+  ASSERT_EQ(result.exit_code, 0) << result.errors;
+  EXPECT_NE(result.errors.find("1 image(s) of '" + input.string() + "' could not be decoded (the first: '" +
+                               (input / "in000050.png").string() + "')"),
+            std::string::npos)
+      << result.errors;
+  EXPECT_EQ(summary_number(out / "summary.json", "undecodable_images"), 1);
+  EXPECT_EQ(summary_number(out / "summary.json", "frames"), 200);
+  EXPECT_TRUE(fs::exists(out / "masks/bin000200.png"));
+  const cv::Mat before = cv::imread((out / "masks/bin000049.png").string(), cv::IMREAD_GRAYSCALE),
+                stand_in = cv::imread((out / "masks/bin000050.png").string(), cv::IMREAD_GRAYSCALE);
+  ASSERT_FALSE(before.empty());
+  EXPECT_EQ(cv::countNonZero(before != stand_in), 0) << "frame 50 is frame 49 again";
+
+  const ProgramRun strict =
+      run(cleanplate_command("separate '" + input.string() + "' --strict -o '" + (scratch / "strict").string() + "'"),
+          scratch);
+  EXPECT_EQ(strict.exit_code, 1);
+  EXPECT_TRUE(one_line(strict.errors)) << strict.errors;
+  EXPECT_NE(strict.errors.find("cannot decode image '" + (input / "in000050.png").string() + "'"), std::string::npos)
+      << strict.errors;
+  EXPECT_FALSE(fs::exists(scratch / "strict/summary.json"));
+}
+
 TEST(BadInput, MaxMemoryTooSmallForASample) {
   expect_clean_failure("separate '" + (synthetic_scene() / "scene.mkv").string() + "' --max-memory 10M",
-                       "--max-memory 0.01 GiB is too small for 320x240x1 frames");
+                       "--max-memory 10.0 MiB is too small for 320x240x1 frames");
 }
 
 TEST(BadInput, UnknownOption) { expect_clean_failure("separate x.mp4 --bogus 3", "unrecognised option '--bogus'", 2); }
@@ -211,11 +248,18 @@ void expect_clean_interrupt(int signal_number) {
   const fs::path out = scratch_folder() / "out";
   const pid_t child = ::fork();
   if (child == 0) {
-    ::execl(CLEANPLATE_BINARY, CLEANPLATE_BINARY, "separate", input.c_str(), "-q", "-o", out.c_str(),
+    ::execl(CLEANPLATE_BINARY, CLEANPLATE_BINARY, "separate", input.c_str(), "-q", "--png", "-o", out.c_str(),
             static_cast<char*>(nullptr));
     ::_exit(127);
   }
-  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  // The split has begun once the fifth mask is on disk; 195 frames or more are then left, far more
+  // than are split between two polls. (A fixed wait let a small scene finish before the signal.)
+  bool splitting = false;
+  for (int i = 0; i < 120'000 && !splitting && ::waitpid(child, nullptr, WNOHANG) == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    splitting = fs::exists(out / "masks/bin000005.png");
+  }
+  ASSERT_TRUE(splitting) << "the run never split its fifth frame";
   ::kill(child, signal_number);
   int status = 0;
   ::waitpid(child, &status, 0);

@@ -12,7 +12,8 @@
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace cleanplate;
   try {
-    const auto npz = io::NpzReader::from_bytes(std::string(reinterpret_cast<const char*>(data), size), "fuzz", std::int64_t{1} << 26);
+    const auto npz = io::NpzReader::from_bytes(std::string(reinterpret_cast<const char*>(data), size), "fuzz",
+                                               std::int64_t{1} << 26);
     const io::ModelFile model = io::parse_model_file(npz, "fuzz");
     const io::ModelDecoder decoder(model);
     (void)decoder.frame(0);

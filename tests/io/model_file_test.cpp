@@ -5,6 +5,8 @@
 
 #include <cleanplate/error.hpp>
 #include <cleanplate/io/model_file.hpp>
+
+#include "model_file_in_memory.hpp"
 #include <cleanplate/io/npz_reader.hpp>
 #include <filesystem>
 #include <random>

@@ -139,6 +139,7 @@ TEST(NpzReader, RegressionInputsGiveErrorsNotCrashes) {
     ++inputs;
   }
   std::printf("%ld regression inputs\n", inputs);
+  EXPECT_GE(inputs, 4) << "the regression inputs are missing from " << CLEANPLATE_FUZZ_REGRESSIONS;
 }
 
 TEST(NpzReader, RefusesMissingAndNonZipFiles) {

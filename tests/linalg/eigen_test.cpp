@@ -24,7 +24,8 @@ TEST(Eigen, TriangularExampleHasEigenvaluesOneAndTwo) {
     const double lambda = e.eigenvalues(i).real();
     EXPECT_NEAR(e.eigenvalues(i).imag(), 0.0, 1e-14);
     // lambda = 1 along (1, 1), lambda = 2 along (0, 1).
-    if (std::abs(lambda - 1) < 1e-12) EXPECT_TRUE(parallel(e.eigenvectors.col(i), Vector2d(1, 1)));
+    if (std::abs(lambda - 1) < 1e-12)
+      EXPECT_TRUE(parallel(e.eigenvectors.col(i), Vector2d(1, 1)));
     else {
       EXPECT_NEAR(lambda, 2.0, 1e-12);
       EXPECT_TRUE(parallel(e.eigenvectors.col(i), Vector2d(0, 1)));

@@ -13,8 +13,9 @@ struct Problem {
   Eigen::MatrixXd low, sparse;
 };
 Problem make_problem(Eigen::Index m, Eigen::Index n, Eigen::Index rank, Eigen::Index count, std::uint64_t seed) {
-  Problem p{detail::gaussian_matrix<double>(m, rank, seed) * detail::gaussian_matrix<double>(n, rank, seed + 1).transpose(),
-            Eigen::MatrixXd::Zero(m, n)};
+  Problem p{
+      detail::gaussian_matrix<double>(m, rank, seed) * detail::gaussian_matrix<double>(n, rank, seed + 1).transpose(),
+      Eigen::MatrixXd::Zero(m, n)};
   std::mt19937_64 engine(seed + 2);
   std::uniform_int_distribution<Eigen::Index> place(0, m * n - 1);
   std::uniform_real_distribution<double> magnitude(5, 20), coin(0, 1);

@@ -15,8 +15,10 @@ struct LowRankPlusSparse {
 // L0 = X Y^T with Gaussian factors; S0 with a fraction of entries of random sign and magnitude in
 // [1, 10] (gross corruptions, the setting where principal component pursuit recovers both exactly).
 template <typename Scalar>
-LowRankPlusSparse<Scalar> make_problem(Eigen::Index m, Eigen::Index n, Eigen::Index rank, double density, std::uint64_t seed) {
-  const Eigen::MatrixXd x = detail::gaussian_matrix<double>(m, rank, seed), y = detail::gaussian_matrix<double>(n, rank, seed + 1);
+LowRankPlusSparse<Scalar> make_problem(Eigen::Index m, Eigen::Index n, Eigen::Index rank, double density,
+                                       std::uint64_t seed) {
+  const Eigen::MatrixXd x = detail::gaussian_matrix<double>(m, rank, seed),
+                        y = detail::gaussian_matrix<double>(n, rank, seed + 1);
   Eigen::MatrixXd sparse = Eigen::MatrixXd::Zero(m, n);
   std::mt19937_64 engine(seed + 2);
   std::uniform_real_distribution<double> coin(0, 1), magnitude(1, 10);
@@ -65,7 +67,9 @@ TEST(RobustPca, RankBoundThatFitsChangesNothingAndIsRespected) {
   EXPECT_TRUE(r.converged);
   EXPECT_LE((reconstruct(r.low_rank) - fits.low).norm() / fits.low.norm(), 1e-5);
   const auto larger = make_problem<double>(200, 120, 4, 0.05, 19);
-  EXPECT_LE(robust_pca(Eigen::MatrixXd(larger.low + larger.sparse), {.max_iterations = 50, .max_rank = 1}).low_rank.rank(), 1);
+  EXPECT_LE(
+      robust_pca(Eigen::MatrixXd(larger.low + larger.sparse), {.max_iterations = 50, .max_rank = 1}).low_rank.rank(),
+      1);
 }
 
 TEST(RobustPca, ZeroMatrixIsZeroPlusZero) {

@@ -12,7 +12,7 @@ TEST(Subspaces, LinearMapSendsBasisVectorsToColumns) {
   a << 1, 1, -1, 2;
   EXPECT_EQ(a * Eigen::Vector2d(1, 0), Eigen::Vector2d(1, -1));  // i-hat lands on the first column
   EXPECT_EQ(a * Eigen::Vector2d(0, 1), Eigen::Vector2d(1, 2));   // j-hat on the second
-  EXPECT_NEAR(linalg::determinant(a), 3.0, 1e-14);                // areas scale by 1*2 - 1*(-1)
+  EXPECT_NEAR(linalg::determinant(a), 3.0, 1e-14);               // areas scale by 1*2 - 1*(-1)
   EXPECT_DOUBLE_EQ(Eigen::Vector2d(1, 2).dot(Eigen::Vector2d(3, -1)), 1.0);
 }
 

@@ -34,7 +34,7 @@ class Linalg(unittest.TestCase):
     def test_randomized_svd_matches_lapack_in_both_layouts(self):
         for order in "FC":
             a = low_rank(300, 200, 3, noise=1e-3, order=order)
-            U, s, Vt = cleanplate.randomized_svd(a, rank=3)
+            U, s, Vt = cleanplate.randomized_svd(a, n_components=3)
             U0, s0, Vt0 = np.linalg.svd(a, full_matrices=False)
             self.assertEqual((U.shape, s.shape, Vt.shape), ((300, 3), (3,), (3, 200)))
             np.testing.assert_allclose(s, s0[:3], rtol=1e-6)
@@ -44,16 +44,16 @@ class Linalg(unittest.TestCase):
 
     def test_float32_stays_float32_and_ints_become_float64(self):
         a = low_rank(120, 80, 2, dtype=np.float32)
-        U, s, Vt = cleanplate.randomized_svd(a, rank=2)
+        U, s, Vt = cleanplate.randomized_svd(a, n_components=2)
         self.assertEqual((U.dtype, s.dtype, Vt.dtype), (np.float32,) * 3)
         np.testing.assert_allclose(s, np.linalg.svd(a.astype(np.float64), compute_uv=False)[:2], rtol=1e-4)
-        _, s, _ = cleanplate.truncated_svd(np.arange(12).reshape(3, 4), rank=1)
+        _, s, _ = cleanplate.truncated_svd(np.arange(12).reshape(3, 4), n_components=1)
         self.assertEqual(s.dtype, np.float64)
 
     def test_strided_views_are_read_correctly(self):
         a = low_rank(200, 160, 2)
         sliced = a[::2, ::3]  # neither C- nor Fortran-contiguous
-        _, s, _ = cleanplate.truncated_svd(sliced, rank=2)
+        _, s, _ = cleanplate.truncated_svd(sliced, n_components=2)
         np.testing.assert_allclose(s, np.linalg.svd(sliced, compute_uv=False)[:2], rtol=1e-10)
 
     def test_robust_pca_recovers_low_rank_and_sparse_parts(self):
@@ -74,7 +74,7 @@ class Linalg(unittest.TestCase):
         sparse[picked] = rng.uniform(50, 100, 600) * rng.choice([-1, 1], 600)
         sparse = sparse.reshape(low.shape)
         for order in "FC":
-            r = cleanplate.godec(np.asarray(low + sparse, order=order), rank=2, sparse_fraction=0.02)
+            r = cleanplate.godec(np.asarray(low + sparse, order=order), n_components=2, sparse_fraction=0.02)
             self.assertTrue(r.converged)
             self.assertLess(np.linalg.norm(r.low_rank - low) / np.linalg.norm(low), 1e-4)
             np.testing.assert_array_equal(r.sparse != 0, sparse != 0)
@@ -82,7 +82,7 @@ class Linalg(unittest.TestCase):
     def test_symmetric_eigen_matches_eigh(self):
         b = low_rank(50, 50, 50, seed=5)
         c = b @ b.T
-        w, V = cleanplate.symmetric_eigen(c, k=4)
+        w, V = cleanplate.symmetric_eigen(c, n_components=4)
         w0, V0 = np.linalg.eigh(c)
         np.testing.assert_allclose(w, w0[::-1][:4], rtol=1e-9)
         np.testing.assert_allclose(np.abs(V.T @ V0[:, ::-1][:, :4]), np.eye(4), atol=1e-6)
@@ -90,7 +90,7 @@ class Linalg(unittest.TestCase):
     def test_pca_matches_scikit_learn(self):
         from sklearn.decomposition import PCA
         x = low_rank(400, 30, 4, noise=0.1, seed=6, order="C")
-        ours = cleanplate.Pca(n_components=4).fit(x)
+        ours = cleanplate.PCA(n_components=4).fit(x)
         theirs = PCA(n_components=4, svd_solver="full").fit(x)
         np.testing.assert_allclose(ours.explained_variance_, theirs.explained_variance_, rtol=1e-9)
         np.testing.assert_allclose(ours.explained_variance_ratio_, theirs.explained_variance_ratio_, rtol=1e-9)
@@ -101,20 +101,49 @@ class Linalg(unittest.TestCase):
 
     def test_incremental_svd_follows_the_columns(self):
         a = low_rank(100, 60, 2, seed=7)
-        svd = cleanplate.IncrementalSvd(100, rank=2)
+        svd = cleanplate.IncrementalSVD(n_features=100, n_components=2)
         for j in range(a.shape[1]):
-            svd.update(a[:, j])
-        np.testing.assert_allclose(svd.singular_values, np.linalg.svd(a, compute_uv=False)[:2], rtol=1e-8)
+            svd.partial_fit(a[:, j])
+        np.testing.assert_allclose(svd.singular_values_, np.linalg.svd(a, compute_uv=False)[:2], rtol=1e-8)
+        self.assertEqual(svd.components_.shape, (2, 100))
+        np.testing.assert_allclose(svd.components_ @ svd.components_.T, np.eye(2), atol=1e-12)
+
+    def test_scikit_learn_names_parameters_and_random_states(self):
+        import inspect
+        import sklearn.utils.extmath
+        ours = inspect.signature(cleanplate.randomized_svd).parameters
+        theirs = inspect.signature(sklearn.utils.extmath.randomized_svd).parameters
+        for name in ["M", "n_components", "n_oversamples", "n_iter", "random_state"]:
+            self.assertIn(name, ours)
+            self.assertIn(name, theirs)
+        a = low_rank(60, 40, 3, seed=9)
+        exact = np.linalg.svd(a, compute_uv=False)[:3]
+        for state in [0, 7, None, np.random.RandomState(1), np.random.default_rng(2)]:
+            _, s, _ = cleanplate.randomized_svd(a, 3, random_state=state)
+            np.testing.assert_allclose(s, exact, rtol=1e-10)
+        with self.assertRaisesRegex(ValueError, "random_state"):
+            cleanplate.randomized_svd(a, 3, random_state=-1)
+        pca = cleanplate.PCA(n_components=2)
+        self.assertEqual(pca.get_params(), {"n_components": 2, "whiten": False, "svd_solver": "auto",
+                                            "random_state": 0})
+        self.assertIs(pca.set_params(n_components=3, whiten=True), pca)
+        self.assertEqual(pca.fit(a).components_.shape, (3, 40))
+        self.assertEqual(repr(pca), "PCA(n_components=3, whiten=True, svd_solver='auto', random_state=0)")
+        with self.assertRaisesRegex(ValueError, "no parameter 'rank'"):
+            pca.set_params(rank=2)
+        for thing in [cleanplate, cleanplate.randomized_svd, cleanplate.robust_pca, cleanplate.godec, cleanplate.PCA,
+                      cleanplate.IncrementalSVD, cleanplate.BackgroundSubtractor, cleanplate.separate]:
+            self.assertGreater(len(inspect.getdoc(thing) or ""), 40, thing)
 
     def test_bad_input_raises_value_error_with_one_line(self):
         a = low_rank(20, 10, 1)
         a[3, 4] = np.nan
         with self.assertRaisesRegex(ValueError, "NaN or Inf"):
-            cleanplate.randomized_svd(a)
+            cleanplate.randomized_svd(a, 1)
         with self.assertRaisesRegex(ValueError, "rank must be at least 1"):
-            cleanplate.randomized_svd(low_rank(20, 10, 1), rank=0)
+            cleanplate.randomized_svd(low_rank(20, 10, 1), n_components=0)
         with self.assertRaisesRegex(ValueError, "2-D array"):
-            cleanplate.truncated_svd(np.zeros((2, 2, 2)), rank=1)
+            cleanplate.truncated_svd(np.zeros((2, 2, 2)), n_components=1)
         with self.assertRaises(cleanplate.Error):
             cleanplate.symmetric_eigen(np.arange(6.0).reshape(2, 3))
 
@@ -124,7 +153,7 @@ class Linalg(unittest.TestCase):
         done = threading.Event()
 
         def compute():
-            cleanplate.robust_pca(a, max_iterations=15)
+            cleanplate.robust_pca(a, max_iter=15)
             done.set()
 
         worker = threading.Thread(target=compute)

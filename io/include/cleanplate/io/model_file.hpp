@@ -5,7 +5,7 @@
 //   quantize_factors     an SVD's factors in float32, float16 or int8 with per-column scales
 //   encode_foreground    one frame's foreground against its 8-bit background
 //   ModelDecoder         rebuilds 8-bit frames (or backgrounds) exactly as the numpy snippet does
-//   write_model_file / read_model_file   atomic writing; reading validates everything first
+//   ModelWriter / read_model_file   atomic, streamed writing; reading validates everything first
 //
 // Frames are 8-bit, row-major, channels interleaved (grey, or B, G, R as OpenCV decodes them).
 #pragma once
@@ -71,7 +71,6 @@ struct CodedFrame {
 // (tolerance 0 and step 1: lossless).
 CodedFrame encode_foreground(std::span<const std::uint8_t> frame, std::span<const std::uint8_t> background,
                              std::span<const std::uint8_t> keep, int channels, std::int64_t step, int tolerance);
-void append_frame(ModelFile& model, CodedFrame frame);
 
 class ModelDecoder {
  public:
@@ -90,7 +89,6 @@ class ModelDecoder {
 // S, the scales, step and tolerance. Each frame brings its row of V, as stored, and its coded
 // foreground; the foreground is deflated (on the caller's threads) into temporary files beside `path`
 // until finish() zips them in.
-// The file is the same format as write_model_file's.
 class ModelWriter {
  public:
   // `level`: zlib's, 1 (fastest, what keeps pace with a 1080p stream) to 9.
@@ -134,7 +132,6 @@ class ModelWriter {
 // A frame's row of V as `precision` stores it with the given column scales (int8: clamped to +-127).
 Eigen::VectorXf quantize_row(const Eigen::VectorXf& row, FactorPrecision precision, const Eigen::VectorXd& scale);
 
-void write_model_file(const std::filesystem::path& path, const ModelFile& model);  // atomic
 ModelFile read_model_file(const std::filesystem::path& path);
 ModelFile parse_model_file(const NpzReader& npz, const std::string& name);  // validates everything
 

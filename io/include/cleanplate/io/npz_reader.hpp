@@ -13,12 +13,12 @@
 namespace cleanplate::io {
 
 struct NpyArray {
-  std::string dtype;                 // numpy descr: "<f4", "<f2", "|i1", "<i8", "<U12", ...
+  std::string dtype;  // numpy descr: "<f4", "<f2", "|i1", "<i8", "<U12", ...
   bool fortran_order = false;
-  std::vector<std::int64_t> shape;   // () for a scalar
-  std::string bytes;                 // exactly count() x item size
-  std::int64_t stored_bytes = 0;     // its compressed size in the zip (0 outside one)
-  std::int64_t count() const;        // product of the shape
+  std::vector<std::int64_t> shape;  // () for a scalar
+  std::string bytes;                // exactly count() x item size
+  std::int64_t stored_bytes = 0;    // its compressed size in the zip (0 outside one)
+  std::int64_t count() const;       // product of the shape
 };
 
 // One .npy file's bytes -> array; throws naming `what` when anything is off.
@@ -30,7 +30,8 @@ class NpzReader {
 
   explicit NpzReader(const std::filesystem::path& path, std::int64_t limit = default_limit);
   // The same from bytes in memory (what the fuzzer feeds).
-  static NpzReader from_bytes(const std::string& bytes, const std::string& name = "<memory>", std::int64_t limit = default_limit);
+  static NpzReader from_bytes(const std::string& bytes, const std::string& name = "<memory>",
+                              std::int64_t limit = default_limit);
 
   bool contains(const std::string& name) const { return arrays_.count(name) > 0; }
   const NpyArray& array(const std::string& name) const;  // throws when missing

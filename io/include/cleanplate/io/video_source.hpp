@@ -42,8 +42,11 @@ class VideoSource {
  public:
   // Opens `spec`; throws cleanplate::Error naming it when it cannot be opened or yields no frame.
   // `decoder_threads`: FFmpeg's threads for a file or stream (0: as many as it chooses for the
-  // machine; each adds a frame of latency).
-  explicit VideoSource(const std::string& spec, FrameFormat format = FrameFormat::bgr, int decoder_threads = 0);
+  // machine; each adds a frame of latency). An image of a folder that does not decode throws when
+  // `strict`; otherwise the frame before it stands in for it (the frames keep their numbers), and
+  // undecodable_images() counts it.
+  explicit VideoSource(const std::string& spec, FrameFormat format = FrameFormat::bgr, int decoder_threads = 0,
+                       bool strict = false);
   ~VideoSource();
   VideoSource(VideoSource&&) noexcept;
   VideoSource& operator=(VideoSource&&) noexcept;
@@ -61,6 +64,8 @@ class VideoSource {
   long frame_count() const { return count_; }  // -1 when unknown (camera, stream)
   std::int64_t bytes() const;                  // on disk: the file, or the images; -1 for a camera or stream
   bool live() const { return kind_ == SourceKind::camera || kind_ == SourceKind::stream; }
+  long undecodable_images() const { return static_cast<long>(undecodable_.size()); }
+  const std::vector<std::string>& undecodable_image_files() const { return undecodable_; }
 
  private:
   std::string spec_;
@@ -70,6 +75,9 @@ class VideoSource {
   std::unique_ptr<VideoDecoder> decoder_;  // files and streams
   cv::VideoCapture capture_;               // cameras and image sequences
   std::vector<std::string> files_;         // image folder
+  bool strict_;
+  std::vector<std::string> undecodable_;  // the folder's images that did not decode
+  cv::Mat last_image_;                    // the folder's last image decoded
   std::optional<Frame> first_;             // read while opening, to learn the size
   long next_index_ = 0;
   double fps_ = 0;
@@ -77,6 +85,7 @@ class VideoSource {
   long count_ = -1;
 
   std::optional<Frame> read();
+  cv::Mat read_image(std::size_t file);
   void open_decoder(const std::string& failure);
 };
 

@@ -39,8 +39,8 @@ void require_usable(const Eigen::MatrixBase<Derived>& a, const char* what) {
 template <typename Derived>
 void require_square(const Eigen::MatrixBase<Derived>& a, const char* what) {
   if (a.rows() != a.cols())
-    throw Error(std::string(what) + ": the matrix must be square, it is " + std::to_string(a.rows()) +
-                "x" + std::to_string(a.cols()));
+    throw Error(std::string(what) + ": the matrix must be square, it is " + std::to_string(a.rows()) + "x" +
+                std::to_string(a.cols()));
 }
 
 inline void require_same_rows(Eigen::Index a_rows, Eigen::Index b_rows, const char* what) {

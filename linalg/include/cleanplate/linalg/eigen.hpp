@@ -28,8 +28,8 @@ struct EigenResult {
 
 template <typename Scalar>
 struct Diagonalization {
-  ComplexMatrix<Scalar> P;          // eigenvectors as columns
-  ComplexVector<Scalar> D;          // the diagonal of D
+  ComplexMatrix<Scalar> P;  // eigenvectors as columns
+  ComplexVector<Scalar> D;  // the diagonal of D
   ComplexMatrix<Scalar> P_inverse;
 };
 
@@ -73,8 +73,9 @@ Diagonalization<typename Derived::Scalar> diagonalize(const Eigen::MatrixBase<De
   const auto& s = svd.singularValues();
   const Scalar tolerance = std::sqrt(std::numeric_limits<Scalar>::epsilon()) * s(0);
   if (s(s.size() - 1) <= tolerance)
-    throw Error("diagonalize: the matrix is defective (its eigenvectors do not span the space), so A = P D P^-1 "
-                "does not exist");
+    throw Error(
+        "diagonalize: the matrix is defective (its eigenvectors do not span the space), so A = P D P^-1 "
+        "does not exist");
   return {e.eigenvectors, e.eigenvalues, e.eigenvectors.inverse()};
 }
 

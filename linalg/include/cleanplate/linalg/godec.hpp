@@ -26,16 +26,16 @@ struct GoDecOptions {
   double sparse_fraction = 0.05;  // the cardinality of S, as a fraction of the entries of D
   double tolerance = 1e-7;        // stop when ||D - L - S||_F changes by less than this fraction in an iteration
   int max_iterations = 100;
-  int power_iterations = 1;       // of each randomized SVD
+  int power_iterations = 1;  // of each randomized SVD
   std::uint64_t seed = 0;
 };
 
 template <typename Scalar>
 struct GoDecResult {
-  SvdResult<Scalar> low_rank;             // L = U diag(singular_values) V^T
-  Eigen::SparseMatrix<Scalar> sparse;     // S, column-major
+  SvdResult<Scalar> low_rank;          // L = U diag(singular_values) V^T
+  Eigen::SparseMatrix<Scalar> sparse;  // S, column-major
   int iterations = 0;
-  double relative_residual = 0;           // ||D - L - S||_F / ||D||_F: the noise G
+  double relative_residual = 0;  // ||D - L - S||_F / ||D||_F: the noise G
   bool converged = false;
 };
 
@@ -87,10 +87,12 @@ GoDecResult<typename Derived::Scalar> godec(const Eigen::MatrixBase<Derived>& in
   detail::require_usable(input, "godec");
   if (options.rank < 1 || !(options.sparse_fraction >= 0 && options.sparse_fraction < 1) || !(options.tolerance >= 0) ||
       options.max_iterations < 1 || options.power_iterations < 0)
-    throw Error("godec: need rank >= 1, 0 <= sparse_fraction < 1, tolerance >= 0, max_iterations >= 1, power_iterations >= 0");
+    throw Error(
+        "godec: need rank >= 1, 0 <= sparse_fraction < 1, tolerance >= 0, max_iterations >= 1, power_iterations >= 0");
   const Eigen::Ref<const Matrix<Scalar>> d(input.derived());
   const Eigen::Index m = d.rows(), n = d.cols(), entries = d.size();
-  const auto cardinality = static_cast<Eigen::Index>(std::llround(options.sparse_fraction * static_cast<double>(entries)));
+  const auto cardinality =
+      static_cast<Eigen::Index>(std::llround(options.sparse_fraction * static_cast<double>(entries)));
   const double d_norm = d.template cast<double>().norm();
 
   GoDecResult<Scalar> result;
@@ -100,8 +102,9 @@ GoDecResult<typename Derived::Scalar> godec(const Eigen::MatrixBase<Derived>& in
   std::vector<double> column_residual(static_cast<std::size_t>(n));
   double previous = 0;
   for (result.iterations = 1; result.iterations <= options.max_iterations; ++result.iterations) {
-    result.low_rank = randomized_svd(detail::DenseMinusSparse<Scalar>(d, result.sparse),
-                                     {.rank = options.rank, .power_iterations = options.power_iterations, .seed = options.seed});
+    result.low_rank =
+        randomized_svd(detail::DenseMinusSparse<Scalar>(d, result.sparse),
+                       {.rank = options.rank, .power_iterations = options.power_iterations, .seed = options.seed});
     // S: the `cardinality` largest entries of D - L (ties at the cut may add a few).
     Scalar cut = std::numeric_limits<Scalar>::infinity();
     if (cardinality > 0) {
@@ -117,8 +120,10 @@ GoDecResult<typename Derived::Scalar> godec(const Eigen::MatrixBase<Derived>& in
       column.clear();
       double rest = 0;
       for (Eigen::Index i = 0; i < m; ++i) {
-        if (std::abs(r[i]) >= cut) column.emplace_back(i, r[i]);
-        else rest += static_cast<double>(r[i]) * r[i];
+        if (std::abs(r[i]) >= cut)
+          column.emplace_back(i, r[i]);
+        else
+          rest += static_cast<double>(r[i]) * r[i];
       }
       column_residual[static_cast<std::size_t>(j)] = rest;
     });
@@ -134,7 +139,8 @@ GoDecResult<typename Derived::Scalar> godec(const Eigen::MatrixBase<Derived>& in
     for (double c : column_residual) squared += c;
     const double residual = std::sqrt(squared);
     result.relative_residual = d_norm > 0 ? residual / d_norm : 0;
-    if (residual <= d_norm * options.tolerance || (result.iterations > 1 && std::abs(previous - residual) <= previous * options.tolerance)) {
+    if (residual <= d_norm * options.tolerance ||
+        (result.iterations > 1 && std::abs(previous - residual) <= previous * options.tolerance)) {
       result.converged = true;
       break;
     }

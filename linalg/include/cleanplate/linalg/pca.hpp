@@ -21,7 +21,7 @@ enum class PcaSolver { automatic, exact, randomized, covariance };
 struct PcaOptions {
   Eigen::Index components = 0;  // 0 keeps min(samples, features)
   PcaSolver solver = PcaSolver::automatic;
-  bool whiten = false;          // scale scores to unit variance
+  bool whiten = false;                // scale scores to unit variance
   RandomizedSvdOptions randomized{};  // used by the randomized solver (its rank is set from components)
 };
 
@@ -83,8 +83,8 @@ class Pca {
   template <typename Derived>
   Matrix<Scalar> inverse_transform(const Eigen::MatrixBase<Derived>& scores) const {
     if (scores.cols() != components_.rows())
-      throw Error("Pca::inverse_transform: expected " + std::to_string(components_.rows()) + " columns of scores, got " +
-                  std::to_string(scores.cols()));
+      throw Error("Pca::inverse_transform: expected " + std::to_string(components_.rows()) +
+                  " columns of scores, got " + std::to_string(scores.cols()));
     Matrix<Scalar> s = scores.template cast<Scalar>();
     if (whiten_) s = s * whitening_scale().asDiagonal();
     return (s * components_).rowwise() + mean_.transpose();

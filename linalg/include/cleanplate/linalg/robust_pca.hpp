@@ -21,8 +21,8 @@
 namespace cleanplate::linalg {
 
 struct RobustPcaOptions {
-  double lambda = 0;               // weight of ||S||_1; 0 = 1 / sqrt(max(m, n)), the paper's choice
-  double tolerance = 0;            // stop at ||D - L - S||_F <= tolerance ||D||_F; 0 = 1e-7 (double), 1.2e-5 (float)
+  double lambda = 0;     // weight of ||S||_1; 0 = 1 / sqrt(max(m, n)), the paper's choice
+  double tolerance = 0;  // stop at ||D - L - S||_F <= tolerance ||D||_F; 0 = 1e-7 (double), 1.2e-5 (float)
   int max_iterations = 500;
   double penalty_growth = 1.5;     // rho: mu grows by this factor each iteration (> 1)
   Eigen::Index initial_rank = 10;  // rank of the first partial SVD; grows as needed
@@ -33,24 +33,29 @@ struct RobustPcaOptions {
 
 template <typename Scalar>
 struct RobustPcaResult {
-  SvdResult<Scalar> low_rank;    // L = U diag(singular_values) V^T
-  Matrix<Scalar> sparse;         // S
+  SvdResult<Scalar> low_rank;  // L = U diag(singular_values) V^T
+  Matrix<Scalar> sparse;       // S
   int iterations = 0;
   double relative_residual = 0;  // ||D - L - S||_F / ||D||_F
   bool converged = false;        // relative_residual <= tolerance within max_iterations
 };
 
 template <typename Derived>
-RobustPcaResult<typename Derived::Scalar> robust_pca(const Eigen::MatrixBase<Derived>& input, const RobustPcaOptions& options = {}) {
+RobustPcaResult<typename Derived::Scalar> robust_pca(const Eigen::MatrixBase<Derived>& input,
+                                                     const RobustPcaOptions& options = {}) {
   using Scalar = typename Derived::Scalar;
   detail::require_usable(input, "robust_pca");
   if (options.lambda < 0 || options.tolerance < 0 || options.max_iterations < 1 || !(options.penalty_growth > 1) ||
       options.initial_rank < 1 || options.max_rank < 0)
-    throw Error("robust_pca: need lambda >= 0, tolerance >= 0, max_iterations >= 1, penalty_growth > 1, initial_rank >= 1, max_rank >= 0");
+    throw Error(
+        "robust_pca: need lambda >= 0, tolerance >= 0, max_iterations >= 1, penalty_growth > 1, initial_rank >= 1, "
+        "max_rank >= 0");
   const Eigen::Ref<const Matrix<Scalar>> d(input.derived());  // viewed, not copied
   const Eigen::Index m = d.rows(), n = d.cols(), smaller = std::min(m, n);
-  const Scalar lambda = static_cast<Scalar>(options.lambda > 0 ? options.lambda : 1 / std::sqrt(static_cast<double>(std::max(m, n))));
-  const double tolerance = options.tolerance > 0 ? options.tolerance : std::max(1e-7, 100.0 * std::numeric_limits<Scalar>::epsilon());
+  const Scalar lambda =
+      static_cast<Scalar>(options.lambda > 0 ? options.lambda : 1 / std::sqrt(static_cast<double>(std::max(m, n))));
+  const double tolerance =
+      options.tolerance > 0 ? options.tolerance : std::max(1e-7, 100.0 * std::numeric_limits<Scalar>::epsilon());
 
   RobustPcaResult<Scalar> result;
   result.sparse = Matrix<Scalar>::Zero(m, n);
@@ -62,7 +67,8 @@ RobustPcaResult<typename Derived::Scalar> robust_pca(const Eigen::MatrixBase<Der
   }
 
   // Start: Y = D / J(D) with J the dual norm max(||D||_2, ||D||_inf / lambda); mu = 1.25 / ||D||_2.
-  const Scalar spectral = randomized_svd(d, {.rank = 1, .power_iterations = 4, .seed = options.seed}).singular_values(0);
+  const Scalar spectral =
+      randomized_svd(d, {.rank = 1, .power_iterations = 4, .seed = options.seed}).singular_values(0);
   Matrix<Scalar> y = d / std::max(spectral, d.cwiseAbs().maxCoeff() / lambda);
   Scalar mu = Scalar(1.25) / spectral;
   const Scalar mu_max = mu * Scalar(1e7);
@@ -76,7 +82,8 @@ RobustPcaResult<typename Derived::Scalar> robust_pca(const Eigen::MatrixBase<Der
     // L: singular value thresholding of D - S + Y / mu at 1 / mu.
     const Scalar cut = 1 / mu;
     target = d - result.sparse + y / mu;
-    SvdResult<Scalar> svd = randomized_svd(target, {.rank = sketch_rank, .seed = options.seed + static_cast<std::uint64_t>(result.iterations)});
+    SvdResult<Scalar> svd = randomized_svd(
+        target, {.rank = sketch_rank, .seed = options.seed + static_cast<std::uint64_t>(result.iterations)});
     const Eigen::Index kept = (svd.singular_values.array() > cut).count();
     // Every computed value survived: more may lie above the cut, so ask for more next time.
     sketch_rank = kept < sketch_rank ? std::min(kept + 1, rank_bound) : std::min(sketch_rank + rank_step, rank_bound);

@@ -27,9 +27,9 @@ enum class LeastSquaresMethod { qr, svd };
 
 template <typename Scalar>
 struct LeastSquaresResult {
-  Matrix<Scalar> solution;       // n x (columns of b)
-  Scalar residual_norm = 0;      // ||A x - b||_F
-  Eigen::Index rank = 0;         // numerical rank of A
+  Matrix<Scalar> solution;   // n x (columns of b)
+  Scalar residual_norm = 0;  // ||A x - b||_F
+  Eigen::Index rank = 0;     // numerical rank of A
   LeastSquaresMethod method = LeastSquaresMethod::qr;
 };
 

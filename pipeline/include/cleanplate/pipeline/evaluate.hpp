@@ -16,13 +16,13 @@
 namespace cleanplate::pipeline {
 
 struct EvaluateOptions {
-  std::vector<std::filesystem::path> sequences;       // sequences, or folders of sequences
-  std::filesystem::path output = "eval";              // eval.csv, eval.json, f_measure.png, SEQUENCE/cleanplate-METHOD/
+  std::vector<std::filesystem::path> sequences;  // sequences, or folders of sequences
+  std::filesystem::path output = "eval";         // eval.csv, eval.json, f_measure.png, SEQUENCE/cleanplate-METHOD/
   std::vector<stages::Method> methods = {stages::Method::robust};  // cleanplate batch methods to run
-  bool live = false;                                  // also the online decomposer of `cleanplate live`
-  bool opencv = true;                                 // also run MOG2 and KNN
-  std::vector<std::filesystem::path> mask_folders;    // existing masks to score
-  SeparateOptions separate;                           // rank, scale, colour, mask options for cleanplate
+  bool live = false;                                               // also the online decomposer of `cleanplate live`
+  bool opencv = true;                                              // also run MOG2 and KNN
+  std::vector<std::filesystem::path> mask_folders;                 // existing masks to score
+  SeparateOptions separate;                                        // rank, scale, colour, mask options for cleanplate
 };
 
 struct EvaluationRow {
@@ -43,7 +43,7 @@ struct MethodMean {
 struct EvaluateResult {
   std::vector<EvaluationRow> rows;  // per sequence, then per method
   std::vector<MethodMean> means;    // per method, in the rows' order
-  std::vector<std::string> files;  // written, relative to the output folder
+  std::vector<std::string> files;   // written, relative to the output folder
 };
 
 EvaluateResult evaluate(const EvaluateOptions& options);

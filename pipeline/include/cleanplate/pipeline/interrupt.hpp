@@ -6,6 +6,6 @@ namespace cleanplate::pipeline {
 
 void install_interrupt_handlers();  // SIGINT and SIGTERM set the flag
 bool interrupted();
-void request_interrupt();           // what the handlers do; also for tests
+void request_interrupt();  // what the handlers do; also for tests
 
 }  // namespace cleanplate::pipeline

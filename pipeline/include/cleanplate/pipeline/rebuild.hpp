@@ -21,7 +21,7 @@ struct RebuildOptions {
 };
 
 struct RebuildResult {
-  long frames = 0;        // written
+  long frames = 0;  // written
   bool interrupted = false;
   double seconds = 0;
   double model_psnr = 0;  // what separate measured when it wrote the model (dB, +inf: exact)

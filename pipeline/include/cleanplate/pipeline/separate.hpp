@@ -52,8 +52,9 @@ struct SeparateOptions {
   io::VideoOptions video;                 // --preset, --crf: the .mp4 files
   bool lossless_masks = false;            // mask.mp4 exact (H.264 at qp 0)
   std::string mask_preset = "ultrafast";  // mask.mp4's libx264 preset: a binary mask costs little at the fastest
-  std::int64_t max_memory = 0;            // bytes for the frame matrix; 0: half the machine's memory
+  std::int64_t max_memory = 0;            // bytes for the frame matrix; 0: a quarter of the machine's memory
   long frames_in_flight = 16;
+  bool strict = false;  // an image of a folder that does not decode ends the run (else the frame before stands in)
   bool progress = true;  // on stderr, when it is a terminal
 };
 
@@ -88,6 +89,8 @@ struct SeparateResult {
   long fitted_frames = 0;           // frames the model was fitted on (at most 512, evenly spaced)
   long announced_frames = -1;       // what the container said (-1: unknown)
   bool source_ended_early = false;  // fewer frames than announced: a truncated file
+  long undecodable_images = 0;      // images of a folder that did not decode; the frame before stood in
+  std::string first_undecodable_image;
   bool interrupted = false;
   long frames_written = 0;  // frames in the videos (fewer than frames when interrupted)
   stages::FrameGeometry geometry;

@@ -55,7 +55,4 @@ bool solve_normal(const Eigen::Ref<const Eigen::MatrixXd>& gram, const Eigen::Re
 // (pixel factor) (frame factor)^T as a truncated SVD: U and V orthonormal, singular values sorted.
 linalg::SvdResult<float> to_svd(const Eigen::MatrixXd& pixel_factor, const Eigen::MatrixXd& frame_factor);
 
-// The mean background over the frames: U S mean(V).
-Eigen::VectorXf mean_background(const linalg::SvdResult<float>& background);
-
 }  // namespace cleanplate::stages

@@ -33,9 +33,6 @@ struct NoiseModel {
   cv::Mat pixel_sigma;      // CV_32F, frame size: each pixel's own level, at least global_sigma
 };
 
-// |residual| per pixel, a CV_32F image of the frame geometry.
-cv::Mat residual_magnitude(const Eigen::Ref<const Eigen::VectorXf>& residual, const FrameGeometry& geometry);
-
 // The standard deviation of the inlier cluster of residual values around zero, also when most
 // values are outliers: MSSE (Bab-Hadiashar, Suter, Robotica 1999). Sort |r|; from the smallest 10%
 // on, grow the set while the next value is within 2.5 times the set's RMS; the RMS there, divided
@@ -44,10 +41,6 @@ cv::Mat residual_magnitude(const Eigen::Ref<const Eigen::VectorXf>& residual, co
 // `step` (grey levels) are dithered by a deterministic uniform step first, or ties at zero would stop
 // the growth at once; the dither's variance step^2 / 12 is taken out again.
 double inlier_scale(std::vector<float> values, double step = 1.0 / 255);
-
-// inlier_scale of each row of `samples` (rows x samples), the same figures: 16 rows at a time, a
-// sorting network and the scan run across the rows in SIMD lanes, where a sort per row branches.
-Eigen::VectorXd inlier_scales(const Eigen::Ref<const Eigen::MatrixXf>& samples, double step = 1.0 / 255);
 
 // Noise levels from residual columns of sampled frames (geometry.values() x samples).
 NoiseModel estimate_noise(const Eigen::Ref<const Eigen::MatrixXf>& residuals, const FrameGeometry& geometry);
@@ -60,10 +53,7 @@ NoiseModel estimate_noise(const FramesRef& frames, const Eigen::VectorXf& backgr
 // never below one grey level, which a noiseless synthetic input would otherwise flag in rounding.
 cv::Mat seed_threshold(const MaskOptions& options, const NoiseModel& noise);
 
-// 8-bit mask (0 or 255) from a residual magnitude image and the seed levels.
-cv::Mat make_mask(const cv::Mat& magnitude, const cv::Mat& seed_threshold, const MaskOptions& options);
-
-// The same mask for a frame of 8-bit levels against its background pixel_factor * coordinates
+// The mask (0 or 255) of a frame of 8-bit levels against its background pixel_factor * coordinates
 // (pixel_factor: values x k), without the frame-sized float images on the way (values, background,
 // residual, magnitude and the two comparisons'): the levels are compared a cache-sized block of
 // pixels at a time. Serial, for callers that work on several frames at once.

@@ -13,13 +13,13 @@ struct ConfusionCounts {
   void add(const cv::Mat& mask, const cv::Mat& labels, const cv::Mat& roi = {});
   ConfusionCounts& operator+=(const ConfusionCounts& other);
 
-  double recall() const;       // TP / (TP + FN)
-  double specificity() const;  // TN / (TN + FP)
+  double recall() const;               // TP / (TP + FN)
+  double specificity() const;          // TN / (TN + FP)
   double false_positive_rate() const;  // FP / (FP + TN)
   double false_negative_rate() const;  // FN / (TP + FN)
   double percentage_wrong() const;     // 100 (FN + FP) / all
-  double precision() const;    // TP / (TP + FP)
-  double f_measure() const;    // 2 precision recall / (precision + recall)
+  double precision() const;            // TP / (TP + FP)
+  double f_measure() const;            // 2 precision recall / (precision + recall)
 };
 
 }  // namespace cleanplate::stages

@@ -37,6 +37,7 @@
 #include <vector>
 
 #include "cleanplate/stages/frame_column.hpp"
+#include "cleanplate/stages/frame_splitter.hpp"
 #include "cleanplate/stages/mask.hpp"
 
 namespace cleanplate::stages {
@@ -51,14 +52,9 @@ struct OnlineOptions {
   // model at most 2^16 means (3 at 640x480, 4 at 1280x720, 6 at 1920x1080, 12 at 3840x2160), so that
   // the step's cost stops growing with the frame.
   int model_block = 0;
-  // Fill OnlineFrame::background, a frame of floats (`live` leaves it out unless it shows or saves it).
+  // Fill FrameSplit::background, a frame of floats (`live` leaves it out unless it shows or saves it;
+  // during the warm-up it is always filled).
   bool background = true;
-};
-
-struct OnlineFrame {
-  Eigen::VectorXf background;  // geometry.values(), in [0, 1]; after the warm-up, empty if the options leave it out
-  cv::Mat mask;                // 8-bit, 255 = foreground; all zero during warm-up
-  bool warming_up = false;
 };
 
 class OnlineBackground {
@@ -69,8 +65,8 @@ class OnlineBackground {
   // to stream. `learning_rate` as OpenCV's subtractors take it: negative, the options' memory; 0,
   // the model is frozen (this frame's background and mask only; warm-up frames are always kept);
   // in (0, 1], a memory of 1 / learning_rate frames for this frame's update.
-  OnlineFrame process(const Eigen::Ref<const FrameColumnLevels>& levels, double learning_rate = -1);
-  OnlineFrame process(const Eigen::Ref<const Eigen::VectorXf>& column, double learning_rate = -1);
+  FrameSplit split(const Eigen::Ref<const FrameColumnLevels>& levels, double learning_rate = -1);
+  FrameSplit split(const Eigen::Ref<const Eigen::VectorXf>& column, double learning_rate = -1);
 
   long frames() const { return frames_; }
   // The side of the pixel blocks the basis models (OnlineOptions::model_block, resolved).
@@ -81,13 +77,13 @@ class OnlineBackground {
  private:
   Eigen::VectorXf finish_warmup();  // returns the background the warm-up found (the mode)
   template <typename Value>
-  OnlineFrame process_values(const Eigen::Ref<const Eigen::Matrix<Value, Eigen::Dynamic, 1>>& column,
+  FrameSplit process_values(const Eigen::Ref<const Eigen::Matrix<Value, Eigen::Dynamic, 1>>& column,
                              double learning_rate);
   template <typename Value, typename BackgroundOf>
   void update_global_sigma(const Eigen::Ref<const Eigen::Matrix<Value, Eigen::Dynamic, 1>>& column,
                            const BackgroundOf& background_of, const cv::Mat& grow, const cv::Mat& mask, float rate);
   template <typename Value>
-  OnlineFrame process_with_block_model(const Eigen::Ref<const Eigen::Matrix<Value, Eigen::Dynamic, 1>>& column,
+  FrameSplit process_with_block_model(const Eigen::Ref<const Eigen::Matrix<Value, Eigen::Dynamic, 1>>& column,
                                        double learning_rate);
 
   FrameGeometry geometry_;

@@ -1,0 +1,112 @@
+#include "cleanplate/pipeline/memory_plan.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <string>
+
+#include "cleanplate/error.hpp"
+
+namespace cleanplate::pipeline {
+namespace {
+
+// Up to this many fitted frames are copied once more as floats (the noise model's residuals; the
+// robust method's start).
+constexpr long copied_frames = 128;
+
+// "1.50 GiB", or "12.0 MiB" below a gibibyte.
+std::string size_text(double bytes) {
+  char text[32];
+  if (bytes < 1024.0 * 1024 * 1024)
+    std::snprintf(text, sizeof text, "%.1f MiB", bytes / (1024.0 * 1024));
+  else
+    std::snprintf(text, sizeof text, "%.2f GiB", bytes / (1024.0 * 1024 * 1024));
+  return text;
+}
+
+std::string frame_text(const stages::FrameGeometry& g) {
+  return std::to_string(g.width) + "x" + std::to_string(g.height) + "x" + std::to_string(g.channels);
+}
+
+// Bytes per value of a fitted frame: the frame matrix's (8-bit) and the buffers the method keeps:
+// GoDec's float working copy and residual magnitudes; robust PCA's working copy, multiplier Y,
+// sparse part S and thresholding target.
+double bytes_per_value(stages::Method method) {
+  switch (method) {
+    case stages::Method::svd:
+    case stages::Method::robust:
+      return 1;
+    case stages::Method::godec:
+      return 9;
+    case stages::Method::robust_pca:
+      break;
+  }
+  return 17;
+}
+
+}  // namespace
+
+MemoryPlan::MemoryPlan(const stages::FrameGeometry& geometry, stages::Method method, long rank, long frames_in_flight,
+                       std::int64_t max_memory)
+    : geometry_(geometry),
+      bytes_per_value_(bytes_per_value(method)),
+      rank_(rank),
+      frames_in_flight_(frames_in_flight),
+      max_memory_(max_memory) {}
+
+// `frames` in the matrix, of which the method fits at most most_fitted_frames.
+double MemoryPlan::matrix_bytes(long frames) const {
+  const double fitted = static_cast<double>(std::min(frames, most_fitted_frames));
+  return (static_cast<double>(frames) + fitted * (bytes_per_value_ - 1)) * static_cast<double>(geometry_.values());
+}
+
+long MemoryPlan::split_frames_in_flight() const { return std::min(frames_in_flight_, 8L); }
+
+// What the split holds besides the frames kept: the frames in flight (8-bit, float and the images
+// made from them), the refit's sums, and the encoders' lookahead.
+double MemoryPlan::split_bytes() const {
+  const double values = static_cast<double>(geometry_.values()), pixels = static_cast<double>(geometry_.pixels()),
+               k = static_cast<double>(rank_);
+  return 8e6 + static_cast<double>(split_frames_in_flight()) * values * 16 + pixels * 8 * (k * k + 3 * k) +
+         pixels * 120;
+}
+
+double MemoryPlan::needed_bytes(long frames) const {
+  return matrix_bytes(frames) +
+         static_cast<double>(std::min(frames, copied_frames) * geometry_.values()) * sizeof(float) + split_bytes();
+}
+
+void MemoryPlan::check(long frames) const {
+  if (fits(frames)) return;
+  char per_value[16];
+  std::snprintf(per_value, sizeof per_value, "%g", bytes_per_value_);
+  throw Error("the frame matrix" +
+              std::string(bytes_per_value_ > 1 ? " and the method's working copies need " : " needs ") +
+              size_text(needed_bytes(frames)) + " (" + std::to_string(frames) + " frames of " + frame_text(geometry_) +
+              " values, " + per_value + " bytes each, and the split's buffers), more than --max-memory " +
+              size_text(static_cast<double>(max_memory_)) + ": use --scale, --frames or a larger --max-memory");
+}
+
+long MemoryPlan::sample_size(long frames) const {
+  const long fewest = std::max(fewest_sampled_frames, rank_);
+  const double budget = static_cast<double>(max_memory_);
+  if (!fits(fewest))
+    throw Error("--max-memory " + size_text(budget) + " is too small for " + frame_text(geometry_) +
+                " frames: a sample of " + std::to_string(fewest) + " frames and the frames in flight need " +
+                size_text(needed_bytes(fewest)) + "; use --scale or a larger --max-memory");
+  // needed_bytes() is linear in n, with a steeper slope up to `copied_frames` frames.
+  const double frame = matrix_bytes(1), copy = static_cast<double>(geometry_.values()) * sizeof(float);
+  const long fitting = fits(copied_frames)
+                           ? copied_frames + static_cast<long>((budget - needed_bytes(copied_frames)) / frame)
+                           : static_cast<long>((budget - split_bytes()) / (frame + copy));
+  return std::min({fitting, most_fitted_frames, frames});
+}
+
+long MemoryPlan::first_capacity() const {
+  return std::clamp(static_cast<long>((static_cast<double>(max_memory_) - split_bytes()) / matrix_bytes(1)), 1L, 256L);
+}
+
+long fitted_stride(long columns) {
+  return std::max(1L, (columns + MemoryPlan::most_fitted_frames - 1) / MemoryPlan::most_fitted_frames);
+}
+
+}  // namespace cleanplate::pipeline

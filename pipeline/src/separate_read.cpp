@@ -1,0 +1,133 @@
+// The read graph of `separate`: the frames (or the sample's frames) decoded, converted to 8-bit
+// columns in parallel, and stacked into the frame matrix in order.
+#include <oneapi/tbb/flow_graph.h>
+
+#include "cleanplate/error.hpp"
+#include "cleanplate/pipeline/interrupt.hpp"
+#include "separate_run.hpp"
+
+namespace cleanplate::pipeline {
+namespace flow = oneapi::tbb::flow;
+
+namespace {
+
+struct DecodedFrame {
+  long index = 0;
+  cv::Mat image;
+  bool in_place = false;  // its matrix column exists: convert writes straight into it
+};
+struct ConvertedFrame {
+  long index = 0;
+  stages::FrameColumnLevels column;  // only for frames beyond the matrix's capacity
+  double squared_norm = 0;
+};
+
+}  // namespace
+
+// decode (serial) -> limiter -> convert (parallel) -> sequencer -> stack (serial, in order)
+void SeparateRun::read() {
+  const long expected = expected_frames();
+  if (source_.frame_count() >= 0 && options_.start >= source_.frame_count())
+    throw Error("--start " + std::to_string(options_.start) + " is past the end of '" + options_.input +
+                "', which has " + std::to_string(source_.frame_count()) + " frames");
+  if (expected >= 0) {  // fail before reading when the answer is known (decompose checks again)
+    if (options_.rank > expected)
+      throw Error("--rank " + std::to_string(options_.rank) + " is larger than the number of frames (" +
+                  std::to_string(expected) + ")");
+    if (!sampled() && !plan_.fits(expected))
+      sample_ = stages::evenly_spaced_frames(expected, plan_.sample_size(expected));
+  }
+  // The sample's columns this process reads: all of them, or under mpirun those in its range.
+  const long begin = ranks() > 1 ? sample_column(first_) : 0,
+             sample_end = ranks() > 1 ? sample_column(last_) : static_cast<long>(sample_.size());
+  if (begin > 0 ? !source_.seek(options_.start + sample_[static_cast<std::size_t>(begin)])
+                : options_.start > 0 && !source_.skip(options_.start))
+    throw Error("--start " + std::to_string(options_.start) + " is past the end of '" + options_.input + "'");
+  const long columns = sampled() ? static_cast<long>(sample_.size()) : expected;
+  matrix_.emplace(geometry_.values(), columns > 0 ? columns : plan_.first_capacity());
+
+  // Frames below the capacity are converted in parallel straight into their columns. Only a
+  // frame beyond it (a source that announced fewer frames, or none) goes through a buffer that
+  // `stack` copies in after growing the matrix. That is safe because `stack` sees frames in
+  // order: when it grows the matrix, every earlier frame's conversion has finished, and later
+  // frames were decided against the old capacity, so they carry buffers too.
+  std::atomic<long> capacity = matrix_->capacity();
+  const auto started = Clock::now();
+  BusyTime decode_time, convert_time, stack_time;
+  // Columns made, frames consumed.
+  long decoded = begin, position = begin > 0 ? sample_[static_cast<std::size_t>(begin)] : 0;
+  progress_.start(sampled() ? "step 1/3, sampling" : "step 1/3, reading", sampled() ? sample_end - begin : expected);
+  flow::graph graph;
+  flow::input_node<DecodedFrame> decode(graph, [&](oneapi::tbb::flow_control& control) -> DecodedFrame {
+    auto busy = decode_time.measure();
+    std::optional<io::Frame> frame;
+    const bool last = sampled() ? decoded == sample_end : options_.frames >= 0 && decoded >= options_.frames;
+    const long skipped = sampled() && !last ? sample_[static_cast<std::size_t>(decoded)] - position : 0;
+    if (interrupted() || last || !source_.skip(skipped) || !(frame = source_.next())) {
+      control.stop();
+      return {};
+    }
+    position += skipped + 1;
+    const long index = decoded++;
+    return {index, std::move(frame->image), index < capacity.load()};
+  });
+  flow::limiter_node<DecodedFrame> in_flight(graph, static_cast<std::size_t>(options_.frames_in_flight));
+  flow::function_node<DecodedFrame, ConvertedFrame> convert(graph, flow::unlimited, [&](const DecodedFrame& frame) {
+    auto busy = convert_time.measure();
+    ConvertedFrame converted{frame.index, {}, 0};
+    if (!frame.in_place) converted.column.resize(geometry_.values());
+    const Eigen::Ref<stages::FrameColumnLevels> column =
+        frame.in_place ? matrix_->column(frame.index) : Eigen::Ref<stages::FrameColumnLevels>(converted.column);
+    stages::frame_to_levels(frame.image, geometry_, column);
+    // While it is in cache: saves a pass for the energy.
+    converted.squared_norm = stages::values_squared_norm(column);
+    return converted;
+  });
+  flow::sequencer_node<ConvertedFrame> in_order(
+      graph, [&](const ConvertedFrame& frame) { return static_cast<std::size_t>(frame.index - begin); });
+  flow::function_node<ConvertedFrame, flow::continue_msg> stack(graph, flow::serial,
+                                                                [&](const ConvertedFrame& frame) {
+                                                                  auto busy = stack_time.measure();
+                                                                  if (frame.column.size() > 0) {
+                                                                    plan_.check(frame.index + 1);
+                                                                    matrix_->reserve(frame.index + 1);
+                                                                    matrix_->column(frame.index) = frame.column;
+                                                                    capacity = matrix_->capacity();
+                                                                  }
+                                                                  matrix_->set_count(frame.index + 1);
+                                                                  squared_norm_ += frame.squared_norm;
+                                                                  progress_.update(frame.index + 1 - begin);
+                                                                  return flow::continue_msg();
+                                                                });
+  flow::make_edge(decode, in_flight);
+  flow::make_edge(in_flight, convert);
+  flow::make_edge(convert, in_order);
+  flow::make_edge(in_order, stack);
+  flow::make_edge(stack, in_flight.decrementer());
+  decode.activate();
+  graph.wait_for_all();
+  progress_.finish();
+  if (ranks() > 1) share_sample(decoded == sample_end);
+
+  result_.frames = matrix_->count();
+  result_.interrupted = interrupted();
+  result_.source_ended_early = !result_.interrupted && source_.frame_count() >= 0 &&
+                               result_.frames < (sampled() ? static_cast<long>(sample_.size()) : expected);
+  result_.seconds = {.read = seconds_since(started),
+                     .decode = decode_time.seconds(),
+                     .convert = convert_time.seconds(),
+                     .stack = stack_time.seconds()};
+  if (result_.frames == 0 && !result_.interrupted)
+    throw Error("'" + options_.input + "' has no frames to separate after --start " + std::to_string(options_.start));
+  if (sampled()) sample_.resize(static_cast<std::size_t>(result_.sample_frames = result_.frames));
+  note_undecodable(source_);
+}
+
+// The images that did not decode: the most either reading of the video met.
+void SeparateRun::note_undecodable(const io::VideoSource& source) {
+  if (source.undecodable_images() <= result_.undecodable_images) return;
+  result_.undecodable_images = source.undecodable_images();
+  result_.first_undecodable_image = source.undecodable_image_files().front();
+}
+
+}  // namespace cleanplate::pipeline
