@@ -14,10 +14,10 @@
 #include "cleanplate/pipeline/cluster.hpp"
 #include "cleanplate/pipeline/evaluate.hpp"
 #include "cleanplate/pipeline/interrupt.hpp"
-#include "command_help.hpp"
 #include "cleanplate/pipeline/live.hpp"
 #include "cleanplate/pipeline/rebuild.hpp"
 #include "cleanplate/pipeline/separate.hpp"
+#include "command_help.hpp"
 
 namespace cleanplate::pipeline {
 

@@ -85,20 +85,19 @@ void SeparateRun::read() {
   });
   flow::sequencer_node<ConvertedFrame> in_order(
       graph, [&](const ConvertedFrame& frame) { return static_cast<std::size_t>(frame.index - begin); });
-  flow::function_node<ConvertedFrame, flow::continue_msg> stack(graph, flow::serial,
-                                                                [&](const ConvertedFrame& frame) {
-                                                                  auto busy = stack_time.measure();
-                                                                  if (frame.column.size() > 0) {
-                                                                    plan_.check(frame.index + 1);
-                                                                    matrix_->reserve(frame.index + 1);
-                                                                    matrix_->column(frame.index) = frame.column;
-                                                                    capacity = matrix_->capacity();
-                                                                  }
-                                                                  matrix_->set_count(frame.index + 1);
-                                                                  squared_norm_ += frame.squared_norm;
-                                                                  progress_.update(frame.index + 1 - begin);
-                                                                  return flow::continue_msg();
-                                                                });
+  flow::function_node<ConvertedFrame, flow::continue_msg> stack(graph, flow::serial, [&](const ConvertedFrame& frame) {
+    auto busy = stack_time.measure();
+    if (frame.column.size() > 0) {
+      plan_.check(frame.index + 1);
+      matrix_->reserve(frame.index + 1);
+      matrix_->column(frame.index) = frame.column;
+      capacity = matrix_->capacity();
+    }
+    matrix_->set_count(frame.index + 1);
+    squared_norm_ += frame.squared_norm;
+    progress_.update(frame.index + 1 - begin);
+    return flow::continue_msg();
+  });
   flow::make_edge(decode, in_flight);
   flow::make_edge(in_flight, convert);
   flow::make_edge(convert, in_order);

@@ -61,10 +61,10 @@ class SeparateRun {
   struct SplitOutputs {
     long index = 0;
     cv::Mat mask, foreground, background;
-    Eigen::VectorXd refit;  // the frame's coordinates on the refit (for the clean plate)
+    Eigen::VectorXd refit;   // the frame's coordinates on the refit (for the clean plate)
     Eigen::VectorXf stored;  // its row of model.npz's V
     std::shared_ptr<const io::ModelWriter::DeflatedFrame> coded;  // its foreground, coded and deflated
-    double squared_error = 0;                                      // of the coded frame
+    double squared_error = 0;                                     // of the coded frame
   };
   // What the writers add up, for the clean plate and model.npz's PSNR.
   struct SplitSums {

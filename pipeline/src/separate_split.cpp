@@ -51,7 +51,7 @@ SeparateRun::SplitOutputs SeparateRun::split_frame(long j, const cv::Mat& decode
   if (split.background.size() > 0) frame.background = stages::column_to_image(split.background, geometry_);
   if (preview != preview_frames_.end())
     previews_[static_cast<std::size_t>(preview - preview_frames_.begin())] = {original, frame.background,
-                                                                               frame.foreground, frame.mask};
+                                                                              frame.foreground, frame.mask};
   if (model_file_) {  // coded and deflated here, on the split's threads
     const io::ModelFile& header = model_file_->header();
     frame.stored = io::quantize_row(splitter_->stored_row(split.refit), header.precision, header.V_scale);
@@ -114,17 +114,18 @@ void SeparateRun::split() {
 
   std::vector<std::unique_ptr<flow::function_node<SplitOutputs, long>>> writers;
   const auto add_writer = [&](auto write) {
-    writers.push_back(
-        std::make_unique<flow::function_node<SplitOutputs, long>>(graph, flow::serial, [&, write](const SplitOutputs& f) {
-          auto busy = write_time.measure();
-          write(f);
-          return f.index;
-        }));
+    writers.push_back(std::make_unique<flow::function_node<SplitOutputs, long>>(graph, flow::serial,
+                                                                                [&, write](const SplitOutputs& f) {
+                                                                                  auto busy = write_time.measure();
+                                                                                  write(f);
+                                                                                  return f.index;
+                                                                                }));
   };
   if (mask_video) add_writer([&](const SplitOutputs& f) { mask_video->write(f.mask); });
   if (foreground_video) add_writer([&](const SplitOutputs& f) { foreground_video->write(f.foreground); });
   if (background_video) add_writer([&](const SplitOutputs& f) { background_video->write(f.background); });
-  if (mask_images_) add_writer([&](const SplitOutputs& f) { mask_images_->write(f.mask, options_.start + f.index + 1); });
+  if (mask_images_)
+    add_writer([&](const SplitOutputs& f) { mask_images_->write(f.mask, options_.start + f.index + 1); });
   add_writer([&](const SplitOutputs& f) { sums.refit += f.refit; });  // so `done` always has a predecessor
   if (model_file_)
     add_writer([&](const SplitOutputs& f) {

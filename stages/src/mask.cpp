@@ -17,7 +17,6 @@
 
 namespace cleanplate::stages {
 
-
 namespace {
 
 constexpr double growth = 2.5, gaussian_bias = 0.9365574;
@@ -189,7 +188,6 @@ cv::Mat seed_threshold(const MaskOptions& options, const NoiseModel& noise) {
     seed = noise.pixel_sigma * options.sigmas;
   return cv::max(seed, 1.0 / 255);
 }
-
 
 namespace {
 

@@ -183,9 +183,9 @@ TEST(BadInput, RankLargerThanTheFrameCount) {
 }
 
 TEST(BadInput, StartPastTheEnd) {
-  expect_clean_failure("separate '" + (synthetic_scene() / "scene.mkv").string() + "' --start 200",
-                       "--start 200 is past the end of '" + (synthetic_scene() / "scene.mkv").string() +
-                           "', which has 200 frames");
+  expect_clean_failure(
+      "separate '" + (synthetic_scene() / "scene.mkv").string() + "' --start 200",
+      "--start 200 is past the end of '" + (synthetic_scene() / "scene.mkv").string() + "', which has 200 frames");
 }
 
 // One image of a folder that does not decode: its frame repeats the one before, so every later mask

@@ -5,11 +5,11 @@
 
 #include <cleanplate/error.hpp>
 #include <cleanplate/io/model_file.hpp>
-
-#include "model_file_in_memory.hpp"
 #include <cleanplate/io/npz_reader.hpp>
 #include <filesystem>
 #include <random>
+
+#include "model_file_in_memory.hpp"
 
 namespace cleanplate::io {
 namespace {

@@ -78,7 +78,7 @@ class VideoSource {
   bool strict_;
   std::vector<std::string> undecodable_;  // the folder's images that did not decode
   cv::Mat last_image_;                    // the folder's last image decoded
-  std::optional<Frame> first_;             // read while opening, to learn the size
+  std::optional<Frame> first_;            // read while opening, to learn the size
   long next_index_ = 0;
   double fps_ = 0;
   cv::Size size_;

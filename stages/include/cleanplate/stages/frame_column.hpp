@@ -22,7 +22,6 @@ struct FrameGeometry {
 
 FrameGeometry geometry_for(cv::Size source, const ConvertOptions& options);
 
-
 // Writes the converted frame's levels into `column` (geometry.values() rows).
 void frame_to_levels(const cv::Mat& frame, const FrameGeometry& geometry, Eigen::Ref<FrameColumnLevels> column);
 

@@ -78,13 +78,13 @@ class OnlineBackground {
   Eigen::VectorXf finish_warmup();  // returns the background the warm-up found (the mode)
   template <typename Value>
   FrameSplit process_values(const Eigen::Ref<const Eigen::Matrix<Value, Eigen::Dynamic, 1>>& column,
-                             double learning_rate);
+                            double learning_rate);
   template <typename Value, typename BackgroundOf>
   void update_global_sigma(const Eigen::Ref<const Eigen::Matrix<Value, Eigen::Dynamic, 1>>& column,
                            const BackgroundOf& background_of, const cv::Mat& grow, const cv::Mat& mask, float rate);
   template <typename Value>
   FrameSplit process_with_block_model(const Eigen::Ref<const Eigen::Matrix<Value, Eigen::Dynamic, 1>>& column,
-                                       double learning_rate);
+                                      double learning_rate);
 
   FrameGeometry geometry_;
   OnlineOptions options_;
