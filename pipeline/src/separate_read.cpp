@@ -124,9 +124,10 @@ void SeparateRun::read() {
 
 // The images that did not decode: the most either reading of the video met.
 void SeparateRun::note_undecodable(const io::VideoSource& source) {
-  if (source.undecodable_images() <= result_.undecodable_images) return;
-  result_.undecodable_images = source.undecodable_images();
-  result_.first_undecodable_image = source.undecodable_image_files().front();
+  const auto& files = source.undecodable_images();
+  if (static_cast<long>(files.size()) <= result_.undecodable_images) return;
+  result_.undecodable_images = static_cast<long>(files.size());
+  result_.first_undecodable_image = files.front();
 }
 
 }  // namespace cleanplate::pipeline

@@ -103,6 +103,8 @@ class SeparateRun {
   std::filesystem::path out(const std::string& name) const { return options_.output / name; }
   void wrote(const std::string& name) { result_.files.push_back(name); }
   bool sampled() const { return !sample_.empty(); }
+  // background.mp4: the background of every frame, when it can change (rank > 1).
+  bool background_video() const { return options_.outputs.background && options_.rank > 1; }
   // The frames the model is fitted on: the matrix, or every s-th of its columns (without a copy).
   stages::FramesRef fitted_frames() const;
 

@@ -35,8 +35,7 @@ SeparateRun::SplitOutputs SeparateRun::split_frame(long j, const cv::Mat& decode
   if (!original.isContinuous()) original = original.clone();
   const auto levels = stages::image_levels(original);
   const auto preview = std::find(preview_frames_.begin(), preview_frames_.end(), j);
-  const bool background_video = options_.outputs.background && options_.rank > 1;
-  const stages::FrameSplit split = splitter_->split(levels, background_video || preview != preview_frames_.end());
+  const stages::FrameSplit split = splitter_->split(levels, background_video() || preview != preview_frames_.end());
 
   SplitOutputs frame;
   frame.index = j;
@@ -70,14 +69,13 @@ void SeparateRun::split() {
   const double fps = result_.fps > 0 ? result_.fps : 25;
   const cv::Size size(geometry_.width, geometry_.height);
   const bool color = geometry_.channels == 3;
-  std::optional<io::VideoSink> mask_video, foreground_video, background_video;
+  std::optional<io::VideoSink> mask_video, foreground_video, backgrounds_video;
   if (options_.outputs.mask)
     mask_video.emplace(output_or_part("mask.mp4"), size, fps, false,
                        io::mask_video_options(options_.video, options_.lossless_masks, options_.mask_preset));
   if (options_.outputs.foreground)
     foreground_video.emplace(output_or_part("foreground.mp4"), size, fps, color, options_.video);
-  if (options_.outputs.background && options_.rank > 1)
-    background_video.emplace(output_or_part("background.mp4"), size, fps, color, options_.video);
+  if (background_video()) backgrounds_video.emplace(output_or_part("background.mp4"), size, fps, color, options_.video);
   if (options_.outputs.png) mask_images_.emplace(out("masks"));
 
   std::optional<io::VideoSource> again;  // when the matrix holds only the sample
@@ -123,7 +121,7 @@ void SeparateRun::split() {
   };
   if (mask_video) add_writer([&](const SplitOutputs& f) { mask_video->write(f.mask); });
   if (foreground_video) add_writer([&](const SplitOutputs& f) { foreground_video->write(f.foreground); });
-  if (background_video) add_writer([&](const SplitOutputs& f) { background_video->write(f.background); });
+  if (backgrounds_video) add_writer([&](const SplitOutputs& f) { backgrounds_video->write(f.background); });
   if (mask_images_)
     add_writer([&](const SplitOutputs& f) { mask_images_->write(f.mask, options_.start + f.index + 1); });
   add_writer([&](const SplitOutputs& f) { sums.refit += f.refit; });  // so `done` always has a predecessor
@@ -171,7 +169,7 @@ void SeparateRun::split() {
   // Finalize whatever was written, also after an interrupt: the files are valid, and the summary
   // says how many frames they hold.
   for (auto [sink, name] : {std::pair(&mask_video, "mask.mp4"), std::pair(&foreground_video, "foreground.mp4"),
-                            std::pair(&background_video, "background.mp4")})
+                            std::pair(&backgrounds_video, "background.mp4")})
     if (*sink && written > 0) {
       (*sink)->finish();
       videos_.push_back(name);

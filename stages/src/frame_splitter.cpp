@@ -17,7 +17,6 @@ FittedSplitter::FittedSplitter(const FramesRef& frames, const BackgroundModel& m
       factor_(model_.U * model_.singular_values.asDiagonal()),
       start_(model_.V.colwise().mean().transpose()),
       band_(static_cast<float>(3 * noise.global_sigma)),  // the robust fit's inlier band
-      noise_sigma_(noise.global_sigma),
       seed_threshold_(stages::seed_threshold(options, noise)),
       refit_(std::make_unique<BackgroundRefit>(geometry, model_)) {
   const long n = frames.cols(), k = model_.rank();

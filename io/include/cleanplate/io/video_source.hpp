@@ -44,7 +44,7 @@ class VideoSource {
   // `decoder_threads`: FFmpeg's threads for a file or stream (0: as many as it chooses for the
   // machine; each adds a frame of latency). An image of a folder that does not decode throws when
   // `strict`; otherwise the frame before it stands in for it (the frames keep their numbers), and
-  // undecodable_images() counts it.
+  // undecodable_images() lists it.
   explicit VideoSource(const std::string& spec, FrameFormat format = FrameFormat::bgr, int decoder_threads = 0,
                        bool strict = false);
   ~VideoSource();
@@ -64,8 +64,7 @@ class VideoSource {
   long frame_count() const { return count_; }  // -1 when unknown (camera, stream)
   std::int64_t bytes() const;                  // on disk: the file, or the images; -1 for a camera or stream
   bool live() const { return kind_ == SourceKind::camera || kind_ == SourceKind::stream; }
-  long undecodable_images() const { return static_cast<long>(undecodable_.size()); }
-  const std::vector<std::string>& undecodable_image_files() const { return undecodable_; }
+  const std::vector<std::string>& undecodable_images() const { return undecodable_; }
 
  private:
   std::string spec_;

@@ -51,7 +51,6 @@ class FittedSplitter {
   Eigen::VectorXf stored_row(const Eigen::VectorXd& refit) const { return to_stored_ * refit.cast<float>(); }
   // The background at the given refit coordinates (for the clean plate: their mean over the frames).
   Eigen::VectorXf refit_image(const Eigen::VectorXd& refit) const { return refit_factor_ * refit.cast<float>(); }
-  double noise_sigma() const { return noise_sigma_; }
   const cv::Mat& seed_threshold() const { return seed_threshold_; }
 
  private:
@@ -61,8 +60,7 @@ class FittedSplitter {
   Eigen::MatrixXf factor_;          // values x k: U S of the model
   Eigen::VectorXf start_;           // coordinates the trimmed fit starts from: the sample's mean
   float band_ = 0;                  // residuals beyond it do not pull a frame's fit
-  double noise_sigma_ = 0;
-  cv::Mat seed_threshold_;  // per pixel
+  cv::Mat seed_threshold_;          // per pixel
   std::unique_ptr<BackgroundRefit> refit_;
   Eigen::MatrixXf refit_factor_;  // values x k: the refit's pixel factor
   linalg::SvdResult<float> refit_background_;
