@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
 #include <filesystem>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
@@ -72,8 +73,29 @@ long file_number(const std::string& path) {
   return last + 1 - first > 15 ? -1 : std::stol(stem.substr(first, last + 1 - first));
 }
 
-VideoSource::VideoSource(const std::string& spec, FrameFormat format, int decoder_threads, bool strict)
-    : spec_(spec), kind_(kind_of(spec)), format_(format), decoder_threads_(decoder_threads), strict_(strict) {
+std::vector<std::string> pattern_files(const std::string& pattern) {
+  // One conversion, %d, %i or %u with an optional 0 flag and width: the pattern goes to snprintf.
+  const std::size_t percent = pattern.find('%');
+  std::size_t end = percent + 1;
+  while (end < pattern.size() && std::isdigit(static_cast<unsigned char>(pattern[end]))) ++end;
+  if (percent == std::string::npos || end >= pattern.size() ||
+      std::string("diu").find(pattern[end]) == std::string::npos || pattern.find('%', end) != std::string::npos)
+    throw Error("image pattern '" + pattern + "' must hold one number conversion such as %06d, and no other %");
+  const std::string format = pattern.substr(0, end) + "d" + pattern.substr(end + 1);
+  const auto name = [&](long number) {
+    std::vector<char> text(format.size() + 32);
+    std::snprintf(text.data(), text.size(), format.c_str(), static_cast<int>(number));
+    return std::string(text.data());
+  };
+  std::vector<std::string> files;
+  long number = 0;
+  while (number < 10000 && !fs::is_regular_file(name(number))) ++number;
+  for (; fs::is_regular_file(name(number)); ++number) files.push_back(name(number));
+  return files;
+}
+
+VideoSource::VideoSource(const std::string& spec, const VideoSourceOptions& options)
+    : spec_(spec), kind_(kind_of(spec)), options_(options) {
   const std::string quoted = "'" + spec + "'";
   switch (kind_) {
     case SourceKind::camera:
@@ -84,13 +106,12 @@ VideoSource::VideoSource(const std::string& spec, FrameFormat format, int decode
       open_decoder("cannot open stream " + quoted + ": not reachable or not a video stream");
       break;
     case SourceKind::image_sequence:
-      capture_.open(spec, cv::CAP_IMAGES);
-      if (!capture_.isOpened()) throw Error("cannot open image sequence " + quoted + ": no image matches the pattern");
+      files_ = pattern_files(spec);
+      if (files_.empty()) throw Error("cannot open image sequence " + quoted + ": no image matches the pattern");
       break;
     case SourceKind::image_folder:
       files_ = list_images(spec);
       if (files_.empty()) throw Error("cannot open folder " + quoted + ": it contains no images");
-      count_ = static_cast<long>(files_.size());
       break;
     case SourceKind::file:
       if (!fs::exists(spec)) throw Error("cannot open " + quoted + ": no such file");
@@ -99,13 +120,17 @@ VideoSource::VideoSource(const std::string& spec, FrameFormat format, int decode
       open_decoder("cannot open " + quoted + ": not a video file FFmpeg can decode");
       break;
   }
-  if (decoder_ || capture_.isOpened()) {
+  if (!files_.empty()) {
+    count_ = static_cast<long>(files_.size());
+    fps_ = default_image_fps;
+  } else {
     fps_ = decoder_ ? decoder_->fps() : capture_.get(cv::CAP_PROP_FPS);
     if (!(fps_ > 0 && fps_ < 1000)) fps_ = 0;
     const double count =
         decoder_ ? static_cast<double>(decoder_->frame_count()) : capture_.get(cv::CAP_PROP_FRAME_COUNT);
     if (!live() && count > 0) count_ = static_cast<long>(count);
   }
+  if (options.fps > 0) fps_ = options.fps;
   first_ = read();
   if (!first_) throw Error("cannot read " + quoted + ": it has no decodable frame");
   size_ = first_->image.size();
@@ -117,7 +142,7 @@ VideoSource& VideoSource::operator=(VideoSource&&) noexcept = default;
 
 void VideoSource::open_decoder(const std::string& failure) {
   try {
-    decoder_ = std::make_unique<VideoDecoder>(spec_, format_ == FrameFormat::grey, decoder_threads_);
+    decoder_ = std::make_unique<VideoDecoder>(spec_, options_.format == FrameFormat::grey, options_.decoder_threads);
   } catch (const Error& e) {
     throw Error(failure + " (" + e.what() + ")");
   }
@@ -125,7 +150,7 @@ void VideoSource::open_decoder(const std::string& failure) {
 
 std::optional<Frame> VideoSource::read() {
   Frame frame;
-  if (kind_ == SourceKind::image_folder) {
+  if (!files_.empty()) {
     if (next_index_ >= static_cast<long>(files_.size())) return std::nullopt;
     frame.image = read_image(static_cast<std::size_t>(next_index_));
   } else if (decoder_) {
@@ -145,12 +170,12 @@ std::optional<Frame> VideoSource::read() {
   return frame;
 }
 
-// A folder's image `file`; one that does not decode takes the last decoded image, or, before any, the
-// next one that decodes.
+// An image of the sequence; one that does not decode takes the last decoded image, or, before any,
+// the next one that decodes.
 cv::Mat VideoSource::read_image(std::size_t file) {
   cv::Mat image = cv::imread(files_[file], cv::IMREAD_UNCHANGED);
   if (!image.empty()) return last_image_ = image;
-  if (strict_) throw Error("cannot decode image '" + files_[file] + "'");
+  if (options_.strict) throw Error("cannot decode image '" + files_[file] + "'");
   undecodable_.push_back(files_[file]);
   if (!last_image_.empty()) return last_image_.clone();
   for (std::size_t next = file + 1; next < files_.size(); ++next)
@@ -180,7 +205,7 @@ bool VideoSource::skip(long frames) {
       first_.reset();
       continue;
     }
-    if (kind_ == SourceKind::image_folder) {
+    if (!files_.empty()) {
       if (next_index_ >= static_cast<long>(files_.size())) return false;
     } else if (decoder_ ? !decoder_->skip() : !capture_.grab()) {
       return false;
@@ -195,7 +220,7 @@ bool VideoSource::seek(long index) {
   if (index == next_index_ - (first_ ? 1 : 0)) return true;  // already there: keep what was decoded
   first_.reset();
   next_index_ = index;
-  if (kind_ == SourceKind::image_folder) return index <= static_cast<long>(files_.size());
+  if (!files_.empty()) return index <= static_cast<long>(files_.size());
   if (!decoder_) return capture_.set(cv::CAP_PROP_POS_FRAMES, static_cast<double>(index));
   if (decoder_->seek(index)) return true;
   // No index or timestamps to seek by: from the start again, decoding what lies before.
@@ -214,16 +239,9 @@ std::int64_t VideoSource::bytes() const {
     case SourceKind::file:
       return static_cast<std::int64_t>(fs::file_size(spec_));
     case SourceKind::image_folder:
+    case SourceKind::image_sequence:
       for (const auto& file : files_) total += static_cast<std::int64_t>(fs::file_size(file));
       return total;
-    case SourceKind::image_sequence: {  // the images beside the pattern with its extension
-      const fs::path pattern(spec_);
-      const fs::path folder = pattern.parent_path().empty() ? fs::path(".") : pattern.parent_path();
-      for (const auto& entry : fs::directory_iterator(folder))
-        if (entry.is_regular_file() && entry.path().extension() == pattern.extension())
-          total += static_cast<std::int64_t>(entry.file_size());
-      return total;
-    }
     case SourceKind::camera:
     case SourceKind::stream:
       break;

@@ -2,12 +2,10 @@
 // Boost.Program_options. Errors are caught here and reported as one line with a non-zero exit.
 #include "cleanplate/pipeline/command_line.hpp"
 
-#include <boost/program_options.hpp>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
-#include <sstream>
 #include <type_traits>
 
 #include "cleanplate/error.hpp"
@@ -18,46 +16,14 @@
 #include "cleanplate/pipeline/rebuild.hpp"
 #include "cleanplate/pipeline/separate.hpp"
 #include "command_help.hpp"
+#include "command_options.hpp"
 
 namespace cleanplate::pipeline {
-
-namespace po = boost::program_options;
 
 namespace {
 
 constexpr const char* version = "cleanplate " CLEANPLATE_VERSION;
 constexpr int usage_error = 2, interrupted_exit = 130;
-
-SeparateOutputs parse_outputs(const std::string& list) {
-  SeparateOutputs outputs{false, false, false, false, false};
-  std::stringstream items(list);
-  for (std::string item; std::getline(items, item, ',');) {
-    if (item == "background")
-      outputs.background = true;
-    else if (item == "foreground")
-      outputs.foreground = true;
-    else if (item == "mask")
-      outputs.mask = true;
-    else if (item == "model")
-      outputs.model = true;
-    else
-      throw Error("--outputs: unknown output '" + item + "' (choose from background, foreground, mask, model)");
-  }
-  return outputs;
-}
-
-double parse_threshold(const std::string& text) {
-  if (text == "auto") return 0;
-  std::size_t used = 0;
-  double value = -1;
-  try {
-    value = std::stod(text, &used);
-  } catch (const std::exception&) {
-  }
-  if (used != text.size() || !(value > 0 && value < 256))
-    throw Error("--threshold must be 'auto' or a grey level in (0, 256), got '" + text + "'");
-  return value / 255;
-}
 
 void print_summary(const SeparateOptions& options, const SeparateResult& r) {
   const auto& s = r.seconds;
@@ -80,44 +46,6 @@ void print_summary(const SeparateOptions& options, const SeparateResult& r) {
       255 * r.threshold, s.read, s.decompose, s.split_wall, s.total > 0 ? r.frames / s.total : 0.0, model.c_str(),
       options.output.c_str());
 }
-
-// How the videos are encoded, shared by `separate` and `live`.
-po::options_description describe_video(io::VideoOptions& video, bool& lossless_masks, std::string& mask_preset) {
-  po::options_description options("videos");
-  // clang-format off
-  options.add_options()
-      ("preset", po::value(&video.preset)->default_value(video.preset), "libx264 speed preset for the other .mp4 files: ultrafast ... veryslow")
-      ("crf", po::value(&video.crf)->default_value(video.crf), "libx264 quality, 0-51 (lower: better and larger)")
-      ("mask-preset", po::value(&mask_preset)->default_value(mask_preset), "libx264 speed preset for mask.mp4 (black and white: the fastest costs little)")
-      ("lossless-masks", po::bool_switch(&lossless_masks), "mask.mp4 exact (H.264 at qp 0; plays in VLC and ffmpeg, not in every browser)");
-  // clang-format on
-  return options;
-}
-
-// Options that shape the model and the masks, shared by `separate` and `eval`.
-struct ModelArguments {
-  std::string threshold = "auto";
-  po::options_description describe(SeparateOptions& o) {
-    po::options_description options("model and masks");
-    // clang-format off
-    options.add_options()
-        ("rank,r", po::value(&o.rank)->default_value(o.rank), "rank of the background (1: a static scene; more for light changes; an upper bound for rpca)")
-        ("scale", po::value(&o.convert.scale)->default_value(o.convert.scale), "downscale frames by this factor in (0, 1]")
-        ("color", po::bool_switch(&o.convert.color), "keep three colour channels (default: grey)")
-        ("threshold", po::value(&threshold)->default_value(threshold),
-         "mask seed level in grey levels, or 'auto': 6 times each pixel's robust noise level")
-        ("hysteresis", po::value(&o.mask.hysteresis)->default_value(o.mask.hysteresis),
-         "pixels above this fraction of the seed level join a seeded region (1: off)")
-        ("open", po::value(&o.mask.open)->default_value(o.mask.open), "morphological opening size in pixels (removes specks; 0: none)")
-        ("close", po::value(&o.mask.close)->default_value(o.mask.close), "morphological closing size in pixels (fills holes; 0: none)");
-    // clang-format on
-    return options;
-  }
-  void apply(SeparateOptions& o) const {
-    o.mask.threshold = parse_threshold(threshold);
-    if (!(o.mask.hysteresis > 0 && o.mask.hysteresis <= 1)) throw Error("--hysteresis must be in (0, 1]");
-  }
-};
 
 // Parses `arguments` with one positional argument (any number of them when `positional_value` is a
 // vector); false when --help was asked (and printed).
@@ -166,6 +94,7 @@ std::optional<SeparateResult> separate_command(const std::vector<std::string>& a
       ("foreground-tolerance", po::value(&o.model.tolerance)->default_value(o.model.tolerance),
        "model.npz: also code pixels off the mask that differ from the background by more than this many grey levels")
       ("lossless-foreground", po::bool_switch(&o.model.lossless), "model.npz: code every pixel that differs from the background, exactly")
+      ("fps", po::value(&o.fps), fps_help)
       ("strict", po::bool_switch(&o.strict), "stop at an image of the folder that does not decode (default: the frame before stands in, with a warning)")
       ("quiet,q", "no progress and no summary line");
   // clang-format on
@@ -233,6 +162,7 @@ int run_live(const std::vector<std::string>& arguments) {
       ("rank,r", po::value(&o.online.rank)->default_value(o.online.rank), "rank of the background basis (2-3 follow light changes)")
       ("memory", po::value(&o.memory_seconds)->default_value(o.memory_seconds), "seconds after which a change (a parked car) becomes background")
       ("warmup", po::value(&o.online.warmup)->default_value(o.online.warmup), "frames whose per-pixel mode starts the background; their masks are empty")
+      ("fps", po::value(&o.fps), fps_help)
       ("realtime", "play a file at its own frame rate (the default for files)")
       ("no-realtime", "process a file as fast as possible, without dropping frames")
       ("every", po::value(&o.snapshot_every)->default_value(o.snapshot_every), "save the background every this many seconds (0: never)")

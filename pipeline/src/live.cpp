@@ -65,7 +65,7 @@ class LiveRun {
  public:
   explicit LiveRun(const LiveOptions& options) : options_(options), source_(open_with_retries()) {
     live_source_ = source_->live();
-    fps_ = source_->fps() > 0 ? source_->fps() : 25;
+    fps_ = source_->fps() > 0 ? source_->fps() : io::default_image_fps;
     result_.geometry = stages::geometry_for(source_->size(), options.convert);
     stages::OnlineOptions online = options.online;
     online.memory = std::max(1.0, options.memory_seconds * fps_);
@@ -125,8 +125,11 @@ class LiveRun {
   // Decoded on one thread: the model and the writers keep the cores busy, and FFmpeg's frame threads
   // would each add a frame of latency (one decodes 1080p H.264 at about 280 fps here, 4K at 70).
   io::VideoSource open_source() const {
-    return io::VideoSource(options_.input, options_.convert.color ? io::FrameFormat::bgr : io::FrameFormat::grey,
-                           /*decoder_threads=*/1, /*strict=*/true);  // an image that fails counts as a decode failure
+    return io::VideoSource(options_.input,
+                           {.format = options_.convert.color ? io::FrameFormat::bgr : io::FrameFormat::grey,
+                            .decoder_threads = 1,
+                            .strict = true,  // an image that fails counts as a decode failure
+                            .fps = options_.fps});
   }
 
   std::size_t queue_capacity() const {

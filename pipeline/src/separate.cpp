@@ -46,8 +46,10 @@ SeparateRun::SeparateRun(const SeparateOptions& options, const Cluster& cluster)
 
 // Grey unless --color: a video then gives its decoder's luma plane, with no colour conversion.
 io::VideoSource SeparateRun::open_source() const {
-  return io::VideoSource(options_.input, options_.convert.color ? io::FrameFormat::bgr : io::FrameFormat::grey,
-                         /*decoder_threads=*/0, options_.strict);
+  return io::VideoSource(options_.input,
+                         {.format = options_.convert.color ? io::FrameFormat::bgr : io::FrameFormat::grey,
+                          .strict = options_.strict,
+                          .fps = options_.fps});
 }
 
 // read -> fit -> split; under mpirun the ranks agree at each step whether one was interrupted.

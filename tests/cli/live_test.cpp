@@ -272,6 +272,36 @@ TEST(Live, HighwayPlayedLive) {
   EXPECT_GE(counts.f_measure(), 0.75);
 }
 
+// An image pattern plays as the folder of the same images does: at 25 fps unless --fps says otherwise
+// (the rate sets --memory in frames), with the same masks, summary.json saying the rate, and no
+// warning from a reader at the pattern's end.
+TEST(Live, PatternAndFolderPlayAtTheSameRate) {
+  const fs::path scene = synthetic_scene(), scratch = scratch_folder();
+  const auto play = [&](const std::string& input, const std::string& name, const std::string& extra) {
+    const fs::path out = scratch / name;
+    const ProgramRun result = run(
+        cleanplate_command("live '" + input + "' -q --no-realtime --png --frames 60 -o '" + out.string() + "'" + extra),
+        scratch);
+    EXPECT_EQ(result.exit_code, 0) << result.errors;
+    EXPECT_EQ(result.errors, "");
+    return out;
+  };
+  const fs::path pattern = play((scene / "input/in%06d.png").string(), "pattern", "");
+  const fs::path folder = play((scene / "input").string(), "folder", "");
+  const fs::path slower = play((scene / "input/in%06d.png").string(), "slower", " --fps 5");
+  EXPECT_EQ(summary_number(pattern / "summary.json", "fps"), 25) << read_text(pattern / "summary.json");
+  EXPECT_EQ(summary_number(folder / "summary.json", "fps"), 25);
+  EXPECT_EQ(summary_number(slower / "summary.json", "fps"), 5);
+  for (int k = 1; k <= 60; ++k) {
+    char name[32];
+    std::snprintf(name, sizeof name, "masks/bin%06d.png", k);
+    const cv::Mat a = cv::imread((pattern / name).string(), cv::IMREAD_GRAYSCALE);
+    const cv::Mat b = cv::imread((folder / name).string(), cv::IMREAD_GRAYSCALE);
+    ASSERT_FALSE(a.empty() || b.empty()) << name;
+    EXPECT_EQ(cv::countNonZero(a != b), 0) << name;
+  }
+}
+
 // --display under Xvfb: the window appears, and a screenshot of the screen is not blank.
 TEST(Live, DisplayOpensAWindowUnderXvfb) {
   if (std::system("command -v Xvfb > /dev/null") != 0)

@@ -131,11 +131,14 @@ TEST(SyntheticScene, ColourRankThreeWritesABackgroundVideo) {
   const fs::path scene = synthetic_scene(), out = scratch_folder() / "out";
   const ProgramRun result =
       run(cleanplate_command("separate '" + (scene / "input/in%06d.png").string() +
-                             "' -q --rank 3 --color --scale 0.5 --start 20 --frames 100 -o '" + out.string() + "'"),
+                             "' -q --rank 3 --color --scale 0.5 --start 20 --frames 100 --fps 10 -o '" + out.string() +
+                             "'"),
           out.parent_path());
   ASSERT_EQ(result.exit_code, 0) << result.errors;
   EXPECT_EQ(decodable_frames(out / "background.mp4"), 100);
+  EXPECT_EQ(summary_number(out / "summary.json", "fps"), 10) << read_text(out / "summary.json");
   cv::VideoCapture foreground((out / "foreground.mp4").string());
+  EXPECT_EQ(foreground.get(cv::CAP_PROP_FPS), 10);
   EXPECT_EQ(foreground.get(cv::CAP_PROP_FRAME_WIDTH), 160);
   EXPECT_EQ(cv::imread((out / "background.png").string(), cv::IMREAD_UNCHANGED).channels(), 3);
 }

@@ -40,6 +40,37 @@ TEST(Folders, NaturalOrderPutsFrame2BeforeFrame10) {
   EXPECT_FALSE(source.next());
 }
 
+// A printf pattern reads the same frames as the folder that holds them, with no OpenCV in between
+// (OpenCV's image reader said 1 fps and warned at the end), and both play at 25 fps unless told.
+TEST(Folders, PatternAndFolderGiveTheSameFramesAt25FpsUnlessTold) {
+  const fs::path folder = fresh_folder("pattern");
+  for (int k = 3; k <= 14; ++k) {  // numbered from 3: the pattern finds the first file
+    char file[32];
+    std::snprintf(file, sizeof file, "in%06d.png", k);
+    write_frame(folder / file, k);
+  }
+  io::VideoSource pattern((folder / "in%06d.png").string()), images(folder.string());
+  EXPECT_EQ(pattern.kind(), io::SourceKind::image_sequence);
+  EXPECT_EQ(pattern.frame_count(), 12);
+  EXPECT_EQ(images.frame_count(), 12);
+  EXPECT_EQ(pattern.fps(), io::default_image_fps);
+  EXPECT_EQ(images.fps(), io::default_image_fps);
+  EXPECT_EQ(pattern.bytes(), images.bytes());
+  for (int k = 3; k <= 14; ++k) {
+    const auto a = pattern.next(), b = images.next();
+    ASSERT_TRUE(a && b);
+    EXPECT_EQ(a->image.at<unsigned char>(0, 0), 10 * k);
+    EXPECT_EQ(b->image.at<unsigned char>(0, 0), 10 * k);
+    EXPECT_DOUBLE_EQ(a->timestamp, (k - 3) / io::default_image_fps);
+  }
+  EXPECT_FALSE(pattern.next());
+  EXPECT_EQ(io::VideoSource((folder / "in%06d.png").string(), {.fps = 10}).fps(), 10);
+  EXPECT_EQ(io::VideoSource(folder.string(), {.fps = 12.5}).fps(), 12.5);
+  EXPECT_THROW(io::VideoSource((folder / "gt%06d.png").string()), Error);  // matches nothing
+  EXPECT_THROW(io::pattern_files((folder / "in%s.png").string()), Error);  // not a number
+  EXPECT_THROW(io::pattern_files((folder / "%d/in%06d.png").string()), Error);
+}
+
 // An SBI2015-style sequence: in/ or input/, files numbered from 0, optionally temporalROI.txt in
 // that numbering (without a final newline, naming one frame past the end as some sets do).
 fs::path write_sequence(const std::string& name, const std::string& input, const std::string& roi_text) {

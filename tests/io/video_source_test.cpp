@@ -81,7 +81,7 @@ TEST(VideoSource, VideoFilesDecodeAsOpenCvDecodesThem) {
     for (std::size_t t = 0; t < bgr.size(); ++t) EXPECT_EQ(cv::norm(bgr[t], expected[t], cv::NORM_INF), 0) << t;
 
     // Grey from the luma plane, which is not subsampled or clipped as the way through BGR is.
-    io::VideoSource grey_source(path.string(), io::FrameFormat::grey);
+    io::VideoSource grey_source(path.string(), {.format = io::FrameFormat::grey});
     const std::vector<cv::Mat> grey = source_frames(grey_source);
     ASSERT_EQ(grey.size(), expected.size()) << name;
     for (std::size_t t = 0; t < grey.size(); ++t) {
@@ -97,10 +97,10 @@ TEST(VideoSource, VideoFilesDecodeAsOpenCvDecodesThem) {
 
 TEST(VideoSource, SeekGivesTheFrameThatReadingInOrderGives) {
   const fs::path path = test_video("seek.mp4", 60).path;
-  io::VideoSource in_order(path.string(), io::FrameFormat::grey);
+  io::VideoSource in_order(path.string(), {.format = io::FrameFormat::grey});
   const std::vector<cv::Mat> frames = source_frames(in_order);
   ASSERT_EQ(frames.size(), 60u);
-  io::VideoSource source(path.string(), io::FrameFormat::grey);
+  io::VideoSource source(path.string(), {.format = io::FrameFormat::grey});
   for (const long index : {17L, 1L, 59L, 0L, 30L, 31L}) {
     ASSERT_TRUE(source.seek(index)) << index;
     const auto frame = source.next();
@@ -123,7 +123,7 @@ TEST(VideoSource, GreyWrittenLosslesslyReadsBackWithinOneLevel) {
   io::VideoSink sink(path, ramp.size(), 25, false, {.preset = "ultrafast", .lossless = true});
   for (int t = 0; t < 3; ++t) sink.write(ramp);
   sink.finish();
-  io::VideoSource grey(path.string(), io::FrameFormat::grey), colour(path.string());
+  io::VideoSource grey(path.string(), {.format = io::FrameFormat::grey}), colour(path.string());
   for (int t = 0; t < 3; ++t) {
     const auto frame = grey.next();
     ASSERT_TRUE(frame);

@@ -1,6 +1,7 @@
 // VideoSource: frames from a video file, an image sequence (printf pattern such as in%06d.jpg, or a
 // folder of images in natural order, frame_2 before frame_10: the CDnet layout), a camera index
-// ("0") or a stream URL.
+// ("0") or a stream URL. Image sequences have no frame rate of their own: they play at 25 fps unless
+// the options say otherwise, a pattern the same as a folder of the same images.
 // Frames are 8-bit BGR or grey, with their index and timestamp. Files and streams are decoded with
 // FFmpeg's libraries; asked for grey, they give the decoder's luma plane without a colour conversion.
 #pragma once
@@ -29,6 +30,10 @@ std::vector<std::string> list_images(const std::string& folder);
 // The number a file name ends with before its extension ("in000012.png" -> 12); -1 when none.
 long file_number(const std::string& path);
 
+// The files a printf pattern with one integer conversion (in%06d.png, frame_%d.jpg) names: from the
+// first number in 0 to 9999 whose file exists, on while they exist. Throws for another pattern.
+std::vector<std::string> pattern_files(const std::string& pattern);
+
 enum class SourceKind { file, image_sequence, image_folder, camera, stream };
 
 // What the caller works on. With grey, files and streams give their decoder's luma plane, with no
@@ -38,15 +43,26 @@ enum class FrameFormat { bgr, grey };
 
 class VideoDecoder;
 
+// The frame rate images play at when nothing says otherwise (CDnet's and most cameras' PAL rate).
+constexpr double default_image_fps = 25;
+
+struct VideoSourceOptions {
+  FrameFormat format = FrameFormat::bgr;
+  // FFmpeg's threads for a file or stream (0: as many as it chooses for the machine; each adds a
+  // frame of latency).
+  int decoder_threads = 0;
+  // An image of a sequence that does not decode throws; otherwise the frame before it stands in for
+  // it (the frames keep their numbers), and undecodable_images() lists it.
+  bool strict = false;
+  // Frames per second: > 0 overrides the container's rate; 0 keeps it, and images play at
+  // default_image_fps.
+  double fps = 0;
+};
+
 class VideoSource {
  public:
   // Opens `spec`; throws cleanplate::Error naming it when it cannot be opened or yields no frame.
-  // `decoder_threads`: FFmpeg's threads for a file or stream (0: as many as it chooses for the
-  // machine; each adds a frame of latency). An image of a folder that does not decode throws when
-  // `strict`; otherwise the frame before it stands in for it (the frames keep their numbers), and
-  // undecodable_images() lists it.
-  explicit VideoSource(const std::string& spec, FrameFormat format = FrameFormat::bgr, int decoder_threads = 0,
-                       bool strict = false);
+  explicit VideoSource(const std::string& spec, const VideoSourceOptions& options = {});
   ~VideoSource();
   VideoSource(VideoSource&&) noexcept;
   VideoSource& operator=(VideoSource&&) noexcept;
@@ -59,7 +75,7 @@ class VideoSource {
 
   SourceKind kind() const { return kind_; }
   const std::string& spec() const { return spec_; }
-  double fps() const { return fps_; }  // 0 when unknown
+  double fps() const { return fps_; }  // 0 when unknown (a camera or stream that does not say)
   cv::Size size() const { return size_; }
   long frame_count() const { return count_; }  // -1 when unknown (camera, stream)
   std::int64_t bytes() const;                  // on disk: the file, or the images; -1 for a camera or stream
@@ -69,15 +85,13 @@ class VideoSource {
  private:
   std::string spec_;
   SourceKind kind_;
-  FrameFormat format_;
-  int decoder_threads_;
+  VideoSourceOptions options_;
   std::unique_ptr<VideoDecoder> decoder_;  // files and streams
-  cv::VideoCapture capture_;               // cameras and image sequences
-  std::vector<std::string> files_;         // image folder
-  bool strict_;
-  std::vector<std::string> undecodable_;  // the folder's images that did not decode
-  cv::Mat last_image_;                    // the folder's last image decoded
-  std::optional<Frame> first_;            // read while opening, to learn the size
+  cv::VideoCapture capture_;               // cameras
+  std::vector<std::string> files_;         // image sequences (a pattern's or a folder's)
+  std::vector<std::string> undecodable_;   // the images that did not decode
+  cv::Mat last_image_;                     // the last image decoded
+  std::optional<Frame> first_;             // read while opening, to learn the size
   long next_index_ = 0;
   double fps_ = 0;
   cv::Size size_;

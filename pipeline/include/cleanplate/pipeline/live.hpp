@@ -25,6 +25,7 @@ struct LiveOptions {
   stages::ConvertOptions convert;         // --scale, --color
   stages::OnlineOptions online;           // rank, warm-up, mask rules (memory is set from memory_seconds)
   double memory_seconds = 10;             // --memory: how fast a change becomes background
+  double fps = 0;                         // --fps: the input's frame rate (0: the source's own, else 25)
   bool realtime = true;                   // files: play at their frame rate (live sources always are)
   bool display = false;                   // a window: original | background | mask, and the fps
   double snapshot_every = 0;              // seconds between background snapshots (0: none)
