@@ -100,11 +100,25 @@ Eigen::VectorXf fit_coordinates(const Eigen::MatrixXf& U, const FrameColumn<Valu
   const auto sum_over_fitted = [&](const auto& partial) {
     return linalg::sum_over_row_blocks(pixels, block_pixels, partial, step);
   };
-  const Eigen::MatrixXd projection = sum_over_fitted([&](Eigen::Index first, Eigen::Index count) {
-    return (U.middleRows(first * Channels, count * Channels).transpose() *
-            values_of(column, first * Channels, count * Channels))
-        .eval();
+  // Least squares over the fitted pixels, U^T W U c = U^T W x. A basis vector that lives where no
+  // pixel counts (an object's edge the basis learned, now all outliers) cannot be fitted there: a
+  // small ridge holds its coordinate at `prior`, and the others are still fitted.
+  const double ridge = 1e-3 / static_cast<double>(step);
+  const auto solve = [&](Eigen::MatrixXd gram, Eigen::VectorXd right, const Eigen::VectorXd& prior) {
+    if (gram.diagonal().minCoeff() <= ridge) {
+      gram.diagonal().array() += ridge;
+      right += ridge * prior;
+    }
+    return Eigen::VectorXd(gram.ldlt().solve(right));
+  };
+  // The plain fit on every fitted pixel (U^T U is the identity when they are all the frame's).
+  const Eigen::MatrixXd plain = sum_over_fitted([&](Eigen::Index first, Eigen::Index count) {
+    const auto U_block = U.middleRows(first * Channels, count * Channels);
+    Eigen::MatrixXf sums(k, k + 1);
+    sums << U_block.transpose() * U_block, U_block.transpose() * values_of(column, first * Channels, count * Channels);
+    return sums;
   });
+  const Eigen::VectorXd projection = solve(plain.leftCols(k), plain.col(k), Eigen::VectorXd::Zero(k));
   Eigen::VectorXf coordinates = projection.cast<float>();
   for (int refit = 0; refit < refits; ++refit) {
     std::vector<float> sample;  // about 4,000 pixels give the median
@@ -144,9 +158,7 @@ Eigen::VectorXf fit_coordinates(const Eigen::MatrixXf& U, const FrameColumn<Valu
       return sums;
     });
     if (outliers == 0) break;
-    const Eigen::LDLT<Eigen::MatrixXf> solver(normal.leftCols(k).cast<float>());
-    if (solver.info() != Eigen::Success || solver.vectorD().minCoeff() <= 1e-3f) break;
-    coordinates = solver.solve(normal.col(k).cast<float>());
+    coordinates = solve(normal.leftCols(k), normal.col(k), projection).template cast<float>();
   }
   return coordinates;
 }

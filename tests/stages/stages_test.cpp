@@ -682,10 +682,7 @@ TEST(OnlineBackground, LevelsAndFloatsOfTheSameFramesGiveTheSameResult) {
     std::uniform_int_distribution<int> texture(60, 190);
     Eigen::VectorXf scene(geometry.values());
     for (auto& v : scene) v = static_cast<float>(texture(random));
-    // Rank 1 for the block model: at rank 2 its second basis vector, seeded by no frame, pulls the
-    // first fit after the warm-up off the background (a fault of the block model, left for issue 35).
-    const stages::OnlineOptions options{
-        .rank = block == 1 ? 2 : 1, .memory = 20, .warmup = 10, .mask = {}, .model_block = block};
+    const stages::OnlineOptions options{.rank = 2, .memory = 20, .warmup = 10, .mask = {}, .model_block = block};
     stages::OnlineBackground from_levels(geometry, options), from_floats(geometry, options);
     long mask_pixels = 0;
     float largest_difference = 0;

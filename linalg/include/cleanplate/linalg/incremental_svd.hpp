@@ -112,8 +112,11 @@ class IncrementalSvd {
     Eigen::JacobiSVD<Matrix<Scalar>> svd(kernel, Eigen::ComputeFullU);
     const Matrix<Scalar>& rotation = svd.matrixU();
 
-    const Scalar tiny =
-        std::numeric_limits<Scalar>::epsilon() * std::max(s_.size() ? s_(0) : Scalar(0), step.residual_norm);
+    // A residual below what rounding leaves is no direction: the projection's sums over the rows
+    // round to about eps sqrt(rows) of the scale. Taken as one, its noise would enter U as a vector
+    // of neither unit length nor orthogonal to the rest, and the next columns would fit it.
+    const Scalar tiny = std::numeric_limits<Scalar>::epsilon() * std::sqrt(static_cast<Scalar>(rows_)) *
+                        std::max(s_.size() ? s_(0) : Scalar(0), step.residual_norm);
     const bool new_direction = step.residual_norm > tiny;
     if (k == 0 && !new_direction) {  // a zero column before any other: nothing to learn
       ++updates_;
