@@ -341,6 +341,22 @@ void detail_pixels(Eigen::Index count, const Value* __restrict x, const float* _
   }
 }
 
+// The noise levels of a few frames against their mode. The residuals understate the frame-wide
+// level, as the mode sits on one of the few values of each pixel; the differences of consecutive
+// frames do not (sqrt(2) times the noise where both show background), and floor every pixel's level.
+NoiseModel warmup_noise(const FramesRef& frames, const Eigen::VectorXf& mode, const FrameGeometry& geometry) {
+  const Eigen::Index values = frames.rows(), pairs = frames.cols() - 1;
+  const Eigen::Index stride = std::max<Eigen::Index>(1, values * pairs >> 20) | 1;  // about a million
+  std::vector<float> differences;
+  for (Eigen::Index j = 1; j <= pairs; ++j)
+    for (Eigen::Index i = j % stride; i < values; i += stride)
+      differences.push_back((static_cast<float>(frames(i, j)) - static_cast<float>(frames(i, j - 1))) * level_step);
+  NoiseModel noise = estimate_noise(frames, mode, geometry);
+  noise.global_sigma = std::max(noise.global_sigma, inlier_scale(std::move(differences)) / std::sqrt(2.0));
+  noise.pixel_sigma = cv::max(noise.pixel_sigma, noise.global_sigma);
+  return noise;
+}
+
 }  // namespace
 
 OnlineBackground::OnlineBackground(const FrameGeometry& geometry, const OnlineOptions& options)
@@ -366,8 +382,10 @@ OnlineBackground::OnlineBackground(const FrameGeometry& geometry, const OnlineOp
 // block model warms up on the frames' block means; each pixel's detail starts as the mode minus its
 // block's.
 Eigen::VectorXf OnlineBackground::finish_warmup() {
-  const Eigen::VectorXf mode = background_mode(warmup_frames_);
-  const NoiseModel noise = estimate_noise(warmup_frames_, mode, geometry_);
+  const bool fitted = warmup_fit_.frames == frames_;  // by warmup_split, on every frame kept
+  const Eigen::VectorXf mode =
+      fitted ? Eigen::VectorXf(warmup_fit_.background.col(0)) : background_mode(warmup_frames_);
+  const NoiseModel noise = fitted ? warmup_fit_.noise : estimate_noise(warmup_frames_, mode, geometry_);
   if (block_model_) {
     auto& model = *block_model_;
     model.warmup_frames_.resize(model.geometry_.values(), warmup_frames_.cols());
@@ -397,7 +415,42 @@ Eigen::VectorXf OnlineBackground::finish_warmup() {
   const cv::Mat mean_magnitude = noise.pixel_sigma * magnitude_per_sigma(geometry_.channels);
   mean_magnitude_ = Eigen::Map<const Eigen::VectorXf>(mean_magnitude.ptr<float>(), geometry_.pixels());
   warmup_frames_.resize(0, 0);
+  warmup_fit_ = {};
   return mode;
+}
+
+// Frames up to 1280x720 get masks during the warm-up. A fit of a 1080p warm-up takes about 150 ms on
+// 2 cores, five frames of a 30 fps camera: its masks would cost dropped frames.
+constexpr Eigen::Index most_warmup_mask_pixels = 1 << 20;
+
+// A warm-up frame against the frames seen so far, this one included, fitted as the warm-up's end
+// fits them: their mode, the frame's gain on it (fit_frame), the noise levels of their residuals.
+// The fit is redone each time their number has grown by half (at 3, 4, 6, 9, 13, 19 ... frames), so
+// all the fits cost about three warm-up fits. Two frames have no majority: their masks are empty.
+FrameSplit OnlineBackground::warmup_split() {
+  const long seen = frames_;
+  const auto levels = warmup_frames_.col(seen - 1);
+  FrameSplit frame;
+  frame.warming_up = true;
+  if (seen < 3 || geometry_.pixels() > most_warmup_mask_pixels) {
+    frame.background = frame_values(levels);
+    frame.mask = cv::Mat::zeros(geometry_.height, geometry_.width, CV_8U);
+    return frame;
+  }
+  WarmupFit& fit = warmup_fit_;
+  if (seen == options_.warmup || seen >= fit.frames + std::max(1L, fit.frames / 2)) {  // the last is the model's
+    const auto frames = warmup_frames_.leftCols(seen);
+    fit.frames = seen;
+    fit.background = background_mode(frames);
+    fit.noise = seen == options_.warmup ? estimate_noise(frames, fit.background.col(0), geometry_)
+                                        : warmup_noise(frames, fit.background.col(0), geometry_);
+    fit.seed_threshold = seed_threshold(options_.mask, fit.noise);
+    fit.band = static_cast<float>(3 * fit.noise.global_sigma);
+  }
+  const Eigen::VectorXf coordinates = fit_frame(fit.background, levels, fit.band, Eigen::VectorXf::Ones(1), 1);
+  frame.mask = frame_mask(levels, fit.background, coordinates, fit.seed_threshold, geometry_, options_.mask);
+  frame.background = fit.background * coordinates;
+  return frame;
 }
 
 FrameSplit OnlineBackground::split(const Eigen::Ref<const FrameColumnLevels>& levels, double learning_rate) {
@@ -413,7 +466,6 @@ FrameSplit OnlineBackground::process_values(const FrameColumn<Value>& column, do
   if (column.size() != geometry_.values()) throw Error("OnlineBackground: the frame does not match the geometry");
   if (!(learning_rate <= 1)) throw Error("OnlineBackground: the learning rate must be at most 1");
   ++frames_;
-  FrameSplit frame;
   if (mean_magnitude_.size() == 0) {  // warming up
     if (warmup_frames_.size() == 0) warmup_frames_.resize(geometry_.values(), options_.warmup);
     if constexpr (std::is_integral_v<Value>)
@@ -421,18 +473,13 @@ FrameSplit OnlineBackground::process_values(const FrameColumn<Value>& column, do
     else
       warmup_frames_.col(frames_ - 1) =
           (column.array() * 255).round().cwiseMax(0).cwiseMin(255).template cast<std::uint8_t>();
-    frame.warming_up = true;
-    if (frames_ < options_.warmup) {
-      frame.background = values_of(column, 0, column.size());
-      frame.mask = cv::Mat::zeros(geometry_.height, geometry_.width, CV_8U);
-      return frame;
-    }
-    frame.background = finish_warmup();  // the mode holds this frame already: no update
-    if (basis_) frame.background = basis_->U() * (basis_->U().transpose() * values_of(column, 0, column.size()));
-    frame.mask = cv::Mat::zeros(geometry_.height, geometry_.width, CV_8U);
+    FrameSplit frame = warmup_split();
+    if (frames_ == options_.warmup) finish_warmup();  // the mode holds this frame already: no update
     return frame;
   }
   if (block_model_) return process_with_block_model<Value>(column, learning_rate);
+
+  FrameSplit frame;
 
   // Every per-pixel step runs in blocks of pixels on all cores, with the levels computed where they
   // are used: a 1080p frame is streamed a few times, not once per step.

@@ -762,10 +762,12 @@ TEST(BackgroundSubtractorLowRank, FindsTheMovingBlockAndFreezesAtLearningRateZer
     const int x = (4 * t) % 54;
     subtractor->apply(frame_with_block(x), mask);
     ASSERT_EQ(mask.type(), CV_8UC1);
-    if (t < 20) {
-      EXPECT_EQ(cv::countNonZero(mask), 0) << "warm-up";
-      continue;
+    // Warm-up masks from the third frame; until the block (10 pixels wide, 4 a frame) has left the
+    // place where it stood in most frames seen so far, the mode holds part of it: five frames.
+    if (t < 2) {
+      EXPECT_EQ(cv::countNonZero(mask), 0) << "two frames have no majority";
     }
+    if (t < 5) continue;
     cv::Mat truth = cv::Mat::zeros(mask.size(), CV_8U);
     truth(cv::Rect(x, 16, 10, 12)).setTo(255);
     matched += cv::countNonZero(mask & truth), drawn += cv::countNonZero(truth);

@@ -15,8 +15,10 @@
 //
 // Warm-up: the first `warmup` frames are kept; their per-pixel mode (what the camera shows most
 // often, which passing objects and waving leaves do not move) seeds the basis, and their residuals
-// against it seed the noise levels by MSSE. Masks during warm-up are empty and marked as such. After
-// it, the work per frame is O(pixels x k) and the memory is the basis and a few frame-sized images.
+// against it seed the noise levels by MSSE. Frames during the warm-up are marked as such; from the
+// third on, frames up to 1280x720 get masks from the same fit of the frames seen so far (a mode
+// needs a majority), redone each time their number grows by half. After it, the work per frame is O(pixels x k) and
+// the memory is the basis and a few frame-sized images.
 // A frame is streamed through memory a few times, in cache-sized blocks of pixels on every core;
 // the coordinates of a large frame are fitted on about 2^16 evenly spaced pixels (their error is
 // then 1/256 of the noise).
@@ -76,6 +78,7 @@ class OnlineBackground {
 
  private:
   Eigen::VectorXf finish_warmup();  // returns the background the warm-up found (the mode)
+  FrameSplit warmup_split();        // the last frame kept, against the frames seen so far
   template <typename Value>
   FrameSplit process_values(const Eigen::Ref<const Eigen::Matrix<Value, Eigen::Dynamic, 1>>& column,
                             double learning_rate);
@@ -93,8 +96,15 @@ class OnlineBackground {
   // with every pixel's detail.
   std::optional<linalg::IncrementalSvd<float>> basis_;
   std::unique_ptr<OnlineBackground> block_model_;
-  Eigen::VectorXf detail_;          // per value: the background minus its block's, in units of the block's
-  FrameLevels warmup_frames_;       // values x warmup, until the warm-up ends
+  Eigen::VectorXf detail_;     // per value: the background minus its block's, in units of the block's
+  FrameLevels warmup_frames_;  // values x warmup, until the warm-up ends
+  struct WarmupFit {           // of the frames seen so far
+    long frames = 0;
+    Eigen::MatrixXf background;  // values x 1: their mode
+    NoiseModel noise;
+    cv::Mat seed_threshold;
+    float band = 0;  // the fit's inlier band
+  } warmup_fit_;
   Eigen::VectorXf mean_magnitude_;  // per pixel: running mean of the residual magnitude (empty: warming up)
   Eigen::Matrix<std::uint16_t, Eigen::Dynamic, 1> foreground_age_;  // per pixel: frames in a row foreground
   Eigen::VectorXf clean_;              // the frame the basis learns: foreground values replaced
