@@ -480,7 +480,6 @@ FrameSplit OnlineBackground::process_values(const FrameColumn<Value>& column, do
   if (block_model_) return process_with_block_model<Value>(column, learning_rate);
 
   FrameSplit frame;
-
   // Every per-pixel step runs in blocks of pixels on all cores, with the levels computed where they
   // are used: a 1080p frame is streamed a few times, not once per step.
   const PixelLevels levels(options_.mask, mean_magnitude_.data(), magnitude_per_sigma(geometry_.channels),

@@ -17,8 +17,8 @@
 // often, which passing objects and waving leaves do not move) seeds the basis, and their residuals
 // against it seed the noise levels by MSSE. Frames during the warm-up are marked as such; from the
 // third on, frames up to 1280x720 get masks from the same fit of the frames seen so far (a mode
-// needs a majority), redone each time their number grows by half. After it, the work per frame is O(pixels x k) and
-// the memory is the basis and a few frame-sized images.
+// needs a majority), redone each time their number grows by half. After it, the work per frame is
+// O(pixels x k) and the memory is the basis and a few frame-sized images.
 // A frame is streamed through memory a few times, in cache-sized blocks of pixels on every core;
 // the coordinates of a large frame are fitted on about 2^16 evenly spaced pixels (their error is
 // then 1/256 of the noise).
