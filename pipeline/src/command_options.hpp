@@ -35,13 +35,16 @@ struct ModelArguments {
         ("hysteresis", po::value(&o.mask.hysteresis)->default_value(o.mask.hysteresis),
          "pixels above this fraction of the seed level join a seeded region (1: off)")
         ("open", po::value(&o.mask.open)->default_value(o.mask.open), "morphological opening size in pixels (removes specks; 0: none)")
-        ("close", po::value(&o.mask.close)->default_value(o.mask.close), "morphological closing size in pixels (fills holes; 0: none)");
+        ("close", po::value(&o.mask.close)->default_value(o.mask.close), "morphological closing size in pixels (fills holes; 0: none)")
+        ("neighbours", po::value(&o.mask.neighbour_radius)->default_value(o.mask.neighbour_radius),
+         "a change that the background shows this many pixels away is background (leaves, ripples, camera shake; 0: off)");
     // clang-format on
     return options;
   }
   void apply(SeparateOptions& o) const {
     o.mask.threshold = parse_threshold(threshold);
     if (!(o.mask.hysteresis > 0 && o.mask.hysteresis <= 1)) throw Error("--hysteresis must be in (0, 1]");
+    if (o.mask.neighbour_radius < 0 || o.mask.neighbour_radius > 16) throw Error("--neighbours must be in 0..16");
   }
 };
 

@@ -360,20 +360,27 @@ cv::Mat frame_mask(const Eigen::Ref<const FrameColumnLevels>& levels, const Eige
       pixel_factor.cols() != coordinates.size() || seed_threshold.type() != CV_32F || !seed_threshold.isContinuous() ||
       seed_threshold.total() != static_cast<std::size_t>(pixels))
     throw Error("frame_mask: the frame, the factor and the seed levels do not match");
-  if (channels != 1 && channels != 3) throw Error("frame_mask: frames have 1 or 3 channels");
   cv::Mat seeds(geometry.height, geometry.width, CV_8U), grow(geometry.height, geometry.width, CV_8U);
-  constexpr Eigen::Index block = 4096;  // pixels: the block's levels, background and results stay in L1/L2
-  Eigen::VectorXf background(block * channels);
+  constexpr Eigen::Index block = 4096;      // pixels: the block's levels, background and results stay in L1/L2
+  thread_local Eigen::VectorXf background;  // kept for the neighbour test; a frame's worth a thread
+  background.resize(levels.size());
   const float hysteresis = static_cast<float>(options.hysteresis);
-  const auto compare =
-      channels == 1 ? detail::compare_with_seeds<1, std::uint8_t> : detail::compare_with_seeds<3, std::uint8_t>;
-  for (Eigen::Index first = 0; first < pixels; first += block) {
-    const Eigen::Index count = std::min(block, pixels - first), values = count * channels;
-    // A lazy product: for k of 1 to 3, GEMV's call costs more than the arithmetic.
-    background.head(values) = pixel_factor.middleRows(first * channels, values).lazyProduct(coordinates);
-    compare(count, levels.data() + first * channels, background.data(), seed_threshold.ptr<float>() + first, hysteresis,
-            seeds.data + first, grow.data + first);
-  }
+  const float* level = seed_threshold.ptr<float>();
+  detail::with_channels(channels, [&](auto c) {
+    constexpr int C = decltype(c)::value;
+    for (Eigen::Index first = 0; first < pixels; first += block) {
+      const Eigen::Index count = std::min(block, pixels - first), values = count * C;
+      // A lazy product: for k of 1 to 3, GEMV's call costs more than the arithmetic.
+      auto part = background.segment(first * C, values);
+      part = pixel_factor.middleRows(first * C, values).lazyProduct(coordinates);
+      detail::compare_with_seeds<C>(count, levels.data() + first * C, part.data(), level + first, hysteresis,
+                                    seeds.data + first, grow.data + first);
+    }
+    if (options.neighbour_radius > 0)
+      detail::clear_displaced_seeds<C>(
+          seeds.data, levels.data(), background.data(), [level](Eigen::Index q) { return level[q]; }, geometry.width,
+          geometry.height, options.neighbour_radius);
+  });
   return grow_mask(std::move(seeds), options.hysteresis < 1 ? grow : cv::Mat(), options);
 }
 

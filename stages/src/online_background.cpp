@@ -27,21 +27,10 @@ void for_each_block(Eigen::Index pixels, const Work& work) {
   linalg::for_each_row_block(pixels, block_pixels, work);
 }
 
-// Calls `body` with the number of channels as a compile-time constant: the per-pixel loops unroll
-// over the channels and vectorize over the pixels.
-template <typename Body>
-void with_channels(int channels, const Body& body) {
-  if (channels == 1)
-    body(std::integral_constant<int, 1>{});
-  else if (channels == 3)
-    body(std::integral_constant<int, 3>{});
-  else
-    throw Error("OnlineBackground: frames have 1 or 3 channels");
-}
-
 // Frames come as 8-bit levels (cameras and files) or as floats in [0, 1].
 using detail::magnitude;
 using detail::value_scale;
+using detail::with_channels;
 template <typename Value>
 using FrameColumn = Eigen::Ref<const Eigen::Matrix<Value, Eigen::Dynamic, 1>>;
 template <typename Value>
@@ -75,12 +64,26 @@ class PixelLevels {
     const float* mean = mean_magnitude_ + first;
     for (Eigen::Index i = 0; i < count; ++i) seed[i] = local.level(mean[i]);
   }
+  const float* mean_magnitude() const { return mean_magnitude_; }
   const float hysteresis;  // the grow level, as a fraction of the seed level
   const SeedRule rule;
 
  private:
   const float* mean_magnitude_;
 };
+
+// detail::clear_displaced_seeds on a frame's seeds against its background (values).
+template <typename Value>
+void clear_displaced_seeds(cv::Mat& seeds, const FrameColumn<Value>& column, const PixelLevels& levels,
+                           const float* background, int radius) {
+  if (radius == 0) return;
+  with_channels(static_cast<int>(column.size() / static_cast<Eigen::Index>(seeds.total())), [&](auto c) {
+    detail::clear_displaced_seeds<decltype(c)::value>(
+        seeds.data, column.data(), background,
+        [rule = levels.rule, mean = levels.mean_magnitude()](Eigen::Index pixel) { return rule.level(mean[pixel]); },
+        seeds.cols, seeds.rows, radius);
+  });
+}
 
 // The coordinates of `column` in the basis, fitted on the pixels that look like background. The
 // plain projection U^T x counts the objects too (a dark car darkens the whole background a little),
@@ -366,7 +369,8 @@ OnlineBackground::OnlineBackground(const FrameGeometry& geometry, const OnlineOp
   if (block_ > 1) {
     OnlineOptions block_options = options;
     block_options.model_block = 1;
-    block_options.background = true;  // the pixels' backgrounds are made from it
+    block_options.background = true;          // the pixels' backgrounds are made from it
+    block_options.mask.neighbour_radius = 0;  // the pixels are tested against their neighbours, not the blocks
     block_model_ = std::make_unique<OnlineBackground>(block_geometry(geometry, block_), block_options);
   } else {
     basis_.emplace(linalg::IncrementalSvdOptions{.rank = options.rank,
@@ -509,6 +513,7 @@ FrameSplit OnlineBackground::process_values(const FrameColumn<Value>& column, do
                                     seeds.data + first, grow.data + first);
     });
   });
+  clear_displaced_seeds(seeds, column, levels, background.data(), options_.mask.neighbour_radius);
   // What the updates leave out ("excluded"): the mask, and every pixel above the hysteresis level
   // (the opening trims an object's corners from the mask; they must not leak into the background).
   frame.mask = grow_mask(std::move(seeds), options_.mask.hysteresis < 1 ? grow : cv::Mat(), options_.mask);
@@ -586,7 +591,9 @@ FrameSplit OnlineBackground::process_with_block_model(const FrameColumn<Value>& 
                            global_sigma_);
   const int width = geometry_.width, block_width = model.geometry_.width;
   FrameSplit frame;
-  if (options_.background) frame.background.resize(column.size());
+  // The frame's background goes out with it if asked for; the neighbour test reads it in any case.
+  Eigen::VectorXf& background = options_.background ? frame.background : background_;
+  background.resize(column.size());
   cv::Mat seeds(geometry_.height, width, CV_8U), grow(geometry_.height, width, CV_8U);
   with_channels(geometry_.channels, [&](auto channels) {
     with_block_side(block_, [&](auto side) {
@@ -594,8 +601,7 @@ FrameSplit OnlineBackground::process_with_block_model(const FrameColumn<Value>& 
       // Bands of whole block rows, of about `block_pixels` pixels or one block row.
       const Eigen::Index band = block_ * std::max(1, static_cast<int>(block_pixels) / (width * block_));
       linalg::for_each_row_block(geometry_.height, band, [&](Eigen::Index first, Eigen::Index count) {
-        std::vector<float> block_background(static_cast<std::size_t>(width * C)), row_background;
-        if (!options_.background) row_background.resize(block_background.size());
+        std::vector<float> block_background(static_cast<std::size_t>(width * C));
         for (Eigen::Index y = first, expanded = -1; y < first + count; ++y) {
           const Eigen::Index by = std::min<Eigen::Index>(y / block_, model.geometry_.height - 1), at = y * width;
           if (by != expanded)  // the rows of a block share its row of backgrounds
@@ -604,27 +610,17 @@ FrameSplit OnlineBackground::process_with_block_model(const FrameColumn<Value>& 
           expanded = by;
           detail_pixels<C>(width, column.data() + at * C, block_background.data(), levels.rule, levels.hysteresis,
                            rates, detail_.data() + at * C, mean_magnitude_.data() + at, foreground_age_.data() + at,
-                           options_.background ? frame.background.data() + at * C : row_background.data(),
-                           seeds.data + at, grow.data + at);
+                           background.data() + at * C, seeds.data + at, grow.data + at);
         }
       });
     });
   });
+  clear_displaced_seeds(seeds, column, levels, background.data(), options_.mask.neighbour_radius);
   frame.mask = grow_mask(std::move(seeds), options_.mask.hysteresis < 1 ? grow : cv::Mat(), options_.mask);
   if (learning_rate == 0) return frame;
-  // The sampled values' background from their block's and their detail (as learned from this frame:
-  // it moved by a memory's fraction of the residual).
   const int C = geometry_.channels, block_height = model.geometry_.height;
   update_global_sigma<Value>(
-      column,
-      [&](Eigen::Index value) {
-        const Eigen::Index pixel = value / C, y = pixel / width, x = pixel % width;
-        const Eigen::Index block = std::min<Eigen::Index>(y / block_, block_height - 1) * block_width +
-                                   std::min<Eigen::Index>(x / block_, block_width - 1);
-        const float block_background = blocks.background[block * C + value % C];
-        return block_background + detail_unit(block_background) * detail_[value];
-      },
-      grow, frame.mask, rates.mean);
+      column, [&](Eigen::Index value) { return background[value]; }, grow, frame.mask, rates.mean);
   // The blocks that settled took their new mean at once; their pixels take their new detail with it.
   for (const Eigen::Index settled : model.settled_) {
     const int bx = static_cast<int>(settled % block_width), by = static_cast<int>(settled / block_width);

@@ -1,12 +1,18 @@
 // Per-pixel residual tests shared by the mask makers (stages::frame_mask and OnlineBackground's seeds
 // pass): frames as 8-bit levels or floats in [0, 1], compared with each pixel's seed level.
 #pragma once
+#include <oneapi/tbb/parallel_for.h>
+
 #include <Eigen/Core>
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <type_traits>
+#include <vector>
 
+#include "cleanplate/error.hpp"
 #include "cleanplate/stages/frame_matrix.hpp"
 
 namespace cleanplate::stages::detail {
@@ -15,6 +21,18 @@ namespace cleanplate::stages::detail {
 // 2 MB through memory rather than 8.
 template <typename Value>
 constexpr float value_scale = std::is_integral_v<Value> ? level_step : 1.0f;
+
+// Calls `body` with the number of channels as a compile-time constant: the per-pixel loops unroll
+// over the channels and vectorize over the pixels.
+template <typename Body>
+void with_channels(int channels, const Body& body) {
+  if (channels == 1)
+    body(std::integral_constant<int, 1>{});
+  else if (channels == 3)
+    body(std::integral_constant<int, 3>{});
+  else
+    throw Error("frames have 1 or 3 channels");
+}
 
 // The largest |residual| of a pixel's channels (stages::residual_magnitude, one pixel).
 template <int Channels, typename Value>
@@ -36,6 +54,62 @@ void compare_with_seeds(Eigen::Index count, const Value* __restrict x, const flo
     seeds[i] = m > seed[i] ? 255 : 0;
     grow[i] = m > seed[i] * hysteresis ? 255 : 0;
   }
+}
+
+// The first column from x on whose byte is set, or `width`: eight bytes a step, as most of a row is clear.
+inline int next_set(const std::uint8_t* row, int x, int width) {
+  for (; x + 8 <= width; x += 8) {
+    std::uint64_t bytes;
+    std::memcpy(&bytes, row + x, 8);
+    if (bytes != 0) return x + std::countr_zero(bytes) / 8;  // little-endian: byte k is bits 8k..8k+7
+  }
+  while (x < width && row[x] == 0) ++x;
+  return x;
+}
+
+// Marks the `count` values (pixels of a run, as floats) that lie within the seed level of the
+// background of the pixels from q on. Restrict pointers and no 8-bit access, so that it vectorizes.
+template <int Channels, typename LevelAt>
+void match_shifted(int count, const float* __restrict values, const float* __restrict background, LevelAt level,
+                   Eigen::Index q, std::int32_t* __restrict matched) {
+  for (int i = 0; i < count; ++i)
+    matched[i] |= magnitude<Channels>(values + i * Channels, background + i * Channels) <= level(q + i);
+}
+
+// Clears each seed whose value lies within the seed level of the background of a pixel at most
+// `radius` away (the spatial test of ViBe, Barnich and Van Droogenbroeck, IEEE TIP 2011): waving
+// leaves, ripples and a shaking camera move the background by a pixel or two, and what they show was
+// background next door, while an object's inside matches no neighbour. `background` holds the
+// frame's background values; `level_at(q)` gives pixel q's seed level. Rows in parallel; the work
+// follows the runs of seeds, a neighbour offset at a time along a run.
+template <int Channels, typename Value, typename LevelAt>
+void clear_displaced_seeds(std::uint8_t* seeds, const Value* x, const float* background, LevelAt level_at, int width,
+                           int height, int radius) {
+  oneapi::tbb::parallel_for(oneapi::tbb::blocked_range<int>(0, height), [&](const auto& rows) {
+    std::vector<std::int32_t> matched(static_cast<std::size_t>(width));
+    std::vector<float> values(static_cast<std::size_t>(width) * Channels);
+    for (int y = rows.begin(); y < rows.end(); ++y) {
+      std::uint8_t* row = seeds + static_cast<std::ptrdiff_t>(y) * width;
+      const Value* row_values = x + static_cast<Eigen::Index>(y) * width * Channels;
+      for (int start = next_set(row, 0, width); start < width; start = next_set(row, start, width)) {
+        int end = start;
+        while (end < width && row[end]) ++end;
+        for (int i = start * Channels; i < end * Channels; ++i) values[i] = row_values[i] * value_scale<Value>;
+        std::fill(matched.begin() + start, matched.begin() + end, 0);
+        for (int qy = std::max(0, y - radius); qy <= std::min(height - 1, y + radius); ++qy)
+          for (int dx = -radius; dx <= radius; ++dx) {
+            const int first = std::max(start, -dx), last = std::min(end, width - dx);  // q inside the frame
+            const Eigen::Index q = static_cast<Eigen::Index>(qy) * width + first + dx;
+            if (last > first)
+              match_shifted<Channels>(last - first, values.data() + first * Channels, background + q * Channels,
+                                      level_at, q, matched.data() + first);
+          }
+        for (int column = start; column < end; ++column)
+          if (matched[static_cast<std::size_t>(column)]) row[column] = 0;
+        start = end;
+      }
+    }
+  });
 }
 
 }  // namespace cleanplate::stages::detail

@@ -7,7 +7,9 @@
 // about twice in a billion pixels), and pixels above
 // `hysteresis` times that level join a seed's connected region (hysteresis thresholding, as in
 // Canny's edge detector: object bodies that differ little from the background stay whole). Then a
-// morphological opening removes specks and a closing fills small holes.
+// morphological opening removes specks and a closing fills small holes. Before the growth, a seed
+// whose value the background shows at a pixel up to `neighbour_radius` away is cleared (ViBe's
+// spatial test): leaves, ripples and a shaking camera move the background by a pixel or two.
 #pragma once
 #include <Eigen/Core>
 #include <cstdint>
@@ -26,6 +28,9 @@ struct MaskOptions {
   double hysteresis = 0.5;  // region-growing level as a fraction of the seed level (1 = none)
   int open = 3;             // opening kernel size in pixels (0 = none)
   int close = 3;            // closing kernel size in pixels (0 = none)
+  // A seed whose value is within the seed level of the background of a pixel this close (in pixels)
+  // is background that moved: waving leaves, ripples, a shaking camera (0 = no such test).
+  int neighbour_radius = 2;
 };
 
 struct NoiseModel {
