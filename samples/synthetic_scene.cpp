@@ -9,7 +9,9 @@
 //
 // The scene: a textured mid-grey background (smooth shading, blocks and lines), Gaussian sensor
 // noise, a slow global illumination drift, and dark or bright objects of several sizes and speeds
-// that cross the frame and come back, each with its own striped texture.
+// that cross the frame and come back, each with its own striped texture. With --waving, the whole
+// background sways (each pixel shows the texture up to that many pixels away, once a second, in a
+// phase that varies smoothly over the frame), as waving leaves or ripples do; the truth is the objects.
 #include <boost/program_options.hpp>
 #include <cmath>
 #include <cstdio>
@@ -34,6 +36,7 @@ struct SceneOptions {
   double noise = 2.0;   // sensor noise, standard deviation in grey levels
   double drift = 0.06;  // illumination varies by +-drift over the clip
   int objects = 6;
+  double waving = 0;  // the background sways by up to this many pixels, as leaves and ripples do
   unsigned seed = 1;
 };
 
@@ -139,9 +142,25 @@ int run(const SceneOptions& o, const fs::path& out, const std::string& video_nam
       throw std::runtime_error("cannot write '" + path.string() + "'");
   }
 
+  // The sway's phase per pixel and axis, from a generator of its own: the scene is otherwise the same.
+  cv::RNG sway_rng(o.seed + 1);
+  cv::Mat phase = smooth_noise(sway_rng, size, 30) * (2 * std::numbers::pi), swayed, map_x(size, CV_32F),
+          map_y(size, CV_32F);
   cv::Mat frame(size, CV_32FC3), noise(size, CV_32FC3), truth(size, CV_8U), pixels;
   for (int t = 0; t < o.frames; ++t) {
-    frame = background * gain(t);
+    if (o.waving > 0) {
+      const double turn = 2 * std::numbers::pi * t / o.fps;
+      for (int y = 0; y < o.height; ++y)
+        for (int x = 0; x < o.width; ++x) {
+          const cv::Vec3f p = phase.at<cv::Vec3f>(y, x);
+          map_x.at<float>(y, x) = static_cast<float>(x + o.waving * std::sin(turn + p[0]));
+          map_y.at<float>(y, x) = static_cast<float>(y + o.waving * std::sin(turn + p[1]));
+        }
+      cv::remap(background, swayed, map_x, map_y, cv::INTER_LINEAR, cv::BORDER_REFLECT);
+      frame = swayed * gain(t);
+    } else {
+      frame = background * gain(t);
+    }
     truth.setTo(0);
     for (const MovingObject& m : objects) {
       const cv::Rect placed(position(m, t, size), m.size);
@@ -185,6 +204,8 @@ int main(int argc, char** argv) {
       "noise", po::value(&o.noise)->default_value(o.noise), "sensor noise (standard deviation, grey levels)")(
       "drift", po::value(&o.drift)->default_value(o.drift), "illumination drift (relative amplitude)")(
       "objects", po::value(&o.objects)->default_value(o.objects), "number of moving objects")(
+      "waving", po::value(&o.waving)->default_value(o.waving),
+      "the background sways by up to this many pixels, as leaves and ripples do (0: still)")(
       "seed", po::value(&o.seed)->default_value(o.seed), "random seed")(
       "video", po::value(&video)->default_value(video),
       "video file name in OUT (.mkv: FFV1 lossless, .mp4: H.264; empty: none)")(
@@ -203,8 +224,8 @@ int main(int argc, char** argv) {
       std::cout << options << "\n";
       return out.empty() && !vm.count("help") ? 2 : 0;
     }
-    if (o.width < 16 || o.height < 16 || o.frames < 1 || o.fps <= 0)
-      throw std::runtime_error("need at least 16x16 pixels, one frame and a positive fps");
+    if (o.width < 16 || o.height < 16 || o.frames < 1 || o.fps <= 0 || o.waving < 0)
+      throw std::runtime_error("need at least 16x16 pixels, one frame, a positive fps and no negative waving");
     return run(o, out, video, !vm.count("video-only"));
   } catch (const std::exception& e) {
     std::cerr << "cleanplate-synth: " << e.what() << "\n";

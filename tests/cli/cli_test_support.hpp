@@ -139,6 +139,17 @@ inline double summary_number(const fs::path& summary, const std::string& key) {
   return value.rfind("null", 0) == 0 ? INFINITY : std::stod(value);
 }
 
+// The F-measure of one sequence and method in eval.csv (0, and a failure, when the row is missing).
+inline double eval_f_measure(const std::string& csv, const std::string& sequence, const std::string& method) {
+  const auto row = csv.find("\n" + sequence + "," + method + ",");
+  EXPECT_NE(row, std::string::npos) << sequence << ", " << method << " missing from\n" << csv;
+  if (row == std::string::npos) return 0.0;
+  std::stringstream fields(csv.substr(row + 1, csv.find('\n', row + 1) - row - 1));
+  std::string field;
+  for (int column = 0; column < 9; ++column) std::getline(fields, field, ',');
+  return std::stod(field);
+}
+
 // Masks after warm-up against the ground truth: the sequence with its temporal ROI moved past it.
 inline stages::ConfusionCounts score_after_warmup(const fs::path& scene, const fs::path& masks, long warmup,
                                                   long frames) {

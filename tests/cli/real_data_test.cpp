@@ -116,13 +116,7 @@ TEST(RealData, EvalOnTheSharedSetBeatsOpenCv) {
   std::string csv = read_text(out / "eval.csv");
   std::printf("%s", csv.c_str());
   const auto f_measure = [&](const std::string& sequence, const std::string& method) {
-    const auto row = csv.find("\n" + sequence + "," + method + ",");
-    EXPECT_NE(row, std::string::npos) << sequence << ", " << method << " missing from\n" << csv;
-    if (row == std::string::npos) return 0.0;
-    std::stringstream fields(csv.substr(row + 1, csv.find('\n', row + 1) - row - 1));
-    std::string field;
-    for (int column = 0; column < 9; ++column) std::getline(fields, field, ',');
-    return std::stod(field);
+    return eval_f_measure(csv, sequence, method);
   };
   for (const char* sequence : {"highway", "Board", "CAVIAR2", "Foliage", "HallAndMonitor", "HighwayI", "IBMtest2"}) {
     const double best_opencv = std::max(f_measure(sequence, "opencv MOG2"), f_measure(sequence, "opencv KNN"));

@@ -40,6 +40,33 @@ TEST(SyntheticScene, MasksAndBackgroundMatchTheGroundTruth) {
   EXPECT_FALSE(has_partial_files(out));
 }
 
+// A background that sways by up to 2 pixels, as leaves and ripples do (cleanplate-synth --waving): a
+// change the background shows a pixel or two away is background (MaskOptions::neighbour_radius), in
+// both paths; without that test the texture's edges light up. `eval` runs OpenCV's MOG2 beside them.
+TEST(SyntheticScene, SwayingBackgroundIsBackgroundInBothPaths) {
+  const fs::path scene = scratch_folder() / "swaying", out = scene.parent_path() / "eval";
+  ASSERT_EQ(
+      std::system(
+          (std::string(CLEANPLATE_SYNTH) + " '" + scene.string() + "' --waving 2 --video '' > /dev/null").c_str()),
+      0);
+  const auto evaluate = [&](const std::string& name, const std::string& options) {
+    const ProgramRun result = run(cleanplate_command("eval '" + scene.string() + "' -o '" + (out / name).string() +
+                                                     "' --method robust,live " + options),
+                                  scene.parent_path());
+    EXPECT_EQ(result.exit_code, 0) << result.errors;
+    return read_text(out / name / "eval.csv");
+  };
+  const std::string with = evaluate("default", ""), without = evaluate("off", "--neighbours 0 --no-opencv");
+  std::printf("swaying background, default:\n%s--neighbours 0:\n%s", with.c_str(), without.c_str());
+  const double mog2 = eval_f_measure(with, "swaying", "opencv MOG2");
+  for (const char* method : {"cleanplate robust", "cleanplate live"})
+    EXPECT_GE(eval_f_measure(with, "swaying", method), eval_f_measure(without, "swaying", method) + 0.01) << method;
+  EXPECT_GE(eval_f_measure(with, "swaying", "cleanplate robust"), std::max(0.85, mog2));
+  // live stays below MOG2 here (0.70 against 0.80 when measured): thin lines that sway by more than
+  // their width leave the per-pixel mode, which a second mode per pixel would hold (issue 35).
+  EXPECT_GE(eval_f_measure(with, "swaying", "cleanplate live"), 0.8 * mog2);
+}
+
 // 200 frames (15 MB of 8-bit levels, 76 MB with the float copies and the split's buffers) in 58 MiB: the model comes
 // from a sample, and every frame is split as it is decoded again. The masks, the clean plate and model.npz hold up as
 // they do with the whole video in memory.
