@@ -12,6 +12,8 @@
 // that cross the frame and come back, each with its own striped texture. With --waving, the whole
 // background sways (each pixel shows the texture up to that many pixels away, once a second, in a
 // phase that varies smoothly over the frame), as waving leaves or ripples do; the truth is the objects.
+// With --exposure, a dark object of half the frame's width crosses it in the middle half of the clip,
+// and the camera's gain follows the share of the view it covers, as an auto-exposure does.
 #include <boost/program_options.hpp>
 #include <cmath>
 #include <cstdio>
@@ -36,7 +38,9 @@ struct SceneOptions {
   double noise = 2.0;   // sensor noise, standard deviation in grey levels
   double drift = 0.06;  // illumination varies by +-drift over the clip
   int objects = 6;
-  double waving = 0;  // the background sways by up to this many pixels, as leaves and ripples do
+  double waving = 0;    // the background sways by up to this many pixels, as leaves and ripples do
+  double exposure = 0;  // a large dark object crosses the middle half of the clip and the camera's
+                        // gain rises by up to this fraction while it covers the view (auto-exposure)
   unsigned seed = 1;
 };
 
@@ -118,7 +122,18 @@ int run(const SceneOptions& o, const fs::path& out, const std::string& video_nam
   cv::RNG rng(o.seed);
   const cv::Mat background = render_background(rng, size);
   const std::vector<MovingObject> objects = make_objects(rng, o);
-  const auto gain = [&](int t) { return 1.0 + o.drift * std::sin(2 * std::numbers::pi * t / std::max(o.frames, 1)); };
+  // The large dark object of --exposure at frame t: it enters at a quarter of the clip and has left at three quarters.
+  const cv::Size large(o.width / 2, o.height * 4 / 5);
+  const auto large_at = [&](int t) {
+    const double progress = (t - o.frames / 4.0) / (o.frames / 2.0);
+    const int x = static_cast<int>(std::lround(-large.width + progress * (o.width + large.width)));
+    return o.exposure > 0 ? cv::Rect(cv::Point(x, o.height / 10), large) & cv::Rect({}, size) : cv::Rect();
+  };
+  const double most_covered = static_cast<double>(large.area()) / size.area();
+  const auto gain = [&](int t) {
+    const double exposure = 1 + o.exposure * large_at(t).area() / size.area() / most_covered;
+    return exposure * (1.0 + o.drift * std::sin(2 * std::numbers::pi * t / std::max(o.frames, 1)));
+  };
 
   if (images) {
     fs::create_directories(out / "input");
@@ -175,6 +190,10 @@ int run(const SceneOptions& o, const fs::path& out, const std::string& video_nam
       lit.copyTo(frame(visible), shape(inside));
       truth(visible).setTo(255, shape(inside));
     }
+    if (const cv::Rect dark = large_at(t); !dark.empty()) {
+      frame(dark).setTo(cv::Scalar::all(0.12 * gain(t)));
+      truth(dark).setTo(255);
+    }
     rng.fill(noise, cv::RNG::NORMAL, 0.0, o.noise / 255);
     frame += noise;
     frame.convertTo(pixels, CV_8UC3, 255);
@@ -206,6 +225,8 @@ int main(int argc, char** argv) {
       "objects", po::value(&o.objects)->default_value(o.objects), "number of moving objects")(
       "waving", po::value(&o.waving)->default_value(o.waving),
       "the background sways by up to this many pixels, as leaves and ripples do (0: still)")(
+      "exposure", po::value(&o.exposure)->default_value(o.exposure),
+      "a large dark object crosses mid-clip and the gain rises by up to this fraction (auto-exposure; 0: none)")(
       "seed", po::value(&o.seed)->default_value(o.seed), "random seed")(
       "video", po::value(&video)->default_value(video),
       "video file name in OUT (.mkv: FFV1 lossless, .mp4: H.264; empty: none)")(
@@ -224,8 +245,9 @@ int main(int argc, char** argv) {
       std::cout << options << "\n";
       return out.empty() && !vm.count("help") ? 2 : 0;
     }
-    if (o.width < 16 || o.height < 16 || o.frames < 1 || o.fps <= 0 || o.waving < 0)
-      throw std::runtime_error("need at least 16x16 pixels, one frame, a positive fps and no negative waving");
+    if (o.width < 16 || o.height < 16 || o.frames < 1 || o.fps <= 0 || o.waving < 0 || o.exposure < 0)
+      throw std::runtime_error(
+          "need at least 16x16 pixels, one frame, a positive fps and no negative waving or exposure");
     return run(o, out, video, !vm.count("video-only"));
   } catch (const std::exception& e) {
     std::cerr << "cleanplate-synth: " << e.what() << "\n";
