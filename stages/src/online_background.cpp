@@ -29,6 +29,7 @@ void for_each_block(Eigen::Index pixels, const Work& work) {
 
 // Frames come as 8-bit levels (cameras and files) or as floats in [0, 1].
 using detail::magnitude;
+using detail::shown_magnitude;
 using detail::value_scale;
 using detail::with_channels;
 template <typename Value>
@@ -179,7 +180,7 @@ int update_pixels(Eigen::Index count, const Value* __restrict x, const float* __
   int settled = 0;
   for (Eigen::Index i = 0; i < count; ++i) {
     const bool out = (grown[i] | masked[i]) != 0;
-    const float step = mean_rate * (magnitude<C>(x + i * C, background + i * C) - mean[i]);
+    const float step = mean_rate * (shown_magnitude<C>(x + i * C, background + i * C) - mean[i]);
     mean[i] += out ? 0.0f : step;
     const std::uint16_t older = out ? age[i] + 1 : 0;  // below settle_age before: no overflow
     const bool young = out && older < settle_age;
@@ -324,7 +325,7 @@ void detail_pixels(Eigen::Index count, const Value* __restrict x, const float* _
     for (int c = 0; c < C; ++c)
       background[i * C + c] =
           block_background[i * C + c] + detail_unit(block_background[i * C + c]) * detail[i * C + c];
-    const float m = magnitude<C>(x + i * C, background + i * C);
+    const float m = shown_magnitude<C>(x + i * C, background + i * C);
     const float seed = rule.level(mean[i]);
     const bool above = m > seed * hysteresis;
     seeds[i] = m > seed ? 255 : 0;

@@ -42,6 +42,18 @@ float magnitude(const Value* x, const float* background) {
   return m;
 }
 
+// The same against the background as the camera can show it, clipped to [0, 1]: where the light or the
+// gain rises past white (or falls past black), the frame holds 255 (0), and that is no change. The
+// masks and the noise levels use it; the fits do not, as a clipped pixel says nothing of the gain.
+template <int Channels, typename Value>
+float shown_magnitude(const Value* x, const float* background) {
+  float m = 0;
+#pragma GCC unroll 3
+  for (int c = 0; c < Channels; ++c)
+    m = std::max(m, std::abs(x[c] * value_scale<Value> - std::clamp(background[c], 0.0f, 1.0f)));
+  return m;
+}
+
 // Seeds (magnitude above the seed level) and the pixels that may join them (above hysteresis times
 // it), 255 or 0, for `count` pixels. Plain restrict pointers: through uint8_t* every store may alias
 // anything, and nothing vectorizes.
@@ -50,7 +62,7 @@ void compare_with_seeds(Eigen::Index count, const Value* __restrict x, const flo
                         const float* __restrict seed, float hysteresis, std::uint8_t* __restrict seeds,
                         std::uint8_t* __restrict grow) {
   for (Eigen::Index i = 0; i < count; ++i) {
-    const float m = magnitude<Channels>(x + i * Channels, background + i * Channels);
+    const float m = shown_magnitude<Channels>(x + i * Channels, background + i * Channels);
     seeds[i] = m > seed[i] ? 255 : 0;
     grow[i] = m > seed[i] * hysteresis ? 255 : 0;
   }
@@ -73,7 +85,7 @@ template <int Channels, typename LevelAt>
 void match_shifted(int count, const float* __restrict values, const float* __restrict background, LevelAt level,
                    Eigen::Index q, std::int32_t* __restrict matched) {
   for (int i = 0; i < count; ++i)
-    matched[i] |= magnitude<Channels>(values + i * Channels, background + i * Channels) <= level(q + i);
+    matched[i] |= shown_magnitude<Channels>(values + i * Channels, background + i * Channels) <= level(q + i);
 }
 
 // Clears each seed whose value lies within the seed level of the background of a pixel at most

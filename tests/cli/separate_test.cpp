@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <thread>
+#include <tuple>
 
 #include "cleanplate/io/model_file.hpp"
 #include "cli_test_support.hpp"
@@ -73,16 +74,20 @@ TEST(SyntheticScene, SwayingBackgroundIsBackgroundInBothPaths) {
   EXPECT_GE(eval_f_measure(with, "swaying", "cleanplate live"), 0.8 * mog2);
 }
 
-// The camera's gain rises by up to 30% while a large dark object crosses (cleanplate-synth
-// --exposure): both paths fit each frame's gain on the pixels that look like background, so the
-// rest of the frame stays background (measured: robust 0.999, live 0.954 with or without the step;
-// MOG2 0.70 -> 0.55, KNN 0.88 -> 0.60).
+// The camera's gain rises while a large dark object crosses (cleanplate-synth --exposure): both paths
+// fit each frame's gain on the pixels that look like background, so the rest of the frame stays
+// background. At +80% the bright parts pass white: the frame holds 255 where the model says more,
+// which is no change (the masks compare with the background clipped to what a camera shows).
+// Measured, robust / live / MOG2 / KNN: +30% 0.999 / 0.954 / 0.55 / 0.60; +80% 0.881 / 0.919 / 0.33 /
+// 0.51 (0.829 / 0.869 before the clipping).
 TEST(SyntheticScene, ExposureStepIsFollowedInBothPaths) {
-  const std::string csv = eval_synthetic("exposure", "--exposure 0.3", "");
-  const double opencv =
-      std::max(eval_f_measure(csv, "exposure", "opencv MOG2"), eval_f_measure(csv, "exposure", "opencv KNN"));
-  EXPECT_GE(eval_f_measure(csv, "exposure", "cleanplate robust"), std::max(0.95, opencv));
-  EXPECT_GE(eval_f_measure(csv, "exposure", "cleanplate live"), std::max(0.9, opencv));
+  for (const auto& [gain, robust, live] : {std::tuple{"0.3", 0.95, 0.9}, std::tuple{"0.8", 0.85, 0.88}}) {
+    const std::string name = std::string("exposure") + gain;
+    const std::string csv = eval_synthetic(name, std::string("--exposure ") + gain, "");
+    const double opencv = std::max(eval_f_measure(csv, name, "opencv MOG2"), eval_f_measure(csv, name, "opencv KNN"));
+    EXPECT_GE(eval_f_measure(csv, name, "cleanplate robust"), std::max(robust, opencv)) << gain;
+    EXPECT_GE(eval_f_measure(csv, name, "cleanplate live"), std::max(live, opencv)) << gain;
+  }
 }
 
 // 200 frames (15 MB of 8-bit levels, 76 MB with the float copies and the split's buffers) in 58 MiB: the model comes
