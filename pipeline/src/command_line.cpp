@@ -175,8 +175,7 @@ int run_live(const std::vector<std::string>& arguments) {
       ("model-block", po::value(&o.online.model_block)->default_value(o.online.model_block), "model the background on the means of N x N pixel blocks, masks at full size (1: every pixel; 0: by size, 6 at 1080p)")
       ("color", po::bool_switch(&o.convert.color), "keep three colour channels (default: grey)")
       ("threshold", po::value(&threshold)->default_value(threshold), "mask seed level in grey levels, or 'auto' (6 sigma per pixel)")
-      ("neighbours", po::value(&o.online.mask.neighbour_radius)->default_value(o.online.mask.neighbour_radius),
-       "a change that the background shows this many pixels away is background (leaves, ripples, camera shake; 0: off)")
+      ("neighbours", po::value(&o.online.mask.neighbour_radius)->default_value(o.online.mask.neighbour_radius), neighbours_help)
       ("quiet,q", "no progress and no summary line");
   // clang-format on
   visible.add(describe_video(o.video, o.lossless_masks, o.mask_preset));
@@ -188,8 +187,7 @@ int run_live(const std::vector<std::string>& arguments) {
   o.realtime = vm.count("no-realtime") == 0;
   o.output = output;
   o.online.mask.threshold = parse_threshold(threshold);
-  if (o.online.mask.neighbour_radius < 0 || o.online.mask.neighbour_radius > 16)
-    throw po::error("--neighbours must be in 0..16");
+  check_neighbour_radius(o.online.mask.neighbour_radius);
   const bool quiet = vm.count("quiet") > 0;
   o.progress = !quiet;
   install_interrupt_handlers();

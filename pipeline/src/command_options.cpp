@@ -37,6 +37,10 @@ double parse_threshold(const std::string& text) {
   return value / 255;
 }
 
+void check_neighbour_radius(int radius) {
+  if (radius < 0 || radius > 16) throw Error("--neighbours must be in 0..16, got " + std::to_string(radius));
+}
+
 // How the videos are encoded, shared by `separate` and `live`.
 po::options_description describe_video(io::VideoOptions& video, bool& lossless_masks, std::string& mask_preset) {
   po::options_description options("videos");

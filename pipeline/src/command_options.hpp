@@ -12,6 +12,12 @@ namespace po = boost::program_options;
 inline constexpr const char* fps_help =
     "frames per second of the input (default: the video's own; images play at 25): times, --memory and the videos";
 
+inline constexpr const char* neighbours_help =
+    "a change that the background shows this many pixels away is background (leaves, ripples, camera shake; 0: off)";
+
+// A --neighbours radius: 0 to 16 pixels.
+void check_neighbour_radius(int radius);
+
 SeparateOutputs parse_outputs(const std::string& list);
 
 // A --threshold: 'auto' (0) or a grey level in (0, 256), returned in [0, 1] units.
@@ -36,15 +42,14 @@ struct ModelArguments {
          "pixels above this fraction of the seed level join a seeded region (1: off)")
         ("open", po::value(&o.mask.open)->default_value(o.mask.open), "morphological opening size in pixels (removes specks; 0: none)")
         ("close", po::value(&o.mask.close)->default_value(o.mask.close), "morphological closing size in pixels (fills holes; 0: none)")
-        ("neighbours", po::value(&o.mask.neighbour_radius)->default_value(o.mask.neighbour_radius),
-         "a change that the background shows this many pixels away is background (leaves, ripples, camera shake; 0: off)");
+        ("neighbours", po::value(&o.mask.neighbour_radius)->default_value(o.mask.neighbour_radius), neighbours_help);
     // clang-format on
     return options;
   }
   void apply(SeparateOptions& o) const {
     o.mask.threshold = parse_threshold(threshold);
     if (!(o.mask.hysteresis > 0 && o.mask.hysteresis <= 1)) throw Error("--hysteresis must be in (0, 1]");
-    if (o.mask.neighbour_radius < 0 || o.mask.neighbour_radius > 16) throw Error("--neighbours must be in 0..16");
+    check_neighbour_radius(o.mask.neighbour_radius);
   }
 };
 

@@ -191,24 +191,6 @@ cv::Mat seed_threshold(const MaskOptions& options, const NoiseModel& noise) {
 
 namespace {
 
-static_assert(std::endian::native == std::endian::little, "byte k of a loaded word is bits 8k..8k+7");
-
-// The first column from x on whose byte in `seeds` or `grow` is set (or, with set = false, where
-// both are clear), or `width`: eight bytes a step, as most of a frame is empty.
-int next_column(const std::uint8_t* seeds, const std::uint8_t* grow, int x, int width, bool set) {
-  constexpr std::uint64_t low_bits = 0x7f7f7f7f7f7f7f7f, high_bits = 0x8080808080808080;
-  for (; x + 8 <= width; x += 8) {
-    std::uint64_t a, b;
-    std::memcpy(&a, seeds + x, 8);
-    std::memcpy(&b, grow + x, 8);
-    const std::uint64_t bytes = a | b, nonzero = (((bytes & low_bits) + low_bits) | bytes) & high_bits;
-    if (const std::uint64_t hits = set ? nonzero : nonzero ^ high_bits) return x + std::countr_zero(hits) / 8;
-  }
-  for (; x < width; ++x)
-    if (((seeds[x] | grow[x]) != 0) == set) return x;
-  return width;
-}
-
 // Adds to the seeds the pixels of `grow` 8-connected to a seed through `grow` or seeds (morphological
 // reconstruction): the runs of each row where either is set, then from the runs that hold a seed,
 // every run that touches a reached one in the row above or below. The work follows the runs, where
@@ -228,9 +210,9 @@ void reconstruct(cv::Mat& seeds, const cv::Mat& grow) {
   for (int y = 0; y < height; ++y) {
     row_start[static_cast<std::size_t>(y)] = runs.size();
     const std::uint8_t *seed = seeds.ptr<std::uint8_t>(y), *may = grow.ptr<std::uint8_t>(y);
-    for (int x = next_column(seed, may, 0, width, true), end = 0; x < width;
-         x = next_column(seed, may, end, width, true)) {
-      end = next_column(seed, may, x, width, false);
+    for (int x = detail::next_column(seed, may, 0, width, true), end = 0; x < width;
+         x = detail::next_column(seed, may, end, width, true)) {
+      end = detail::next_column(seed, may, x, width, false);
       const bool seeded = std::any_of(seed + x, seed + end, [](std::uint8_t b) { return b != 0; });
       if (seeded) pending.push_back(runs.size());
       runs.push_back({y, x, end, seeded});
@@ -376,10 +358,9 @@ cv::Mat frame_mask(const Eigen::Ref<const FrameColumnLevels>& levels, const Eige
       detail::compare_with_seeds<C>(count, levels.data() + first * C, part.data(), level + first, hysteresis,
                                     seeds.data + first, grow.data + first);
     }
-    if (options.neighbour_radius > 0)
-      detail::clear_displaced_seeds<C>(
-          seeds.data, levels.data(), background.data(), [level](Eigen::Index q) { return level[q]; }, geometry.width,
-          geometry.height, options.neighbour_radius);
+    detail::clear_displaced_seeds<C>(
+        seeds.data, levels.data(), background.data(), [level](Eigen::Index q) { return level[q]; }, geometry.width,
+        geometry.height, options.neighbour_radius);
   });
   return grow_mask(std::move(seeds), options.hysteresis < 1 ? grow : cv::Mat(), options);
 }

@@ -75,10 +75,9 @@ class PixelLevels {
 
 // detail::clear_displaced_seeds on a frame's seeds against its background (values).
 template <typename Value>
-void clear_displaced_seeds(cv::Mat& seeds, const FrameColumn<Value>& column, const PixelLevels& levels,
+void clear_displaced_seeds(cv::Mat& seeds, const FrameColumn<Value>& column, int channels, const PixelLevels& levels,
                            const float* background, int radius) {
-  if (radius == 0) return;
-  with_channels(static_cast<int>(column.size() / static_cast<Eigen::Index>(seeds.total())), [&](auto c) {
+  with_channels(channels, [&](auto c) {
     detail::clear_displaced_seeds<decltype(c)::value>(
         seeds.data, column.data(), background,
         [rule = levels.rule, mean = levels.mean_magnitude()](Eigen::Index pixel) { return rule.level(mean[pixel]); },
@@ -514,7 +513,7 @@ FrameSplit OnlineBackground::process_values(const FrameColumn<Value>& column, do
                                     seeds.data + first, grow.data + first);
     });
   });
-  clear_displaced_seeds(seeds, column, levels, background.data(), options_.mask.neighbour_radius);
+  clear_displaced_seeds(seeds, column, geometry_.channels, levels, background.data(), options_.mask.neighbour_radius);
   // What the updates leave out ("excluded"): the mask, and every pixel above the hysteresis level
   // (the opening trims an object's corners from the mask; they must not leak into the background).
   frame.mask = grow_mask(std::move(seeds), options_.mask.hysteresis < 1 ? grow : cv::Mat(), options_.mask);
@@ -616,7 +615,7 @@ FrameSplit OnlineBackground::process_with_block_model(const FrameColumn<Value>& 
       });
     });
   });
-  clear_displaced_seeds(seeds, column, levels, background.data(), options_.mask.neighbour_radius);
+  clear_displaced_seeds(seeds, column, geometry_.channels, levels, background.data(), options_.mask.neighbour_radius);
   frame.mask = grow_mask(std::move(seeds), options_.mask.hysteresis < 1 ? grow : cv::Mat(), options_.mask);
   if (learning_rate == 0) return frame;
   const int C = geometry_.channels, block_height = model.geometry_.height;

@@ -68,15 +68,22 @@ void compare_with_seeds(Eigen::Index count, const Value* __restrict x, const flo
   }
 }
 
-// The first column from x on whose byte is set, or `width`: eight bytes a step, as most of a row is clear.
-inline int next_set(const std::uint8_t* row, int x, int width) {
+static_assert(std::endian::native == std::endian::little, "byte k of a loaded word is bits 8k..8k+7");
+
+// The first column from x on whose byte in `seeds` or `grow` is set (or, with set = false, where
+// both are clear), or `width`: eight bytes a step, as most of a frame is empty.
+inline int next_column(const std::uint8_t* seeds, const std::uint8_t* grow, int x, int width, bool set) {
+  constexpr std::uint64_t low_bits = 0x7f7f7f7f7f7f7f7f, high_bits = 0x8080808080808080;
   for (; x + 8 <= width; x += 8) {
-    std::uint64_t bytes;
-    std::memcpy(&bytes, row + x, 8);
-    if (bytes != 0) return x + std::countr_zero(bytes) / 8;  // little-endian: byte k is bits 8k..8k+7
+    std::uint64_t a, b;
+    std::memcpy(&a, seeds + x, 8);
+    std::memcpy(&b, grow + x, 8);
+    const std::uint64_t bytes = a | b, nonzero = (((bytes & low_bits) + low_bits) | bytes) & high_bits;
+    if (const std::uint64_t hits = set ? nonzero : nonzero ^ high_bits) return x + std::countr_zero(hits) / 8;
   }
-  while (x < width && row[x] == 0) ++x;
-  return x;
+  for (; x < width; ++x)
+    if (((seeds[x] | grow[x]) != 0) == set) return x;
+  return width;
 }
 
 // Marks the `count` values (pixels of a run, as floats) that lie within the seed level of the
@@ -93,19 +100,20 @@ void match_shifted(int count, const float* __restrict values, const float* __res
 // leaves, ripples and a shaking camera move the background by a pixel or two, and what they show was
 // background next door, while an object's inside matches no neighbour. `background` holds the
 // frame's background values; `level_at(q)` gives pixel q's seed level. Rows in parallel; the work
-// follows the runs of seeds, a neighbour offset at a time along a run.
+// follows the runs of seeds, a neighbour offset at a time along a run. A radius of 0 clears none.
 template <int Channels, typename Value, typename LevelAt>
 void clear_displaced_seeds(std::uint8_t* seeds, const Value* x, const float* background, LevelAt level_at, int width,
                            int height, int radius) {
+  if (radius <= 0) return;
   oneapi::tbb::parallel_for(oneapi::tbb::blocked_range<int>(0, height), [&](const auto& rows) {
     std::vector<std::int32_t> matched(static_cast<std::size_t>(width));
     std::vector<float> values(static_cast<std::size_t>(width) * Channels);
     for (int y = rows.begin(); y < rows.end(); ++y) {
       std::uint8_t* row = seeds + static_cast<std::ptrdiff_t>(y) * width;
       const Value* row_values = x + static_cast<Eigen::Index>(y) * width * Channels;
-      for (int start = next_set(row, 0, width); start < width; start = next_set(row, start, width)) {
-        int end = start;
-        while (end < width && row[end]) ++end;
+      for (int start = next_column(row, row, 0, width, true), end = 0; start < width;
+           start = next_column(row, row, end, width, true)) {
+        end = next_column(row, row, start, width, false);
         for (int i = start * Channels; i < end * Channels; ++i) values[i] = row_values[i] * value_scale<Value>;
         std::fill(matched.begin() + start, matched.begin() + end, 0);
         for (int qy = std::max(0, y - radius); qy <= std::min(height - 1, y + radius); ++qy)
@@ -118,7 +126,6 @@ void clear_displaced_seeds(std::uint8_t* seeds, const Value* x, const float* bac
           }
         for (int column = start; column < end; ++column)
           if (matched[static_cast<std::size_t>(column)]) row[column] = 0;
-        start = end;
       }
     }
   });

@@ -46,14 +46,14 @@ TEST(SyntheticScene, MasksAndBackgroundMatchTheGroundTruth) {
 std::string eval_synthetic(const fs::path& scratch, const std::string& name, const std::string& synth_options,
                            const std::string& eval_options) {
   const fs::path scene = scratch / name,
-                 out = scene.parent_path() / ("eval-" + std::to_string(std::hash<std::string>{}(eval_options)));
+                 out = scratch / ("eval-" + std::to_string(std::hash<std::string>{}(eval_options)));
   if (!fs::exists(scene)) {
     const std::string make = std::string(CLEANPLATE_SYNTH) + " '" + scene.string() + "' --frames 120 " + synth_options;
     EXPECT_EQ(std::system((make + " --video '' > /dev/null").c_str()), 0);
   }
   const ProgramRun result = run(cleanplate_command("eval '" + scene.string() + "' -o '" + out.string() +
                                                    "' --method robust,live " + eval_options),
-                                scene.parent_path());
+                                scratch);
   EXPECT_EQ(result.exit_code, 0) << result.errors;
   const std::string csv = read_text(out / "eval.csv");
   std::printf("%s %s %s:\n%s", name.c_str(), synth_options.c_str(), eval_options.c_str(), csv.c_str());
