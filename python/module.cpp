@@ -322,12 +322,16 @@ PYBIND11_MODULE(_core, m) {
           "background", [](const LoadedModel& m, std::int64_t j) { return m.image(j, true); }, py::arg("index"));
 
   py::class_<BackgroundSubtractorLowRank>(m, "BackgroundSubtractor")
-      .def(py::init([](Eigen::Index rank, double memory, long warmup, bool color, int model_block) {
-             return BackgroundSubtractorLowRank(
-                 {.rank = rank, .memory = memory, .warmup = warmup, .mask = {}, .model_block = model_block}, color);
+      .def(py::init([](Eigen::Index rank, double memory, long warmup, bool color, int model_block, bool shadows) {
+             return BackgroundSubtractorLowRank({.rank = rank,
+                                                 .memory = memory,
+                                                 .warmup = warmup,
+                                                 .mask = {.shadows = shadows},
+                                                 .model_block = model_block},
+                                                color);
            }),
            py::arg("rank") = 1, py::arg("memory") = 250.0, py::arg("warmup") = 25, py::arg("color") = false,
-           py::arg("model_block") = 0)
+           py::arg("model_block") = 0, py::arg("shadows") = true)
       .def(
           "apply",
           [](BackgroundSubtractorLowRank& subtractor, const py::array_t<std::uint8_t, py::array::c_style>& image,

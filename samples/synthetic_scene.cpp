@@ -2,7 +2,7 @@
 // layout, so `cleanplate separate` and `cleanplate eval` can be checked without outside data.
 //
 //   OUT/input/in000001.png ...      the frames (lossless)
-//   OUT/groundtruth/gt000001.png    255 where an object is, 0 elsewhere
+//   OUT/groundtruth/gt000001.png    255 where an object is, 50 in its cast shadow (--shadows), 0 elsewhere
 //   OUT/temporalROI.txt, ROI.bmp    every frame and every pixel count
 //   OUT/background.png              the true clean plate: the background at the mean illumination
 //   OUT/scene.mkv (or --video NAME) the same frames as a video (FFV1 lossless; H.264 for .mp4)
@@ -13,7 +13,9 @@
 // background sways (each pixel shows the texture up to that many pixels away, once a second, in a
 // phase that varies smoothly over the frame), as waving leaves or ripples do; the truth is the objects.
 // With --exposure, a dark object of half the frame's width crosses it in the middle half of the clip,
-// and the camera's gain follows the share of the view it covers, as an auto-exposure does.
+// and the camera's gain follows the share of the view it covers, as an auto-exposure does. With
+// --shadows, each object casts a shadow of its own shape, below and to its right, that dims the
+// background's light by that fraction; the truth labels it 50, CDnet's shadow label.
 #include <boost/program_options.hpp>
 #include <cmath>
 #include <cstdio>
@@ -41,6 +43,7 @@ struct SceneOptions {
   double waving = 0;    // the background sways by up to this many pixels, as leaves and ripples do
   double exposure = 0;  // a large dark object crosses the middle half of the clip and the camera's
                         // gain rises by up to this fraction while it covers the view (auto-exposure)
+  double shadows = 0;   // each object's cast shadow dims the light by this fraction (0: no shadows)
   unsigned seed = 1;
 };
 
@@ -177,19 +180,31 @@ int run(const SceneOptions& o, const fs::path& out, const std::string& video_nam
       frame = background * gain(t);
     }
     truth.setTo(0);
-    for (const MovingObject& m : objects) {
-      const cv::Rect placed(position(m, t, size), m.size);
+    // Calls draw(visible part of the frame, the shape's pixels there) for object m placed at `corner`.
+    const auto place = [&](const MovingObject& m, cv::Point corner, const auto& draw) {
+      const cv::Rect placed(corner, m.size);
       const cv::Rect visible = placed & cv::Rect({}, size);
-      if (visible.empty()) continue;
+      if (visible.empty()) return;
       cv::Mat shape(m.size, CV_8U, cv::Scalar(m.ellipse ? 0 : 255));
       if (m.ellipse)
         cv::ellipse(shape, {m.size.width / 2, m.size.height / 2}, {m.size.width / 2, m.size.height / 2}, 0, 0, 360, 255,
                     cv::FILLED);
-      const cv::Rect inside(visible.tl() - placed.tl(), visible.size());
-      cv::Mat lit = m.texture(inside) * gain(t);
-      lit.copyTo(frame(visible), shape(inside));
-      truth(visible).setTo(255, shape(inside));
-    }
+      draw(visible, shape(cv::Rect(visible.tl() - placed.tl(), visible.size())));
+    };
+    if (o.shadows > 0)  // first, so that the objects cover the shadows
+      for (const MovingObject& m : objects)
+        place(m, position(m, t, size) + cv::Point(m.size.width / 2, m.size.height / 4),
+              [&](const cv::Rect& visible, const cv::Mat& shape) {
+                cv::Mat dimmed = frame(visible) * (1 - o.shadows);
+                dimmed.copyTo(frame(visible), shape);
+                truth(visible).setTo(50, shape);
+              });
+    for (const MovingObject& m : objects)
+      place(m, position(m, t, size), [&](const cv::Rect& visible, const cv::Mat& shape) {
+        cv::Mat lit = m.texture(cv::Rect(visible.tl() - position(m, t, size), visible.size())) * gain(t);
+        lit.copyTo(frame(visible), shape);
+        truth(visible).setTo(255, shape);
+      });
     if (const cv::Rect dark = large_at(t); !dark.empty()) {
       frame(dark).setTo(cv::Scalar::all(0.12 * gain(t)));
       truth(dark).setTo(255);
@@ -227,6 +242,8 @@ int main(int argc, char** argv) {
       "the background sways by up to this many pixels, as leaves and ripples do (0: still)")(
       "exposure", po::value(&o.exposure)->default_value(o.exposure),
       "a large dark object crosses mid-clip and the gain rises by up to this fraction (auto-exposure; 0: none)")(
+      "shadows", po::value(&o.shadows)->default_value(o.shadows),
+      "each object casts a shadow that dims the light by this fraction in [0, 1) (0: none)")(
       "seed", po::value(&o.seed)->default_value(o.seed), "random seed")(
       "video", po::value(&video)->default_value(video),
       "video file name in OUT (.mkv: FFV1 lossless, .mp4: H.264; empty: none)")(
@@ -245,9 +262,11 @@ int main(int argc, char** argv) {
       std::cout << options << "\n";
       return out.empty() && !vm.count("help") ? 2 : 0;
     }
-    if (o.width < 16 || o.height < 16 || o.frames < 1 || o.fps <= 0 || o.waving < 0 || o.exposure < 0)
+    if (o.width < 16 || o.height < 16 || o.frames < 1 || o.fps <= 0 || o.waving < 0 || o.exposure < 0 ||
+        !(o.shadows >= 0 && o.shadows < 1))
       throw std::runtime_error(
-          "need at least 16x16 pixels, one frame, a positive fps and no negative waving or exposure");
+          "need at least 16x16 pixels, one frame, a positive fps, no negative waving or exposure and shadows in [0, "
+          "1)");
     return run(o, out, video, !vm.count("video-only"));
   } catch (const std::exception& e) {
     std::cerr << "cleanplate-synth: " << e.what() << "\n";

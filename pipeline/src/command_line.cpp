@@ -152,6 +152,7 @@ int run_separate(const std::vector<std::string>& arguments) {
 int run_live(const std::vector<std::string>& arguments) {
   LiveOptions o;
   std::string output, threshold = "auto";
+  bool no_shadows = false;
   po::options_description visible(
       "cleanplate live SOURCE [-o OUT] [options]\n\n"
       "SOURCE: a camera index (0), a stream URL (rtsp, http, udp, tcp) or a video file or image folder");
@@ -176,6 +177,7 @@ int run_live(const std::vector<std::string>& arguments) {
       ("color", po::bool_switch(&o.convert.color), "keep three colour channels (default: grey)")
       ("threshold", po::value(&threshold)->default_value(threshold), "mask seed level in grey levels, or 'auto' (6 sigma per pixel)")
       ("neighbours", po::value(&o.online.mask.neighbour_radius)->default_value(o.online.mask.neighbour_radius), neighbours_help)
+      ("no-shadows", po::bool_switch(&no_shadows), no_shadows_help)
       ("quiet,q", "no progress and no summary line");
   // clang-format on
   visible.add(describe_video(o.video, o.lossless_masks, o.mask_preset));
@@ -187,6 +189,7 @@ int run_live(const std::vector<std::string>& arguments) {
   o.realtime = vm.count("no-realtime") == 0;
   o.output = output;
   o.online.mask.threshold = parse_threshold(threshold);
+  o.online.mask.shadows = !no_shadows;
   check_neighbour_radius(o.online.mask.neighbour_radius);
   const bool quiet = vm.count("quiet") > 0;
   o.progress = !quiet;

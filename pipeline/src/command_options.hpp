@@ -15,6 +15,10 @@ inline constexpr const char* fps_help =
 inline constexpr const char* neighbours_help =
     "a change that the background shows this many pixels away is background (leaves, ripples, camera shake; 0: off)";
 
+inline constexpr const char* no_shadows_help =
+    "masks are 0 or 255 only (default: cast shadows, changes that dim the background by at most half and keep its "
+    "colour and texture, are 127, as MOG2 labels them)";
+
 // A --neighbours radius: 0 to 16 pixels.
 void check_neighbour_radius(int radius);
 
@@ -29,6 +33,7 @@ po::options_description describe_video(io::VideoOptions& video, bool& lossless_m
 // Options that shape the model and the masks, shared by `separate` and `eval`.
 struct ModelArguments {
   std::string threshold = "auto";
+  bool no_shadows = false;
   po::options_description describe(SeparateOptions& o) {
     po::options_description options("model and masks");
     // clang-format off
@@ -42,7 +47,8 @@ struct ModelArguments {
          "pixels above this fraction of the seed level join a seeded region (1: off)")
         ("open", po::value(&o.mask.open)->default_value(o.mask.open), "morphological opening size in pixels (removes specks; 0: none)")
         ("close", po::value(&o.mask.close)->default_value(o.mask.close), "morphological closing size in pixels (fills holes; 0: none)")
-        ("neighbours", po::value(&o.mask.neighbour_radius)->default_value(o.mask.neighbour_radius), neighbours_help);
+        ("neighbours", po::value(&o.mask.neighbour_radius)->default_value(o.mask.neighbour_radius), neighbours_help)
+        ("no-shadows", po::bool_switch(&no_shadows), no_shadows_help);
     // clang-format on
     return options;
   }
@@ -50,6 +56,7 @@ struct ModelArguments {
     o.mask.threshold = parse_threshold(threshold);
     if (!(o.mask.hysteresis > 0 && o.mask.hysteresis <= 1)) throw Error("--hysteresis must be in (0, 1]");
     check_neighbour_radius(o.mask.neighbour_radius);
+    o.mask.shadows = !no_shadows;
   }
 };
 

@@ -103,7 +103,7 @@ stages::ConfusionCounts score_mask_folder(const fs::path& folder, const io::Cdne
     std::snprintf(name, sizeof name, "bin%06ld.png", number);
     const cv::Mat mask = cv::imread((folder / name).string(), cv::IMREAD_GRAYSCALE);
     if (mask.empty()) throw Error("cannot score '" + folder.string() + "': mask " + name + " is missing or unreadable");
-    add_frame(counts, mask, sequence, number);
+    add_frame(counts, mask == 255, sequence, number);  // 127 is a shadow: background, as CDnet scores its label 50
   }
   return counts;
 }

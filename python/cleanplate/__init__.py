@@ -234,7 +234,7 @@ def separate(path, output="out", arrays: bool = False, quiet: bool = True, **opt
     (max_memory="2G", method="svd", outputs=["mask", "model"], lossless_masks=True, ...; see
     `cleanplate separate --help`). Returns {"summary": summary.json as a dict, "paths": {name: path}}
     and, with arrays=True (short videos: every mask is kept), "background" (the clean plate, uint8)
-    and "masks" (frames x h x w, uint8 0 or 255, exact: read from the PNG masks).
+    and "masks" (frames x h x w, uint8: 0, 127 for a cast shadow, 255; exact: read from the PNG masks).
     """
     arguments = [os.fspath(path), "--output", os.fspath(output)]
     if arrays:
@@ -273,19 +273,21 @@ class BackgroundSubtractor:
     """cleanplate's online decomposer with OpenCV's subtractor interface (apply, getBackgroundImage).
 
     rank: of the background basis; memory: frames over which an old frame's weight falls by 1/e;
-    warmup: frames whose per-pixel mode seeds the model (masks are empty until then); color: model
-    the three channels instead of grey; model_block: the background modelled on the means of N x N
-    pixel blocks, masks at full size (0: by the frame's size, 6 at 1080p; 1: every pixel).
+    warmup: frames whose per-pixel mode seeds the model (masks from the third frame on; over
+    1280x720, empty until its end); color: model the three channels instead of grey; model_block:
+    the background modelled on the means of N x N pixel blocks, masks at full size (0: by the
+    frame's size, 6 at 1080p; 1: every pixel); shadows: cast shadows are 127 in the masks, as MOG2
+    labels them (False: 0 or 255 only).
     apply(image, learningRate=-1): negative keeps `memory`, 0 freezes the model, a rate in (0, 1] is
     a memory of 1 / rate frames for that frame.
     """
 
     def __init__(self, rank: int = 1, memory: float = 250, warmup: int = 25, color: bool = False,
-                 model_block: int = 0):
-        self._subtractor = _core.BackgroundSubtractor(rank, memory, warmup, color, model_block)
+                 model_block: int = 0, shadows: bool = True):
+        self._subtractor = _core.BackgroundSubtractor(rank, memory, warmup, color, model_block, shadows)
 
     def apply(self, image, fgmask=None, learningRate: float = -1) -> np.ndarray:
-        """The foreground mask of `image` (uint8, 0 or 255), written into fgmask when given."""
+        """The foreground mask of `image` (uint8: 0, 127 for a cast shadow, 255), written into fgmask when given."""
         image = np.ascontiguousarray(image, dtype=np.uint8)
         mask = self._subtractor.apply(image, learningRate)
         if fgmask is not None:

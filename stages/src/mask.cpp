@@ -362,7 +362,13 @@ cv::Mat frame_mask(const Eigen::Ref<const FrameColumnLevels>& levels, const Eige
         seeds.data, levels.data(), background.data(), [level](Eigen::Index q) { return level[q]; }, geometry.width,
         geometry.height, options.neighbour_radius);
   });
-  return grow_mask(std::move(seeds), options.hysteresis < 1 ? grow : cv::Mat(), options);
+  cv::Mat mask = grow_mask(std::move(seeds), options.hysteresis < 1 ? grow : cv::Mat(), options);
+  if (options.shadows)
+    detail::with_channels(channels, [&](auto c) {
+      detail::mark_shadows<decltype(c)::value>(mask, levels.data(), background.data(),
+                                               [level](Eigen::Index q) { return level[q]; });
+    });
+  return mask;
 }
 
 }  // namespace cleanplate::stages

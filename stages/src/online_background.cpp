@@ -85,6 +85,17 @@ void clear_displaced_seeds(cv::Mat& seeds, const FrameColumn<Value>& column, int
   });
 }
 
+// detail::mark_shadows on a frame's mask, each value within the pixel's seed level of its dimmed background.
+template <typename Value>
+void mark_shadows(cv::Mat& mask, const FrameColumn<Value>& column, int channels, const PixelLevels& levels,
+                  const float* background) {
+  with_channels(channels, [&](auto c) {
+    detail::mark_shadows<decltype(c)::value>(
+        mask, column.data(), background,
+        [rule = levels.rule, mean = levels.mean_magnitude()](Eigen::Index pixel) { return rule.level(mean[pixel]); });
+  });
+}
+
 // The coordinates of `column` in the basis, fitted on the pixels that look like background. The
 // plain projection U^T x counts the objects too (a dark car darkens the whole background a little),
 // so the fit is repeated a few times on the pixels whose residual lies within the hysteresis level,
@@ -371,6 +382,7 @@ OnlineBackground::OnlineBackground(const FrameGeometry& geometry, const OnlineOp
     block_options.model_block = 1;
     block_options.background = true;          // the pixels' backgrounds are made from it
     block_options.mask.neighbour_radius = 0;  // the pixels are tested against their neighbours, not the blocks
+    block_options.mask.shadows = false;       // and for shadows
     block_model_ = std::make_unique<OnlineBackground>(block_geometry(geometry, block_), block_options);
   } else {
     basis_.emplace(linalg::IncrementalSvdOptions{.rank = options.rank,
@@ -517,6 +529,7 @@ FrameSplit OnlineBackground::process_values(const FrameColumn<Value>& column, do
   // What the updates leave out ("excluded"): the mask, and every pixel above the hysteresis level
   // (the opening trims an object's corners from the mask; they must not leak into the background).
   frame.mask = grow_mask(std::move(seeds), options_.mask.hysteresis < 1 ? grow : cv::Mat(), options_.mask);
+  if (options_.mask.shadows) mark_shadows(frame.mask, column, geometry_.channels, levels, background.data());
   if (learning_rate == 0) return finished();  // frozen: the model learns nothing from this frame
   const double memory = update_memory(learning_rate, options_.memory);
   const auto excluded = [&](Eigen::Index pixel) { return (grow.data[pixel] | frame.mask.data[pixel]) != 0; };
@@ -617,6 +630,7 @@ FrameSplit OnlineBackground::process_with_block_model(const FrameColumn<Value>& 
   });
   clear_displaced_seeds(seeds, column, geometry_.channels, levels, background.data(), options_.mask.neighbour_radius);
   frame.mask = grow_mask(std::move(seeds), options_.mask.hysteresis < 1 ? grow : cv::Mat(), options_.mask);
+  if (options_.mask.shadows) mark_shadows(frame.mask, column, geometry_.channels, levels, background.data());
   if (learning_rate == 0) return frame;
   const int C = geometry_.channels, block_height = model.geometry_.height;
   update_global_sigma<Value>(

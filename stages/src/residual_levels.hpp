@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <opencv2/core.hpp>
 #include <type_traits>
 #include <vector>
 
@@ -126,6 +127,55 @@ void clear_displaced_seeds(std::uint8_t* seeds, const Value* x, const float* bac
           }
         for (int column = start; column < end; ++column)
           if (matched[static_cast<std::size_t>(column)]) row[column] = 0;
+      }
+    }
+  });
+}
+
+// The least light a shadow leaves, as a share of the light around it (MOG2's default shadow
+// threshold): a pixel darker than that is an object.
+constexpr float darkest_shadow = 0.5f;
+
+// Relabels as 127 (MOG2's shadow label) each pixel of the mask whose changed neighbourhood (the
+// mask's pixels among its 3x3, at least four) is its background dimmed by one gain in
+// [darkest_shadow, 1): a cast shadow lowers the light and keeps the colour and the texture, an object
+// replaces them (the brightness and chromaticity test of Horprasert, Harwood and Davis, ICCV
+// Frame-Rate Workshop 1999, over a neighbourhood so that grey frames have a texture to test; only
+// changed pixels, so a shadow's edge is tested on the shadow). The gain is the least-squares
+// <x, b> / <b, b> over those pixels' values (the background clipped as the camera shows it); every
+// value must then lie within `level_at(pixel)`, the pixel's seed level, of the dimmed background:
+// what is left is no change. Rows in parallel.
+template <int Channels, typename Value, typename LevelAt>
+void mark_shadows(cv::Mat& mask, const Value* x, const float* background, LevelAt level_at) {
+  const cv::Mat changed = mask.clone();  // read while the rows are relabelled
+  const int width = mask.cols, height = mask.rows;
+  oneapi::tbb::parallel_for(oneapi::tbb::blocked_range<int>(0, height), [&](const auto& rows) {
+    for (int y = rows.begin(); y < rows.end(); ++y) {
+      const std::uint8_t* row = changed.ptr<std::uint8_t>(y);
+      for (int column = next_column(row, row, 0, width, true); column < width;
+           column = next_column(row, row, column + 1, width, true)) {
+        const auto each_value = [&](const auto& visit) {
+          for (int qy = std::max(0, y - 1); qy <= std::min(height - 1, y + 1); ++qy)
+            for (int qx = std::max(0, column - 1); qx <= std::min(width - 1, column + 1); ++qx) {
+              if (changed.at<std::uint8_t>(qy, qx) == 0) continue;
+              const Eigen::Index first = (static_cast<Eigen::Index>(qy) * width + qx) * Channels;
+              for (Eigen::Index i = first; i < first + Channels; ++i)
+                visit(x[i] * value_scale<Value>, std::clamp(background[i], 0.0f, 1.0f));
+            }
+        };
+        float light = 0, energy = 0, darkest = 1, brightest = 0;
+        int count = 0;
+        each_value([&](float value, float lit) {
+          light += value * lit, energy += lit * lit, ++count;
+          darkest = std::min(darkest, lit), brightest = std::max(brightest, lit);
+        });
+        const float gain = energy > 0 ? light / energy : 0;
+        if (count < 4 * Channels || gain < darkest_shadow || gain >= 1) continue;
+        const float level = level_at(static_cast<Eigen::Index>(y) * width + column);
+        if (gain * (brightest - darkest) <= level) continue;  // no texture to tell a shadow from a flat object
+        bool dimmed = true;
+        each_value([&](float value, float lit) { dimmed &= std::abs(value - gain * lit) <= level; });
+        if (dimmed) mask.at<std::uint8_t>(y, column) = 127;
       }
     }
   });

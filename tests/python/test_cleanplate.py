@@ -231,6 +231,18 @@ class Pipeline(unittest.TestCase):
             with open(os.path.join(out, "summary.json")) as summary:
                 self.assertEqual(json.load(summary)["model_block"], block if block else 1)
 
+    def test_shadow_labels_change_no_pixel_that_is_foreground(self):
+        import cv2
+        capture = cv2.VideoCapture(self.video)
+        labelled = cleanplate.BackgroundSubtractor(warmup=10)
+        binary = cleanplate.BackgroundSubtractor(warmup=10, shadows=False)
+        for _ in range(40):
+            frame = capture.read()[1]
+            mask, plain = labelled.apply(frame), binary.apply(frame)
+            self.assertLessEqual(set(np.unique(plain)), {0, 255})
+            self.assertLessEqual(set(np.unique(mask)), {0, 127, 255})
+            np.testing.assert_array_equal(mask != 0, plain != 0)
+
     def test_learning_rate_zero_freezes_the_model(self):
         import cv2
         subtractor = cleanplate.BackgroundSubtractor(warmup=10)

@@ -146,6 +146,43 @@ TEST(Mask, FrameMaskIsTheMaskOfTheResidual) {
   }
 }
 
+// A textured background with a cast shadow (its light x 0.6), an object of another texture, a
+// brighter patch and, in colour, a patch whose red alone is dimmed: only the shadow is labelled 127.
+TEST(Mask, ShadowsAreTheBackgroundDimmedWithItsColourAndTexture) {
+  for (const int channels : {1, 3}) {
+    const stages::FrameGeometry geometry{.width = 120, .height = 90, .channels = channels};
+    std::mt19937 random(11);
+    std::uniform_real_distribution<float> texture(0.3f, 0.8f);
+    const Eigen::VectorXf background = Eigen::VectorXf::NullaryExpr(geometry.values(), [&] { return texture(random); });
+    Eigen::VectorXf frame = background;
+    const cv::Rect shadow(10, 10, 40, 30), object(70, 10, 40, 30), brighter(10, 50, 40, 30), tinted(70, 50, 40, 30);
+    const auto each_value = [&](const cv::Rect& r, const auto& change) {
+      for (int y = r.y; y < r.y + r.height; ++y)
+        for (int x = r.x; x < r.x + r.width; ++x)
+          for (int c = 0; c < channels; ++c) {
+            const Eigen::Index i = (Eigen::Index{y} * geometry.width + x) * channels + c;
+            frame[i] = change(frame[i], c);
+          }
+    };
+    each_value(shadow, [](float v, int) { return 0.6f * v; });
+    each_value(object, [&](float, int) { return 0.6f * texture(random); });
+    each_value(brighter, [](float v, int) { return 1.2f * v; });
+    if (channels == 3) each_value(tinted, [](float v, int c) { return c == 2 ? 0.6f * v : v; });
+    std::normal_distribution<float> noise(0, 1.0f / 255);
+    for (Eigen::Index i = 0; i < frame.size(); ++i) frame[i] += noise(random);
+    const stages::FrameColumnLevels levels = to_levels(frame);
+    const cv::Mat seed(geometry.height, geometry.width, CV_32F, cv::Scalar(6.0 / 255));
+    const Eigen::VectorXf one = Eigen::VectorXf::Ones(1);
+    const cv::Mat plain = stages::frame_mask(levels, background, one, seed, geometry, {.shadows = false});
+    const cv::Mat marked = stages::frame_mask(levels, background, one, seed, geometry, {});
+    EXPECT_EQ(cv::countNonZero((marked != plain) & (marked != 127)), 0) << "only foreground pixels are relabelled";
+    const auto share = [](const cv::Mat& part) { return cv::countNonZero(part) / static_cast<double>(part.total()); };
+    EXPECT_GE(share(plain(shadow) == 255), 0.99) << channels;  // the opening takes the corners
+    EXPECT_GE(share(marked(shadow) == 127), 0.98) << channels;
+    for (const cv::Rect& changed : {object, brighter, tinted}) EXPECT_EQ(share(marked(changed) == 127), 0) << channels;
+  }
+}
+
 TEST(Mask, ThresholdFindsTheObject) {
   cv::Mat magnitude = cv::Mat::zeros(20, 20, CV_32F);
   magnitude(cv::Rect(5, 5, 6, 6)) = 0.5f;

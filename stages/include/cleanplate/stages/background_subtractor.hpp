@@ -5,9 +5,10 @@
 //   subtractor->apply(frame, mask);            // 8-bit grey or BGR frames, all of one size
 //   subtractor->getBackgroundImage(background);
 //
-// The model works at the frames' size, in grey unless `color`. Masks are 0 or 255, and empty (all 0)
-// during the warm-up. learningRate: negative, the memory of the options; 0, the model is frozen (it
-// stays as it is, unlike MOG2's); in (0, 1], a memory of 1 / learningRate frames for that frame.
+// The model works at the frames' size, in grey unless `color`. Masks are 0, 127 (a cast shadow, as
+// MOG2 labels it; OnlineOptions::mask.shadows) or 255, and empty (all 0) for the first two frames
+// (for frames over 1280x720, the whole warm-up). learningRate: negative, the memory of the options; 0, the model is
+// frozen (it stays as it is, unlike MOG2's); in (0, 1], a memory of 1 / learningRate frames for that frame.
 #pragma once
 #include <Eigen/Core>
 #include <opencv2/video/background_segm.hpp>

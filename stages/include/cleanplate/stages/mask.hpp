@@ -9,7 +9,8 @@
 // Canny's edge detector: object bodies that differ little from the background stay whole). Then a
 // morphological opening removes specks and a closing fills small holes. Before the growth, a seed
 // whose value the background shows at a pixel up to `neighbour_radius` away is cleared (ViBe's
-// spatial test): leaves, ripples and a shaking camera move the background by a pixel or two.
+// spatial test): leaves, ripples and a shaking camera move the background by a pixel or two. With
+// `shadows`, mask pixels that a cast shadow explains are then labelled 127.
 #pragma once
 #include <Eigen/Core>
 #include <cstdint>
@@ -31,6 +32,10 @@ struct MaskOptions {
   // A seed whose value is within the seed level of the background of a pixel this close (in pixels)
   // is background that moved: waving leaves, ripples, a shaking camera (0 = no such test).
   int neighbour_radius = 2;
+  // Mask pixels that are their background dimmed (by at most half) with its colour and texture kept
+  // are cast shadows: labelled 127, MOG2's convention, rather than 255 (`eval` scores them as
+  // background, as CDnet does; a mask read as "non-zero" still holds them).
+  bool shadows = true;
 };
 
 struct NoiseModel {
