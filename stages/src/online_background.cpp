@@ -394,14 +394,16 @@ OnlineBackground::OnlineBackground(const FrameGeometry& geometry, const OnlineOp
 // The warm-up frames' per-pixel mode seeds the basis: what the camera shows most often, which
 // leaves moving across the lens or a lecturer in front of a board do not move as they move a median.
 // The residuals against it seed the noise levels, each pixel's and the frame-wide one, by MSSE as in
-// `separate` (stages/mask.hpp): a MAD breaks down where the foreground covers half the frames. A
-// block model warms up on the frames' block means; each pixel's detail starts as the mode minus its
+// `separate` (stages/mask.hpp): a MAD breaks down where the foreground covers half the frames. They
+// are floored as the warm-up masks' are (warmup_noise): against a mode of 25 frames, the residuals of
+// water understated its level, and surfers' masks went from a tenth of the frame to four fifths when
+// the warm-up ended. A block model warms up on the frames' block means; each pixel's detail starts as the mode minus its
 // block's.
 Eigen::VectorXf OnlineBackground::finish_warmup() {
   const bool fitted = warmup_fit_.frames == frames_;  // by warmup_split, on every frame kept
   const Eigen::VectorXf mode =
       fitted ? Eigen::VectorXf(warmup_fit_.background.col(0)) : background_mode(warmup_frames_);
-  const NoiseModel noise = fitted ? warmup_fit_.noise : estimate_noise(warmup_frames_, mode, geometry_);
+  const NoiseModel noise = fitted ? warmup_fit_.noise : warmup_noise(warmup_frames_, mode, geometry_);
   if (block_model_) {
     auto& model = *block_model_;
     model.warmup_frames_.resize(model.geometry_.values(), warmup_frames_.cols());
@@ -458,8 +460,7 @@ FrameSplit OnlineBackground::warmup_split() {
     const auto frames = warmup_frames_.leftCols(seen);
     fit.frames = seen;
     fit.background = background_mode(frames);
-    fit.noise = seen == options_.warmup ? estimate_noise(frames, fit.background.col(0), geometry_)
-                                        : warmup_noise(frames, fit.background.col(0), geometry_);
+    fit.noise = warmup_noise(frames, fit.background.col(0), geometry_);
     fit.seed_threshold = seed_threshold(options_.mask, fit.noise);
     fit.band = static_cast<float>(3 * fit.noise.global_sigma);
   }
