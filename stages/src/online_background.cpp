@@ -397,8 +397,8 @@ OnlineBackground::OnlineBackground(const FrameGeometry& geometry, const OnlineOp
 // `separate` (stages/mask.hpp): a MAD breaks down where the foreground covers half the frames. They
 // are floored as the warm-up masks' are (warmup_noise): against a mode of 25 frames, the residuals of
 // water understated its level, and surfers' masks went from a tenth of the frame to four fifths when
-// the warm-up ended. A block model warms up on the frames' block means; each pixel's detail starts as the mode minus its
-// block's.
+// the warm-up ended. A block model warms up on the frames' block means; each pixel's detail starts as the mode minus
+// its block's.
 Eigen::VectorXf OnlineBackground::finish_warmup() {
   const bool fitted = warmup_fit_.frames == frames_;  // by warmup_split, on every frame kept
   const Eigen::VectorXf mode =
