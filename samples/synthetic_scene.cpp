@@ -265,8 +265,7 @@ int main(int argc, char** argv) {
     if (o.width < 16 || o.height < 16 || o.frames < 1 || o.fps <= 0 || o.waving < 0 || o.exposure < 0 ||
         !(o.shadows >= 0 && o.shadows < 1))
       throw std::runtime_error(
-          "need at least 16x16 pixels, one frame, a positive fps, no negative waving or exposure and shadows in [0, "
-          "1)");
+          "need at least 16x16 pixels, one frame, a positive fps, waving and exposure >= 0, shadows in [0, 1)");
     return run(o, out, video, !vm.count("video-only"));
   } catch (const std::exception& e) {
     std::cerr << "cleanplate-synth: " << e.what() << "\n";
