@@ -342,9 +342,9 @@ cv::Mat frame_mask(const Eigen::Ref<const FrameColumnLevels>& levels, const Eige
       pixel_factor.cols() != coordinates.size() || seed_threshold.type() != CV_32F || !seed_threshold.isContinuous() ||
       seed_threshold.total() != static_cast<std::size_t>(pixels))
     throw Error("frame_mask: the frame, the factor and the seed levels do not match");
-  cv::Mat seeds(geometry.height, geometry.width, CV_8U), grow(geometry.height, geometry.width, CV_8U);
+  cv::Mat seeds(geometry.height, geometry.width, CV_8U), grow(geometry.height, geometry.width, CV_8U), mask;
   constexpr Eigen::Index block = 4096;      // pixels: the block's levels, background and results stay in L1/L2
-  thread_local Eigen::VectorXf background;  // kept for the neighbour test; a frame's worth a thread
+  thread_local Eigen::VectorXf background;  // for the neighbour and shadow tests; a frame's worth a thread
   background.resize(levels.size());
   const float hysteresis = static_cast<float>(options.hysteresis);
   const float* level = seed_threshold.ptr<float>();
@@ -358,16 +358,10 @@ cv::Mat frame_mask(const Eigen::Ref<const FrameColumnLevels>& levels, const Eige
       detail::compare_with_seeds<C>(count, levels.data() + first * C, part.data(), level + first, hysteresis,
                                     seeds.data + first, grow.data + first);
     }
-    detail::clear_displaced_seeds<C>(
-        seeds.data, levels.data(), background.data(), [level](Eigen::Index q) { return level[q]; }, geometry.width,
-        geometry.height, options.neighbour_radius);
+    mask = detail::finish_mask<C>(
+        std::move(seeds), grow, levels.data(), background.data(), [level](Eigen::Index q) { return level[q]; },
+        options);
   });
-  cv::Mat mask = grow_mask(std::move(seeds), options.hysteresis < 1 ? grow : cv::Mat(), options);
-  if (options.shadows)
-    detail::with_channels(channels, [&](auto c) {
-      detail::mark_shadows<decltype(c)::value>(mask, levels.data(), background.data(),
-                                               [level](Eigen::Index q) { return level[q]; });
-    });
   return mask;
 }
 

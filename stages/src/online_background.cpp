@@ -73,27 +73,18 @@ class PixelLevels {
   const float* mean_magnitude_;
 };
 
-// detail::clear_displaced_seeds on a frame's seeds against its background (values).
+// detail::finish_mask with each pixel's own seed level.
 template <typename Value>
-void clear_displaced_seeds(cv::Mat& seeds, const FrameColumn<Value>& column, int channels, const PixelLevels& levels,
-                           const float* background, int radius) {
+cv::Mat finish_mask(cv::Mat seeds, const cv::Mat& grow, const FrameColumn<Value>& column, int channels,
+                    const PixelLevels& levels, const float* background, const MaskOptions& options) {
+  cv::Mat mask;
   with_channels(channels, [&](auto c) {
-    detail::clear_displaced_seeds<decltype(c)::value>(
-        seeds.data, column.data(), background,
+    mask = detail::finish_mask<decltype(c)::value>(
+        std::move(seeds), grow, column.data(), background,
         [rule = levels.rule, mean = levels.mean_magnitude()](Eigen::Index pixel) { return rule.level(mean[pixel]); },
-        seeds.cols, seeds.rows, radius);
+        options);
   });
-}
-
-// detail::mark_shadows on a frame's mask, each value within the pixel's seed level of its dimmed background.
-template <typename Value>
-void mark_shadows(cv::Mat& mask, const FrameColumn<Value>& column, int channels, const PixelLevels& levels,
-                  const float* background) {
-  with_channels(channels, [&](auto c) {
-    detail::mark_shadows<decltype(c)::value>(
-        mask, column.data(), background,
-        [rule = levels.rule, mean = levels.mean_magnitude()](Eigen::Index pixel) { return rule.level(mean[pixel]); });
-  });
+  return mask;
 }
 
 // The coordinates of `column` in the basis, fitted on the pixels that look like background. The
@@ -526,11 +517,10 @@ FrameSplit OnlineBackground::process_values(const FrameColumn<Value>& column, do
                                     seeds.data + first, grow.data + first);
     });
   });
-  clear_displaced_seeds(seeds, column, geometry_.channels, levels, background.data(), options_.mask.neighbour_radius);
   // What the updates leave out ("excluded"): the mask, and every pixel above the hysteresis level
   // (the opening trims an object's corners from the mask; they must not leak into the background).
-  frame.mask = grow_mask(std::move(seeds), options_.mask.hysteresis < 1 ? grow : cv::Mat(), options_.mask);
-  if (options_.mask.shadows) mark_shadows(frame.mask, column, geometry_.channels, levels, background.data());
+  frame.mask =
+      finish_mask(std::move(seeds), grow, column, geometry_.channels, levels, background.data(), options_.mask);
   if (learning_rate == 0) return finished();  // frozen: the model learns nothing from this frame
   const double memory = update_memory(learning_rate, options_.memory);
   const auto excluded = [&](Eigen::Index pixel) { return (grow.data[pixel] | frame.mask.data[pixel]) != 0; };
@@ -629,9 +619,8 @@ FrameSplit OnlineBackground::process_with_block_model(const FrameColumn<Value>& 
       });
     });
   });
-  clear_displaced_seeds(seeds, column, geometry_.channels, levels, background.data(), options_.mask.neighbour_radius);
-  frame.mask = grow_mask(std::move(seeds), options_.mask.hysteresis < 1 ? grow : cv::Mat(), options_.mask);
-  if (options_.mask.shadows) mark_shadows(frame.mask, column, geometry_.channels, levels, background.data());
+  frame.mask =
+      finish_mask(std::move(seeds), grow, column, geometry_.channels, levels, background.data(), options_.mask);
   if (learning_rate == 0) return frame;
   const int C = geometry_.channels, block_height = model.geometry_.height;
   update_global_sigma<Value>(

@@ -16,6 +16,7 @@
 
 #include "cleanplate/error.hpp"
 #include "cleanplate/stages/frame_matrix.hpp"
+#include "cleanplate/stages/mask.hpp"
 
 namespace cleanplate::stages::detail {
 
@@ -137,17 +138,6 @@ void clear_displaced_seeds(std::uint8_t* seeds, const Value* x, const float* bac
 // threshold): a pixel darker than that is an object.
 constexpr float darkest_shadow = 0.5f;
 
-// Relabels as 127 (MOG2's shadow label) each pixel of the mask that is darker than its background
-// by a ratio in [darkest_shadow, 1) and whose changed neighbourhood (the mask's pixels among its 3x3,
-// at least four) is its background dimmed by one gain in that range: a cast shadow lowers the light
-// and keeps the colour and the texture, an object replaces them (the brightness and chromaticity test
-// of Horprasert, Harwood and Davis, ICCV Frame-Rate Workshop 1999, over a neighbourhood so that grey
-// frames have a texture to test; only changed pixels, so a shadow's edge is tested on the shadow).
-// The gain is the least-squares <x, b> / <b, b> over those pixels' values (the background clipped as
-// the camera shows it); every value must then lie within `level_at(pixel)`, the pixel's seed level,
-// of the dimmed background: what is left is no change. Where the background there is flat (its
-// values' range, dimmed, within that level), nothing tells a shadow from a flat dark object, and the
-// pixel stays foreground. Rows in parallel.
 // Marks (255) the pixels of a row that are changed and darker than their background by a ratio in
 // [darkest_shadow, 1): a loop over the whole row that vectorizes, so that the window test below
 // visits only these.
@@ -165,47 +155,68 @@ void darker_pixels(int width, const std::uint8_t* __restrict changed, const Valu
   }
 }
 
+// Relabels as 127 (MOG2's shadow label) each pixel of the mask that is darker than its background
+// by a ratio in [darkest_shadow, 1) and whose changed neighbourhood (the mask's pixels among its 3x3,
+// at least four) is its background dimmed by one gain in that range: a cast shadow lowers the light
+// and keeps the colour and the texture, an object replaces them (the brightness and chromaticity test
+// of Horprasert, Harwood and Davis, ICCV Frame-Rate Workshop 1999, over a neighbourhood so that grey
+// frames have a texture to test; only changed pixels, so a shadow's edge is tested on the shadow).
+// The gain is the least-squares <x, b> / <b, b> over those pixels' values (the background clipped as
+// the camera shows it); every value must then lie within `level_at(pixel)`, the pixel's seed level,
+// of the dimmed background: what is left is no change. Where the background there is flat (its
+// values' range, dimmed, within that level), nothing tells a shadow from a flat dark object, and the
+// pixel stays foreground. Rows in parallel.
 template <int Channels, typename Value, typename LevelAt>
 void mark_shadows(cv::Mat& mask, const Value* x, const float* background, LevelAt level_at) {
   const cv::Mat changed = mask.clone();  // read while the rows are relabelled
   const int width = mask.cols, height = mask.rows;
-  const auto value = [x](Eigen::Index i) { return x[i] * value_scale<Value>; };
-  const auto lit = [background](Eigen::Index i) { return std::clamp(background[i], 0.0f, 1.0f); };
   oneapi::tbb::parallel_for(oneapi::tbb::blocked_range<int>(0, height), [&](const auto& rows) {
     std::vector<std::uint8_t> darker(static_cast<std::size_t>(width));
-    std::array<Eigen::Index, 9> window;  // the first value of each changed pixel there
+    std::array<float, 9 * Channels> values, lit;  // of the window's changed pixels
     for (int y = rows.begin(); y < rows.end(); ++y) {
+      const std::uint8_t* row = changed.ptr<std::uint8_t>(y);
+      if (next_column(row, row, 0, width, true) == width) continue;  // nothing changed in the row
       const Eigen::Index row_start = static_cast<Eigen::Index>(y) * width;
-      darker_pixels<Channels>(width, changed.ptr<std::uint8_t>(y), x + row_start * Channels,
-                              background + row_start * Channels, darker.data());
+      darker_pixels<Channels>(width, row, x + row_start * Channels, background + row_start * Channels, darker.data());
       for (int column = next_column(darker.data(), darker.data(), 0, width, true); column < width;
            column = next_column(darker.data(), darker.data(), column + 1, width, true)) {
-        int pixels = 0;
+        std::size_t count = 0;
         for (int qy = std::max(0, y - 1); qy <= std::min(height - 1, y + 1); ++qy)
-          for (int qx = std::max(0, column - 1); qx <= std::min(width - 1, column + 1); ++qx)
-            if (changed.ptr<std::uint8_t>(qy)[qx] != 0)
-              window[static_cast<std::size_t>(pixels++)] = (static_cast<Eigen::Index>(qy) * width + qx) * Channels;
-        if (pixels < 4) continue;
-        float light = 0, energy = 0, darkest = 1, brightest = 0;
-        for (int q = 0; q < pixels; ++q)
-          for (Eigen::Index i = window[static_cast<std::size_t>(q)]; i < window[static_cast<std::size_t>(q)] + Channels;
-               ++i) {
-            light += value(i) * lit(i), energy += lit(i) * lit(i);
-            darkest = std::min(darkest, lit(i)), brightest = std::max(brightest, lit(i));
+          for (int qx = std::max(0, column - 1); qx <= std::min(width - 1, column + 1); ++qx) {
+            if (changed.ptr<std::uint8_t>(qy)[qx] == 0) continue;
+            const Eigen::Index first = (static_cast<Eigen::Index>(qy) * width + qx) * Channels;
+            for (Eigen::Index i = first; i < first + Channels; ++i, ++count) {
+              values[count] = x[i] * value_scale<Value>;
+              lit[count] = std::clamp(background[i], 0.0f, 1.0f);
+            }
           }
+        if (count < 4 * Channels) continue;
+        float light = 0, energy = 0, darkest = 1, brightest = 0;
+        for (std::size_t i = 0; i < count; ++i) {
+          light += values[i] * lit[i], energy += lit[i] * lit[i];
+          darkest = std::min(darkest, lit[i]), brightest = std::max(brightest, lit[i]);
+        }
         const float gain = light / energy, level = level_at(row_start + column);
         if (gain < darkest_shadow || gain >= 1 || gain * (brightest - darkest) <= level) continue;
-        const auto dimmed = [&] {
-          for (int q = 0; q < pixels; ++q)
-            for (Eigen::Index i = window[static_cast<std::size_t>(q)];
-                 i < window[static_cast<std::size_t>(q)] + Channels; ++i)
-              if (std::abs(value(i) - gain * lit(i)) > level) return false;
-          return true;
-        };
-        if (dimmed()) mask.ptr<std::uint8_t>(y)[column] = 127;
+        bool dimmed = true;
+        for (std::size_t i = 0; i < count; ++i) dimmed &= std::abs(values[i] - gain * lit[i]) <= level;
+        if (dimmed) mask.ptr<std::uint8_t>(y)[column] = 127;
       }
     }
   });
+}
+
+// The mask from its seeds and the pixels that may join them (`grow`), as both mask makers finish it:
+// the seeds the background shows nearby cleared, the growth, opening and closing (grow_mask), then
+// the shadows labelled. `level_at(pixel)`: the pixel's seed level.
+template <int Channels, typename Value, typename LevelAt>
+cv::Mat finish_mask(cv::Mat seeds, const cv::Mat& grow, const Value* x, const float* background, LevelAt level_at,
+                    const MaskOptions& options) {
+  clear_displaced_seeds<Channels>(seeds.data, x, background, level_at, seeds.cols, seeds.rows,
+                                  options.neighbour_radius);
+  cv::Mat mask = grow_mask(std::move(seeds), options.hysteresis < 1 ? grow : cv::Mat(), options);
+  if (options.shadows) mark_shadows<Channels>(mask, x, background, level_at);
+  return mask;
 }
 
 }  // namespace cleanplate::stages::detail
