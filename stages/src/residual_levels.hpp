@@ -98,6 +98,28 @@ void match_shifted(int count, const float* __restrict values, const float* __res
     matched[i] |= shown_magnitude<Channels>(values + i * Channels, background + i * Channels) <= level(q + i);
 }
 
+// Whether one seed's value lies within the seed level of the background of a pixel at most `radius`
+// away, the nearest rows first: most noise seeds match at once. (The passes along a run below
+// would cost a loop's set-up per neighbour for a pixel or two.)
+template <int Channels, typename Value, typename LevelAt>
+bool matches_nearby(const Value* x, const float* background, LevelAt level_at, int column, int y, int width, int height,
+                    int radius) {
+  float value[Channels];
+  for (int c = 0; c < Channels; ++c) value[c] = x[c] * value_scale<Value>;
+  for (int step = 0; step <= 2 * radius; ++step) {
+    const int qy = y + (step % 2 == 0 ? step / 2 : -(step + 1) / 2);  // y, y - 1, y + 1, y - 2, ...
+    if (qy >= 0 && qy < height)
+      for (int qx = std::max(0, column - radius); qx <= std::min(width - 1, column + radius); ++qx) {
+        const Eigen::Index q = static_cast<Eigen::Index>(qy) * width + qx;
+        if (shown_magnitude<Channels>(value, background + q * Channels) <= level_at(q)) return true;
+      }
+  }
+  return false;
+}
+
+// Runs shorter than this are tested a seed at a time (matches_nearby).
+constexpr int short_run = 8;
+
 // Clears each seed whose value lies within the seed level of the background of a pixel at most
 // `radius` away (the spatial test of ViBe, Barnich and Van Droogenbroeck, IEEE TIP 2011): waving
 // leaves, ripples and a shaking camera move the background by a pixel or two, and what they show was
@@ -117,6 +139,13 @@ void clear_displaced_seeds(std::uint8_t* seeds, const Value* x, const float* bac
       for (int start = next_column(row, row, 0, width, true), end = 0; start < width;
            start = next_column(row, row, end, width, true)) {
         end = next_column(row, row, start, width, false);
+        if (end - start < short_run) {  // isolated seeds (noise, mostly): one at a time, each until it matches
+          for (int column = start; column < end; ++column)
+            if (matches_nearby<Channels>(row_values + column * Channels, background, level_at, column, y, width, height,
+                                         radius))
+              row[column] = 0;
+          continue;
+        }
         for (int i = start * Channels; i < end * Channels; ++i) values[i] = row_values[i] * value_scale<Value>;
         std::fill(matched.begin() + start, matched.begin() + end, 0);
         for (int qy = std::max(0, y - radius); qy <= std::min(height - 1, y + radius); ++qy)
