@@ -87,7 +87,7 @@ std::optional<SeparateResult> separate_command(const std::vector<std::string>& a
       ("frames", po::value(&o.frames)->default_value(o.frames), "process at most this many frames (-1: all)")
       ("outputs", po::value(&outputs)->default_value(outputs), "what to write: any of background, foreground, mask, model")
       ("png", po::bool_switch(&o.outputs.png), "also write the masks as PNG files, OUT/masks/bin000001.png ... (CDnet naming)")
-      ("max-memory", po::value(&max_memory), "memory for the frames, such as 4G (default: a quarter of the machine's); a longer video is read twice")
+      ("max-memory", po::value(&max_memory), "memory for the frames, such as 4G (default 1G, or a quarter of a smaller machine's); a longer video is read twice")
       ("factors", po::value(&factors)->default_value(factors), "model.npz: precision of the background factors, f32, f16 or int8")
       ("foreground-step", po::value(&o.model.foreground_step)->default_value(o.model.foreground_step),
        "model.npz: quantization step of the foreground residual in grey levels (1: exact at the coded pixels)")

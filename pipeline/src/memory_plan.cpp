@@ -9,10 +9,6 @@
 namespace cleanplate::pipeline {
 namespace {
 
-// Up to this many fitted frames are copied once more as floats (the noise model's residuals; the
-// robust method's start).
-constexpr long copied_frames = 128;
-
 // "1.50 GiB", or "12.0 MiB" below a gibibyte.
 std::string size_text(double bytes) {
   char text[32];
@@ -53,9 +49,9 @@ MemoryPlan::MemoryPlan(const stages::FrameGeometry& geometry, stages::Method met
       frames_in_flight_(frames_in_flight),
       max_memory_(max_memory) {}
 
-// `frames` in the matrix, of which the method fits at most most_fitted_frames.
+// `frames` in the matrix, of which the method fits at most most_fitted_frames().
 double MemoryPlan::matrix_bytes(long frames) const {
-  const double fitted = static_cast<double>(std::min(frames, most_fitted_frames));
+  const double fitted = static_cast<double>(std::min(frames, most_fitted_frames()));
   return (static_cast<double>(frames) + fitted * (bytes_per_value_ - 1)) * static_cast<double>(geometry_.values());
 }
 
@@ -70,10 +66,7 @@ double MemoryPlan::split_bytes() const {
          pixels * 120;
 }
 
-double MemoryPlan::needed_bytes(long frames) const {
-  return matrix_bytes(frames) +
-         static_cast<double>(std::min(frames, copied_frames) * geometry_.values()) * sizeof(float) + split_bytes();
-}
+double MemoryPlan::needed_bytes(long frames) const { return matrix_bytes(frames) + split_bytes(); }
 
 void MemoryPlan::check(long frames) const {
   if (fits(frames)) return;
@@ -93,20 +86,17 @@ long MemoryPlan::sample_size(long frames) const {
     throw Error("--max-memory " + size_text(budget) + " is too small for " + frame_text(geometry_) +
                 " frames: a sample of " + std::to_string(fewest) + " frames and the frames in flight need " +
                 size_text(needed_bytes(fewest)) + "; use --scale or a larger --max-memory");
-  // needed_bytes() is linear in n, with a steeper slope up to `copied_frames` frames.
-  const double frame = matrix_bytes(1), copy = static_cast<double>(geometry_.values()) * sizeof(float);
-  const long fitting = fits(copied_frames)
-                           ? copied_frames + static_cast<long>((budget - needed_bytes(copied_frames)) / frame)
-                           : static_cast<long>((budget - split_bytes()) / (frame + copy));
-  return std::min({fitting, most_fitted_frames, frames});
+  // Up to most_fitted_frames(), each frame costs matrix_bytes(1): its levels and the method's copies.
+  const long fitting = static_cast<long>((budget - split_bytes()) / matrix_bytes(1));
+  return std::min({fitting, most_fitted_frames(), frames});
 }
 
 long MemoryPlan::first_capacity() const {
   return std::clamp(static_cast<long>((static_cast<double>(max_memory_) - split_bytes()) / matrix_bytes(1)), 1L, 256L);
 }
 
-long fitted_stride(long columns) {
-  return std::max(1L, (columns + MemoryPlan::most_fitted_frames - 1) / MemoryPlan::most_fitted_frames);
-}
+long fitted_frames(long values) { return std::clamp((1L << 27) / std::max(values, 1L), 128L, 512L); }
+
+long fitted_stride(long columns, long most) { return std::max(1L, (columns + most - 1) / most); }
 
 }  // namespace cleanplate::pipeline

@@ -25,9 +25,12 @@ void prepare_output_folder(const fs::path& folder) {
     throw Error("cannot write to output folder '" + folder.string() + "': " + std::strerror(errno));
 }
 
+// By default 1 GiB (a quarter of a smaller machine's memory): a video whose frames need more is
+// sampled and decoded twice, which at 1080p is faster than holding every frame, as well as smaller.
 std::int64_t memory_budget(const SeparateOptions& options) {
-  return options.max_memory > 0 ? options.max_memory
-                                : static_cast<std::int64_t>(::sysconf(_SC_PHYS_PAGES)) * ::sysconf(_SC_PAGE_SIZE) / 4;
+  if (options.max_memory > 0) return options.max_memory;
+  const std::int64_t quarter = static_cast<std::int64_t>(::sysconf(_SC_PHYS_PAGES)) * ::sysconf(_SC_PAGE_SIZE) / 4;
+  return std::min<std::int64_t>(quarter, std::int64_t{1} << 30);
 }
 
 }  // namespace
@@ -80,7 +83,7 @@ long SeparateRun::expected_frames() const {
 
 stages::FramesRef SeparateRun::fitted_frames() const {
   const stages::FramesRef all = matrix_->view();
-  const Eigen::Index stride = fitted_stride(all.cols());
+  const Eigen::Index stride = fitted_stride(all.cols(), plan_.most_fitted_frames());
   if (stride == 1) return all;
   return Eigen::Map<const stages::FrameLevels, 0, Eigen::OuterStride<>>(
       all.data(), all.rows(), (all.cols() + stride - 1) / stride, Eigen::OuterStride<>(all.rows() * stride));
@@ -100,7 +103,9 @@ void SeparateRun::decompose() {
   result_.energy = model_.energy;
 
   started = Clock::now();
-  const stages::NoiseModel noise = stages::estimate_noise(stages::sample_residuals(frames, model_), geometry_);
+  const auto& svd = model_.svd;
+  const stages::NoiseModel noise =
+      stages::estimate_noise(frames, svd.U, (svd.V * svd.singular_values.asDiagonal()).transpose(), geometry_);
   result_.seconds.threshold = seconds_since(started);
   started = Clock::now();
   splitter_.emplace(frames, model_, noise, geometry_, options_.mask);

@@ -62,12 +62,4 @@ std::vector<Eigen::Index> evenly_spaced_frames(Eigen::Index frames, Eigen::Index
   return picked;
 }
 
-Eigen::MatrixXf sample_residuals(const FramesRef& frames, const BackgroundModel& model, int sample_frames) {
-  const std::vector<Eigen::Index> picked = evenly_spaced_frames(frames.cols(), sample_frames);
-  Eigen::MatrixXf residuals(frames.rows(), static_cast<Eigen::Index>(picked.size()));
-  for (std::size_t s = 0; s < picked.size(); ++s)
-    residuals.col(static_cast<Eigen::Index>(s)) = frame_values(frames.col(picked[s])) - model.background(picked[s]);
-  return residuals;
-}
-
 }  // namespace cleanplate::stages

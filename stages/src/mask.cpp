@@ -12,6 +12,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "cleanplate/error.hpp"
+#include "cleanplate/stages/decompose.hpp"
 #include "noise_scales.hpp"
 #include "residual_levels.hpp"
 
@@ -178,6 +179,20 @@ NoiseModel estimate_noise(const FramesRef& frames, const Eigen::VectorXf& backgr
     Eigen::Map<Eigen::VectorXf>(out, count) =
         frame_values(frames.col(i).segment(first, count)) - background.segment(first, count);
   });
+}
+
+NoiseModel estimate_noise(const FramesRef& frames, const Eigen::MatrixXf& basis, const Eigen::MatrixXf& weights,
+                          const FrameGeometry& geometry, int sample_frames) {
+  if (frames.rows() != geometry.values() || basis.rows() != frames.rows() || weights.rows() != basis.cols() ||
+      weights.cols() != frames.cols() || frames.cols() == 0)
+    throw Error("estimate_noise: the frames, the basis or the weights do not match");
+  const std::vector<Eigen::Index> picked = evenly_spaced_frames(frames.cols(), sample_frames);
+  return noise_model(static_cast<Eigen::Index>(picked.size()), geometry,
+                     [&](Eigen::Index i, Eigen::Index first, Eigen::Index count, float* out) {
+                       const Eigen::Index j = picked[static_cast<std::size_t>(i)];
+                       Eigen::Map<Eigen::VectorXf>(out, count) = frame_values(frames.col(j).segment(first, count)) -
+                                                                 basis.middleRows(first, count) * weights.col(j);
+                     });
 }
 
 cv::Mat seed_threshold(const MaskOptions& options, const NoiseModel& noise) {

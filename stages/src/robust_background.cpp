@@ -322,15 +322,21 @@ BackgroundModel robust_background(const FramesRef& frames, const RobustBackgroun
           .levels;
   const float band = static_cast<float>(options.inlier_band * residual_scale(frames, mode, gains));
 
-  // A start for rank k: the SVD of the sampled frames with their outliers replaced by the mode.
+  // A start for rank k: the SVD of the sampled frames with their outliers replaced by the mode, made
+  // a block of rows at a time (a copy of 128 frames of 1080p would be a gigabyte).
   const std::vector<Eigen::Index> sampled = evenly_spaced_frames(frames.cols(), 128);
-  Eigen::MatrixXf sample(values, static_cast<Eigen::Index>(sampled.size()));
-  for (std::size_t s = 0; s < sampled.size(); ++s) {
-    const Eigen::Index j = sampled[s];
-    const auto lit = mode * gains[j];
-    const Eigen::VectorXf x = frame_values(frames.col(j));
-    sample.col(static_cast<Eigen::Index>(s)) = ((x - lit).array().abs() < band).select(x, lit);
-  }
+  const auto sample_rows = [&](Eigen::Index first, Eigen::Index n) {
+    Eigen::MatrixXf rows(n, static_cast<Eigen::Index>(sampled.size()));
+    for (std::size_t s = 0; s < sampled.size(); ++s) {
+      const Eigen::Index j = sampled[s];
+      const auto lit = mode.segment(first, n) * gains[j];
+      const Eigen::VectorXf x = frame_values(frames.col(j).segment(first, n));
+      rows.col(static_cast<Eigen::Index>(s)) = ((x - lit).array().abs() < band).select(x, lit);
+    }
+    return rows;
+  };
+  const linalg::GeneratedRowsOperator<float, decltype(sample_rows)> sample(
+      values, static_cast<Eigen::Index>(sampled.size()), sample_rows);
   const linalg::SvdResult<float> start =
       linalg::randomized_svd(sample, {.rank = std::min<Eigen::Index>(k, sample.cols())});
 

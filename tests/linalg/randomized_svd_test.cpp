@@ -180,6 +180,13 @@ TYPED_TEST(RandomizedSvdSpectra, DenseOperatorsMatchEigenProducts) {
       close(transposed.adjoint_multiply(x), a * x);
       const auto fused = transposed.multiply_and_adjoint(xt);
       close(fused.product, a.transpose() * xt), close(fused.adjoint_product, a * (a.transpose() * xt));
+      // The same rows made a block at a time.
+      const auto make_rows = [&](Eigen::Index first, Eigen::Index n) { return Matrix<Scalar>(a.middleRows(first, n)); };
+      const linalg::GeneratedRowsOperator<Scalar, decltype(make_rows)> generated(rows, cols, make_rows);
+      close(generated.multiply(x), a * x);
+      close(generated.adjoint_multiply(xt), a.transpose() * xt);
+      const auto made = generated.multiply_and_adjoint(x);
+      close(made.product, a * x), close(made.adjoint_product, a.transpose() * (a * x));
     }
   }
 }

@@ -16,21 +16,20 @@ MemoryPlan plan(std::int64_t budget, stages::Method method = stages::Method::rob
   return MemoryPlan(geometry, method, /*rank=*/1, /*frames_in_flight=*/16, budget);
 }
 
-// The bytes grow by a frame's 8-bit values for each frame kept beyond the float copies and the
-// fitted frames (the slope a long video's matrix has).
-TEST(MemoryPlan, NeededBytesGrowByAFrameOfLevelsPastTheCopiedFrames) {
+// The bytes grow by a frame's 8-bit values for each frame kept (the robust method and svd read the
+// levels in place; no frame is copied as floats).
+TEST(MemoryPlan, NeededBytesGrowByAFrameOfLevels) {
   const MemoryPlan p = plan(1024 * mebibyte);
   EXPECT_DOUBLE_EQ(p.needed_bytes(1001) - p.needed_bytes(1000), static_cast<double>(vga.values()));
-  // Below 128 frames each also takes a float copy: 4 more bytes a value.
-  EXPECT_DOUBLE_EQ(p.needed_bytes(11) - p.needed_bytes(10), 5.0 * static_cast<double>(vga.values()));
-  // godec's working copies: 8 more bytes a value for each fitted frame (at most 512).
+  EXPECT_DOUBLE_EQ(p.needed_bytes(11) - p.needed_bytes(10), static_cast<double>(vga.values()));
+  // godec's working copies: 8 more bytes a value for each fitted frame (at most 436 at 640x480).
   const MemoryPlan godec = plan(1024 * mebibyte, stages::Method::godec);
   EXPECT_DOUBLE_EQ(godec.needed_bytes(300) - p.needed_bytes(300), 8.0 * 300 * static_cast<double>(vga.values()));
-  EXPECT_DOUBLE_EQ(godec.needed_bytes(2000) - p.needed_bytes(2000), 8.0 * 512 * static_cast<double>(vga.values()));
+  EXPECT_DOUBLE_EQ(godec.needed_bytes(2000) - p.needed_bytes(2000), 8.0 * 436 * static_cast<double>(vga.values()));
 }
 
 TEST(MemoryPlan, AVideoFitsOrGetsTheLargestSampleThatFits) {
-  const MemoryPlan p = plan(256 * mebibyte);
+  const MemoryPlan p = plan(128 * mebibyte);
   EXPECT_TRUE(p.fits(100));
   EXPECT_FALSE(p.fits(5000));
   const long sample = p.sample_size(5000);
@@ -39,7 +38,7 @@ TEST(MemoryPlan, AVideoFitsOrGetsTheLargestSampleThatFits) {
   EXPECT_GE(sample, MemoryPlan::fewest_sampled_frames);
   EXPECT_LT(sample, 5000);
   // Never more than the fit uses, nor more than the video has.
-  EXPECT_EQ(plan(64 * 1024 * mebibyte).sample_size(5000), MemoryPlan::most_fitted_frames);
+  EXPECT_EQ(plan(64 * 1024 * mebibyte).sample_size(5000), fitted_frames(vga.values()));
   EXPECT_EQ(plan(64 * 1024 * mebibyte).sample_size(40), 40);
 }
 
@@ -57,16 +56,30 @@ TEST(MemoryPlan, TooSmallABudgetIsRefusedInOneLine) {
   EXPECT_NO_THROW(plan(256 * mebibyte).check(100));
 }
 
-TEST(MemoryPlan, FittedStrideKeepsAtMost512Columns) {
-  EXPECT_EQ(fitted_stride(1), 1);
-  EXPECT_EQ(fitted_stride(512), 1);
-  EXPECT_EQ(fitted_stride(513), 2);
-  EXPECT_EQ(fitted_stride(1700), 4);  // 425 columns
-  for (long columns : {513L, 1700L, 9000L, 100000L}) {
-    const long stride = fitted_stride(columns);
-    EXPECT_LE((columns + stride - 1) / stride, MemoryPlan::most_fitted_frames) << columns;
-    EXPECT_GT((columns + stride - 2) / (stride - 1), MemoryPlan::most_fitted_frames) << columns;  // the smallest
-  }
+// 512 frames up to 2^18 values (every shared sequence), 2^27 values' worth above, 128 from 2^20.
+TEST(MemoryPlan, FittedFramesShrinkWithTheFrameToAFloorOf128) {
+  EXPECT_EQ(fitted_frames(320 * 240), 512);
+  EXPECT_EQ(fitted_frames(1 << 18), 512);
+  EXPECT_EQ(fitted_frames(640 * 480), 436);
+  EXPECT_EQ(fitted_frames(1280 * 720), 145);
+  EXPECT_EQ(fitted_frames(1920 * 1080), 128);
+  EXPECT_EQ(fitted_frames(1920 * 1080 * 3), 128);
+  EXPECT_EQ(plan(64 * 1024 * mebibyte, stages::Method::robust, {.width = 1920, .height = 1080, .channels = 1})
+                .sample_size(5000),
+            128);
+}
+
+TEST(MemoryPlan, FittedStrideKeepsAtMostTheFittedColumns) {
+  EXPECT_EQ(fitted_stride(1, 512), 1);
+  EXPECT_EQ(fitted_stride(512, 512), 1);
+  EXPECT_EQ(fitted_stride(513, 512), 2);
+  EXPECT_EQ(fitted_stride(1700, 512), 4);  // 425 columns
+  for (long most : {128L, 436L, 512L})
+    for (long columns : {most + 1, 1700L, 9000L, 100000L}) {
+      const long stride = fitted_stride(columns, most);
+      EXPECT_LE((columns + stride - 1) / stride, most) << columns;
+      EXPECT_GT((columns + stride - 2) / (stride - 1), most) << columns;  // the smallest
+    }
 }
 
 TEST(MemoryPlan, TheSplitKeepsAtMostEightFramesInFlight) {

@@ -4,6 +4,7 @@
 #include <cleanplate/io/npz.hpp>
 #include <cleanplate/stages/background_refit.hpp>
 #include <cleanplate/stages/background_subtractor.hpp>
+#include <cleanplate/stages/decompose.hpp>
 #include <cleanplate/stages/frame_column.hpp>
 #include <cleanplate/stages/frame_matrix.hpp>
 #include <cleanplate/stages/mask.hpp>
@@ -293,6 +294,36 @@ TEST(Mask, NoiseLevelsOfFramesAroundABackgroundEqualThoseOfTheirResiduals) {
   EXPECT_EQ(cv::countNonZero(levels.pixel_sigma != expected.pixel_sigma), 0);
   EXPECT_NEAR(expected.global_sigma * 255, 3, 0.3);
   EXPECT_THROW(stages::estimate_noise(frames, background.head(10), geometry), Error);
+}
+
+// Each frame against its own rank-2 background (a light level times the background plus a ramp):
+// the levels equal those of the residual columns of 12 evenly spaced frames, made in full.
+TEST(Mask, NoiseLevelsOfFramesAroundALowRankBackgroundEqualThoseOfTheirResiduals) {
+  const stages::FrameGeometry geometry{37, 29, 1};
+  std::mt19937 random(11);
+  std::uniform_real_distribution<float> uniform(0.2f, 0.6f);
+  std::normal_distribution<float> noise(0, 2);
+  Eigen::MatrixXf basis(geometry.values(), 2);
+  for (Eigen::Index i = 0; i < basis.rows(); ++i) basis(i, 0) = uniform(random), basis(i, 1) = 0.001f * (i % 37);
+  Eigen::MatrixXf weights(2, 40);
+  stages::FrameLevels frames(geometry.values(), weights.cols());
+  for (Eigen::Index j = 0; j < frames.cols(); ++j) {
+    weights.col(j) << 0.8f + 0.01f * j, static_cast<float>(j % 5);
+    const Eigen::VectorXf background = basis * weights.col(j);
+    for (Eigen::Index i = 0; i < frames.rows(); ++i)
+      frames(i, j) = static_cast<std::uint8_t>(std::clamp(std::lround(background[i] * 255 + noise(random)), 0L, 255L));
+  }
+  const std::vector<Eigen::Index> picked = stages::evenly_spaced_frames(frames.cols(), 12);
+  Eigen::MatrixXf residuals(frames.rows(), 12);
+  for (std::size_t s = 0; s < picked.size(); ++s)
+    residuals.col(static_cast<Eigen::Index>(s)) =
+        stages::frame_values(frames.col(picked[s])) - basis * weights.col(picked[s]);
+  const stages::NoiseModel expected = stages::estimate_noise(residuals, geometry);
+  const stages::NoiseModel levels = stages::estimate_noise(frames, basis, weights, geometry, 12);
+  EXPECT_EQ(levels.global_sigma, expected.global_sigma);
+  EXPECT_EQ(cv::countNonZero(levels.pixel_sigma != expected.pixel_sigma), 0);
+  EXPECT_NEAR(expected.global_sigma * 255, 2, 0.3);
+  EXPECT_THROW(stages::estimate_noise(frames, basis, weights.leftCols(10), geometry), Error);
 }
 
 // A textured background under a slow gain change (rank 1), Gaussian noise of 2 grey levels, values

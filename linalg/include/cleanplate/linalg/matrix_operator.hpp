@@ -5,7 +5,8 @@
 // without touching the algorithm. An operator may also offer multiply_and_adjoint(X), returning
 // {A X, A^T (A X)} from one pass over A; algorithms use it when present to halve memory traffic.
 // DenseOperator wraps an Eigen matrix (of the products' type, or of 8-bit values scaled on the fly)
-// and runs those products in parallel with oneTBB.
+// and runs those products in parallel with oneTBB; GeneratedRowsOperator does the same for a matrix
+// made a block of rows at a time.
 #pragma once
 #include <oneapi/tbb/blocked_range.h>
 #include <oneapi/tbb/enumerable_thread_specific.h>
@@ -14,6 +15,7 @@
 #include <algorithm>
 #include <concepts>
 #include <type_traits>
+#include <utility>
 
 #include "cleanplate/linalg/common.hpp"
 #include "cleanplate/linalg/detail/skinny_products.hpp"
@@ -91,15 +93,68 @@ inline Eigen::Index block_size(Eigen::Index bytes_each) {
 
 }  // namespace detail
 
-// A dense column-major matrix, viewed without a copy. Products run over blocks of rows in parallel;
-// a block is sized to stay in cache so the fused product reads each element of A from memory once.
+namespace detail {
+
+// The products of an operator that hands out its rows a block at a time: Derived::with_rows(r0, n,
+// body) calls body with rows r0 .. r0 + n as a Scalar matrix, Derived::block() gives the rows per
+// block. Blocks run in parallel and are sized to stay in cache, so the fused product reads each
+// element of A from memory once.
+template <typename Derived, typename ScalarType>
+class RowBlockProducts {
+ public:
+  using Scalar = ScalarType;
+
+  Matrix<Scalar> multiply(const Matrix<Scalar>& x) const {
+    check_inner(x.rows(), self().cols(), "multiply");
+    Matrix<Scalar> y(self().rows(), x.cols());
+    const Matrix<Scalar> xt = x.transpose();
+    for_blocks(self().rows(), self().block(), [&](Eigen::Index r0, Eigen::Index n) {
+      self().with_rows(r0, n, [&](const auto& rows_block) { skinny_product(rows_block, xt, y.middleRows(r0, n)); });
+    });
+    return y;
+  }
+
+  Matrix<Scalar> adjoint_multiply(const Matrix<Scalar>& y) const {
+    check_inner(y.rows(), self().rows(), "adjoint_multiply");
+    return sum_over_blocks<Scalar>(self().rows(), self().block(), self().cols(), y.cols(),
+                                   [&](Eigen::Index r0, Eigen::Index n, Matrix<Scalar>& sum) {
+                                     self().with_rows(r0, n, [&](const auto& rows_block) {
+                                       skinny_adjoint_accumulate(rows_block, y.middleRows(r0, n), sum);
+                                     });
+                                   });
+  }
+
+  ProductPair<Scalar> multiply_and_adjoint(const Matrix<Scalar>& x) const {
+    check_inner(x.rows(), self().cols(), "multiply_and_adjoint");
+    ProductPair<Scalar> out;
+    out.product.resize(self().rows(), x.cols());
+    const Matrix<Scalar> xt = x.transpose();
+    out.adjoint_product =
+        sum_over_blocks<Scalar>(self().rows(), self().block(), self().cols(), x.cols(),
+                                [&](Eigen::Index r0, Eigen::Index n, Matrix<Scalar>& sum) {
+                                  self().with_rows(r0, n, [&](const auto& rows_block) {
+                                    auto y = out.product.middleRows(r0, n);
+                                    skinny_product(rows_block, xt, y);
+                                    skinny_adjoint_accumulate(rows_block, y, sum);  // the block is still in cache
+                                  });
+                                });
+    return out;
+  }
+
+ private:
+  const Derived& self() const { return static_cast<const Derived&>(*this); }
+};
+
+}  // namespace detail
+
+// A dense column-major matrix, viewed without a copy. Products run over blocks of rows in parallel.
 // Best for tall matrices: a row of a wide one is a long strided read (TransposedDenseOperator).
 //
 // The matrix may be stored in another type than the products' (StoredType, such as the 8-bit
 // levels of video frames): it then stands for `scale` x its values, and each block is converted
 // to Scalar while in cache, so memory traffic is that of the stored type.
 template <typename ScalarType, typename StoredType = ScalarType>
-class DenseOperator {
+class DenseOperator : public detail::RowBlockProducts<DenseOperator<ScalarType, StoredType>, ScalarType> {
  public:
   using Scalar = ScalarType;
   using Ref = Eigen::Ref<const Matrix<StoredType>>;
@@ -118,45 +173,6 @@ class DenseOperator {
   Eigen::Index cols() const { return a_.cols(); }
   const Ref& matrix() const { return a_; }
 
-  Matrix<Scalar> multiply(const Matrix<Scalar>& x) const {
-    detail::check_inner(x.rows(), cols(), "DenseOperator::multiply");
-    Matrix<Scalar> y(rows(), x.cols());
-    const Matrix<Scalar> xt = x.transpose();
-    detail::for_blocks(rows(), block(), [&](Eigen::Index r0, Eigen::Index n) {
-      with_rows(r0, n, [&](const auto& rows_block) { detail::skinny_product(rows_block, xt, y.middleRows(r0, n)); });
-    });
-    return y;
-  }
-
-  Matrix<Scalar> adjoint_multiply(const Matrix<Scalar>& y) const {
-    detail::check_inner(y.rows(), rows(), "DenseOperator::adjoint_multiply");
-    return detail::sum_over_blocks<Scalar>(rows(), block(), cols(), y.cols(),
-                                           [&](Eigen::Index r0, Eigen::Index n, Matrix<Scalar>& sum) {
-                                             with_rows(r0, n, [&](const auto& rows_block) {
-                                               detail::skinny_adjoint_accumulate(rows_block, y.middleRows(r0, n), sum);
-                                             });
-                                           });
-  }
-
-  ProductPair<Scalar> multiply_and_adjoint(const Matrix<Scalar>& x) const {
-    detail::check_inner(x.rows(), cols(), "DenseOperator::multiply_and_adjoint");
-    ProductPair<Scalar> out;
-    out.product.resize(rows(), x.cols());
-    const Matrix<Scalar> xt = x.transpose();
-    out.adjoint_product = detail::sum_over_blocks<Scalar>(
-        rows(), block(), cols(), x.cols(), [&](Eigen::Index r0, Eigen::Index n, Matrix<Scalar>& sum) {
-          with_rows(r0, n, [&](const auto& rows_block) {
-            auto y = out.product.middleRows(r0, n);
-            detail::skinny_product(rows_block, xt, y);
-            detail::skinny_adjoint_accumulate(rows_block, y, sum);  // the block is still in cache
-          });
-        });
-    return out;
-  }
-
- private:
-  static constexpr bool converts = !std::is_same_v<StoredType, Scalar>;
-
   // Rows r0 .. r0 + n of A as Scalar: a view, or a converted copy of the block.
   template <typename Body>
   void with_rows(Eigen::Index r0, Eigen::Index n, Body&& body) const {
@@ -173,8 +189,37 @@ class DenseOperator {
     return detail::block_size(static_cast<Eigen::Index>(sizeof(Scalar) + (converts ? sizeof(StoredType) : 0)) * cols());
   }
 
+ private:
+  static constexpr bool converts = !std::is_same_v<StoredType, Scalar>;
+
   Ref a_;
   Scalar scale_;
+};
+
+// A matrix that is never held whole: make_rows(r0, n) returns rows r0 .. r0 + n (an n x cols
+// Matrix<Scalar>), made while a block is in cache, such as frames with their outliers replaced
+// (the robust fit's start), which as a copy would take a gigabyte at 1080p.
+template <typename ScalarType, typename MakeRows>
+class GeneratedRowsOperator : public detail::RowBlockProducts<GeneratedRowsOperator<ScalarType, MakeRows>, ScalarType> {
+ public:
+  using Scalar = ScalarType;
+
+  GeneratedRowsOperator(Eigen::Index rows, Eigen::Index cols, MakeRows make_rows)
+      : rows_(rows), cols_(cols), make_rows_(std::move(make_rows)) {}
+
+  Eigen::Index rows() const { return rows_; }
+  Eigen::Index cols() const { return cols_; }
+
+  template <typename Body>
+  void with_rows(Eigen::Index r0, Eigen::Index n, Body&& body) const {
+    const Matrix<Scalar> block_rows = make_rows_(r0, n);
+    body(block_rows);
+  }
+  Eigen::Index block() const { return detail::block_size(static_cast<Eigen::Index>(sizeof(Scalar)) * cols_); }
+
+ private:
+  Eigen::Index rows_, cols_;
+  MakeRows make_rows_;
 };
 
 // A^T for a dense column-major A, viewed without a copy: a block of A^T's rows is a block of A's

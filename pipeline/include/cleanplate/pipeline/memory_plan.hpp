@@ -2,9 +2,8 @@
 // and the budget, so they are tested on their own.
 //
 // A video whose frame matrix fits (its frames' 8-bit levels, the method's working copies of the
-// fitted frames, up to 128 frames as floats for the noise model and the robust start, and the
-// split's buffers) is read once. A longer one is read twice: first an evenly spaced sample of as many
-// frames as fit (at most 512: the model never fits more), then every frame, split as it is decoded.
+// fitted frames and the split's buffers) is read once. A longer one is read twice: first an evenly spaced sample of as
+// many frames as fit (at most fitted_frames(): the model never fits more), then every frame, split as it is decoded.
 #pragma once
 #include <cstdint>
 
@@ -13,9 +12,16 @@
 
 namespace cleanplate::pipeline {
 
+// The most frames the model is fitted on, for frames of `values` values: 512 up to 2^18 values, then
+// as many as 2^27 values (a 512-frame fit of 2^18) hold, down to 128 for frames of 2^20 values and
+// more. Each pass of the fit reads every fitted value, so its work stays that of a 2^18 fit; 128
+// evenly spaced frames still span the whole video for the mode, and a pixel's factor fitted over
+// n >= 64 inlier frames carries an error of sigma / sqrt(n) <= sigma / 8: 1/64 of the noise's
+// variance, nothing a threshold of several noise levels can see.
+long fitted_frames(long values);
+
 class MemoryPlan {
  public:
-  static constexpr long most_fitted_frames = 512;  // the model is fitted on at most this many frames
   static constexpr long fewest_sampled_frames = 16;
 
   MemoryPlan(const stages::FrameGeometry& geometry, stages::Method method, long rank, long frames_in_flight,
@@ -27,13 +33,15 @@ class MemoryPlan {
   // Throws the one-line error that says what does not fit, and what to do, when `frames` do not fit.
   void check(long frames) const;
   // The sample for a video of `frames` frames that does not fit: as many frames as the budget holds,
-  // at most most_fitted_frames and `frames`; throws when not even fewest_sampled_frames (or the rank) fit.
+  // at most fitted_frames() and `frames`; throws when not even fewest_sampled_frames (or the rank) fit.
   long sample_size(long frames) const;
   // The frames a matrix of unknown final length starts with.
   long first_capacity() const;
   // The frames the split keeps in flight: fewer than the read, two cores stay busy with 8.
   long split_frames_in_flight() const;
   std::int64_t max_memory() const { return max_memory_; }
+  // The most frames the model is fitted on (pipeline::fitted_frames of the frame's values).
+  long most_fitted_frames() const { return fitted_frames(geometry_.values()); }
 
  private:
   double matrix_bytes(long frames) const;
@@ -46,7 +54,7 @@ class MemoryPlan {
 };
 
 // The stride of the columns the model is fitted on: every s-th column of a matrix of `columns`,
-// at most MemoryPlan::most_fitted_frames of them.
-long fitted_stride(long columns);
+// at most `most` of them.
+long fitted_stride(long columns, long most);
 
 }  // namespace cleanplate::pipeline

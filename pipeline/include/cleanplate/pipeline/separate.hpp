@@ -52,7 +52,7 @@ struct SeparateOptions {
   io::VideoOptions video;                 // --preset, --crf: the .mp4 files
   bool lossless_masks = false;            // mask.mp4 exact (H.264 at qp 0)
   std::string mask_preset = "ultrafast";  // mask.mp4's libx264 preset: a binary mask costs little at the fastest
-  std::int64_t max_memory = 0;            // bytes for the frame matrix; 0: a quarter of the machine's memory
+  std::int64_t max_memory = 0;  // bytes for the frame matrix; 0: 1 GiB, or a quarter of a smaller machine's memory
   long frames_in_flight = 16;
   double fps = 0;        // --fps: the input's frame rate (0: the video's own; images 25)
   bool strict = false;   // an image of a folder that does not decode ends the run (else the frame before stands in)

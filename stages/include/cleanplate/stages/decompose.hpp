@@ -42,7 +42,4 @@ BackgroundModel decompose(const FramesRef& frames, const DecomposeOptions& optio
 // Up to `count` evenly spaced frame numbers out of `frames`: the middles of `count` equal parts.
 std::vector<Eigen::Index> evenly_spaced_frames(Eigen::Index frames, Eigen::Index count);
 
-// Residual columns X - L of up to `sample_frames` evenly spaced frames, for the noise model.
-Eigen::MatrixXf sample_residuals(const FramesRef& frames, const BackgroundModel& model, int sample_frames = 128);
-
 }  // namespace cleanplate::stages

@@ -59,6 +59,12 @@ NoiseModel estimate_noise(const Eigen::Ref<const Eigen::MatrixXf>& residuals, co
 // them: a 1080p warm-up's residual matrix would be 200 MB, written once and read once.
 NoiseModel estimate_noise(const FramesRef& frames, const Eigen::VectorXf& background, const FrameGeometry& geometry);
 
+// The same for each frame's residual against its own low-rank background, basis * weights.col(j)
+// for frame j, over up to `sample_frames` evenly spaced frames, again without making them (a 1080p
+// fit's 128 residual columns would be 1 GB).
+NoiseModel estimate_noise(const FramesRef& frames, const Eigen::MatrixXf& basis, const Eigen::MatrixXf& weights,
+                          const FrameGeometry& geometry, int sample_frames = 128);
+
 // The seed level of every pixel (CV_32F): options.threshold, or sigmas x the pixel's noise level;
 // never below one grey level, which a noiseless synthetic input would otherwise flag in rounding.
 cv::Mat seed_threshold(const MaskOptions& options, const NoiseModel& noise);
