@@ -41,10 +41,11 @@ SeparateRun::SplitOutputs SeparateRun::split_frame(long j, const cv::Mat& decode
   frame.index = j;
   frame.mask = split.mask;
   frame.refit = split.refit;
-  if (geometry_.channels == 3) {
+  const bool shows_foreground = options_.outputs.foreground || preview != preview_frames_.end();
+  if (shows_foreground && geometry_.channels == 3) {
     frame.foreground = cv::Mat::zeros(original.size(), original.type());
     original.copyTo(frame.foreground, frame.mask);
-  } else {
+  } else if (shows_foreground) {
     cv::bitwise_and(original, frame.mask, frame.foreground);  // the mask is 0 or 255
   }
   if (split.background.size() > 0) frame.background = stages::column_to_image(split.background, geometry_);

@@ -7,6 +7,7 @@
 #include <Eigen/QR>
 #include <algorithm>
 #include <array>
+#include <cleanplate/linalg/row_blocks.hpp>
 
 #include "cleanplate/error.hpp"
 #include "cleanplate/stages/mask.hpp"
@@ -16,6 +17,11 @@ namespace cleanplate::stages {
 
 bool solve_normal(const Eigen::Ref<const Eigen::MatrixXd>& gram, const Eigen::Ref<const Eigen::MatrixXd>& right,
                   Eigen::Ref<Eigen::MatrixXd> solution) {
+  if (gram.rows() == 1) {  // rank 1, the default, once per pixel: LDLT's one division, without its set-up
+    if (!(gram(0, 0) > 0)) return false;
+    solution = right / gram(0, 0);
+    return true;
+  }
   const Eigen::LDLT<Eigen::MatrixXd> normal(gram);
   const Eigen::VectorXd d = normal.vectorD();
   if (normal.info() != Eigen::Success || !(d.minCoeff() > 1e-9 * d.cwiseAbs().maxCoeff())) return false;
@@ -112,13 +118,18 @@ Eigen::VectorXd BackgroundRefit::frame_factor(const Eigen::Ref<const Eigen::Matr
                                               std::span<const std::uint8_t> mask, Eigen::VectorXd start) const {
   const Eigen::Index k = pixel_factor.cols(), channels = geometry_.channels, pixels = geometry_.pixels();
   // The normal equations over the values of the pixels outside the mask, a block at a time (whole
-  // mask bytes: a byte gives eight weights at once).
+  // mask bytes: a byte gives eight weights at once). A frame of 32 blocks or more is refitted on
+  // evenly spaced blocks of about 2^16 values in all, as fit_frame fits it: k coordinates over n
+  // background values carry an error of sigma / sqrt(n), 1/256 of the noise there.
   const Eigen::Index block_pixels = detail::normal_equations_block / channels / 8 * 8;
+  constexpr Eigen::Index fitted_blocks = (1 << 16) / detail::normal_equations_block;
+  const Eigen::Index step = std::max<Eigen::Index>(1, linalg::row_blocks(pixels, block_pixels) / fitted_blocks);
   Eigen::MatrixXd gram = Eigen::MatrixXd::Zero(k, k);
   Eigen::VectorXd moment = Eigen::VectorXd::Zero(k);
   Eigen::ArrayXf weights(block_pixels * channels), x(block_pixels * channels);
   double counted = 0;
-  for (Eigen::Index first = 0; first < pixels; first += block_pixels) {
+  for (Eigen::Index b = 0; b < linalg::row_blocks(pixels, block_pixels, step); ++b) {
+    const Eigen::Index first = (b * step + step / 2) * block_pixels;
     const Eigen::Index count = std::min(block_pixels, pixels - first), n = count * channels;
     background_weights(mask, first, count, channels, weights);
     x.head(n) = frame_values(column.segment(first * channels, n)).array();

@@ -46,7 +46,7 @@ TEST(SyntheticScene, MasksAndBackgroundMatchTheGroundTruth) {
 TEST(SyntheticScene, VideoLongerThanMaxMemoryIsReadTwice) {
   const fs::path scene = synthetic_scene(), out = scratch_folder() / "out";
   const ProgramRun result = run(cleanplate_command("separate '" + (scene / "scene.mkv").string() + "' -o '" +
-                                                   out.string() + "' --png --max-memory 58M"),
+                                                   out.string() + "' --png --max-memory 36M"),
                                 out.parent_path());
   ASSERT_EQ(result.exit_code, 0) << result.errors;
   const std::string summary = read_text(out / "summary.json");

@@ -34,7 +34,8 @@ class BackgroundRefit {
   Eigen::MatrixXd pixel_factor() const;
   // Step 2 for one frame (safe to call concurrently): its row of V given pixel_factor(); `start`
   // (its row in the model) when fewer than 2k values are background.
-  // The pixel factor in float: the frame's sums run over blocks of values in float, added in double.
+  // The pixel factor in float: the frame's sums run over blocks of values in float, added in double;
+  // a frame of about 2^17 values or more is refitted on evenly spaced blocks of about 2^16 (as fit_frame).
   Eigen::VectorXd frame_factor(const Eigen::Ref<const Eigen::MatrixXf>& pixel_factor,
                                const Eigen::Ref<const FrameColumnLevels>& column, std::span<const std::uint8_t> mask,
                                Eigen::VectorXd start) const;
