@@ -23,7 +23,7 @@ constexpr std::array<std::pair<const char*, cv::Mat stages::PreviewRow::*>, 4> p
 }  // namespace
 
 // mpirun: every rank keeps the even sample one process keeps for a video that does not fit (at
-// most 512 frames, as the memory allows) and reads the sample's frames in its own range; the
+// most the fitted frames, as the memory allows) and reads the sample's frames in its own range; the
 // ranks share them, so each fits the same model. Then each decodes and splits its range, as one
 // process does a long video: what crosses ranges is the sample, once.
 void SeparateRun::plan_ranks() {

@@ -2,11 +2,12 @@
 // summary), separate_read.cpp (the read graph), separate_split.cpp (the split graph and the
 // outputs) and separate_mpi.cpp (what crosses ranks under mpirun).
 //
-// The plan: the model is fitted on at most 512 evenly spaced frames (the mode needs no more) and
-// every frame is split against it (stages::FittedSplitter). A video whose frames fit the memory plan
-// is read once: the matrix holds every frame and the fit sees every s-th column. A longer one is read
-// twice: an evenly spaced sample of its frames first (the matrix), then every frame, split as it is
-// decoded again. Under mpirun every rank keeps the same sample and splits a range of the frames.
+// The plan: the model is fitted on at most 512 evenly spaced frames (fewer for large frames:
+// pipeline::fitted_frames) and every frame is split against it (stages::FittedSplitter). A video
+// whose frames fit the memory plan is read once: the matrix holds every frame and the fit sees
+// every s-th column. A longer one is read twice: an evenly spaced sample of its frames first (the
+// matrix), then every frame, split as it is decoded again. Under mpirun every rank keeps the same
+// sample and splits a range of the frames.
 #pragma once
 #include <array>
 #include <atomic>
