@@ -524,6 +524,24 @@ TEST(RobustBackground, FitFrameOfALargeFrameFromASampleOfBlocks) {
   EXPECT_LT((fitted - truth).cwiseAbs().maxCoeff(), 2e-3f) << fitted.transpose();
 }
 
+// A frame of 2^20 pixels is refitted on a sample of its blocks: the coordinates over the background
+// (the mask covers the object on the first 40% of the pixels) are the true ones to the noise over
+// the sample, sigma / 256, where the object would pull a fit over every pixel far off.
+TEST(BackgroundRefit, FrameFactorOfALargeFrameFromASampleOfBlocks) {
+  const stages::FrameGeometry geometry{.width = 1024, .height = 1024, .channels = 1};
+  const auto [factor, truth, frame] = factor_frame(geometry.values(), -0.2f, 13);
+  const linalg::SvdResult<float> model = linalg::truncated_svd(factor, 2);  // only its shape counts here
+  const stages::BackgroundRefit refit(geometry, model);
+  cv::Mat mask = cv::Mat::zeros(geometry.height, geometry.width, CV_8U);
+  mask.reshape(1, 1).colRange(0, static_cast<int>(geometry.pixels() * 2 / 5)).setTo(255);
+  const Eigen::VectorXd fitted =
+      refit.frame_factor(factor, to_levels(frame), stages::pack_mask(mask), Eigen::Vector2d(1.0, 0.5));
+  EXPECT_LT((fitted.cast<float>() - truth).cwiseAbs().maxCoeff(), 2e-3f) << fitted.transpose();
+  const Eigen::VectorXd unmasked = refit.frame_factor(
+      factor, to_levels(frame), stages::pack_mask(cv::Mat::zeros(mask.size(), CV_8U)), Eigen::Vector2d(1.0, 0.5));
+  EXPECT_GT((unmasked.cast<float>() - truth).cwiseAbs().maxCoeff(), 0.05f) << unmasked.transpose();
+}
+
 TEST(BackgroundRefit, RecoversTheBackgroundUnderMaskedObjects) {
   const stages::FrameGeometry geometry{.width = 16, .height = 12, .channels = 1};
   const Eigen::Index pixels = geometry.pixels(), frames = 60;
