@@ -118,12 +118,11 @@ Eigen::VectorXd BackgroundRefit::frame_factor(const Eigen::Ref<const Eigen::Matr
                                               std::span<const std::uint8_t> mask, Eigen::VectorXd start) const {
   const Eigen::Index k = pixel_factor.cols(), channels = geometry_.channels, pixels = geometry_.pixels();
   // The normal equations over the values of the pixels outside the mask, a block at a time (whole
-  // mask bytes: a byte gives eight weights at once). A frame of 32 blocks or more is refitted on
-  // evenly spaced blocks of about 2^16 values in all, as fit_frame fits it: k coordinates over n
-  // background values carry an error of sigma / sqrt(n), 1/256 of the noise there.
+  // mask bytes: a byte gives eight weights at once). A large frame is refitted on evenly spaced
+  // blocks of about 2^16 values in all, as fit_frame fits it: k coordinates over n background values
+  // carry an error of sigma / sqrt(n), 1/256 of the noise there.
   const Eigen::Index block_pixels = detail::normal_equations_block / channels / 8 * 8;
-  constexpr Eigen::Index fitted_blocks = (1 << 16) / detail::normal_equations_block;
-  const Eigen::Index step = std::max<Eigen::Index>(1, linalg::row_blocks(pixels, block_pixels) / fitted_blocks);
+  const Eigen::Index step = linalg::sampling_step(pixels, block_pixels, (1 << 16) / channels);
   Eigen::MatrixXd gram = Eigen::MatrixXd::Zero(k, k);
   Eigen::VectorXd moment = Eigen::VectorXd::Zero(k);
   Eigen::ArrayXf weights(block_pixels * channels), x(block_pixels * channels);

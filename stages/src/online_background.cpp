@@ -99,9 +99,8 @@ cv::Mat finish_mask(cv::Mat seeds, const cv::Mat& grow, const FrameColumn<Value>
 template <int Channels, typename Value>
 Eigen::VectorXf fit_coordinates(const Eigen::MatrixXf& U, const FrameColumn<Value>& column, const PixelLevels& levels) {
   constexpr int refits = 3;
-  constexpr Eigen::Index fitted_blocks = (1 << 16) / block_pixels;
   const Eigen::Index k = U.cols(), pixels = column.size() / Channels;
-  const Eigen::Index step = std::max<Eigen::Index>(1, linalg::row_blocks(pixels, block_pixels) / fitted_blocks);
+  const Eigen::Index step = linalg::sampling_step(pixels, block_pixels, 1 << 16);
   const auto sum_over_fitted = [&](const auto& partial) {
     return linalg::sum_over_row_blocks(pixels, block_pixels, partial, step);
   };

@@ -270,9 +270,9 @@ Eigen::VectorXf fit_frame(const Eigen::MatrixXf& pixel_factor, const Eigen::Ref<
     throw Error("fit_frame: the frame does not match the factor");
   // TrimmedFit::fit_frames for one frame, where the better half of the values always counts (least
   // trimmed squares), so a frame whose light moved beyond the band from `start` is still fitted.
-  constexpr Eigen::Index block = detail::normal_equations_block, fitted_blocks = (1 << 16) / block;
+  constexpr Eigen::Index block = detail::normal_equations_block;
   const Eigen::Index values = levels.size(), stride = std::max<Eigen::Index>(1, values / 4096);
-  const Eigen::Index step = std::max<Eigen::Index>(1, linalg::row_blocks(values, block) / fitted_blocks);
+  const Eigen::Index step = linalg::sampling_step(values, block, 1 << 16);
   Eigen::VectorXf coordinates = start;
   Eigen::ArrayXf x(block), fit(block), weights(block);
   std::vector<float> spread;  // about 4,000 residuals give the median

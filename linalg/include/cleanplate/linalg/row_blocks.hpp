@@ -24,6 +24,13 @@ inline Eigen::Index row_blocks(Eigen::Index rows, Eigen::Index block, Eigen::Ind
   return (blocks - step / 2 + step - 1) / step;
 }
 
+// The `step` that visits evenly spaced blocks of about `sampled` rows in all (every block when the
+// rows hold fewer than twice that): for fits whose error over n rows is sigma / sqrt(n), so their
+// work stops growing with the rows once that error is far below the noise.
+inline Eigen::Index sampling_step(Eigen::Index rows, Eigen::Index block, Eigen::Index sampled) {
+  return std::max<Eigen::Index>(1, row_blocks(rows, block) / std::max<Eigen::Index>(1, sampled / block));
+}
+
 template <typename Work>
 void for_each_row_block(Eigen::Index rows, Eigen::Index block, const Work& work, Eigen::Index step = 1) {
   oneapi::tbb::parallel_for(oneapi::tbb::blocked_range<Eigen::Index>(0, row_blocks(rows, block, step)),
