@@ -4,12 +4,16 @@
 #include <array>
 #include <bit>
 #include <cmath>
+#include <deque>
 #include <limits>
+#include <map>
+#include <mutex>
 
 #include "cleanplate/error.hpp"
 #include "cleanplate/io/npz.hpp"
 #include "cleanplate/io/npz_reader.hpp"
 #include "model_file_in_memory.hpp"
+#include "residual_video.hpp"
 
 namespace cleanplate::io {
 
@@ -17,7 +21,8 @@ FactorPrecision parse_factor_precision(const std::string& name) {
   if (name == "f32") return FactorPrecision::f32;
   if (name == "f16") return FactorPrecision::f16;
   if (name == "int8") return FactorPrecision::int8;
-  throw Error("--factors must be f32, f16 or int8, got '" + name + "'");
+  if (name == "int16") return FactorPrecision::int16;
+  throw Error("--factors must be f32, f16, int8 or int16, got '" + name + "'");
 }
 
 const char* factor_precision_name(FactorPrecision precision) {
@@ -26,6 +31,8 @@ const char* factor_precision_name(FactorPrecision precision) {
       return "f32";
     case FactorPrecision::int8:
       return "int8";
+    case FactorPrecision::int16:
+      return "int16";
     case FactorPrecision::f16:
       break;
   }
@@ -34,28 +41,29 @@ const char* factor_precision_name(FactorPrecision precision) {
 
 namespace {
 
-const char* factor_dtype(FactorPrecision precision) {
+// The dtypes of U and of V in the file (int16: U's differences along its rows; V in float32).
+const char* factor_dtype(FactorPrecision precision, bool of_U = true) {
   switch (precision) {
     case FactorPrecision::f32:
       return "<f4";
     case FactorPrecision::int8:
       return "|i1";
+    case FactorPrecision::int16:
+      return of_U ? "<i2" : "<f4";
     case FactorPrecision::f16:
       break;
   }
   return "<f2";
 }
 
-// The factor's rows as `precision` stores them with the given column scales (int8: clamped to +-127).
+// The factor's rows as `precision` stores them with the given column scales (int8: clamped to
+// +-127; int16 holds whatever the scale gives U: its steps are half a grey level).
 Eigen::MatrixXf quantize_with(const Eigen::MatrixXf& factor, FactorPrecision precision, const Eigen::VectorXd& scale) {
   if (precision == FactorPrecision::f32) return factor;
   if (precision == FactorPrecision::f16) return factor.cast<Eigen::half>().cast<float>();
-  return (factor.cast<double>() * scale.cwiseInverse().asDiagonal())
-      .array()
-      .round()
-      .cwiseMax(-127)
-      .cwiseMin(127)
-      .cast<float>();
+  const Eigen::ArrayXXd steps = (factor.cast<double>() * scale.cwiseInverse().asDiagonal()).array().round();
+  const double largest = precision == FactorPrecision::int8 ? 127 : 16383;  // int16: differences fit too
+  return steps.cwiseMax(-largest).cwiseMin(largest).cast<float>();
 }
 
 // The factor as `precision` stores it, and the per-column scales that restore it.
@@ -69,6 +77,16 @@ Eigen::MatrixXf quantize(const Eigen::MatrixXf& factor, FactorPrecision precisio
   return quantize_with(factor, precision, scale);
 }
 
+// U's columns as stored in int16: each value minus the one before it in the column.
+std::vector<std::int16_t> row_differences(const Eigen::MatrixXf& U) {
+  std::vector<std::int16_t> stored(static_cast<std::size_t>(U.size()));  // C order: rows x k
+  for (Eigen::Index k = 0; k < U.cols(); ++k)
+    for (Eigen::Index i = 0; i < U.rows(); ++i)
+      stored[static_cast<std::size_t>(i * U.cols() + k)] =
+          static_cast<std::int16_t>(U(i, k) - (i > 0 ? U(i - 1, k) : 0.0f));
+  return stored;
+}
+
 std::uint8_t clamp_level(double value) { return static_cast<std::uint8_t>(std::clamp(value, 0.0, 255.0)); }
 
 // Nearest multiple of `step`, ties away from zero (integer arithmetic: exact).
@@ -80,9 +98,21 @@ std::int64_t quantize_residual(int difference, std::int64_t step) {
 
 void quantize_factors(ModelFile& model, const linalg::SvdResult<float>& svd, FactorPrecision precision) {
   model.precision = precision;
+  model.S = svd.singular_values.cast<double>();
+  if (precision == FactorPrecision::int16) {
+    // A step of U moves a fitted frame's background by at most half a grey level: its error (1/48
+    // level^2) is far below any coded residual's, and the steps' differences deflate to a few bits.
+    model.V = svd.V, model.V_scale = Eigen::VectorXd::Ones(svd.V.cols());
+    model.U_scale.resize(svd.U.cols());
+    for (Eigen::Index k = 0; k < svd.U.cols(); ++k) {
+      const double largest = model.S(k) * svd.V.col(k).cwiseAbs().maxCoeff() * 255;
+      model.U_scale(k) = largest > 0 ? 0.5 / largest : 1.0;
+    }
+    model.U = quantize_with(svd.U, precision, model.U_scale);
+    return;
+  }
   model.U = quantize(svd.U, precision, model.U_scale);
   model.V = quantize(svd.V, precision, model.V_scale);
-  model.S = svd.singular_values.cast<double>();
 }
 
 CodedFrame encode_foreground(std::span<const std::uint8_t> frame, std::span<const std::uint8_t> background,
@@ -176,8 +206,53 @@ Eigen::VectorXd column_weights(const ModelFile& model) { return model.U_scale.cw
 
 }  // namespace
 
+// Version 2's residual planes of each frame, decoded in stream order; frames decoded but not yet
+// asked for wait in `decoded` (rebuild asks for a few at once, nearly in order).
+struct ModelDecoder::Stream {
+  static constexpr std::size_t kept = 64;
+  std::mutex mutex;
+  std::unique_ptr<ResidualDecoder> decoder;
+  std::int64_t next_packet = 0, next_frame = 0;
+  std::map<std::int64_t, std::vector<std::uint8_t>> decoded;
+
+  std::vector<std::uint8_t> planes(const ModelFile& model, std::int64_t frame) {
+    const std::lock_guard lock(mutex);
+    if (frame < next_frame && !decoded.count(frame)) {  // gone: decode again from the start
+      decoder.reset(), decoded.clear();
+      next_packet = next_frame = 0;
+    }
+    if (!decoder)
+      decoder = std::make_unique<ResidualDecoder>(static_cast<int>(model.width), static_cast<int>(model.height),
+                                                  static_cast<int>(model.channels), "model.npz");
+    while (!decoded.count(frame)) {
+      if (next_packet > model.frames) throw Error("the model's foreground video holds fewer frames than the model");
+      const auto& at = model.foreground_packets;
+      const std::span<const std::uint8_t> packet =
+          next_packet == model.frames
+              ? std::span<const std::uint8_t>()
+              : std::span(model.foreground_video)
+                    .subspan(static_cast<std::size_t>(at[static_cast<std::size_t>(next_packet)]),
+                             static_cast<std::size_t>(at[static_cast<std::size_t>(next_packet) + 1] -
+                                                      at[static_cast<std::size_t>(next_packet)]));
+      ++next_packet;
+      for (auto& planes : decoder->decode(packet)) {
+        decoded.emplace(next_frame++, std::move(planes));
+        if (decoded.size() > kept) decoded.erase(decoded.begin());
+      }
+      if (next_frame > model.frames) throw Error("the model's foreground video holds more frames than the model");
+    }
+    std::vector<std::uint8_t> planes = decoded.at(frame);
+    return planes;
+  }
+};
+
 ModelDecoder::ModelDecoder(const ModelFile& model)
-    : model_(model), column_weights_(column_weights(model)), V_(model.V.cast<double>() * model.V_scale.asDiagonal()) {}
+    : model_(model),
+      column_weights_(column_weights(model)),
+      V_(model.V.cast<double>() * model.V_scale.asDiagonal()),
+      stream_(model.version == 2 ? std::make_unique<Stream>() : nullptr) {}
+
+ModelDecoder::~ModelDecoder() = default;
 
 std::vector<std::uint8_t> ModelDecoder::background(std::int64_t frame) const {
   if (frame < 0 || frame >= model_.frames)
@@ -188,6 +263,10 @@ std::vector<std::uint8_t> ModelDecoder::background(std::int64_t frame) const {
 
 std::vector<std::uint8_t> ModelDecoder::frame(std::int64_t frame) const {
   std::vector<std::uint8_t> levels = background(frame);
+  if (stream_) {
+    add_residual(levels, stream_->planes(model_, frame), static_cast<int>(model_.channels));
+    return levels;
+  }
   const std::int64_t channels = model_.channels, pixels = model_.height * model_.width;
   const std::uint8_t* mask = model_.foreground_mask.data() + frame * model_.mask_bytes();
   const std::int16_t* value =
@@ -208,21 +287,32 @@ Eigen::VectorXf quantize_row(const Eigen::VectorXf& row, FactorPrecision precisi
 
 namespace {
 
-// Every array but the frame-sized ones: V, the foreground offsets, mask and values, and psnr.
+// Every array but the frame-sized ones: V, the foreground (offsets, mask and values, or the
+// video and its packets), and psnr.
 void add_header(NpzWriter& npz, const ModelFile& model) {
   npz.add_string("format", "cleanplate model");
-  npz.add_scalar<std::int64_t>("version", ModelFile::format_version);
+  npz.add_scalar<std::int64_t>("version", model.version);
   npz.add_string("producer", model.producer);
   npz.add("shape", std::vector<std::int64_t>{model.frames, model.height, model.width, model.channels});
   npz.add_string("layout", model.channels == 3 ? "8-bit BGR, interleaved, row-major" : "8-bit grey, row-major");
   npz.add_scalar("fps", model.fps);
   npz.add_string("factors", factor_precision_name(model.precision));
-  npz.add("U", model.U, factor_dtype(model.precision));
+  if (model.precision == FactorPrecision::int16)
+    npz.add("U", row_differences(model.U), {model.U.rows(), model.U.cols()});
+  else
+    npz.add("U", model.U, factor_dtype(model.precision));
   const auto doubles = [](const Eigen::VectorXd& v) { return std::vector<double>(v.data(), v.data() + v.size()); };
   npz.add("S", doubles(model.S), {model.rank()});
   npz.add("U_scale", doubles(model.U_scale), {model.rank()});
   npz.add("V_scale", doubles(model.V_scale), {model.rank()});
   npz.add_scalar("energy", model.energy);
+  if (model.version == 2) {
+    npz.add_string("foreground_codec", "h264");
+    npz.add_scalar<std::int64_t>("foreground_bias", residual_bias);
+    npz.add_scalar<std::int64_t>("foreground_scale", residual_scale);
+    npz.add_scalar("quality", model.quality);
+    return;
+  }
   npz.add_scalar("foreground_step", model.foreground_step);
   npz.add_scalar("foreground_tolerance", model.foreground_tolerance);
   npz.add_scalar<std::int64_t>("lossless", model.lossless);
@@ -233,7 +323,14 @@ void add_header(NpzWriter& npz, const ModelFile& model) {
 void write_model_file(const std::filesystem::path& path, const ModelFile& model) {
   NpzWriter npz;
   add_header(npz, model);
-  npz.add("V", model.V, factor_dtype(model.precision));
+  npz.add("V", model.V, factor_dtype(model.precision, false));
+  npz.add_scalar("psnr", model.psnr);
+  if (model.version == 2) {
+    npz.add("foreground_packets", model.foreground_packets);
+    npz.add("foreground_video", model.foreground_video, {static_cast<std::int64_t>(model.foreground_video.size())});
+    npz.write(path);
+    return;
+  }
   npz.add("foreground_offsets", model.foreground_offsets);
   npz.add("foreground_mask", model.foreground_mask, {model.frames, model.mask_bytes()});
   const std::vector<std::int64_t> value_shape{model.coded_pixels(), model.channels};
@@ -242,17 +339,37 @@ void write_model_file(const std::filesystem::path& path, const ModelFile& model)
     npz.add("foreground_values", std::vector<std::int8_t>(values.begin(), values.end()), value_shape);
   else
     npz.add("foreground_values", values, value_shape);
-  npz.add_scalar("psnr", model.psnr);
   npz.write(path);
 }
 
-ModelWriter::ModelWriter(std::filesystem::path path, ModelFile header, int level)
+// Version 2's encoder, and a decoder of its packets that measures the rebuilt frames' error: the
+// frames the encoder has not returned yet wait in `pending` (a few dozen: its lookahead).
+struct ModelWriter::Stream {
+  ResidualEncoder encoder;
+  ResidualDecoder decoder;
+  std::deque<std::pair<std::vector<std::uint8_t>, Eigen::VectorXf>> pending;  // levels, stored row of V
+};
+
+ModelWriter::ModelWriter(std::filesystem::path path, ModelFile header, int level, const std::string& preset)
     : path_(std::move(path)),
       header_(std::move(header)),
       level_(level),
       column_weights_(column_weights(header_)),
-      masks_(std::make_unique<DeflatedNpyWriter>(path_, "|u1")),
-      values_(std::make_unique<DeflatedNpyWriter>(path_, narrow_values() ? "|i1" : "<i2")) {}
+      masks_(header_.version == 1 ? std::make_unique<DeflatedNpyWriter>(path_, "|u1") : nullptr),
+      values_(std::make_unique<DeflatedNpyWriter>(path_, header_.version == 2 ? "|u1"
+                                                         : narrow_values()  ? "|i1"
+                                                                            : "<i2")) {
+  if (header_.version == 2) {
+    const int width = static_cast<int>(header_.width), height = static_cast<int>(header_.height),
+              channels = static_cast<int>(header_.channels);
+    // The stream holds the residual halved: 6 steps of CRF halve the quantizer, so CRF quality - 6
+    // quantizes the residual as CRF `quality` quantizes a whole frame.
+    const int crf = static_cast<int>(std::max<std::int64_t>(header_.quality - 6, 0));
+    stream_.reset(new Stream{ResidualEncoder(width, height, channels, header_.fps, crf, preset),
+                             ResidualDecoder(width, height, channels, path_.string()),
+                             {}});
+  }
+}
 
 ModelWriter::~ModelWriter() = default;
 
@@ -280,20 +397,76 @@ ModelWriter::DeflatedFrame ModelWriter::deflate(const CodedFrame& frame, const C
   if (previous)
     previous_values = stored_bytes(
         std::span(previous->values).last(std::min<std::size_t>(previous->values.size(), 32768)), narrow_values());
-  return {
-      deflate_piece(frame.mask.data(), frame.mask.size(), level_,
-                    previous ? std::span<const std::uint8_t>(previous->mask) : std::span<const std::uint8_t>(), true),
-      deflate_piece(values.data(), values.size(), level_, previous_values),
-      static_cast<std::int64_t>(frame.values.size()) / header_.channels};
+  DeflatedFrame deflated;
+  deflated.mask = deflate_piece(frame.mask.data(), frame.mask.size(), level_,
+                                previous ? std::span<const std::uint8_t>(previous->mask) : std::span<const std::uint8_t>(),
+                                true);
+  deflated.values = deflate_piece(values.data(), values.size(), level_, previous_values);
+  deflated.coded_pixels = static_cast<std::int64_t>(frame.values.size()) / header_.channels;
+  deflated.squared_error = frame.squared_error;
+  return deflated;
+}
+
+ModelWriter::DeflatedFrame ModelWriter::prepare(std::span<const std::uint8_t> frame, const Eigen::VectorXf& v,
+                                                std::span<const std::uint8_t> keep) const {
+  const std::vector<std::uint8_t> levels = background(v);
+  const int channels = static_cast<int>(header_.channels);
+  if (header_.version == 1)
+    return deflate(encode_foreground(frame, levels, keep, channels, header_.foreground_step,
+                                     static_cast<int>(header_.foreground_tolerance)));
+  DeflatedFrame prepared;
+  prepared.residual = residual_planes(frame, levels, channels);
+  prepared.levels.assign(frame.begin(), frame.end());
+  return prepared;
 }
 
 void ModelWriter::append(const DeflatedFrame& frame, const Eigen::VectorXf& v) {
   if (v.size() != header_.rank()) throw Error("ModelWriter: the frame does not match the model");
+  V_rows_.push_back(v);
+  if (stream_) {
+    if (static_cast<std::int64_t>(frame.residual.size()) != header_.values_per_frame())
+      throw Error("ModelWriter: the frame does not match the model");
+    stream_->pending.emplace_back(frame.levels, v);
+    code_packets(stream_->encoder.encode(frame.residual));
+    return;
+  }
   masks_->append(frame.mask);
   values_->append(frame.values);
   coded_pixels_ += frame.coded_pixels;
   offsets_.push_back(coded_pixels_);
-  V_rows_.push_back(v);
+  squared_error_ += frame.squared_error;
+}
+
+// The encoder's packets into the file, and each through the decoder to measure its frame's error;
+// at the end of the stream, the decoder's last frames too.
+void ModelWriter::code_packets(const std::vector<std::vector<std::uint8_t>>& packets, bool end_of_stream) {
+  const auto measure = [&](const std::vector<std::vector<std::uint8_t>>& decoded) {
+    for (const auto& planes : decoded) {
+      if (stream_->pending.empty()) throw Error("ModelWriter: the foreground video returned more frames than it took");
+      const auto& [levels, v] = stream_->pending.front();
+      std::vector<std::uint8_t> rebuilt = background(v);
+      add_residual(rebuilt, planes, static_cast<int>(header_.channels));
+      std::int64_t sum = 0;
+      for (std::size_t i = 0; i < rebuilt.size(); ++i) sum += (rebuilt[i] - levels[i]) * (rebuilt[i] - levels[i]);
+      squared_error_ += static_cast<double>(sum);
+      stream_->pending.pop_front();
+    }
+  };
+  for (const auto& packet : packets) {
+    values_->append(deflate_piece(packet.data(), packet.size(), 1));
+    offsets_.push_back(offsets_.back() + static_cast<std::int64_t>(packet.size()));
+    measure(stream_->decoder.decode(packet));
+  }
+  if (!end_of_stream) return;
+  measure(stream_->decoder.decode({}));
+  if (!stream_->pending.empty() || static_cast<long>(offsets_.size()) != frames() + 1)
+    throw Error("ModelWriter: the foreground video did not return every frame");
+}
+
+double ModelWriter::psnr() const {
+  const double values = static_cast<double>(frames()) * static_cast<double>(header_.values_per_frame());
+  return squared_error_ > 0 ? 10 * std::log10(255.0 * 255.0 * values / squared_error_)
+                            : std::numeric_limits<double>::infinity();
 }
 
 Eigen::MatrixXf ModelWriter::stored_V() const {
@@ -302,17 +475,24 @@ Eigen::MatrixXf ModelWriter::stored_V() const {
   return V;
 }
 
-void ModelWriter::finish(double psnr) {
+void ModelWriter::finish() {
+  if (stream_) code_packets(stream_->encoder.encode({}), true);
   header_.frames = frames();
   NpzWriter npz;
   add_header(npz, header_);
-  npz.add("V", stored_V(), factor_dtype(header_.precision));
-  npz.add("foreground_offsets", offsets_);
-  masks_->finish({header_.frames, header_.mask_bytes()});
-  values_->finish({coded_pixels_, header_.channels});
-  npz.add_deflated("foreground_mask", *masks_);
-  npz.add_deflated("foreground_values", *values_);
-  npz.add_scalar("psnr", psnr);
+  npz.add("V", stored_V(), factor_dtype(header_.precision, false));
+  if (stream_) {
+    npz.add("foreground_packets", offsets_);
+    values_->finish({offsets_.back()});
+    npz.add_deflated("foreground_video", *values_);
+  } else {
+    npz.add("foreground_offsets", offsets_);
+    masks_->finish({header_.frames, header_.mask_bytes()});
+    values_->finish({coded_pixels_, header_.channels});
+    npz.add_deflated("foreground_mask", *masks_);
+    npz.add_deflated("foreground_values", *values_);
+  }
+  npz.add_scalar("psnr", psnr());
   npz.write(path_);
 }
 
@@ -331,11 +511,13 @@ std::filesystem::path beside(const std::filesystem::path& part, const std::strin
 }  // namespace
 
 void ModelWriter::finish_part() {
+  if (stream_) code_packets(stream_->encoder.encode({}), true);  // each part is a stream of its own
   NpzWriter npz;
   npz.add("V", stored_V());  // float32 holds the stored values exactly
   npz.add("foreground_offsets", offsets_);
-  npz.add("foreground_mask", run_numbers(masks_->keep(beside(path_, "foreground_mask"))));
+  if (masks_) npz.add("foreground_mask", run_numbers(masks_->keep(beside(path_, "foreground_mask"))));
   npz.add("foreground_values", run_numbers(values_->keep(beside(path_, "foreground_values"))));
+  npz.add_scalar("squared_error", squared_error_);
   npz.write(path_);
 }
 
@@ -352,13 +534,17 @@ void ModelWriter::append_part(const std::filesystem::path& part) {
   };
   if (V.cols() != header_.rank() || offsets.size() != static_cast<std::size_t>(V.rows()) + 1 || offsets.front() != 0)
     throw Error("cannot read model part '" + part.string() + "': it does not match the model");
-  masks_->append(run("foreground_mask"));
+  if (masks_) masks_->append(run("foreground_mask"));
   values_->append(run("foreground_values"));
+  const std::int64_t base = offsets_.back();
   for (Eigen::Index j = 0; j < V.rows(); ++j) {
-    offsets_.push_back(coded_pixels_ + offsets[static_cast<std::size_t>(j) + 1]);
+    offsets_.push_back(base + offsets[static_cast<std::size_t>(j) + 1]);
     V_rows_.push_back(V.row(j).transpose());
   }
-  coded_pixels_ += offsets.back();
+  if (!stream_) coded_pixels_ += offsets.back();
+  const NpyArray& error = npz.array("squared_error");
+  if (error.dtype != "<f8" || error.count() != 1) throw Error("cannot read model part '" + part.string() + "'");
+  squared_error_ += *reinterpret_cast<const double*>(error.bytes.data());
 }
 
 namespace {
@@ -412,9 +598,10 @@ ModelFile parse_model_file(const NpzReader& npz, const std::string& name) {
   check.require(npz.contains("format") && npz.text("format") == "cleanplate model",
                 "not a cleanplate model (no 'format' saying so)");
   const auto version = check.scalar<std::int64_t>("version");
-  check.require(version == ModelFile::format_version, "model format version " + std::to_string(version) +
-                                                          " is not supported (this cleanplate reads version 1)");
+  check.require(version == 1 || version == 2, "model format version " + std::to_string(version) +
+                                                  " is not supported (this cleanplate reads versions 1 and 2)");
   ModelFile m;
+  m.version = version;
   m.producer = npz.text("producer");
   const auto shape = check.values<std::int64_t>("shape", {4});
   m.frames = shape[0], m.height = shape[1], m.width = shape[2], m.channels = shape[3];
@@ -428,9 +615,24 @@ ModelFile parse_model_file(const NpzReader& npz, const std::string& name) {
   const std::int64_t rank = check.shape_of("S").empty() ? 0 : check.shape_of("S")[0];
   check.require(rank >= 1 && rank <= m.frames,
                 "the rank " + std::to_string(rank) + " is not between 1 and the frame count");
-  check.array("U", {factor_dtype(m.precision)}, {m.values_per_frame(), rank});
-  check.array("V", {factor_dtype(m.precision)}, {m.frames, rank});
-  m.U = npz.matrix("U");
+  check.require((version == 2) == (m.precision == FactorPrecision::int16),
+                "factors '" + npz.text("factors") + "' do not belong in version " + std::to_string(version));
+  if (m.precision == FactorPrecision::int16) {  // differences along U's rows
+    const auto differences = check.values<std::int16_t>("U", {m.values_per_frame(), rank});
+    m.U.resize(m.values_per_frame(), rank);
+    for (std::int64_t k = 0; k < rank; ++k) {
+      std::int64_t sum = 0;
+      for (std::int64_t i = 0; i < m.values_per_frame(); ++i) {
+        sum += differences[static_cast<std::size_t>(i * rank + k)];
+        check.require(std::abs(sum) <= 16383, "U's steps leave the range int16 differences can hold");
+        m.U(i, k) = static_cast<float>(sum);
+      }
+    }
+  } else {
+    check.array("U", {factor_dtype(m.precision)}, {m.values_per_frame(), rank});
+    m.U = npz.matrix("U");
+  }
+  check.array("V", {factor_dtype(m.precision, false)}, {m.frames, rank});
   m.V = npz.matrix("V");
   const auto vector = [&](const std::string& key) {
     const auto v = check.values<double>(key, {rank});
@@ -440,6 +642,20 @@ ModelFile parse_model_file(const NpzReader& npz, const std::string& name) {
   check.require(m.U.allFinite() && m.V.allFinite() && m.S.allFinite() && m.U_scale.allFinite() && m.V_scale.allFinite(),
                 "the factors hold values that are not finite");
   m.energy = check.scalar<double>("energy");
+  m.psnr = check.scalar<double>("psnr");
+  if (version == 2) {
+    check.require(npz.text("foreground_codec") == "h264", "the foreground codec is not h264");
+    check.require(check.scalar<std::int64_t>("foreground_bias") == residual_bias &&
+                      check.scalar<std::int64_t>("foreground_scale") == residual_scale,
+                  "the foreground's bias and scale are not 128 and 2");
+    m.quality = check.scalar<std::int64_t>("quality");
+    m.foreground_packets = check.values<std::int64_t>("foreground_packets", {m.frames + 1});
+    const auto& at = m.foreground_packets;
+    m.foreground_video = check.values<std::uint8_t>("foreground_video", {at.back()});
+    check.require(at[0] == 0 && std::adjacent_find(at.begin(), at.end(), std::greater_equal<>()) == at.end(),
+                  "foreground_packets do not rise from 0");
+    return m;
+  }
 
   m.foreground_step = check.scalar<std::int64_t>("foreground_step");
   check.require(m.foreground_step >= 1 && m.foreground_step <= 255, "foreground_step is not between 1 and 255");
@@ -469,7 +685,6 @@ ModelFile parse_model_file(const NpzReader& npz, const std::string& name) {
     check.require((row[m.mask_bytes() - 1] & ((1u << tail_bits) - 1)) == 0,
                   "frame " + std::to_string(j) + "'s bitmap sets bits past the last pixel");
   }
-  m.psnr = check.scalar<double>("psnr");
   return m;
 }
 

@@ -88,12 +88,19 @@ std::optional<SeparateResult> separate_command(const std::vector<std::string>& a
       ("outputs", po::value(&outputs)->default_value(outputs), "what to write: any of background, foreground, mask, model")
       ("png", po::bool_switch(&o.outputs.png), "also write the masks as PNG files, OUT/masks/bin000001.png ... (CDnet naming)")
       ("max-memory", po::value(&max_memory), "memory for the frames, such as 4G (default 1G, or a quarter of a smaller machine's); a longer video is read twice")
-      ("factors", po::value(&factors)->default_value(factors), "model.npz: precision of the background factors, f32, f16 or int8")
+      ("quality", po::value(&o.model.quality)->default_value(o.model.quality),
+       "model.npz: the foreground's quality on libx264's CRF scale, 0-51 (lower: better and larger; +6 about halves the size)")
+      ("model-preset", po::value(&o.model.preset)->default_value(o.model.preset),
+       "model.npz: libx264's preset for the foreground, ultrafast ... veryslow (slower: smaller)")
+      ("lossless-foreground", po::bool_switch(&o.model.lossless),
+       "model.npz: version 1, coding every pixel that differs from the background exactly (an exact rebuild)")
+      ("model-version", po::value(&o.model.version)->default_value(o.model.version),
+       "model.npz: 2 (the foreground as an H.264 residual video) or 1 (sparse values; the options below)")
+      ("factors", po::value(&factors)->default_value(factors), "model.npz version 1: precision of the background factors, f32, f16 or int8")
       ("foreground-step", po::value(&o.model.foreground_step)->default_value(o.model.foreground_step),
-       "model.npz: quantization step of the foreground residual in grey levels (1: exact at the coded pixels)")
+       "model.npz version 1: quantization step of the foreground residual in grey levels (1: exact at the coded pixels)")
       ("foreground-tolerance", po::value(&o.model.tolerance)->default_value(o.model.tolerance),
-       "model.npz: also code pixels off the mask that differ from the background by more than this many grey levels")
-      ("lossless-foreground", po::bool_switch(&o.model.lossless), "model.npz: code every pixel that differs from the background, exactly")
+       "model.npz version 1: also code pixels off the mask that differ from the background by more than this many grey levels")
       ("fps", po::value(&o.fps), fps_help)
       ("strict", po::bool_switch(&o.strict), "stop at an image of the folder that does not decode (default: the frame before stands in, with a warning)")
       ("quiet,q", "no progress and no summary line");
@@ -110,6 +117,9 @@ std::optional<SeparateResult> separate_command(const std::vector<std::string>& a
   o.method = parse_method(method);
   if (!max_memory.empty()) o.max_memory = parse_bytes(max_memory);
   o.model.factors = io::parse_factor_precision(factors);
+  if (o.model.factors == io::FactorPrecision::int16) throw Error("--factors must be f32, f16 or int8");
+  if (o.model.version != 1 && o.model.version != 2) throw Error("--model-version must be 1 or 2");
+  if (o.model.quality < 0 || o.model.quality > 51) throw Error("--quality must be between 0 and 51");
   if (o.model.foreground_step < 1 || o.model.foreground_step > 255)
     throw Error("--foreground-step must be between 1 and 255");
   if (o.model.tolerance < 0 || o.model.tolerance > 255) throw Error("--foreground-tolerance must be between 0 and 255");

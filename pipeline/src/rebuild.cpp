@@ -117,18 +117,22 @@ std::string describe_model(const std::filesystem::path& path) {
   };
   const double pixels = static_cast<double>(m.frames) * static_cast<double>(m.height * m.width);
   line("%s: cleanplate model version %lld, written by %s\n", path.c_str(),
-       static_cast<long long>(io::ModelFile::format_version), m.producer.c_str());
+       static_cast<long long>(m.version), m.producer.c_str());
   line("frames       %lld at %g fps, %lldx%lld, %s\n", static_cast<long long>(m.frames), m.fps,
        static_cast<long long>(m.width), static_cast<long long>(m.height), m.channels == 3 ? "colour (BGR)" : "grey");
   line("background   rank %lld, factors %s, %.2f%% of the energy, singular values", static_cast<long long>(m.rank()),
        io::factor_precision_name(m.precision), 100 * m.energy);
   for (Eigen::Index k = 0; k < m.S.size(); ++k) line(" %.4g", m.S(k));
-  line("\nforeground   %.2f%% of the pixels coded, %s\n",
-       pixels > 0 ? 100 * static_cast<double>(m.coded_pixels()) / pixels : 0.0,
-       m.lossless ? "lossless (every pixel that differs from the background)"
-                  : ("the mask and residuals above " + std::to_string(m.foreground_tolerance) +
-                     " grey levels, in steps of " + std::to_string(m.foreground_step))
-                        .c_str());
+  if (m.version == 2)
+    line("\nforeground   the residual against the background as H.264 (libx264), quality %lld\n",
+         static_cast<long long>(m.quality));
+  else
+    line("\nforeground   %.2f%% of the pixels coded, %s\n",
+         pixels > 0 ? 100 * static_cast<double>(m.coded_pixels()) / pixels : 0.0,
+         m.lossless ? "lossless (every pixel that differs from the background)"
+                    : ("the mask and residuals above " + std::to_string(m.foreground_tolerance) +
+                       " grey levels, in steps of " + std::to_string(m.foreground_step))
+                          .c_str());
   if (std::isinf(m.psnr))
     line("rebuilt      exact (identical to the decoded input)\n");
   else

@@ -114,7 +114,7 @@ void SeparateRun::decompose() {
   if (options_.outputs.model) {
     io::ModelFile header = model_header(splitter_->refit_background());
     if (header.precision == io::FactorPrecision::int8) header.V_scale *= 1.5;  // room beyond the fitted range
-    model_file_.emplace(output_or_part("model.npz"), std::move(header), 6);
+    model_file_.emplace(output_or_part("model.npz"), std::move(header), 6, options_.model.preset);
   }
   result_.seconds.refit = seconds_since(started);
   result_.interrupted = interrupted();
@@ -129,8 +129,10 @@ io::ModelFile SeparateRun::model_header(const linalg::SvdResult<float>& backgrou
   model.frames = background.V.rows(), model.height = geometry_.height, model.width = geometry_.width,
   model.channels = geometry_.channels;
   model.fps = result_.fps;
-  io::quantize_factors(model, background, format.factors);
+  model.version = format.lossless ? 1 : format.version;
+  io::quantize_factors(model, background, model.version == 2 ? io::FactorPrecision::int16 : format.factors);
   model.energy = model_.energy;
+  model.quality = format.quality;
   model.lossless = format.lossless;
   model.foreground_step = format.lossless ? 1 : format.foreground_step;
   model.foreground_tolerance = format.lossless ? 0 : format.tolerance;
@@ -187,11 +189,17 @@ void SeparateRun::write_summary() {
                               {"input_to_model", ratio(c.input_bytes)},
                               {"psnr", c.psnr},
                               {"exact", std::isinf(c.psnr)},
-                              {"coded_share", c.coded_share},
-                              {"factors", io::factor_precision_name(options_.model.factors)},
-                              {"foreground_step", options_.model.lossless ? 1L : options_.model.foreground_step},
-                              {"tolerance", options_.model.lossless ? 0 : options_.model.tolerance},
                               {"lossless", options_.model.lossless}};
+    if (model_file_->header().version == 2) {
+      summary["compression"]["version"] = 2;
+      summary["compression"]["quality"] = options_.model.quality;
+    } else {
+      summary["compression"]["version"] = 1;
+      summary["compression"]["coded_share"] = c.coded_share;
+      summary["compression"]["factors"] = io::factor_precision_name(options_.model.factors);
+      summary["compression"]["foreground_step"] = options_.model.lossless ? 1L : options_.model.foreground_step;
+      summary["compression"]["tolerance"] = options_.model.lossless ? 0 : options_.model.tolerance;
+    }
   }
   summary["frames_per_second"] = s.total > 0 ? static_cast<double>(r.frames) / s.total : 0.0;
   if (ranks() > 1) {  // mpirun: each rank's range and times

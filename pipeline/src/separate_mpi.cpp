@@ -115,12 +115,9 @@ void SeparateRun::join_parts(long written, const SplitSums& rank_sums) {
     complete = count == cluster_.first_frame(joined + 1, n) - cluster_.first_frame(joined, n);
     frames += count;
   }
-  // The clean plate's and the PSNR's sums over the joined ranks.
-  std::vector<double> sums(static_cast<std::size_t>(options_.rank) + 1, 0.0);
-  if (cluster_.rank() < joined) {
-    std::copy(rank_sums.refit.begin(), rank_sums.refit.end(), sums.begin());
-    sums.back() = rank_sums.squared_error;
-  }
+  // The clean plate's sums over the joined ranks.
+  std::vector<double> sums(static_cast<std::size_t>(options_.rank), 0.0);
+  if (cluster_.rank() < joined) std::copy(rank_sums.refit.begin(), rank_sums.refit.end(), sums.begin());
   cluster_.sum(sums);
   result_.frames = result_.frames_written = frames;
   result_.interrupted = frames < n;
@@ -159,9 +156,8 @@ void SeparateRun::join_parts(long written, const SplitSums& rank_sums) {
   if (model_file_) {
     io::ModelWriter model(out("model.npz"), model_file_->header());
     for (const fs::path& part : parts("model.npz")) model.append_part(part);
-    const double decibels = psnr(frames, sums.back());
-    model.finish(decibels);
-    model_written(frames, model.coded_pixels(), decibels);
+    model.finish();
+    model_written(frames, model.coded_pixels(), model.psnr());
   }
   result_.seconds.join = seconds_since(started);
 }

@@ -64,13 +64,11 @@ class SeparateRun {
     cv::Mat mask, foreground, background;
     Eigen::VectorXd refit;   // the frame's coordinates on the refit (for the clean plate)
     Eigen::VectorXf stored;  // its row of model.npz's V
-    std::shared_ptr<const io::ModelWriter::DeflatedFrame> coded;  // its foreground, coded and deflated
-    double squared_error = 0;                                     // of the coded frame
+    std::shared_ptr<const io::ModelWriter::DeflatedFrame> coded;  // its foreground, as the model's writer takes it
   };
-  // What the writers add up, for the clean plate and model.npz's PSNR.
+  // What the writers add up, for the clean plate.
   struct SplitSums {
     Eigen::VectorXd refit;
-    double squared_error = 0;
   };
 
   // separate.cpp
@@ -88,7 +86,6 @@ class SeparateRun {
   void finish_outputs(long written, const SplitSums& sums);
   void write_clean_plate(const Eigen::VectorXd& refit_sum, long frames);
   void model_written(long frames, std::int64_t coded_pixels, double psnr);
-  double psnr(long frames, double squared_error) const;
   // separate_mpi.cpp
   int ranks() const { return cluster_.size(); }
   void plan_ranks();

@@ -52,14 +52,11 @@ SeparateRun::SplitOutputs SeparateRun::split_frame(long j, const cv::Mat& decode
   if (preview != preview_frames_.end())
     previews_[static_cast<std::size_t>(preview - preview_frames_.begin())] = {original, frame.background,
                                                                               frame.foreground, frame.mask};
-  if (model_file_) {  // coded and deflated here, on the split's threads
+  if (model_file_) {  // prepared here, on the split's threads
     const io::ModelFile& header = model_file_->header();
     frame.stored = io::quantize_row(splitter_->stored_row(split.refit), header.precision, header.V_scale);
-    const io::CodedFrame coded = io::encode_foreground(
-        {levels.data(), static_cast<std::size_t>(levels.size())}, model_file_->background(frame.stored),
-        split.mask_bits, geometry_.channels, header.foreground_step, static_cast<int>(header.foreground_tolerance));
-    frame.coded = std::make_shared<const io::ModelWriter::DeflatedFrame>(model_file_->deflate(coded));
-    frame.squared_error = coded.squared_error;
+    frame.coded = std::make_shared<const io::ModelWriter::DeflatedFrame>(model_file_->prepare(
+        {levels.data(), static_cast<std::size_t>(levels.size())}, frame.stored, split.mask_bits));
   }
   return frame;
 }
@@ -127,10 +124,7 @@ void SeparateRun::split() {
     add_writer([&](const SplitOutputs& f) { mask_images_->write(f.mask, options_.start + f.index + 1); });
   add_writer([&](const SplitOutputs& f) { sums.refit += f.refit; });  // so `done` always has a predecessor
   if (model_file_)
-    add_writer([&](const SplitOutputs& f) {
-      model_file_->append(*f.coded, f.stored);
-      sums.squared_error += f.squared_error;
-    });
+    add_writer([&](const SplitOutputs& f) { model_file_->append(*f.coded, f.stored); });
 
   // A frame is written when every writer has returned its number.
   std::map<long, std::size_t> writers_done;
@@ -190,8 +184,8 @@ void SeparateRun::finish_outputs(long written, const SplitSums& sums) {
   }
   if (model_file_ && written > 0) {
     const auto started = Clock::now();
-    model_file_->finish(psnr(written, sums.squared_error));
-    model_written(written, model_file_->coded_pixels(), psnr(written, sums.squared_error));
+    model_file_->finish();
+    model_written(written, model_file_->coded_pixels(), model_file_->psnr());
     result_.seconds.model = seconds_since(started);
   }
 }
@@ -201,12 +195,6 @@ void SeparateRun::write_clean_plate(const Eigen::VectorXd& refit_sum, long frame
   io::write_png(out("background.png"),
                 stages::column_to_image(splitter_->refit_image(refit_sum / static_cast<double>(frames)), geometry_));
   wrote("background.png");
-}
-
-double SeparateRun::psnr(long frames, double squared_error) const {
-  const double values = static_cast<double>(frames) * static_cast<double>(geometry_.values());
-  return squared_error > 0 ? 10 * std::log10(255.0 * 255.0 * values / squared_error)
-                           : std::numeric_limits<double>::infinity();
 }
 
 void SeparateRun::model_written(long frames, std::int64_t coded_pixels, double psnr) {

@@ -1,6 +1,7 @@
-// The model file's codec and container: quantized factors within their precision, foreground
-// coding within half a step (exact at step 1), write -> read returning every field, and the
-// reader's checks on inconsistent content.
+// The model file's codec and container: quantized factors within their precision, version 1's
+// foreground coding within half a step (exact at step 1), version 2's residual video within one grey
+// level when libx264 codes it losslessly, write -> read returning every field, the PSNR the writer
+// measures, and the reader's checks on inconsistent content.
 #include <gtest/gtest.h>
 
 #include <cleanplate/error.hpp>
@@ -10,6 +11,7 @@
 #include <random>
 
 #include "model_file_in_memory.hpp"
+#include "residual_video.hpp"
 
 namespace cleanplate::io {
 namespace {
@@ -25,6 +27,7 @@ struct Example {
 Example make_example(FactorPrecision precision, std::int64_t step, int tolerance) {
   Example e;
   auto& m = e.model;
+  m.version = 1;
   m.frames = 9, m.height = 5, m.width = 7, m.channels = 1, m.fps = 12.5, m.producer = "model_file_test";
   std::mt19937 random(3);
   const Eigen::MatrixXf data =
@@ -62,6 +65,16 @@ TEST(ModelFile, FactorsKeepTheirPrecision) {
     if (precision == FactorPrecision::int8) {
       EXPECT_EQ(m.U.cwiseAbs().maxCoeff(), 127.0f);
     }
+  }
+  // int16: a step of U moves each fitted frame's background by at most half a grey level, so
+  // rounding to the nearest step errs by at most a quarter of one.
+  ModelFile m;
+  quantize_factors(m, svd, FactorPrecision::int16);
+  EXPECT_EQ(m.U.array().round().matrix(), m.U);
+  for (Eigen::Index k = 0; k < 3; ++k) {
+    const Eigen::MatrixXd exact = svd.U.col(k).cast<double>() * svd.singular_values(k) * svd.V.col(k).cast<double>().transpose();
+    const Eigen::MatrixXd stored = (m.U.col(k).cast<double>() * m.U_scale(k)) * m.S(k) * m.V.col(k).cast<double>().transpose();
+    EXPECT_LE((stored - exact).cwiseAbs().maxCoeff() * 255, 0.25 * (1 + 1e-6));
   }
 }
 
@@ -113,6 +126,18 @@ TEST(ModelFile, WriteThenReadGivesTheSameModel) {
   fs::remove(path);
 }
 
+// PSNR of a model's rebuilt frames against the frames coded.
+double psnr_of(const ModelFile& model, const std::vector<std::vector<std::uint8_t>>& frames) {
+  const ModelDecoder decoder(model);
+  double squared = 0, values = 0;
+  for (std::int64_t j = 0; j < model.frames; ++j) {
+    const auto rebuilt = decoder.frame(j);
+    for (std::size_t i = 0; i < rebuilt.size(); ++i) squared += std::pow(rebuilt[i] - frames[j][i], 2);
+    values += static_cast<double>(rebuilt.size());
+  }
+  return 10 * std::log10(255.0 * 255.0 * values / squared);
+}
+
 // A written model's frames against the example's: rows of V and the coded foreground.
 void expect_same_frames(const ModelFile& written, const ModelFile& expected) {
   EXPECT_EQ(written.frames, expected.frames);
@@ -148,12 +173,12 @@ TEST(ModelFile, WriterFrameByFrameGivesTheSameFile) {
         writer.append(writer.deflate(coded, with_previous && j > 0 ? &previous : nullptr), v);
         previous = std::move(coded);
       }
-      writer.finish(41.5);
+      writer.finish();
     }
     const ModelFile r = read_model_file(folder / "streamed.npz");
     EXPECT_EQ(r.U, e.model.U);
     expect_same_frames(r, e.model);
-    EXPECT_EQ(r.psnr, 41.5);
+    EXPECT_DOUBLE_EQ(r.psnr, psnr_of(r, e.frames));
     const auto entries = std::distance(fs::directory_iterator(folder), fs::directory_iterator());
     EXPECT_EQ(entries, 1) << "the temporary arrays are removed";
   }
@@ -185,9 +210,11 @@ TEST(ModelFile, PartsAppendedGiveTheSameFile) {
     ModelWriter joined(folder / "joined.npz", header);
     for (std::size_t part = 0; part < ranges.size(); ++part)
       joined.append_part(folder / ("part" + std::to_string(part) + ".npz"));
-    joined.finish(41.5);
+    joined.finish();
   }
-  expect_same_frames(read_model_file(folder / "joined.npz"), e.model);
+  const ModelFile r = read_model_file(folder / "joined.npz");
+  expect_same_frames(r, e.model);
+  EXPECT_DOUBLE_EQ(r.psnr, psnr_of(r, e.frames));
   EXPECT_THROW(ModelWriter(folder / "other.npz", header).append_part(folder / "joined.npz"), Error)
       << "a finished model is not a part";
   fs::remove_all(folder);
@@ -221,6 +248,171 @@ TEST(ModelFile, InconsistentContentIsRefused) {
   m = good;
   m.foreground_offsets[3] = m.foreground_offsets[4] + 1;
   expect_refused(m, "do not rise");
+  fs::remove(path);
+}
+
+
+// Version 2: a 33x25 video (odd sizes) of a bright square crossing a gradient with noise, rank 1.
+struct Video {
+  ModelFile header;  // version 2, without frames
+  std::vector<std::vector<std::uint8_t>> frames;
+  Eigen::MatrixXf V;  // each frame's stored row
+};
+
+Video make_video(int channels, std::int64_t quality) {
+  Video video;
+  const int width = 33, height = 25, count = 20;
+  std::mt19937 random(11);
+  std::normal_distribution<double> noise(0, 3);
+  Eigen::MatrixXf data(width * height * channels, count);
+  for (int j = 0; j < count; ++j) {
+    std::vector<std::uint8_t> frame(static_cast<std::size_t>(width * height * channels));
+    for (int y = 0; y < height; ++y)
+      for (int x = 0; x < width; ++x)
+        for (int c = 0; c < channels; ++c) {
+          const bool square = x >= j && x < j + 8 && y >= 8 && y < 16;
+          const double level = square ? 230.0 - 40 * c : 40 + 4 * x + 2 * y + 10 * c + noise(random);
+          const auto i = static_cast<std::size_t>((y * width + x) * channels + c);
+          frame[i] = static_cast<std::uint8_t>(std::clamp(std::round(level), 0.0, 255.0));
+          data(static_cast<Eigen::Index>(i), j) = frame[i] / 255.0f;
+        }
+    video.frames.push_back(std::move(frame));
+  }
+  ModelFile& m = video.header;
+  m.frames = count, m.height = height, m.width = width, m.channels = channels, m.fps = 25, m.quality = quality;
+  m.producer = "model_file_test";
+  quantize_factors(m, linalg::truncated_svd(data, 1), FactorPrecision::int16);
+  video.V = m.V;
+  m.V.resize(0, 1);
+  return video;
+}
+
+void write_frames(ModelWriter& writer, const Video& video, std::int64_t first, std::int64_t end) {
+  for (std::int64_t j = first; j < end; ++j) {
+    const Eigen::VectorXf v = video.V.row(j).transpose();
+    writer.append(writer.prepare(video.frames[static_cast<std::size_t>(j)], v, {}), v);
+  }
+}
+
+// Every value of a frame rebuilt from its residual planes is within one grey level (the halving),
+// exact where the residual is even; a residual beyond +-254 is clipped to one level short.
+TEST(ResidualVideo, PlanesRebuildWithinOneLevel) {
+  std::vector<std::uint8_t> frame, background;
+  for (int f = 0; f < 256; ++f)
+    for (int b = 0; b < 256; ++b) frame.push_back(static_cast<std::uint8_t>(f)), background.push_back(static_cast<std::uint8_t>(b));
+  for (const int channels : {1, 2}) {
+    std::vector<std::uint8_t> rebuilt = background;
+    add_residual(rebuilt, residual_planes(frame, background, channels), channels);
+    for (std::size_t i = 0; i < frame.size(); ++i) {
+      const int difference = frame[i] - background[i];
+      EXPECT_LE(std::abs(rebuilt[i] - frame[i]), difference % 2 ? 1 : 0) << "frame " << +frame[i] << " background " << +background[i];
+    }
+  }
+}
+
+// libx264 at CRF 0 codes losslessly, so a rebuilt frame errs only by the halving: at most one grey
+// level, grey and colour. The PSNR the writer measured is the rebuilt frames' own, and frames read
+// out of order (back to the start) are the same.
+TEST(ModelFileVersion2, LosslessStreamRebuildsWithinOneLevel) {
+  const fs::path path = fs::temp_directory_path() / "cleanplate-model-v2.npz";
+  for (const int channels : {1, 3}) {
+    const Video video = make_video(channels, 6);  // quality 6: CRF 0
+    {
+      ModelWriter writer(path, video.header, 1, "ultrafast");
+      write_frames(writer, video, 0, video.header.frames);
+      writer.finish();
+    }
+    const ModelFile r = read_model_file(path);
+    EXPECT_EQ(r.version, 2);
+    EXPECT_EQ(r.frames, 20);
+    EXPECT_EQ(r.U, video.header.U);
+    EXPECT_EQ(r.V, video.V);
+    const ModelDecoder decoder(r);
+    int worst = 0;
+    for (std::int64_t j = 0; j < r.frames; ++j) {
+      const auto rebuilt = decoder.frame(j);
+      for (std::size_t i = 0; i < rebuilt.size(); ++i)
+        worst = std::max(worst, std::abs(rebuilt[i] - video.frames[static_cast<std::size_t>(j)][i]));
+    }
+    EXPECT_EQ(worst, 1) << "channels " << channels;
+    EXPECT_DOUBLE_EQ(r.psnr, psnr_of(r, video.frames));
+    EXPECT_EQ(decoder.frame(3), ModelDecoder(r).frame(3)) << "back to frame 3 after frame 19";
+  }
+  fs::remove(path);
+}
+
+// A lower quality (higher CRF) gives a smaller file and a lower PSNR.
+TEST(ModelFileVersion2, QualityTradesSizeForError) {
+  const fs::path folder = fs::temp_directory_path() / "cleanplate-model-v2-quality";
+  fs::create_directories(folder);
+  std::vector<std::uintmax_t> sizes;
+  std::vector<double> decibels;
+  for (const std::int64_t quality : {12, 36}) {
+    const Video video = make_video(1, quality);
+    const fs::path path = folder / ("q" + std::to_string(quality) + ".npz");
+    ModelWriter writer(path, video.header, 1, "ultrafast");
+    write_frames(writer, video, 0, video.header.frames);
+    writer.finish();
+    sizes.push_back(fs::file_size(path));
+    decibels.push_back(read_model_file(path).psnr);
+  }
+  EXPECT_LT(sizes[1], sizes[0]);
+  EXPECT_LT(decibels[1], decibels[0]);
+  fs::remove_all(folder);
+}
+
+// Parts (mpirun's ranks) each hold a stream of their own; joined, they play as one.
+TEST(ModelFileVersion2, PartsAppendedPlayAsOneStream) {
+  const fs::path folder = fs::temp_directory_path() / "cleanplate-model-v2-parts";
+  fs::remove_all(folder);
+  fs::create_directories(folder);
+  const Video video = make_video(1, 6);
+  const std::vector<std::pair<std::int64_t, std::int64_t>> ranges{{0, 7}, {7, 20}};
+  for (std::size_t part = 0; part < ranges.size(); ++part) {
+    ModelWriter writer(folder / ("part" + std::to_string(part) + ".npz"), video.header, 1, "ultrafast");
+    write_frames(writer, video, ranges[part].first, ranges[part].second);
+    writer.finish_part();
+  }
+  {
+    ModelWriter joined(folder / "joined.npz", video.header, 1, "ultrafast");
+    for (std::size_t part = 0; part < ranges.size(); ++part)
+      joined.append_part(folder / ("part" + std::to_string(part) + ".npz"));
+    joined.finish();
+  }
+  const ModelFile r = read_model_file(folder / "joined.npz");
+  EXPECT_EQ(r.V, video.V);
+  EXPECT_DOUBLE_EQ(r.psnr, psnr_of(r, video.frames));
+  EXPECT_GE(r.psnr, 10 * std::log10(255.0 * 255.0)) << "every error at most one level";
+  fs::remove_all(folder);
+}
+
+// Packets that do not rise are refused when read; a damaged stream gives an Error when decoded, or
+// frames, never a crash (the fuzzer tries many more).
+TEST(ModelFileVersion2, DamagedStreamIsRefused) {
+  const fs::path path = fs::temp_directory_path() / "cleanplate-model-v2-damaged.npz";
+  const Video video = make_video(1, 23);
+  {
+    ModelWriter writer(path, video.header, 1, "ultrafast");
+    write_frames(writer, video, 0, video.header.frames);
+    writer.finish();
+  }
+  const ModelFile good = read_model_file(path);
+  ModelFile m = good;
+  std::swap(m.foreground_packets[2], m.foreground_packets[3]);
+  write_model_file(path, m);
+  try {
+    (void)read_model_file(path);
+    ADD_FAILURE() << "packets that do not rise were accepted";
+  } catch (const Error& error) {
+    EXPECT_NE(std::string(error.what()).find("do not rise"), std::string::npos) << error.what();
+  }
+  m = good;
+  for (std::size_t i = m.foreground_video.size() / 3; i < m.foreground_video.size(); i += 7) m.foreground_video[i] ^= 0x5a;
+  try {
+    const ModelDecoder decoder(m);
+    for (std::int64_t j = 0; j < m.frames; ++j) EXPECT_EQ(decoder.frame(j).size(), 33u * 25u);
+  } catch (const Error&) {
+  }
   fs::remove(path);
 }
 

@@ -1,9 +1,11 @@
-// The model file (model.npz, format version 1, described in docs/FORMAT.md): a video as low-rank
-// background factors plus a sparse, quantized foreground, from which every frame is rebuilt.
+// The model file (model.npz, described in docs/FORMAT.md): a video as low-rank background factors
+// plus a foreground, from which every frame is rebuilt. Version 2 (the default) codes the
+// foreground, each frame's residual against its background, as an H.264 stream; version 1 codes it
+// as sparse quantized values (exact with --lossless-foreground).
 //
 //   ModelFile            what the file holds (geometry, factors, coded foreground, provenance)
-//   quantize_factors     an SVD's factors in float32, float16 or int8 with per-column scales
-//   encode_foreground    one frame's foreground against its 8-bit background
+//   quantize_factors     an SVD's factors in float32, float16, int8 or int16 with per-column scales
+//   encode_foreground    one frame's version-1 foreground against its 8-bit background
 //   ModelDecoder         rebuilds 8-bit frames (or backgrounds) exactly as the numpy snippet does
 //   ModelWriter / read_model_file   atomic, streamed writing; reading validates everything first
 //
@@ -24,12 +26,15 @@ namespace cleanplate::io {
 
 class NpzReader;
 
-enum class FactorPrecision { f32, f16, int8 };
-FactorPrecision parse_factor_precision(const std::string& name);  // "f32", "f16", "int8"
+// int16 (version 2): U in integer steps of at most half a grey level of the fitted frames'
+// background, stored as differences along its rows (what deflate codes well); V in float32.
+enum class FactorPrecision { f32, f16, int8, int16 };
+FactorPrecision parse_factor_precision(const std::string& name);  // "f32", "f16", "int8", "int16"
 const char* factor_precision_name(FactorPrecision precision);
 
 struct ModelFile {
-  static constexpr std::int64_t format_version = 1;
+  static constexpr std::int64_t newest_version = 2;
+  std::int64_t version = newest_version;
   std::string producer;  // the program and command line that wrote it
   std::int64_t frames = 0, height = 0, width = 0, channels = 1;
   double fps = 0;
@@ -39,8 +44,13 @@ struct ModelFile {
   Eigen::MatrixXf U, V;                 // pixels*channels x k, frames x k
   Eigen::VectorXd S, U_scale, V_scale;  // k each
   double energy = 0;                    // share of the video's energy in the background
-  // Foreground: per frame, a bitmap of the coded pixels and, for each coded pixel in raster order,
-  // its residual against the 8-bit background in units of `foreground_step` grey levels.
+  // Version 2's foreground: the residual video (residual_video.hpp), packet j (one per frame) is
+  // bytes [packets[j], packets[j + 1]) of `foreground_video`; `quality` is libx264's CRF.
+  std::int64_t quality = 23;
+  std::vector<std::int64_t> foreground_packets{0};
+  std::vector<std::uint8_t> foreground_video;
+  // Version 1's foreground: per frame, a bitmap of the coded pixels and, for each coded pixel in
+  // raster order, its residual against the 8-bit background in units of `foreground_step` grey levels.
   std::int64_t foreground_step = 1;
   std::int64_t foreground_tolerance = 0;            // pixels off the mask are coded when they differ by more
   bool lossless = false;                            // every differing pixel coded, step 1
@@ -72,9 +82,12 @@ struct CodedFrame {
 CodedFrame encode_foreground(std::span<const std::uint8_t> frame, std::span<const std::uint8_t> background,
                              std::span<const std::uint8_t> keep, int channels, std::int64_t step, int tolerance);
 
+// Thread-safe. A version-2 foreground is decoded in stream order: frames asked for in order (or
+// nearly: a few dozen are kept) cost one decoding each; going back restarts at the first frame.
 class ModelDecoder {
  public:
-  explicit ModelDecoder(const ModelFile& model);                   // keeps a reference: the model must outlive it
+  explicit ModelDecoder(const ModelFile& model);  // keeps a reference: the model must outlive it
+  ~ModelDecoder();
   std::vector<std::uint8_t> background(std::int64_t frame) const;  // values_per_frame() grey levels
   std::vector<std::uint8_t> frame(std::int64_t frame) const;       // background + foreground
 
@@ -82,30 +95,41 @@ class ModelDecoder {
   const ModelFile& model_;
   Eigen::VectorXd column_weights_;  // U_scale S: U's columns' weights
   Eigen::MatrixXd V_;               // V diag(V_scale)
+  struct Stream;                    // version 2's decoder and the frames it decoded last
+  std::unique_ptr<Stream> stream_;
 };
 
 // model.npz written a frame at a time in memory that does not grow with the video (`separate` on a
-// video longer than its memory allows). The header holds everything but the frames: geometry, U,
-// S, the scales, step and tolerance. Each frame brings its row of V, as stored, and its coded
-// foreground; the foreground is deflated (on the caller's threads) into temporary files beside `path`
-// until finish() zips them in.
+// video longer than its memory allows). The header holds everything but the frames: version,
+// geometry, U, S, the scales and the foreground's coding rules. Each frame brings its row of V, as
+// stored, and its foreground, prepared on the caller's threads; version 1's is deflated there,
+// version 2's is coded by libx264 as frames are appended. Both go to temporary files beside `path`
+// until finish() zips them in. The PSNR is measured as the file is written (version 2 decodes its
+// stream back as it goes, keeping the frames the encoder has not yet returned).
 class ModelWriter {
  public:
-  // `level`: zlib's, 1 (fastest, what keeps pace with a 1080p stream) to 9.
-  ModelWriter(std::filesystem::path path, ModelFile header, int level = 1);
+  // `level`: zlib's, 1 (fastest, what keeps pace with a 1080p stream) to 9. `preset`: libx264's,
+  // for a version-2 foreground.
+  ModelWriter(std::filesystem::path path, ModelFile header, int level = 1, const std::string& preset = "medium");
   ~ModelWriter();  // removes the temporary files
   // The 8-bit background a reader rebuilds for a frame whose stored row of V is `v` (thread-safe).
   std::vector<std::uint8_t> background(const Eigen::VectorXf& v) const;
-  // A coded frame as the file stores it, compressed (thread-safe: the costly part of appending).
-  // Given the frame appended just before it, the frame refers back to it as one stream would
-  // (about 15% smaller at 640x480).
+  // A frame as the writer takes it (thread-safe: the costly part of appending). Version 1: its
+  // coded foreground, deflated; given the frame appended just before it, the frame refers back to
+  // it as one stream would (about 15% smaller at 640x480). Version 2: its residual planes.
   struct DeflatedFrame {
     DeflatedPiece mask, values;
     std::int64_t coded_pixels = 0;
+    double squared_error = 0;
+    std::vector<std::uint8_t> residual, levels;  // version 2: the planes, and the frame for the PSNR
   };
-  DeflatedFrame deflate(const CodedFrame& frame, const CodedFrame* previous = nullptr) const;
+  DeflatedFrame deflate(const CodedFrame& frame, const CodedFrame* previous = nullptr) const;  // version 1
+  // `frame`: its 8-bit levels; `v`: its stored row of V; `keep`: the mask as a bitmap (version 1).
+  DeflatedFrame prepare(std::span<const std::uint8_t> frame, const Eigen::VectorXf& v,
+                        std::span<const std::uint8_t> keep) const;
   void append(const DeflatedFrame& frame, const Eigen::VectorXf& v);  // in frame order
-  void finish(double psnr);                                           // the frames appended; atomic
+  void finish();                                                      // the frames appended; atomic
+  double psnr() const;  // of the frames appended (after finish or finish_part); +inf when exact
   // Across processes (mpirun): each writes its frames as a part instead of finish(), in `path`
   // (its rows of V and foreground offsets) and two files beside it (the deflated foreground);
   // one writer with the same header appends the parts in frame order, then finishes.
@@ -121,9 +145,13 @@ class ModelWriter {
   int level_;
   Eigen::VectorXd column_weights_;  // U_scale S: U's columns' weights
   std::vector<Eigen::VectorXf> V_rows_;
-  std::vector<std::int64_t> offsets_{0};
+  std::vector<std::int64_t> offsets_{0};  // version 1: of the values; version 2: of the packets' bytes
   std::int64_t coded_pixels_ = 0;
-  std::unique_ptr<DeflatedNpyWriter> masks_, values_;
+  double squared_error_ = 0;
+  std::unique_ptr<DeflatedNpyWriter> masks_, values_;  // version 2: values_ holds the stream
+  struct Stream;                                       // version 2's encoder, and its decoder for the PSNR
+  std::unique_ptr<Stream> stream_;
+  void code_packets(const std::vector<std::vector<std::uint8_t>>& packets, bool end_of_stream = false);
   Eigen::MatrixXf stored_V() const;  // the rows appended, as a matrix
   // Residuals of at most 255 grey levels in steps of 3 or more fit in int8.
   bool narrow_values() const { return header_.foreground_step >= 3; }

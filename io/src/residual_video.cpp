@@ -1,0 +1,202 @@
+#include "residual_video.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include "cleanplate/error.hpp"
+#include "ffmpeg_support.hpp"
+
+extern "C" {
+#include <libavcodec/avcodec.h>
+#include <libavutil/opt.h>
+}
+
+namespace cleanplate::io {
+
+std::vector<std::uint8_t> residual_planes(std::span<const std::uint8_t> frame, std::span<const std::uint8_t> background,
+                                          int channels) {
+  const std::size_t pixels = frame.size() / static_cast<std::size_t>(channels);
+  std::vector<std::uint8_t> planes(frame.size());
+  for (int c = 0; c < channels; ++c) {
+    std::uint8_t* plane = planes.data() + static_cast<std::size_t>(c) * pixels;
+    for (std::size_t p = 0; p < pixels; ++p) {
+      const std::size_t v = p * static_cast<std::size_t>(channels) + static_cast<std::size_t>(c);
+      const int r = frame[v] - background[v];
+      const int halved = r >= 0 ? (r + 1) / 2 : -((1 - r) / 2);  // half away from zero
+      plane[p] = static_cast<std::uint8_t>(std::min(residual_bias + halved, 255));
+    }
+  }
+  return planes;
+}
+
+void add_residual(std::span<std::uint8_t> background, std::span<const std::uint8_t> planes, int channels) {
+  const std::size_t pixels = background.size() / static_cast<std::size_t>(channels);
+  for (int c = 0; c < channels; ++c) {
+    const std::uint8_t* plane = planes.data() + static_cast<std::size_t>(c) * pixels;
+    for (std::size_t p = 0; p < pixels; ++p) {
+      std::uint8_t& level = background[p * static_cast<std::size_t>(channels) + static_cast<std::size_t>(c)];
+      level = static_cast<std::uint8_t>(std::clamp(level + residual_scale * (plane[p] - residual_bias), 0, 255));
+    }
+  }
+}
+
+namespace {
+
+AVPixelFormat residual_format(int channels) { return channels == 1 ? AV_PIX_FMT_GRAY8 : AV_PIX_FMT_YUV444P; }
+
+// The planes of a frame the codec holds <-> channels x height x width bytes.
+void copy_planes(const std::uint8_t* planes, AVFrame* frame, int channels) {
+  for (int c = 0; c < channels; ++c)
+    for (int y = 0; y < frame->height; ++y)
+      std::memcpy(frame->data[c] + static_cast<std::ptrdiff_t>(y) * frame->linesize[c],
+                  planes + (static_cast<std::size_t>(c) * static_cast<std::size_t>(frame->height) +
+                            static_cast<std::size_t>(y)) *
+                               static_cast<std::size_t>(frame->width),
+                  static_cast<std::size_t>(frame->width));
+}
+
+std::vector<std::uint8_t> planes_of(const AVFrame* frame, int channels) {
+  const auto width = static_cast<std::size_t>(frame->width), height = static_cast<std::size_t>(frame->height);
+  std::vector<std::uint8_t> planes(static_cast<std::size_t>(channels) * width * height);
+  for (int c = 0; c < channels; ++c)
+    for (std::size_t y = 0; y < height; ++y)
+      std::memcpy(planes.data() + (static_cast<std::size_t>(c) * height + y) * width,
+                  frame->data[c] + static_cast<std::ptrdiff_t>(y) * frame->linesize[c], width);
+  return planes;
+}
+
+}  // namespace
+
+struct ResidualEncoder::State {
+  AVCodecContext* codec = nullptr;
+  AVFrame* frame = nullptr;
+  AVPacket* packet = nullptr;
+  int channels = 1;
+  std::int64_t frames = 0;
+  ~State() {
+    av_packet_free(&packet);
+    av_frame_free(&frame);
+    avcodec_free_context(&codec);
+  }
+  void check(int code, const char* what) const {
+    if (code < 0) throw Error(std::string("cannot code the model's foreground: ") + what + ": " + av_error(code));
+  }
+};
+
+ResidualEncoder::ResidualEncoder(int width, int height, int channels, double fps, int crf, const std::string& preset)
+    : state_(std::make_unique<State>()) {
+  State& s = *state_;
+  quiet_ffmpeg();
+  const AVCodec* codec = avcodec_find_encoder_by_name("libx264");
+  if (!codec) throw Error("cannot code the model's foreground: FFmpeg has no libx264 encoder");
+  s.channels = channels;
+  s.codec = avcodec_alloc_context3(codec);
+  s.frame = av_frame_alloc();
+  s.packet = av_packet_alloc();
+  if (!s.codec || !s.frame || !s.packet) throw Error("cannot code the model's foreground: out of memory");
+  s.codec->width = width;
+  s.codec->height = height;
+  s.codec->pix_fmt = residual_format(channels);
+  s.codec->color_range = AVCOL_RANGE_JPEG;  // full range: readers take the levels as they are
+  const AVRational rate = av_d2q(fps > 0 ? fps : 25, 100000);
+  s.codec->framerate = rate;
+  s.codec->time_base = av_inv_q(rate);
+  s.codec->gop_size = 250;  // x264's own default, which ffmpeg's command line also uses
+  AVDictionary* settings = nullptr;
+  av_dict_set(&settings, "preset", preset.c_str(), 0);
+  av_dict_set_int(&settings, "crf", crf, 0);
+  const int opened = avcodec_open2(s.codec, codec, &settings);
+  av_dict_free(&settings);
+  s.check(opened, "libx264 (is the preset one of ultrafast ... veryslow?)");
+  s.frame->format = s.codec->pix_fmt;
+  s.frame->width = width;
+  s.frame->height = height;
+  s.check(av_frame_get_buffer(s.frame, 0), "frame");
+}
+
+ResidualEncoder::~ResidualEncoder() = default;
+
+std::vector<std::vector<std::uint8_t>> ResidualEncoder::encode(std::span<const std::uint8_t> planes) {
+  State& s = *state_;
+  if (planes.empty()) {
+    s.check(avcodec_send_frame(s.codec, nullptr), "encoding");
+  } else {
+    s.check(av_frame_make_writable(s.frame), "frame");
+    copy_planes(planes.data(), s.frame, s.channels);
+    s.frame->pts = s.frames++;
+    s.check(avcodec_send_frame(s.codec, s.frame), "encoding");
+  }
+  std::vector<std::vector<std::uint8_t>> packets;
+  for (;;) {
+    const int received = avcodec_receive_packet(s.codec, s.packet);
+    if (received == AVERROR(EAGAIN) || received == AVERROR_EOF) return packets;
+    s.check(received, "encoding");
+    packets.emplace_back(s.packet->data, s.packet->data + s.packet->size);
+    av_packet_unref(s.packet);
+  }
+}
+
+struct ResidualDecoder::State {
+  AVCodecContext* codec = nullptr;
+  AVFrame* frame = nullptr;
+  AVPacket* packet = nullptr;
+  int width = 0, height = 0, channels = 1;
+  std::string name;
+  ~State() {
+    av_packet_free(&packet);
+    av_frame_free(&frame);
+    avcodec_free_context(&codec);
+  }
+  [[noreturn]] void fail(const std::string& why) const {
+    throw Error("cannot read '" + name + "': the foreground video " + why);
+  }
+  void check(int code) const {
+    if (code < 0) fail("does not decode: " + av_error(code));
+  }
+};
+
+ResidualDecoder::ResidualDecoder(int width, int height, int channels, std::string name)
+    : state_(std::make_unique<State>()) {
+  State& s = *state_;
+  quiet_ffmpeg();
+  s.width = width, s.height = height, s.channels = channels, s.name = std::move(name);
+  const AVCodec* codec = avcodec_find_decoder(AV_CODEC_ID_H264);
+  if (!codec) throw Error("cannot read '" + s.name + "': FFmpeg has no H.264 decoder");
+  s.codec = avcodec_alloc_context3(codec);
+  s.frame = av_frame_alloc();
+  s.packet = av_packet_alloc();
+  if (!s.codec || !s.frame || !s.packet) throw Error("cannot read '" + s.name + "': out of memory");
+  s.check(avcodec_open2(s.codec, codec, nullptr));
+}
+
+ResidualDecoder::~ResidualDecoder() = default;
+
+std::vector<std::vector<std::uint8_t>> ResidualDecoder::decode(std::span<const std::uint8_t> packet) {
+  State& s = *state_;
+  if (packet.empty()) {
+    s.check(avcodec_send_packet(s.codec, nullptr));
+  } else {
+    // The packet is copied: the decoder reads up to AV_INPUT_BUFFER_PADDING_SIZE bytes past its end.
+    s.check(av_new_packet(s.packet, static_cast<int>(packet.size())));
+    std::memcpy(s.packet->data, packet.data(), packet.size());
+    const int sent = avcodec_send_packet(s.codec, s.packet);
+    av_packet_unref(s.packet);
+    s.check(sent);
+  }
+  std::vector<std::vector<std::uint8_t>> frames;
+  for (;;) {
+    const int received = avcodec_receive_frame(s.codec, s.frame);
+    if (received == AVERROR(EAGAIN) || received == AVERROR_EOF) return frames;
+    s.check(received);
+    const auto format = static_cast<AVPixelFormat>(s.frame->format);
+    const bool planes_fit = s.channels == 1 ? format == AV_PIX_FMT_GRAY8 || format == AV_PIX_FMT_YUV420P ||
+                                                  format == AV_PIX_FMT_YUVJ420P
+                                            : format == AV_PIX_FMT_YUV444P || format == AV_PIX_FMT_YUVJ444P;
+    if (s.frame->width != s.width || s.frame->height != s.height || !planes_fit)
+      s.fail("has frames of another size or layout than the model's");
+    frames.push_back(planes_of(s.frame, s.channels));
+    av_frame_unref(s.frame);
+  }
+}
+
+}  // namespace cleanplate::io

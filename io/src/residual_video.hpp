@@ -1,0 +1,60 @@
+// Residual video (private to cleanplate::io): model.npz version 2's foreground, each frame's residual
+// against its 8-bit background coded as one H.264 stream by libx264 and decoded by libavcodec.
+//
+// A residual plane holds 128 + (frame - background) / 2, rounded half away from zero, clipped to 255:
+// halved so that every residual (-255 ... 255) fits 8 bits (the codec's quantizer is far coarser
+// than the halving at the rates it is used); grey is coded as 4:0:0, colour as 4:4:4 with the B, G,
+// R residuals as its three planes. The stream is Annex B with one packet per frame, tagged full
+// range so that no reader rescales its levels.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace cleanplate::io {
+
+inline constexpr int residual_bias = 128;  // the plane value of a zero residual
+inline constexpr int residual_scale = 2;   // grey levels per plane level
+
+// The residual planes (channels x height x width, planar) of an interleaved 8-bit frame against its
+// background, as the encoder takes them.
+std::vector<std::uint8_t> residual_planes(std::span<const std::uint8_t> frame, std::span<const std::uint8_t> background,
+                                          int channels);
+// frame = clip(background + residual_scale (plane - residual_bias)), interleaved, in place of `background`.
+void add_residual(std::span<std::uint8_t> background, std::span<const std::uint8_t> planes, int channels);
+
+class ResidualEncoder {
+ public:
+  // `crf`: libx264's constant rate factor of the residual stream; `preset`: ultrafast ... veryslow.
+  ResidualEncoder(int width, int height, int channels, double fps, int crf, const std::string& preset);
+  ~ResidualEncoder();
+  ResidualEncoder(const ResidualEncoder&) = delete;
+  ResidualEncoder& operator=(const ResidualEncoder&) = delete;
+  // One frame's planes in; the packets that came out, in stream order (the encoder lags a few dozen
+  // frames). An empty span flushes: the remaining packets.
+  std::vector<std::vector<std::uint8_t>> encode(std::span<const std::uint8_t> planes);
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+class ResidualDecoder {
+ public:
+  // `name`: the file, for messages.
+  ResidualDecoder(int width, int height, int channels, std::string name);
+  ~ResidualDecoder();
+  ResidualDecoder(const ResidualDecoder&) = delete;
+  ResidualDecoder& operator=(const ResidualDecoder&) = delete;
+  // One packet in (an empty span flushes); the frames' planes that came out, in display order.
+  // Throws cleanplate::Error when the stream is not what the model declares.
+  std::vector<std::vector<std::uint8_t>> decode(std::span<const std::uint8_t> packet);
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace cleanplate::io
