@@ -282,6 +282,7 @@ std::vector<std::uint8_t> ModelDecoder::frame(std::int64_t frame) const {
 }
 
 Eigen::VectorXf quantize_row(const Eigen::VectorXf& row, FactorPrecision precision, const Eigen::VectorXd& scale) {
+  if (precision == FactorPrecision::int16) return row;  // V in float32
   return quantize_with(row.transpose(), precision, scale).transpose();
 }
 
@@ -651,9 +652,9 @@ ModelFile parse_model_file(const NpzReader& npz, const std::string& name) {
     m.quality = check.scalar<std::int64_t>("quality");
     m.foreground_packets = check.values<std::int64_t>("foreground_packets", {m.frames + 1});
     const auto& at = m.foreground_packets;
-    m.foreground_video = check.values<std::uint8_t>("foreground_video", {at.back()});
     check.require(at[0] == 0 && std::adjacent_find(at.begin(), at.end(), std::greater_equal<>()) == at.end(),
                   "foreground_packets do not rise from 0");
+    m.foreground_video = check.values<std::uint8_t>("foreground_video", {at.back()});
     return m;
   }
 

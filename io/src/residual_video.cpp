@@ -105,6 +105,11 @@ ResidualEncoder::ResidualEncoder(int width, int height, int channels, double fps
   AVDictionary* settings = nullptr;
   av_dict_set(&settings, "preset", preset.c_str(), 0);
   av_dict_set_int(&settings, "crf", crf, 0);
+  // PSNR tuning (no psychovisual rate-distortion, no adaptive quantization): both spend bits to keep
+  // texture where a picture is flat, and a residual is flat exactly where the frame is background, so
+  // they coded its noise. Measured on highway: a quarter smaller at the same PSNR, also in the
+  // foreground's region.
+  av_dict_set(&settings, "tune", "psnr", 0);
   const int opened = avcodec_open2(s.codec, codec, &settings);
   av_dict_free(&settings);
   s.check(opened, "libx264 (is the preset one of ultrafast ... veryslow?)");

@@ -1,5 +1,8 @@
 // model.npz end to end: separate -> rebuild round trips (PSNR, exactness, compression ratio), the
 // numpy snippet of docs/FORMAT.md against cleanplate's rebuild, `info`, and damaged model files.
+#include <tuple>
+
+#include "cleanplate/io/model_file.hpp"
 #include "cleanplate/io/npz_reader.hpp"
 #include "cli_test_support.hpp"
 
@@ -48,43 +51,54 @@ TEST(Model, LosslessForegroundRebuildsEveryValueGreyAndColour) {
   }
 }
 
-// The five-line snippet, taken from docs/FORMAT.md itself, run by Debian's numpy.
+// The snippets, taken from docs/FORMAT.md itself (version 2's first, then version 1's), run by
+// Debian's numpy (and ffmpeg's command for version 2's stream).
 TEST(Model, NumpySnippetEqualsCleanplateRebuild) {
   const std::string doc = read_text(fs::path(CLEANPLATE_SOURCE_DIR) / "docs/FORMAT.md");
-  const auto begin = doc.find("```python\n") + 10, end = doc.find("```", begin);
-  ASSERT_NE(begin, std::string::npos + 10);
-  std::string snippet = doc.substr(begin, end - begin);
-  for (const auto& [from, to] :
-       {std::pair<std::string, std::string>{"\"out/model.npz\"", "sys.argv[1]"}, {"j = 0", "j = int(sys.argv[2])"}}) {
-    ASSERT_NE(snippet.find(from), std::string::npos) << from;
-    snippet.replace(snippet.find(from), from.size(), to);
-  }
   const fs::path scratch = scratch_folder();
-  std::ofstream(scratch / "snippet.py") << "import sys\n" << snippet << "np.save(sys.argv[3], frame)\n";
+  std::size_t from_here = 0;
+  for (const int version : {2, 1}) {
+    const auto begin = doc.find("```python\n", from_here) + 10, end = doc.find("```", begin);
+    ASSERT_NE(begin, std::string::npos + 10);
+    from_here = end + 3;
+    std::string snippet = doc.substr(begin, end - begin);
+    for (const auto& [from, to] : {std::pair<std::string, std::string>{"\"out/model.npz\"", "sys.argv[1]"},
+                                   {"j = 0", "j = int(sys.argv[2])"}}) {
+      ASSERT_NE(snippet.find(from), std::string::npos) << from;
+      snippet.replace(snippet.find(from), from.size(), to);
+    }
+    const fs::path script = scratch / ("snippet" + std::to_string(version) + ".py");
+    std::ofstream(script) << "import sys\n" << snippet << "np.save(sys.argv[3], frame)\n";
 
-  for (const std::string settings :
-       {"", "--color --rank 2 --factors int8 --foreground-step 5", "--factors f32 --lossless-foreground"}) {
-    // 60 frames keep it quick under the sanitizers; the frames checked are the first, one inside, the last
-    const fs::path out = scratch / "out", rebuilt = scratch / "rebuilt";
-    fs::remove_all(out), fs::remove_all(rebuilt);
-    ASSERT_EQ(separate("--frames 60 " + settings, out).exit_code, 0) << settings;
-    ASSERT_EQ(run(cleanplate_command("rebuild -q '" + (out / "model.npz").string() + "' -o '" + rebuilt.string() + "'"),
-                  scratch)
-                  .exit_code,
-              0);
-    for (const long j : {0L, 37L, 59L}) {
-      const fs::path npy = scratch / "frame.npy";
-      const ProgramRun python =
-          run(std::string(CLEANPLATE_PYTHON) + " '" + (scratch / "snippet.py").string() + "' '" +
-                  (out / "model.npz").string() + "' " + std::to_string(j) + " '" + npy.string() + "'",
-              scratch);
-      ASSERT_EQ(python.exit_code, 0) << python.errors;
-      const io::NpyArray array = io::parse_npy(read_text(npy), npy.string());
-      const cv::Mat ours = rebuilt_frame(rebuilt, j + 1);
-      ASSERT_EQ(array.dtype, "|u1");
-      ASSERT_EQ(array.shape, (std::vector<std::int64_t>{ours.rows, ours.cols, ours.channels()}));
-      EXPECT_EQ(std::memcmp(array.bytes.data(), ours.data, array.bytes.size()), 0)
-          << "frame " << j << " with '" << settings << "'";
+    const std::vector<std::string> settings =
+        version == 2 ? std::vector<std::string>{"", "--color --rank 2 --quality 30"}
+                     : std::vector<std::string>{"--model-version 1 --color --rank 2 --factors int8 --foreground-step 5",
+                                                "--factors f32 --lossless-foreground"};
+    for (const std::string& setting : settings) {
+      // 60 frames keep it quick under the sanitizers; the frames checked are the first, one inside, the last
+      const fs::path out = scratch / "out", rebuilt = scratch / "rebuilt";
+      fs::remove_all(out), fs::remove_all(rebuilt);
+      ASSERT_EQ(separate("--frames 60 " + setting, out).exit_code, 0) << setting;
+      EXPECT_EQ(io::read_model_file(out / "model.npz").version, version) << setting;
+      ASSERT_EQ(
+          run(cleanplate_command("rebuild -q '" + (out / "model.npz").string() + "' -o '" + rebuilt.string() + "'"),
+              scratch)
+              .exit_code,
+          0);
+      for (const long j : {0L, 37L, 59L}) {
+        const fs::path npy = scratch / "frame.npy";
+        const ProgramRun python = run(std::string(CLEANPLATE_PYTHON) + " '" + script.string() + "' '" +
+                                          (out / "model.npz").string() + "' " + std::to_string(j) + " '" +
+                                          npy.string() + "'",
+                                      scratch);
+        ASSERT_EQ(python.exit_code, 0) << python.errors;
+        const io::NpyArray array = io::parse_npy(read_text(npy), npy.string());
+        const cv::Mat ours = rebuilt_frame(rebuilt, j + 1);
+        ASSERT_EQ(array.dtype, "|u1");
+        ASSERT_EQ(array.shape, (std::vector<std::int64_t>{ours.rows, ours.cols, ours.channels()}));
+        EXPECT_EQ(std::memcmp(array.bytes.data(), ours.data, array.bytes.size()), 0)
+            << "frame " << j << " with '" << setting << "'";
+      }
     }
   }
 }
@@ -96,8 +110,9 @@ TEST(Model, InfoAndRebuildOptions) {
   const std::string info_file = (scratch / "info.txt").string();
   ASSERT_EQ(std::system((cleanplate_command("info '" + model.string() + "' > '" + info_file + "'")).c_str()), 0);
   const std::string info = read_text(info_file);
-  for (const char* expected : {"200 at 25 fps, 320x240, grey", "rank 2, factors f16",
-                               "residuals above 14 grey levels, in steps of 4", "PSNR", "foreground_values"})
+  for (const char* expected : {"version 2", "200 at 25 fps, 320x240, grey", "rank 2, factors int16",
+                               "residual against the background as H.264 (libx264), quality 23", "PSNR",
+                               "foreground_video"})
     EXPECT_NE(info.find(expected), std::string::npos) << expected << " in:\n" << info;
 
   // --frames A:B writes frames A..B-1 with their own numbers; --background-only leaves out the foreground.
@@ -134,22 +149,27 @@ TEST(Model, InfoAndRebuildOptions) {
 TEST(Model, DamagedFilesGiveOneClearLine) {
   const fs::path scratch = scratch_folder(), out = scratch / "out";
   ASSERT_EQ(separate("--frames 30", out).exit_code, 0);
+  ASSERT_EQ(separate("--frames 30 --model-version 1", scratch / "v1").exit_code, 0);
   const fs::path model = out / "model.npz";
-  const std::vector<std::pair<std::string, std::string>> cases = {
-      {"d['version'] = np.int64(2)", "model format version 2 is not supported"},
-      {"d['shape'] = np.array([30, 1 << 20, 1 << 20, 1])", "absurd"},
-      {"d['format'] = np.array('something else')", "not a cleanplate model"},
-      {"d['foreground_offsets'] = d['foreground_offsets'][::-1].copy()", "do not rise from 0"},
-      {"d['foreground_mask'] = np.zeros_like(d['foreground_mask']) + 255", "bitmap and value count disagree"},
-      {"d['U'] = d['U'][:-1]", "'U' has shape"},
-      {"d['V'] = d['V'].astype(np.float64)", "'V' has dtype <f8"},
-      {"del d['S']", "no array 'S'"},
+  const std::vector<std::tuple<int, std::string, std::string>> cases = {
+      {2, "d['version'] = np.int64(3)", "model format version 3 is not supported"},
+      {2, "d['shape'] = np.array([30, 1 << 20, 1 << 20, 1])", "absurd"},
+      {2, "d['format'] = np.array('something else')", "not a cleanplate model"},
+      {2, "d['foreground_packets'] = d['foreground_packets'][::-1].copy()", "do not rise from 0"},
+      {2, "d['foreground_video'] = d['foreground_video'][:-1]", "'foreground_video' has shape"},
+      {2, "d['factors'] = np.array('f16')", "do not belong in version 2"},
+      {2, "d['U'] = d['U'][:-1]", "'U' has shape"},
+      {2, "d['V'] = d['V'].astype(np.float64)", "'V' has dtype <f8"},
+      {2, "del d['S']", "no array 'S'"},
+      {1, "d['foreground_offsets'] = d['foreground_offsets'][::-1].copy()", "do not rise from 0"},
+      {1, "d['foreground_mask'] = np.zeros_like(d['foreground_mask']) + 255", "bitmap and value count disagree"},
   };
-  for (const auto& [change, message] : cases) {
+  for (const auto& [version, change, message] : cases) {
     const fs::path damaged = scratch / "damaged.npz";
+    const fs::path source = version == 2 ? model : scratch / "v1" / "model.npz";
     const std::string script = "import numpy as np, sys; d = dict(np.load(sys.argv[1])); " + change +
                                "; np.savez_compressed(sys.argv[2], **d)";
-    ASSERT_EQ(run(std::string(CLEANPLATE_PYTHON) + " -c \"" + script + "\" '" + model.string() + "' '" +
+    ASSERT_EQ(run(std::string(CLEANPLATE_PYTHON) + " -c \"" + script + "\" '" + source.string() + "' '" +
                       damaged.string() + "'",
                   scratch)
                   .exit_code,
