@@ -17,7 +17,9 @@ mkdir -p "$corpus"
 "$release/samples/cleanplate-synth" "$seeds/scene" --width 64 --height 48 --frames 20 > /dev/null
 "$release/pipeline/cleanplate" separate "$seeds/scene/scene.mkv" -q --outputs model -o "$seeds/grey"
 "$release/pipeline/cleanplate" separate "$seeds/scene/scene.mkv" -q --outputs model --color --rank 2 -o "$seeds/colour"
-cp "$seeds/grey/model.npz" "$corpus/grey.npz"
-cp "$seeds/colour/model.npz" "$corpus/colour.npz"
+"$release/pipeline/cleanplate" separate "$seeds/scene/scene.mkv" -q --outputs model --model-version 1 -o "$seeds/v1"
+cp "$seeds/grey/model.npz" "$corpus/grey.npz"        # version 2
+cp "$seeds/colour/model.npz" "$corpus/colour.npz"    # version 2, rank 2
+cp "$seeds/v1/model.npz" "$corpus/version1.npz"
 cd build/fuzz  # crash-* files land here
 tests/fuzz/npz_reader_fuzzer -max_total_time="$seconds" -rss_limit_mb=2048 -max_len=262144 corpus ../../tests/fuzz/regressions

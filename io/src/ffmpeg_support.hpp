@@ -1,5 +1,5 @@
-// What the FFmpeg-library reader and writer share (private to cleanplate::io): FFmpeg's error text,
-// and video luma in the limited range (16..235) <-> grey levels 0..255.
+// What the FFmpeg-library reader and writer share (private to cleanplate::io): FFmpeg's error text
+// (ffmpeg_error.hpp), and video luma in the limited range (16..235) <-> grey levels 0..255.
 // The levels are mapped by plain loops on purpose: cv::LUT runs on OpenCV's oneTBB pool, and
 // called from a thread outside the flow graph (the live reader) it took the graph's worker away
 // from the online step: `live` at 1080p lost 20% of its speed.
@@ -9,22 +9,9 @@
 #include <opencv2/core.hpp>
 #include <string>
 
-extern "C" {
-#include <libavutil/error.h>
-#include <libavutil/log.h>
-}
+#include "ffmpeg_error.hpp"
 
 namespace cleanplate::io {
-
-// FFmpeg's own messages stay off stderr ("moov atom not found", libx264's statistics): a failure is
-// reported once, in one line that ends with FFmpeg's reason (av_error).
-inline void quiet_ffmpeg() { av_log_set_level(AV_LOG_FATAL); }
-
-inline std::string av_error(int code) {
-  char text[AV_ERROR_MAX_STRING_SIZE] = {};
-  av_strerror(code, text, sizeof text);
-  return text;
-}
 
 // v -> to + (min(max(v, from), last) - from) * numerator / denominator, rounded: video luma's
 // limited range (16..235) to grey levels 0..255 and back.

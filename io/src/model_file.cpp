@@ -57,7 +57,7 @@ const char* factor_dtype(FactorPrecision precision, bool of_U = true) {
 }
 
 // The factor's rows as `precision` stores them with the given column scales (int8: clamped to
-// +-127; int16 holds whatever the scale gives U: its steps are half a grey level).
+// +-127; int16: to +-16383, so that differences fit too).
 Eigen::MatrixXf quantize_with(const Eigen::MatrixXf& factor, FactorPrecision precision, const Eigen::VectorXd& scale) {
   if (precision == FactorPrecision::f32) return factor;
   if (precision == FactorPrecision::f16) return factor.cast<Eigen::half>().cast<float>();
@@ -96,17 +96,23 @@ std::int64_t quantize_residual(int difference, std::int64_t step) {
 
 }  // namespace
 
-void quantize_factors(ModelFile& model, const linalg::SvdResult<float>& svd, FactorPrecision precision) {
+double factor_step_for_quality(std::int64_t quality, std::int64_t frames) {
+  const double quantizer_step = 0.625 * std::exp2(static_cast<double>(quality - 6) / 6);
+  return std::max(0.5, 2 * quantizer_step / std::sqrt(static_cast<double>(std::max<std::int64_t>(frames, 1))));
+}
+
+void quantize_factors(ModelFile& model, const linalg::SvdResult<float>& svd, FactorPrecision precision,
+                      double grey_step) {
   model.precision = precision;
   model.S = svd.singular_values.cast<double>();
   if (precision == FactorPrecision::int16) {
-    // A step of U moves a fitted frame's background by at most half a grey level: its error (1/48
-    // level^2) is far below any coded residual's, and the steps' differences deflate to a few bits.
+    // A step of U moves a fitted frame's background by at most `grey_step` levels; the steps'
+    // differences deflate to a few bits.
     model.V = svd.V, model.V_scale = Eigen::VectorXd::Ones(svd.V.cols());
     model.U_scale.resize(svd.U.cols());
     for (Eigen::Index k = 0; k < svd.U.cols(); ++k) {
       const double largest = model.S(k) * svd.V.col(k).cwiseAbs().maxCoeff() * 255;
-      model.U_scale(k) = largest > 0 ? 0.5 / largest : 1.0;
+      model.U_scale(k) = largest > 0 ? grey_step / largest : 1.0;
     }
     model.U = quantize_with(svd.U, precision, model.U_scale);
     return;
@@ -206,6 +212,10 @@ Eigen::VectorXd column_weights(const ModelFile& model) { return model.U_scale.cw
 
 }  // namespace
 
+std::int64_t ModelFile::block_bytes() const {
+  return block_bitmap_bytes(static_cast<int>(width), static_cast<int>(height));
+}
+
 // Version 2's residual planes of each frame, decoded in stream order; frames decoded but not yet
 // asked for wait in `decoded` (rebuild asks for a few at once, nearly in order).
 struct ModelDecoder::Stream {
@@ -264,7 +274,11 @@ std::vector<std::uint8_t> ModelDecoder::background(std::int64_t frame) const {
 std::vector<std::uint8_t> ModelDecoder::frame(std::int64_t frame) const {
   std::vector<std::uint8_t> levels = background(frame);
   if (stream_) {
-    add_residual(levels, stream_->planes(model_, frame), static_cast<int>(model_.channels));
+    const auto blocks = std::span(model_.foreground_blocks)
+                            .subspan(static_cast<std::size_t>(frame * model_.block_bytes()),
+                                     static_cast<std::size_t>(model_.block_bytes()));
+    add_residual(levels, stream_->planes(model_, frame), blocks, static_cast<int>(model_.width),
+                 static_cast<int>(model_.channels));
     return levels;
   }
   const std::int64_t channels = model_.channels, pixels = model_.height * model_.width;
@@ -328,6 +342,7 @@ void write_model_file(const std::filesystem::path& path, const ModelFile& model)
   npz.add_scalar("psnr", model.psnr);
   if (model.version == 2) {
     npz.add("foreground_packets", model.foreground_packets);
+    npz.add("foreground_blocks", model.foreground_blocks, {model.frames, model.block_bytes()});
     npz.add("foreground_video", model.foreground_video, {static_cast<std::int64_t>(model.foreground_video.size())});
     npz.write(path);
     return;
@@ -348,7 +363,11 @@ void write_model_file(const std::filesystem::path& path, const ModelFile& model)
 struct ModelWriter::Stream {
   ResidualEncoder encoder;
   ResidualDecoder decoder;
-  std::deque<std::pair<std::vector<std::uint8_t>, Eigen::VectorXf>> pending;  // levels, stored row of V
+  struct Pending {
+    std::vector<std::uint8_t> levels, blocks;
+    Eigen::VectorXf v;  // its stored row of V
+  };
+  std::deque<Pending> pending;
 };
 
 ModelWriter::ModelWriter(std::filesystem::path path, ModelFile header, int level, const std::string& preset)
@@ -356,7 +375,7 @@ ModelWriter::ModelWriter(std::filesystem::path path, ModelFile header, int level
       header_(std::move(header)),
       level_(level),
       column_weights_(column_weights(header_)),
-      masks_(header_.version == 1 ? std::make_unique<DeflatedNpyWriter>(path_, "|u1") : nullptr),
+      masks_(std::make_unique<DeflatedNpyWriter>(path_, "|u1")),
       values_(std::make_unique<DeflatedNpyWriter>(path_, header_.version == 2 ? "|u1"
                                                          : narrow_values()  ? "|i1"
                                                                             : "<i2")) {
@@ -416,8 +435,11 @@ ModelWriter::DeflatedFrame ModelWriter::prepare(std::span<const std::uint8_t> fr
     return deflate(encode_foreground(frame, levels, keep, channels, header_.foreground_step,
                                      static_cast<int>(header_.foreground_tolerance)));
   DeflatedFrame prepared;
-  prepared.residual = residual_planes(frame, levels, channels);
+  const int width = static_cast<int>(header_.width);
+  prepared.blocks = foreground_blocks(keep, width, static_cast<int>(header_.height));
+  prepared.residual = residual_planes(frame, levels, prepared.blocks, width, channels);
   prepared.levels.assign(frame.begin(), frame.end());
+  prepared.mask = deflate_piece(prepared.blocks.data(), prepared.blocks.size(), level_);
   return prepared;
 }
 
@@ -427,7 +449,10 @@ void ModelWriter::append(const DeflatedFrame& frame, const Eigen::VectorXf& v) {
   if (stream_) {
     if (static_cast<std::int64_t>(frame.residual.size()) != header_.values_per_frame())
       throw Error("ModelWriter: the frame does not match the model");
-    stream_->pending.emplace_back(frame.levels, v);
+    if (static_cast<std::int64_t>(frame.blocks.size()) != header_.block_bytes())
+      throw Error("ModelWriter: the frame does not match the model");
+    masks_->append(frame.mask);
+    stream_->pending.push_back({frame.levels, frame.blocks, v});
     code_packets(stream_->encoder.encode(frame.residual));
     return;
   }
@@ -444,9 +469,9 @@ void ModelWriter::code_packets(const std::vector<std::vector<std::uint8_t>>& pac
   const auto measure = [&](const std::vector<std::vector<std::uint8_t>>& decoded) {
     for (const auto& planes : decoded) {
       if (stream_->pending.empty()) throw Error("ModelWriter: the foreground video returned more frames than it took");
-      const auto& [levels, v] = stream_->pending.front();
+      const auto& [levels, blocks, v] = stream_->pending.front();
       std::vector<std::uint8_t> rebuilt = background(v);
-      add_residual(rebuilt, planes, static_cast<int>(header_.channels));
+      add_residual(rebuilt, planes, blocks, static_cast<int>(header_.width), static_cast<int>(header_.channels));
       std::int64_t sum = 0;
       for (std::size_t i = 0; i < rebuilt.size(); ++i) sum += (rebuilt[i] - levels[i]) * (rebuilt[i] - levels[i]);
       squared_error_ += static_cast<double>(sum);
@@ -484,7 +509,9 @@ void ModelWriter::finish() {
   npz.add("V", stored_V(), factor_dtype(header_.precision, false));
   if (stream_) {
     npz.add("foreground_packets", offsets_);
+    masks_->finish({header_.frames, header_.block_bytes()});
     values_->finish({offsets_.back()});
+    npz.add_deflated("foreground_blocks", *masks_);
     npz.add_deflated("foreground_video", *values_);
   } else {
     npz.add("foreground_offsets", offsets_);
@@ -516,7 +543,7 @@ void ModelWriter::finish_part() {
   NpzWriter npz;
   npz.add("V", stored_V());  // float32 holds the stored values exactly
   npz.add("foreground_offsets", offsets_);
-  if (masks_) npz.add("foreground_mask", run_numbers(masks_->keep(beside(path_, "foreground_mask"))));
+  npz.add("foreground_mask", run_numbers(masks_->keep(beside(path_, "foreground_mask"))));
   npz.add("foreground_values", run_numbers(values_->keep(beside(path_, "foreground_values"))));
   npz.add_scalar("squared_error", squared_error_);
   npz.write(path_);
@@ -535,7 +562,7 @@ void ModelWriter::append_part(const std::filesystem::path& part) {
   };
   if (V.cols() != header_.rank() || offsets.size() != static_cast<std::size_t>(V.rows()) + 1 || offsets.front() != 0)
     throw Error("cannot read model part '" + part.string() + "': it does not match the model");
-  if (masks_) masks_->append(run("foreground_mask"));
+  masks_->append(run("foreground_mask"));
   values_->append(run("foreground_values"));
   const std::int64_t base = offsets_.back();
   for (Eigen::Index j = 0; j < V.rows(); ++j) {
@@ -655,6 +682,14 @@ ModelFile parse_model_file(const NpzReader& npz, const std::string& name) {
     check.require(at[0] == 0 && std::adjacent_find(at.begin(), at.end(), std::greater_equal<>()) == at.end(),
                   "foreground_packets do not rise from 0");
     m.foreground_video = check.values<std::uint8_t>("foreground_video", {at.back()});
+    m.foreground_blocks = check.values<std::uint8_t>("foreground_blocks", {m.frames, m.block_bytes()});
+    const std::int64_t blocks = ((m.width + residual_block - 1) / residual_block) *
+                                ((m.height + residual_block - 1) / residual_block),
+                       spare_bits = m.block_bytes() * 8 - blocks;
+    for (std::int64_t j = 0; j < m.frames; ++j)
+      check.require((m.foreground_blocks[static_cast<std::size_t>((j + 1) * m.block_bytes() - 1)] &
+                     ((1u << spare_bits) - 1)) == 0,
+                    "frame " + std::to_string(j) + "'s block bitmap sets bits past the last block");
     return m;
   }
 

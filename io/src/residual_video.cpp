@@ -4,7 +4,7 @@
 #include <cstring>
 
 #include "cleanplate/error.hpp"
-#include "ffmpeg_support.hpp"
+#include "ffmpeg_error.hpp"
 
 extern "C" {
 #include <libavcodec/avcodec.h>
@@ -13,31 +13,71 @@ extern "C" {
 
 namespace cleanplate::io {
 
-std::vector<std::uint8_t> residual_planes(std::span<const std::uint8_t> frame, std::span<const std::uint8_t> background,
-                                          int channels) {
-  const std::size_t pixels = frame.size() / static_cast<std::size_t>(channels);
-  std::vector<std::uint8_t> planes(frame.size());
-  for (int c = 0; c < channels; ++c) {
-    std::uint8_t* plane = planes.data() + static_cast<std::size_t>(c) * pixels;
-    for (std::size_t p = 0; p < pixels; ++p) {
-      const std::size_t v = p * static_cast<std::size_t>(channels) + static_cast<std::size_t>(c);
-      const int r = frame[v] - background[v];
-      const int halved = r >= 0 ? (r + 1) / 2 : -((1 - r) / 2);  // half away from zero
-      plane[p] = static_cast<std::uint8_t>(std::min(residual_bias + halved, 255));
+std::int64_t block_bitmap_bytes(int width, int height) {
+  const std::int64_t blocks = std::int64_t{(width + residual_block - 1) / residual_block} *
+                              ((height + residual_block - 1) / residual_block);
+  return (blocks + 7) / 8;
+}
+
+std::vector<std::uint8_t> foreground_blocks(std::span<const std::uint8_t> mask, int width, int height) {
+  const int columns = (width + residual_block - 1) / residual_block;
+  std::vector<std::uint8_t> blocks(static_cast<std::size_t>(block_bitmap_bytes(width, height)), 0);
+  const std::int64_t pixels = std::int64_t{width} * height;
+  for (std::int64_t byte = 0; byte < static_cast<std::int64_t>(mask.size()); ++byte) {
+    if (!mask[static_cast<std::size_t>(byte)]) continue;  // most of a frame is background
+    for (std::int64_t p = byte * 8; p < std::min(pixels, byte * 8 + 8); ++p) {
+      if (!(mask[static_cast<std::size_t>(byte)] & (0x80 >> (p % 8)))) continue;
+      const std::int64_t block = p / width / residual_block * columns + p % width / residual_block;
+      blocks[static_cast<std::size_t>(block / 8)] |= static_cast<std::uint8_t>(0x80 >> (block % 8));
     }
   }
+  return blocks;
+}
+
+namespace {
+
+// Calls visit(first value, values, frame coded) for each run of a row that lies in one block.
+template <class Visit>
+void for_each_block_run(std::size_t values, std::span<const std::uint8_t> blocks, int width, int channels,
+                        Visit visit) {
+  const int columns = (width + residual_block - 1) / residual_block;
+  const std::size_t row = static_cast<std::size_t>(width) * static_cast<std::size_t>(channels);
+  for (std::size_t y = 0; y * row < values; ++y)
+    for (int x = 0; x < width; x += residual_block) {
+      const std::size_t block = y / residual_block * static_cast<std::size_t>(columns) + x / residual_block;
+      const bool frame_coded = !blocks.empty() && (blocks[block / 8] & (0x80 >> (block % 8)));
+      const int run = std::min(residual_block, width - x);
+      visit(y * row + static_cast<std::size_t>(x * channels), static_cast<std::size_t>(run * channels), frame_coded);
+    }
+}
+
+}  // namespace
+
+std::vector<std::uint8_t> residual_planes(std::span<const std::uint8_t> frame, std::span<const std::uint8_t> background,
+                                          std::span<const std::uint8_t> blocks, int width, int channels) {
+  const std::size_t pixels = frame.size() / static_cast<std::size_t>(channels);
+  std::vector<std::uint8_t> planes(frame.size());
+  for_each_block_run(frame.size(), blocks, width, channels, [&](std::size_t first, std::size_t count, bool frame_coded) {
+    for (std::size_t v = first; v < first + count; ++v) {
+      const int r = frame[v] - (frame_coded ? frame_coded_base : background[v]);
+      const int halved = r >= 0 ? (r + 1) / 2 : -((1 - r) / 2);  // half away from zero
+      const std::size_t c = v % static_cast<std::size_t>(channels), p = v / static_cast<std::size_t>(channels);
+      planes[c * pixels + p] = static_cast<std::uint8_t>(std::min(residual_bias + halved, 255));
+    }
+  });
   return planes;
 }
 
-void add_residual(std::span<std::uint8_t> background, std::span<const std::uint8_t> planes, int channels) {
+void add_residual(std::span<std::uint8_t> background, std::span<const std::uint8_t> planes,
+                  std::span<const std::uint8_t> blocks, int width, int channels) {
   const std::size_t pixels = background.size() / static_cast<std::size_t>(channels);
-  for (int c = 0; c < channels; ++c) {
-    const std::uint8_t* plane = planes.data() + static_cast<std::size_t>(c) * pixels;
-    for (std::size_t p = 0; p < pixels; ++p) {
-      std::uint8_t& level = background[p * static_cast<std::size_t>(channels) + static_cast<std::size_t>(c)];
-      level = static_cast<std::uint8_t>(std::clamp(level + residual_scale * (plane[p] - residual_bias), 0, 255));
+  for_each_block_run(background.size(), blocks, width, channels, [&](std::size_t first, std::size_t count, bool frame_coded) {
+    for (std::size_t v = first; v < first + count; ++v) {
+      const std::size_t c = v % static_cast<std::size_t>(channels), p = v / static_cast<std::size_t>(channels);
+      const int base = frame_coded ? frame_coded_base : background[v];
+      background[v] = static_cast<std::uint8_t>(std::clamp(base + residual_scale * (planes[c * pixels + p] - residual_bias), 0, 255));
     }
-  }
+  });
 }
 
 namespace {

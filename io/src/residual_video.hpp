@@ -1,11 +1,14 @@
 // Residual video (private to cleanplate::io): model.npz version 2's foreground, each frame's residual
 // against its 8-bit background coded as one H.264 stream by libx264 and decoded by libavcodec.
 //
-// A residual plane holds 128 + (frame - background) / 2, rounded half away from zero, clipped to 255:
-// halved so that every residual (-255 ... 255) fits 8 bits (the codec's quantizer is far coarser
-// than the halving at the rates it is used); grey is coded as 4:0:0, colour as 4:4:4 with the B, G,
-// R residuals as its three planes. The stream is Annex B with one packet per frame, tagged full
-// range so that no reader rescales its levels.
+// A plane holds 128 + (frame - base) / 2, rounded half away from zero, clipped to 255, where the
+// base is the background, except in the 16x16 blocks (libx264's macroblocks) that hold foreground,
+// where it is mid-grey: there the frame is coded itself, as a plain codec would (a residual of a
+// person over a textured wall carries the wall's texture too, and moves with the person). Halved so
+// that every residual (-255 ... 255) fits 8 bits (the codec's quantizer is far coarser than the
+// halving at the rates it is used); grey is coded as 4:0:0, colour as 4:4:4 with the B, G, R planes.
+// The stream is Annex B with one packet per frame, tagged full range so that no reader rescales
+// its levels.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -17,13 +20,23 @@ namespace cleanplate::io {
 
 inline constexpr int residual_bias = 128;  // the plane value of a zero residual
 inline constexpr int residual_scale = 2;   // grey levels per plane level
+inline constexpr int residual_block = 16;  // pixels a side of a block coded against mid-grey
+inline constexpr int frame_coded_base = 128;
 
-// The residual planes (channels x height x width, planar) of an interleaved 8-bit frame against its
-// background, as the encoder takes them.
+// The blocks' bitmap (row-major over ceil(h/16) x ceil(w/16) blocks, numpy.packbits order): set
+// where `mask` (a pixel bitmap in the same order) has a pixel in the block. (Choosing by which base
+// leaves less variation in the block was measured too: worse on highway and on Board, since blocks
+// then switch base more often from frame to frame.)
+std::vector<std::uint8_t> foreground_blocks(std::span<const std::uint8_t> mask, int width, int height);
+std::int64_t block_bitmap_bytes(int width, int height);
+
+// The planes (channels x height x width, planar) of an interleaved 8-bit frame against its
+// background and blocks, as the encoder takes them.
 std::vector<std::uint8_t> residual_planes(std::span<const std::uint8_t> frame, std::span<const std::uint8_t> background,
-                                          int channels);
-// frame = clip(background + residual_scale (plane - residual_bias)), interleaved, in place of `background`.
-void add_residual(std::span<std::uint8_t> background, std::span<const std::uint8_t> planes, int channels);
+                                          std::span<const std::uint8_t> blocks, int width, int channels);
+// frame = clip(base + residual_scale (plane - residual_bias)), interleaved, in place of `background`.
+void add_residual(std::span<std::uint8_t> background, std::span<const std::uint8_t> planes,
+                  std::span<const std::uint8_t> blocks, int width, int channels);
 
 class ResidualEncoder {
  public:

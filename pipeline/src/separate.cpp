@@ -130,7 +130,11 @@ io::ModelFile SeparateRun::model_header(const linalg::SvdResult<float>& backgrou
   model.channels = geometry_.channels;
   model.fps = result_.fps;
   model.version = format.lossless ? 1 : format.version;
-  io::quantize_factors(model, background, model.version == 2 ? io::FactorPrecision::int16 : format.factors);
+  if (model.version == 2)
+    io::quantize_factors(model, background, io::FactorPrecision::int16,
+                         io::factor_step_for_quality(format.quality, std::max(expected_frames(), model.frames)));
+  else
+    io::quantize_factors(model, background, format.factors);
   model.energy = model_.energy;
   model.quality = format.quality;
   model.lossless = format.lossless;

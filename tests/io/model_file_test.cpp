@@ -255,7 +255,7 @@ TEST(ModelFile, InconsistentContentIsRefused) {
 // Version 2: a 33x25 video (odd sizes) of a bright square crossing a gradient with noise, rank 1.
 struct Video {
   ModelFile header;  // version 2, without frames
-  std::vector<std::vector<std::uint8_t>> frames;
+  std::vector<std::vector<std::uint8_t>> frames, masks;  // masks: the square's pixels as a bitmap
   Eigen::MatrixXf V;  // each frame's stored row
 };
 
@@ -267,16 +267,19 @@ Video make_video(int channels, std::int64_t quality) {
   Eigen::MatrixXf data(width * height * channels, count);
   for (int j = 0; j < count; ++j) {
     std::vector<std::uint8_t> frame(static_cast<std::size_t>(width * height * channels));
+    std::vector<std::uint8_t> mask(static_cast<std::size_t>(width * height + 7) / 8, 0);
     for (int y = 0; y < height; ++y)
       for (int x = 0; x < width; ++x)
         for (int c = 0; c < channels; ++c) {
           const bool square = x >= j && x < j + 8 && y >= 8 && y < 16;
+          if (square) mask[static_cast<std::size_t>(y * width + x) / 8] |= 0x80 >> ((y * width + x) % 8);
           const double level = square ? 230.0 - 40 * c : 40 + 4 * x + 2 * y + 10 * c + noise(random);
           const auto i = static_cast<std::size_t>((y * width + x) * channels + c);
           frame[i] = static_cast<std::uint8_t>(std::clamp(std::round(level), 0.0, 255.0));
           data(static_cast<Eigen::Index>(i), j) = frame[i] / 255.0f;
         }
     video.frames.push_back(std::move(frame));
+    video.masks.push_back(std::move(mask));
   }
   ModelFile& m = video.header;
   m.frames = count, m.height = height, m.width = width, m.channels = channels, m.fps = 25, m.quality = quality;
@@ -290,22 +293,35 @@ Video make_video(int channels, std::int64_t quality) {
 void write_frames(ModelWriter& writer, const Video& video, std::int64_t first, std::int64_t end) {
   for (std::int64_t j = first; j < end; ++j) {
     const Eigen::VectorXf v = video.V.row(j).transpose();
-    writer.append(writer.prepare(video.frames[static_cast<std::size_t>(j)], v, {}), v);
+    writer.append(writer.prepare(video.frames[static_cast<std::size_t>(j)], v, video.masks[static_cast<std::size_t>(j)]), v);
   }
 }
 
-// Every value of a frame rebuilt from its residual planes is within one grey level (the halving),
-// exact where the residual is even; a residual beyond +-254 is clipped to one level short.
+// Every value of a frame rebuilt from its planes is within one grey level (the halving), exact
+// where its difference from the base (the background, or mid-grey in a block that holds foreground)
+// is even. A 256x256 frame pairs every level with every background level; the mask marks one pixel
+// of block (2, 3) and pixel (255, 255), so blocks (2, 3) and (15, 15) are coded against mid-grey.
 TEST(ResidualVideo, PlanesRebuildWithinOneLevel) {
   std::vector<std::uint8_t> frame, background;
   for (int f = 0; f < 256; ++f)
     for (int b = 0; b < 256; ++b) frame.push_back(static_cast<std::uint8_t>(f)), background.push_back(static_cast<std::uint8_t>(b));
-  for (const int channels : {1, 2}) {
+  std::vector<std::uint8_t> mask(256 * 256 / 8, 0);
+  const auto set = [&](int y, int x) { mask[static_cast<std::size_t>(y * 256 + x) / 8] |= 0x80 >> ((y * 256 + x) % 8); };
+  set(40, 60), set(255, 255);
+  const std::vector<std::uint8_t> blocks = foreground_blocks(mask, 256, 256);
+  ASSERT_EQ(blocks.size(), 32u);
+  for (std::size_t b = 0; b < blocks.size(); ++b)
+    EXPECT_EQ(blocks[b], b == (2 * 16 + 3) / 8 ? 0x80 >> ((2 * 16 + 3) % 8) : b == 31 ? 0x01 : 0) << b;
+  for (const int channels : {1, 2}) {  // 2: each pixel's two values, in a frame 128 pixels wide
+    const int width = 256 / channels;
     std::vector<std::uint8_t> rebuilt = background;
-    add_residual(rebuilt, residual_planes(frame, background, channels), channels);
+    add_residual(rebuilt, residual_planes(frame, background, blocks, width, channels), blocks, width, channels);
     for (std::size_t i = 0; i < frame.size(); ++i) {
-      const int difference = frame[i] - background[i];
-      EXPECT_LE(std::abs(rebuilt[i] - frame[i]), difference % 2 ? 1 : 0) << "frame " << +frame[i] << " background " << +background[i];
+      const std::size_t x = i % 256 / static_cast<std::size_t>(channels), y = i / 256;
+      const std::size_t block = y / 16 * static_cast<std::size_t>((width + 15) / 16) + x / 16;
+      const int base = blocks[block / 8] & (0x80 >> (block % 8)) ? 128 : background[i];
+      EXPECT_LE(std::abs(rebuilt[i] - frame[i]), (frame[i] - base) % 2 ? 1 : 0)
+          << "frame " << +frame[i] << " base " << base;
     }
   }
 }
@@ -327,6 +343,8 @@ TEST(ModelFileVersion2, LosslessStreamRebuildsWithinOneLevel) {
     EXPECT_EQ(r.frames, 20);
     EXPECT_EQ(r.U, video.header.U);
     EXPECT_EQ(r.V, video.V);
+    EXPECT_EQ(r.foreground_blocks[0], 0x80) << "frame 0's square is in block 0 of row 0, and then none";
+    EXPECT_EQ(r.foreground_blocks[r.block_bytes()], 0x80);
     const ModelDecoder decoder(r);
     int worst = 0;
     for (std::int64_t j = 0; j < r.frames; ++j) {

@@ -26,8 +26,8 @@ namespace cleanplate::io {
 
 class NpzReader;
 
-// int16 (version 2): U in integer steps of at most half a grey level of the fitted frames'
-// background, stored as differences along its rows (what deflate codes well); V in float32.
+// int16 (version 2): U in integer steps that move the fitted frames' background by at most a given
+// number of grey levels, stored as differences along its rows (what deflate codes well); V in float32.
 enum class FactorPrecision { f32, f16, int8, int16 };
 FactorPrecision parse_factor_precision(const std::string& name);  // "f32", "f16", "int8", "int16"
 const char* factor_precision_name(FactorPrecision precision);
@@ -45,10 +45,12 @@ struct ModelFile {
   Eigen::VectorXd S, U_scale, V_scale;  // k each
   double energy = 0;                    // share of the video's energy in the background
   // Version 2's foreground: the residual video (residual_video.hpp), packet j (one per frame) is
-  // bytes [packets[j], packets[j + 1]) of `foreground_video`; `quality` is libx264's CRF.
+  // bytes [packets[j], packets[j + 1]) of `foreground_video`; per frame, a bitmap of the 16x16
+  // blocks coded against mid-grey instead of the background; `quality` is on libx264's CRF scale.
   std::int64_t quality = 23;
   std::vector<std::int64_t> foreground_packets{0};
   std::vector<std::uint8_t> foreground_video;
+  std::vector<std::uint8_t> foreground_blocks;  // frames x block_bytes()
   // Version 1's foreground: per frame, a bitmap of the coded pixels and, for each coded pixel in
   // raster order, its residual against the 8-bit background in units of `foreground_step` grey levels.
   std::int64_t foreground_step = 1;
@@ -61,13 +63,23 @@ struct ModelFile {
 
   std::int64_t values_per_frame() const { return height * width * channels; }
   std::int64_t mask_bytes() const { return (height * width + 7) / 8; }
+  std::int64_t block_bytes() const;
   std::int64_t rank() const { return S.size(); }
   std::int64_t coded_pixels() const { return foreground_offsets.back(); }
   long coded_frames() const { return static_cast<long>(foreground_offsets.size()) - 1; }
 };
 
-// Fills the model's factors from an SVD at the given precision (int8: scale = max |column| / 127).
-void quantize_factors(ModelFile& model, const linalg::SvdResult<float>& svd, FactorPrecision precision);
+// Fills the model's factors from an SVD at the given precision (int8: scale = max |column| / 127;
+// int16: a step of U moves a fitted frame's background by at most `grey_step` levels).
+void quantize_factors(ModelFile& model, const linalg::SvdResult<float>& svd, FactorPrecision precision,
+                      double grey_step = 0.5);
+
+// Version 2's U step, in grey levels, for a quality and a video of `frames` frames: where a bit
+// spent on U lowers the error as much as a bit spent on the stream (U's error, step^2/12, is paid
+// in every frame and its bits once; the stream's rate falls by 1/(2 ln 2 MSE) a unit of error),
+// 2 Qstep / sqrt(frames) with the stream's nominal MSE (2 Qstep)^2/12, Qstep = 0.625 x 2^(QP/6) at
+// QP = quality - 6; at least half a level.
+double factor_step_for_quality(std::int64_t quality, std::int64_t frames);
 
 // One frame's foreground, ready to append to a ModelFile.
 struct CodedFrame {
@@ -118,10 +130,10 @@ class ModelWriter {
   // coded foreground, deflated; given the frame appended just before it, the frame refers back to
   // it as one stream would (about 15% smaller at 640x480). Version 2: its residual planes.
   struct DeflatedFrame {
-    DeflatedPiece mask, values;
+    DeflatedPiece mask, values;  // version 2: mask holds the blocks' bitmap
     std::int64_t coded_pixels = 0;
     double squared_error = 0;
-    std::vector<std::uint8_t> residual, levels;  // version 2: the planes, and the frame for the PSNR
+    std::vector<std::uint8_t> residual, levels, blocks;  // version 2: the planes; the frame and blocks for the PSNR
   };
   DeflatedFrame deflate(const CodedFrame& frame, const CodedFrame* previous = nullptr) const;  // version 1
   // `frame`: its 8-bit levels; `v`: its stored row of V; `keep`: the mask as a bitmap (version 1).
