@@ -277,8 +277,8 @@ std::vector<std::uint8_t> ModelDecoder::frame(std::int64_t frame) const {
     const auto blocks = std::span(model_.foreground_blocks)
                             .subspan(static_cast<std::size_t>(frame * model_.block_bytes()),
                                      static_cast<std::size_t>(model_.block_bytes()));
-    add_residual(levels, stream_->planes(model_, frame), blocks, static_cast<int>(model_.width),
-                 static_cast<int>(model_.channels));
+    apply_blocks(levels, blocks, static_cast<int>(model_.width), static_cast<int>(model_.channels));
+    add_residual(levels, stream_->planes(model_, frame), static_cast<int>(model_.channels));
     return levels;
   }
   const std::int64_t channels = model_.channels, pixels = model_.height * model_.width;
@@ -364,8 +364,7 @@ struct ModelWriter::Stream {
   ResidualEncoder encoder;
   ResidualDecoder decoder;
   struct Pending {
-    std::vector<std::uint8_t> levels, blocks;
-    Eigen::VectorXf v;  // its stored row of V
+    std::vector<std::uint8_t> levels, base;  // the frame, and what its planes are coded against
   };
   std::deque<Pending> pending;
 };
@@ -429,17 +428,19 @@ ModelWriter::DeflatedFrame ModelWriter::deflate(const CodedFrame& frame, const C
 
 ModelWriter::DeflatedFrame ModelWriter::prepare(std::span<const std::uint8_t> frame, const Eigen::VectorXf& v,
                                                 std::span<const std::uint8_t> keep) const {
-  const std::vector<std::uint8_t> levels = background(v);
+  std::vector<std::uint8_t> levels = background(v);
   const int channels = static_cast<int>(header_.channels);
   if (header_.version == 1)
     return deflate(encode_foreground(frame, levels, keep, channels, header_.foreground_step,
                                      static_cast<int>(header_.foreground_tolerance)));
   DeflatedFrame prepared;
   const int width = static_cast<int>(header_.width);
-  prepared.blocks = foreground_blocks(keep, width, static_cast<int>(header_.height));
-  prepared.residual = residual_planes(frame, levels, prepared.blocks, width, channels);
+  const std::vector<std::uint8_t> blocks = foreground_blocks(keep, width, static_cast<int>(header_.height));
+  prepared.base = std::move(levels);
+  apply_blocks(prepared.base, blocks, width, channels);
+  prepared.residual = residual_planes(frame, prepared.base, channels);
   prepared.levels.assign(frame.begin(), frame.end());
-  prepared.mask = deflate_piece(prepared.blocks.data(), prepared.blocks.size(), level_);
+  prepared.mask = deflate_piece(blocks.data(), blocks.size(), level_);
   return prepared;
 }
 
@@ -449,10 +450,8 @@ void ModelWriter::append(const DeflatedFrame& frame, const Eigen::VectorXf& v) {
   if (stream_) {
     if (static_cast<std::int64_t>(frame.residual.size()) != header_.values_per_frame())
       throw Error("ModelWriter: the frame does not match the model");
-    if (static_cast<std::int64_t>(frame.blocks.size()) != header_.block_bytes())
-      throw Error("ModelWriter: the frame does not match the model");
     masks_->append(frame.mask);
-    stream_->pending.push_back({frame.levels, frame.blocks, v});
+    stream_->pending.push_back({frame.levels, frame.base});
     code_packets(stream_->encoder.encode(frame.residual));
     return;
   }
@@ -469,9 +468,9 @@ void ModelWriter::code_packets(const std::vector<std::vector<std::uint8_t>>& pac
   const auto measure = [&](const std::vector<std::vector<std::uint8_t>>& decoded) {
     for (const auto& planes : decoded) {
       if (stream_->pending.empty()) throw Error("ModelWriter: the foreground video returned more frames than it took");
-      const auto& [levels, blocks, v] = stream_->pending.front();
-      std::vector<std::uint8_t> rebuilt = background(v);
-      add_residual(rebuilt, planes, blocks, static_cast<int>(header_.width), static_cast<int>(header_.channels));
+      const auto& [levels, base] = stream_->pending.front();
+      std::vector<std::uint8_t> rebuilt = base;
+      add_residual(rebuilt, planes, static_cast<int>(header_.channels));
       std::int64_t sum = 0;
       for (std::size_t i = 0; i < rebuilt.size(); ++i) sum += (rebuilt[i] - levels[i]) * (rebuilt[i] - levels[i]);
       squared_error_ += static_cast<double>(sum);

@@ -34,50 +34,47 @@ std::vector<std::uint8_t> foreground_blocks(std::span<const std::uint8_t> mask, 
   return blocks;
 }
 
-namespace {
-
-// Calls visit(first value, values, frame coded) for each run of a row that lies in one block.
-template <class Visit>
-void for_each_block_run(std::size_t values, std::span<const std::uint8_t> blocks, int width, int channels,
-                        Visit visit) {
+void apply_blocks(std::span<std::uint8_t> background, std::span<const std::uint8_t> blocks, int width, int channels) {
+  const int height = static_cast<int>(background.size() / static_cast<std::size_t>(width * channels));
   const int columns = (width + residual_block - 1) / residual_block;
-  const std::size_t row = static_cast<std::size_t>(width) * static_cast<std::size_t>(channels);
-  for (std::size_t y = 0; y * row < values; ++y)
-    for (int x = 0; x < width; x += residual_block) {
-      const std::size_t block = y / residual_block * static_cast<std::size_t>(columns) + x / residual_block;
-      const bool frame_coded = !blocks.empty() && (blocks[block / 8] & (0x80 >> (block % 8)));
-      const int run = std::min(residual_block, width - x);
-      visit(y * row + static_cast<std::size_t>(x * channels), static_cast<std::size_t>(run * channels), frame_coded);
-    }
+  for (std::size_t block = 0; block < blocks.size() * 8; ++block) {
+    if (!(blocks[block / 8] & (0x80 >> (block % 8)))) continue;
+    const int x = static_cast<int>(block % static_cast<std::size_t>(columns)) * residual_block;
+    const int y0 = static_cast<int>(block / static_cast<std::size_t>(columns)) * residual_block;
+    for (int y = y0; y < std::min(height, y0 + residual_block); ++y)
+      std::memset(&background[(static_cast<std::size_t>(y) * static_cast<std::size_t>(width) + static_cast<std::size_t>(x)) *
+                              static_cast<std::size_t>(channels)],
+                  frame_coded_base, static_cast<std::size_t>(std::min(residual_block, width - x) * channels));
+  }
 }
 
-}  // namespace
-
-std::vector<std::uint8_t> residual_planes(std::span<const std::uint8_t> frame, std::span<const std::uint8_t> background,
-                                          std::span<const std::uint8_t> blocks, int width, int channels) {
+std::vector<std::uint8_t> residual_planes(std::span<const std::uint8_t> frame, std::span<const std::uint8_t> base,
+                                          int channels) {
   const std::size_t pixels = frame.size() / static_cast<std::size_t>(channels);
   std::vector<std::uint8_t> planes(frame.size());
-  for_each_block_run(frame.size(), blocks, width, channels, [&](std::size_t first, std::size_t count, bool frame_coded) {
-    for (std::size_t v = first; v < first + count; ++v) {
-      const int r = frame[v] - (frame_coded ? frame_coded_base : background[v]);
-      const int halved = r >= 0 ? (r + 1) / 2 : -((1 - r) / 2);  // half away from zero
-      const std::size_t c = v % static_cast<std::size_t>(channels), p = v / static_cast<std::size_t>(channels);
-      planes[c * pixels + p] = static_cast<std::uint8_t>(std::min(residual_bias + halved, 255));
+  for (int c = 0; c < channels; ++c) {
+    const std::uint8_t* __restrict f = frame.data() + c;
+    const std::uint8_t* __restrict b = base.data() + c;
+    std::uint8_t* __restrict plane = planes.data() + static_cast<std::size_t>(c) * pixels;
+    for (std::size_t p = 0; p < pixels; ++p) {
+      const int r = f[p * static_cast<std::size_t>(channels)] - b[p * static_cast<std::size_t>(channels)];
+      const int magnitude = (std::abs(r) + 1) >> 1;  // halved, half away from zero
+      plane[p] = static_cast<std::uint8_t>(std::min(residual_bias + (r < 0 ? -magnitude : magnitude), 255));
     }
-  });
+  }
   return planes;
 }
 
-void add_residual(std::span<std::uint8_t> background, std::span<const std::uint8_t> planes,
-                  std::span<const std::uint8_t> blocks, int width, int channels) {
-  const std::size_t pixels = background.size() / static_cast<std::size_t>(channels);
-  for_each_block_run(background.size(), blocks, width, channels, [&](std::size_t first, std::size_t count, bool frame_coded) {
-    for (std::size_t v = first; v < first + count; ++v) {
-      const std::size_t c = v % static_cast<std::size_t>(channels), p = v / static_cast<std::size_t>(channels);
-      const int base = frame_coded ? frame_coded_base : background[v];
-      background[v] = static_cast<std::uint8_t>(std::clamp(base + residual_scale * (planes[c * pixels + p] - residual_bias), 0, 255));
+void add_residual(std::span<std::uint8_t> base, std::span<const std::uint8_t> planes, int channels) {
+  const std::size_t pixels = base.size() / static_cast<std::size_t>(channels);
+  for (int c = 0; c < channels; ++c) {
+    std::uint8_t* __restrict b = base.data() + c;
+    const std::uint8_t* __restrict plane = planes.data() + static_cast<std::size_t>(c) * pixels;
+    for (std::size_t p = 0; p < pixels; ++p) {
+      std::uint8_t& level = b[p * static_cast<std::size_t>(channels)];
+      level = static_cast<std::uint8_t>(std::clamp(level + residual_scale * (plane[p] - residual_bias), 0, 255));
     }
-  });
+  }
 }
 
 namespace {

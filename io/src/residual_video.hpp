@@ -30,13 +30,15 @@ inline constexpr int frame_coded_base = 128;
 std::vector<std::uint8_t> foreground_blocks(std::span<const std::uint8_t> mask, int width, int height);
 std::int64_t block_bitmap_bytes(int width, int height);
 
-// The planes (channels x height x width, planar) of an interleaved 8-bit frame against its
-// background and blocks, as the encoder takes them.
-std::vector<std::uint8_t> residual_planes(std::span<const std::uint8_t> frame, std::span<const std::uint8_t> background,
-                                          std::span<const std::uint8_t> blocks, int width, int channels);
-// frame = clip(base + residual_scale (plane - residual_bias)), interleaved, in place of `background`.
-void add_residual(std::span<std::uint8_t> background, std::span<const std::uint8_t> planes,
-                  std::span<const std::uint8_t> blocks, int width, int channels);
+// In place: a frame's background becomes the base its planes are coded against (mid-grey in the
+// blocks set in `blocks`).
+void apply_blocks(std::span<std::uint8_t> background, std::span<const std::uint8_t> blocks, int width, int channels);
+// The planes (channels x height x width, planar) of an interleaved 8-bit frame against its base, as
+// the encoder takes them.
+std::vector<std::uint8_t> residual_planes(std::span<const std::uint8_t> frame, std::span<const std::uint8_t> base,
+                                          int channels);
+// frame = clip(base + residual_scale (plane - residual_bias)), interleaved, in place of `base`.
+void add_residual(std::span<std::uint8_t> base, std::span<const std::uint8_t> planes, int channels);
 
 class ResidualEncoder {
  public:

@@ -314,8 +314,10 @@ TEST(ResidualVideo, PlanesRebuildWithinOneLevel) {
     EXPECT_EQ(blocks[b], b == (2 * 16 + 3) / 8 ? 0x80 >> ((2 * 16 + 3) % 8) : b == 31 ? 0x01 : 0) << b;
   for (const int channels : {1, 2}) {  // 2: each pixel's two values, in a frame 128 pixels wide
     const int width = 256 / channels;
-    std::vector<std::uint8_t> rebuilt = background;
-    add_residual(rebuilt, residual_planes(frame, background, blocks, width, channels), blocks, width, channels);
+    std::vector<std::uint8_t> base = background;
+    apply_blocks(base, blocks, width, channels);
+    std::vector<std::uint8_t> rebuilt = base;
+    add_residual(rebuilt, residual_planes(frame, base, channels), channels);
     for (std::size_t i = 0; i < frame.size(); ++i) {
       const std::size_t x = i % 256 / static_cast<std::size_t>(channels), y = i / 256;
       const std::size_t block = y / 16 * static_cast<std::size_t>((width + 15) / 16) + x / 16;

@@ -133,7 +133,7 @@ class ModelWriter {
     DeflatedPiece mask, values;  // version 2: mask holds the blocks' bitmap
     std::int64_t coded_pixels = 0;
     double squared_error = 0;
-    std::vector<std::uint8_t> residual, levels, blocks;  // version 2: the planes; the frame and blocks for the PSNR
+    std::vector<std::uint8_t> residual, levels, base;  // version 2: the planes; the frame and its base for the PSNR
   };
   DeflatedFrame deflate(const CodedFrame& frame, const CodedFrame* previous = nullptr) const;  // version 1
   // `frame`: its 8-bit levels; `v`: its stored row of V; `keep`: the mask as a bitmap (version 1).
