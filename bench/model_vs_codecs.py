@@ -7,9 +7,11 @@ its masks (rebuilt to PNG, so every coder starts from identical pixels); then mo
 --quality values and each codec at five CRFs. PSNR is computed here, in numpy, over all frames
 (global MSE) and over the pixels of the masks (the foreground: savings may not come from blurring
 the people). Prints one table per clip, the Bjontegaard delta rate of model.npz against each codec
-(negative: smaller at the same PSNR) and its mean over the clips, and draws the curves to a PNG.
+(negative: smaller at the same PSNR) and its mean over the clips, the delta of the foreground's PSNR
+at the same rate (positive: sharper people), and draws the curves to a PNG.
 
-  bench/model_vs_codecs.py [--build build/release] [--plot docs/model_vs_codecs.png] CLIP...
+  bench/model_vs_codecs.py [--build build/release] [--plot model_vs_codecs.png] [--json points.json] CLIP...
+  bench/model_vs_codecs.py --from-json points.json [--plot ...]   (the summary and plot of saved points)
   (default clips: highway, the six SBI2015 scenes and the pedestrians video under ../shared/data)
 Needs ffmpeg with libx264 and libx265 (Debian's), and python3-opencv and numpy.
 """
@@ -83,6 +85,17 @@ def bd_rate(reference, test):
     return (10 ** (integral[1] - integral[0]) - 1) * 100
 
 
+def bd_psnr(reference, test):
+    """Bjontegaard delta PSNR (dB): PSNR as a cubic in log-rate, integrated over the common rate range."""
+    (r1, p1), (r2, p2) = [(np.log10(np.array(c[0], float)), np.array(c[1], float)) for c in (reference, test)]
+    low, high = max(r1.min(), r2.min()), min(r1.max(), r2.max())
+    if low >= high:
+        return float("nan")
+    integral = [np.diff(np.polyval(np.polyint(np.polyfit(r, p, 3)), [low, high]))[0] / (high - low)
+                for r, p in ((r1, p1), (r2, p2))]
+    return integral[1] - integral[0]
+
+
 def plot(curves, path):
     """One panel per clip: PSNR (dB) against bytes (log scale), each coder a colour."""
     colours = {"model.npz": (40, 40, 220), "libx264": (200, 120, 0), "libx265": (0, 160, 0)}
@@ -119,18 +132,47 @@ def plot(curves, path):
     cv2.imwrite(path, canvas)
 
 
+def summarize(table, plot_path):
+    """BD-rate and foreground BD-PSNR of model.npz against each codec, per clip and on average; the plot."""
+    curves, foreground_curves = {}, {}
+    for point in table:
+        for target, key in ((curves, "psnr"), (foreground_curves, "foreground_psnr")):
+            rates, values = target.setdefault(point["clip"], {}).setdefault(point["coder"], ([], []))
+            rates.append(point["bytes"]), values.append(point[key])
+    print("\nmodel.npz against each codec: BD-rate (negative: smaller at the same PSNR) and the foreground's")
+    print("PSNR at the same rate (positive: better)")
+    print(f"{'clip':<16} {'vs libx264':>11} {'fg dB':>7} {'vs libx265':>11} {'fg dB':>7}")
+    rows = []
+    for clip, coders in curves.items():
+        row = []
+        for codec in ("libx264", "libx265"):
+            row += [bd_rate(coders[codec], coders["model.npz"]),
+                    bd_psnr(foreground_curves[clip][codec], foreground_curves[clip]["model.npz"])]
+        rows.append(row)
+        print(f"{clip:<16} {row[0]:>+10.1f}% {row[1]:>+7.2f} {row[2]:>+10.1f}% {row[3]:>+7.2f}")
+    mean = np.nanmean(np.array(rows), axis=0)
+    print(f"{'mean':<16} {mean[0]:>+10.1f}% {mean[1]:>+7.2f} {mean[2]:>+10.1f}% {mean[3]:>+7.2f}")
+    plot(curves, plot_path)
+    print(f"curves: {plot_path}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--build", default="build/release")
     parser.add_argument("--plot", default="model_vs_codecs.png")
     parser.add_argument("--json", help="also write every point here")
+    parser.add_argument("--from-json", help="only summarize and plot the points of an earlier --json")
     parser.add_argument("clips", nargs="*")
     args = parser.parse_args()
+    if args.from_json:
+        with open(args.from_json) as f:
+            summarize(json.load(f), args.plot)
+        return
     data = "../shared/data"
     clips = args.clips or ([f"{data}/cdnet-baseline/highway/input"] + sorted(glob.glob(f"{data}/sbi2015/*/input")) +
                            [f"{data}/video/pedestrians-480x360.avi"])
     cleanplate = os.path.join(args.build, "pipeline", "cleanplate")
-    curves, table, deltas = {}, [], {"libx264": [], "libx265": []}
+    table = []
     for clip in clips:
         name = clip.rstrip("/").removesuffix("/input").split("/")[-1].split(".")[0]
         with tempfile.TemporaryDirectory() as work:
@@ -141,41 +183,24 @@ def main():
             run([cleanplate, "rebuild", "-q", os.path.join(exact, "model.npz"), "-o", folder])
             frames = frames_of(folder)
             foreground = frames_of(os.path.join(exact, "masks")) == 255  # 127: shadow, background
-            coders = {}
             print(f"\n{name}: {frames.shape[0]} grey frames of {frames.shape[2]}x{frames.shape[1]}, "
                   f"{100 * foreground.mean():.1f}% foreground", flush=True)
             print(f"{'coder':<12} {'setting':>8} {'bytes':>10} {'PSNR dB':>8} {'fg dB':>7} {'encode s':>9} {'decode s':>9}")
             for coder, settings in [("model.npz", QUALITIES), ("libx264", CRFS), ("libx265", CRFS)]:
-                rates, decibels = [], []
                 for setting in settings:
                     if coder == "model.npz":
                         size, rebuilt, encode, decode = model_point(cleanplate, folder, setting, work)
                     else:
                         size, rebuilt, encode, decode = codec_point(frames, coder, setting, work)
                     whole, fg = psnr(rebuilt, frames), psnr(rebuilt, frames, foreground)
-                    rates.append(size), decibels.append(whole)
                     table.append({"clip": name, "coder": coder, "setting": setting, "bytes": size, "psnr": whole,
                                   "foreground_psnr": fg, "encode_seconds": encode, "decode_seconds": decode})
                     print(f"{coder:<12} {setting:>8} {size:>10} {whole:>8.2f} {fg:>7.2f} {encode:>9.1f} {decode:>9.1f}",
                           flush=True)
-                coders[coder] = (rates, decibels)
-            curves[name] = coders
-            line = []
-            for codec in deltas:
-                delta = bd_rate(coders[codec], coders["model.npz"])
-                deltas[codec].append(delta)
-                line.append(f"{delta:+.1f}% against {codec}")
-            print(f"BD-rate of model.npz: {', '.join(line)}", flush=True)
-    print("\nBD-rate of model.npz (negative: smaller at the same PSNR)")
-    print(f"{'clip':<16} {'vs libx264':>11} {'vs libx265':>11}")
-    for i, name in enumerate(curves):
-        print(f"{name:<16} {deltas['libx264'][i]:>+10.1f}% {deltas['libx265'][i]:>+10.1f}%")
-    print(f"{'mean':<16} {np.nanmean(deltas['libx264']):>+10.1f}% {np.nanmean(deltas['libx265']):>+10.1f}%")
-    plot(curves, args.plot)
-    print(f"curves: {args.plot}")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(table, f, indent=1)
+    summarize(table, args.plot)
 
 
 if __name__ == "__main__":

@@ -376,8 +376,8 @@ ModelWriter::ModelWriter(std::filesystem::path path, ModelFile header, int level
       column_weights_(column_weights(header_)),
       masks_(std::make_unique<DeflatedNpyWriter>(path_, "|u1")),
       values_(std::make_unique<DeflatedNpyWriter>(path_, header_.version == 2 ? "|u1"
-                                                         : narrow_values()  ? "|i1"
-                                                                            : "<i2")) {
+                                                         : narrow_values()    ? "|i1"
+                                                                              : "<i2")) {
   if (header_.version == 2) {
     const int width = static_cast<int>(header_.width), height = static_cast<int>(header_.height),
               channels = static_cast<int>(header_.channels);
@@ -417,9 +417,9 @@ ModelWriter::DeflatedFrame ModelWriter::deflate(const CodedFrame& frame, const C
     previous_values = stored_bytes(
         std::span(previous->values).last(std::min<std::size_t>(previous->values.size(), 32768)), narrow_values());
   DeflatedFrame deflated;
-  deflated.mask = deflate_piece(frame.mask.data(), frame.mask.size(), level_,
-                                previous ? std::span<const std::uint8_t>(previous->mask) : std::span<const std::uint8_t>(),
-                                true);
+  deflated.mask =
+      deflate_piece(frame.mask.data(), frame.mask.size(), level_,
+                    previous ? std::span<const std::uint8_t>(previous->mask) : std::span<const std::uint8_t>(), true);
   deflated.values = deflate_piece(values.data(), values.size(), level_, previous_values);
   deflated.coded_pixels = static_cast<std::int64_t>(frame.values.size()) / header_.channels;
   deflated.squared_error = frame.squared_error;

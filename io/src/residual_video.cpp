@@ -14,8 +14,8 @@ extern "C" {
 namespace cleanplate::io {
 
 std::int64_t block_bitmap_bytes(int width, int height) {
-  const std::int64_t blocks = std::int64_t{(width + residual_block - 1) / residual_block} *
-                              ((height + residual_block - 1) / residual_block);
+  const std::int64_t blocks =
+      std::int64_t{(width + residual_block - 1) / residual_block} * ((height + residual_block - 1) / residual_block);
   return (blocks + 7) / 8;
 }
 
@@ -42,9 +42,10 @@ void apply_blocks(std::span<std::uint8_t> background, std::span<const std::uint8
     const int x = static_cast<int>(block % static_cast<std::size_t>(columns)) * residual_block;
     const int y0 = static_cast<int>(block / static_cast<std::size_t>(columns)) * residual_block;
     for (int y = y0; y < std::min(height, y0 + residual_block); ++y)
-      std::memset(&background[(static_cast<std::size_t>(y) * static_cast<std::size_t>(width) + static_cast<std::size_t>(x)) *
-                              static_cast<std::size_t>(channels)],
-                  frame_coded_base, static_cast<std::size_t>(std::min(residual_block, width - x) * channels));
+      std::memset(
+          &background[(static_cast<std::size_t>(y) * static_cast<std::size_t>(width) + static_cast<std::size_t>(x)) *
+                      static_cast<std::size_t>(channels)],
+          frame_coded_base, static_cast<std::size_t>(std::min(residual_block, width - x) * channels));
   }
 }
 
@@ -231,9 +232,9 @@ std::vector<std::vector<std::uint8_t>> ResidualDecoder::decode(std::span<const s
     if (received == AVERROR(EAGAIN) || received == AVERROR_EOF) return frames;
     s.check(received);
     const auto format = static_cast<AVPixelFormat>(s.frame->format);
-    const bool planes_fit = s.channels == 1 ? format == AV_PIX_FMT_GRAY8 || format == AV_PIX_FMT_YUV420P ||
-                                                  format == AV_PIX_FMT_YUVJ420P
-                                            : format == AV_PIX_FMT_YUV444P || format == AV_PIX_FMT_YUVJ444P;
+    const bool planes_fit =
+        s.channels == 1 ? format == AV_PIX_FMT_GRAY8 || format == AV_PIX_FMT_YUV420P || format == AV_PIX_FMT_YUVJ420P
+                        : format == AV_PIX_FMT_YUV444P || format == AV_PIX_FMT_YUVJ444P;
     if (s.frame->width != s.width || s.frame->height != s.height || !planes_fit)
       s.fail("has frames of another size or layout than the model's");
     frames.push_back(planes_of(s.frame, s.channels));

@@ -116,8 +116,8 @@ std::string describe_model(const std::filesystem::path& path) {
     text += buffer;
   };
   const double pixels = static_cast<double>(m.frames) * static_cast<double>(m.height * m.width);
-  line("%s: cleanplate model version %lld, written by %s\n", path.c_str(),
-       static_cast<long long>(m.version), m.producer.c_str());
+  line("%s: cleanplate model version %lld, written by %s\n", path.c_str(), static_cast<long long>(m.version),
+       m.producer.c_str());
   line("frames       %lld at %g fps, %lldx%lld, %s\n", static_cast<long long>(m.frames), m.fps,
        static_cast<long long>(m.width), static_cast<long long>(m.height), m.channels == 3 ? "colour (BGR)" : "grey");
   line("background   rank %lld, factors %s, %.2f%% of the energy, singular values", static_cast<long long>(m.rank()),

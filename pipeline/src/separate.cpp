@@ -186,14 +186,10 @@ void SeparateRun::write_summary() {
     const auto ratio = [&](std::int64_t bytes) {
       return bytes > 0 ? static_cast<double>(bytes) / static_cast<double>(c.model_bytes) : 0.0;
     };
-    summary["compression"] = {{"raw_bytes", c.raw_bytes},
-                              {"input_bytes", c.input_bytes},
-                              {"model_bytes", c.model_bytes},
-                              {"raw_to_model", ratio(c.raw_bytes)},
-                              {"input_to_model", ratio(c.input_bytes)},
-                              {"psnr", c.psnr},
-                              {"exact", std::isinf(c.psnr)},
-                              {"lossless", options_.model.lossless}};
+    summary["compression"] = {
+        {"raw_bytes", c.raw_bytes},           {"input_bytes", c.input_bytes},           {"model_bytes", c.model_bytes},
+        {"raw_to_model", ratio(c.raw_bytes)}, {"input_to_model", ratio(c.input_bytes)}, {"psnr", c.psnr},
+        {"exact", std::isinf(c.psnr)},        {"lossless", options_.model.lossless}};
     if (model_file_->header().version == 2) {
       summary["compression"]["version"] = 2;
       summary["compression"]["quality"] = options_.model.quality;

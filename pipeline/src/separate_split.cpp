@@ -55,8 +55,8 @@ SeparateRun::SplitOutputs SeparateRun::split_frame(long j, const cv::Mat& decode
   if (model_file_) {  // prepared here, on the split's threads
     const io::ModelFile& header = model_file_->header();
     frame.stored = io::quantize_row(splitter_->stored_row(split.refit), header.precision, header.V_scale);
-    frame.coded = std::make_shared<const io::ModelWriter::DeflatedFrame>(model_file_->prepare(
-        {levels.data(), static_cast<std::size_t>(levels.size())}, frame.stored, split.mask_bits));
+    frame.coded = std::make_shared<const io::ModelWriter::DeflatedFrame>(
+        model_file_->prepare({levels.data(), static_cast<std::size_t>(levels.size())}, frame.stored, split.mask_bits));
   }
   return frame;
 }
@@ -123,8 +123,7 @@ void SeparateRun::split() {
   if (mask_images_)
     add_writer([&](const SplitOutputs& f) { mask_images_->write(f.mask, options_.start + f.index + 1); });
   add_writer([&](const SplitOutputs& f) { sums.refit += f.refit; });  // so `done` always has a predecessor
-  if (model_file_)
-    add_writer([&](const SplitOutputs& f) { model_file_->append(*f.coded, f.stored); });
+  if (model_file_) add_writer([&](const SplitOutputs& f) { model_file_->append(*f.coded, f.stored); });
 
   // A frame is written when every writer has returned its number.
   std::map<long, std::size_t> writers_done;

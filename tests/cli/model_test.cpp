@@ -62,8 +62,8 @@ TEST(Model, NumpySnippetEqualsCleanplateRebuild) {
     ASSERT_NE(begin, std::string::npos + 10);
     from_here = end + 3;
     std::string snippet = doc.substr(begin, end - begin);
-    for (const auto& [from, to] : {std::pair<std::string, std::string>{"\"out/model.npz\"", "sys.argv[1]"},
-                                   {"j = 0", "j = int(sys.argv[2])"}}) {
+    for (const auto& [from, to] :
+         {std::pair<std::string, std::string>{"\"out/model.npz\"", "sys.argv[1]"}, {"j = 0", "j = int(sys.argv[2])"}}) {
       ASSERT_NE(snippet.find(from), std::string::npos) << from;
       snippet.replace(snippet.find(from), from.size(), to);
     }
@@ -87,10 +87,10 @@ TEST(Model, NumpySnippetEqualsCleanplateRebuild) {
           0);
       for (const long j : {0L, 37L, 59L}) {
         const fs::path npy = scratch / "frame.npy";
-        const ProgramRun python = run(std::string(CLEANPLATE_PYTHON) + " '" + script.string() + "' '" +
-                                          (out / "model.npz").string() + "' " + std::to_string(j) + " '" +
-                                          npy.string() + "'",
-                                      scratch);
+        const ProgramRun python =
+            run(std::string(CLEANPLATE_PYTHON) + " '" + script.string() + "' '" + (out / "model.npz").string() + "' " +
+                    std::to_string(j) + " '" + npy.string() + "'",
+                scratch);
         ASSERT_EQ(python.exit_code, 0) << python.errors;
         const io::NpyArray array = io::parse_npy(read_text(npy), npy.string());
         const cv::Mat ours = rebuilt_frame(rebuilt, j + 1);
@@ -110,9 +110,9 @@ TEST(Model, InfoAndRebuildOptions) {
   const std::string info_file = (scratch / "info.txt").string();
   ASSERT_EQ(std::system((cleanplate_command("info '" + model.string() + "' > '" + info_file + "'")).c_str()), 0);
   const std::string info = read_text(info_file);
-  for (const char* expected : {"version 2", "200 at 25 fps, 320x240, grey", "rank 2, factors int16",
-                               "residual against the background as H.264 (libx264), quality 23", "PSNR",
-                               "foreground_video"})
+  for (const char* expected :
+       {"version 2", "200 at 25 fps, 320x240, grey", "rank 2, factors int16",
+        "residual against the background as H.264 (libx264), quality 23", "PSNR", "foreground_video"})
     EXPECT_NE(info.find(expected), std::string::npos) << expected << " in:\n" << info;
 
   // --frames A:B writes frames A..B-1 with their own numbers; --background-only leaves out the foreground.

@@ -72,8 +72,10 @@ TEST(ModelFile, FactorsKeepTheirPrecision) {
   quantize_factors(m, svd, FactorPrecision::int16);
   EXPECT_EQ(m.U.array().round().matrix(), m.U);
   for (Eigen::Index k = 0; k < 3; ++k) {
-    const Eigen::MatrixXd exact = svd.U.col(k).cast<double>() * svd.singular_values(k) * svd.V.col(k).cast<double>().transpose();
-    const Eigen::MatrixXd stored = (m.U.col(k).cast<double>() * m.U_scale(k)) * m.S(k) * m.V.col(k).cast<double>().transpose();
+    const Eigen::MatrixXd exact =
+        svd.U.col(k).cast<double>() * svd.singular_values(k) * svd.V.col(k).cast<double>().transpose();
+    const Eigen::MatrixXd stored =
+        (m.U.col(k).cast<double>() * m.U_scale(k)) * m.S(k) * m.V.col(k).cast<double>().transpose();
     EXPECT_LE((stored - exact).cwiseAbs().maxCoeff() * 255, 0.25 * (1 + 1e-6));
   }
 }
@@ -251,12 +253,11 @@ TEST(ModelFile, InconsistentContentIsRefused) {
   fs::remove(path);
 }
 
-
 // Version 2: a 33x25 video (odd sizes) of a bright square crossing a gradient with noise, rank 1.
 struct Video {
-  ModelFile header;  // version 2, without frames
+  ModelFile header;                                      // version 2, without frames
   std::vector<std::vector<std::uint8_t>> frames, masks;  // masks: the square's pixels as a bitmap
-  Eigen::MatrixXf V;  // each frame's stored row
+  Eigen::MatrixXf V;                                     // each frame's stored row
 };
 
 Video make_video(int channels, std::int64_t quality) {
@@ -293,7 +294,8 @@ Video make_video(int channels, std::int64_t quality) {
 void write_frames(ModelWriter& writer, const Video& video, std::int64_t first, std::int64_t end) {
   for (std::int64_t j = first; j < end; ++j) {
     const Eigen::VectorXf v = video.V.row(j).transpose();
-    writer.append(writer.prepare(video.frames[static_cast<std::size_t>(j)], v, video.masks[static_cast<std::size_t>(j)]), v);
+    writer.append(
+        writer.prepare(video.frames[static_cast<std::size_t>(j)], v, video.masks[static_cast<std::size_t>(j)]), v);
   }
 }
 
@@ -304,9 +306,12 @@ void write_frames(ModelWriter& writer, const Video& video, std::int64_t first, s
 TEST(ResidualVideo, PlanesRebuildWithinOneLevel) {
   std::vector<std::uint8_t> frame, background;
   for (int f = 0; f < 256; ++f)
-    for (int b = 0; b < 256; ++b) frame.push_back(static_cast<std::uint8_t>(f)), background.push_back(static_cast<std::uint8_t>(b));
+    for (int b = 0; b < 256; ++b)
+      frame.push_back(static_cast<std::uint8_t>(f)), background.push_back(static_cast<std::uint8_t>(b));
   std::vector<std::uint8_t> mask(256 * 256 / 8, 0);
-  const auto set = [&](int y, int x) { mask[static_cast<std::size_t>(y * 256 + x) / 8] |= 0x80 >> ((y * 256 + x) % 8); };
+  const auto set = [&](int y, int x) {
+    mask[static_cast<std::size_t>(y * 256 + x) / 8] |= 0x80 >> ((y * 256 + x) % 8);
+  };
   set(40, 60), set(255, 255);
   const std::vector<std::uint8_t> blocks = foreground_blocks(mask, 256, 256);
   ASSERT_EQ(blocks.size(), 32u);
@@ -427,7 +432,8 @@ TEST(ModelFileVersion2, DamagedStreamIsRefused) {
     EXPECT_NE(std::string(error.what()).find("do not rise"), std::string::npos) << error.what();
   }
   m = good;
-  for (std::size_t i = m.foreground_video.size() / 3; i < m.foreground_video.size(); i += 7) m.foreground_video[i] ^= 0x5a;
+  for (std::size_t i = m.foreground_video.size() / 3; i < m.foreground_video.size(); i += 7)
+    m.foreground_video[i] ^= 0x5a;
   try {
     const ModelDecoder decoder(m);
     for (std::int64_t j = 0; j < m.frames; ++j) EXPECT_EQ(decoder.frame(j).size(), 33u * 25u);

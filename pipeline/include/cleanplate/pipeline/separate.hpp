@@ -32,9 +32,9 @@ struct SeparateOutputs {
 
 // How model.npz stores the video.
 struct ModelFormat {
-  long version = 2;                // 2: the foreground as an H.264 residual video; 1: sparse values
-  int quality = 23;                // version 2: libx264's CRF scale (lower: better and larger)
-  std::string preset = "medium";   // version 2: libx264's preset for the foreground
+  long version = 2;               // 2: the foreground as an H.264 residual video; 1: sparse values
+  int quality = 23;               // version 2: libx264's CRF scale (lower: better and larger)
+  std::string preset = "medium";  // version 2: libx264's preset for the foreground
   // Version 1 (written with --model-version 1 or --lossless-foreground):
   io::FactorPrecision factors = io::FactorPrecision::f16;  // U and V; f16 costs < 0.1 grey level
   long foreground_step = 4;  // grey levels per stored unit of the foreground residual (1: exact)
