@@ -10,7 +10,8 @@ the people). Prints one table per clip, the Bjontegaard delta rate of model.npz 
 (negative: smaller at the same PSNR) and its mean over the clips, the delta of the foreground's PSNR
 at the same rate (positive: sharper people), and draws the curves to a PNG.
 
-  bench/model_vs_codecs.py [--build build/release] [--plot model_vs_codecs.png] [--json points.json] CLIP...
+  bench/model_vs_codecs.py [--build build/release] [--plot model_vs_codecs.png] [--json points.json]
+                           [--model-preset medium] CLIP...
   bench/model_vs_codecs.py --from-json points.json [--plot ...]   (the summary and plot of saved points)
   (default clips: highway, the six SBI2015 scenes and the pedestrians video under ../shared/data)
 Needs ffmpeg with libx264 and libx265 (Debian's), and python3-opencv and numpy.
@@ -60,10 +61,11 @@ def codec_point(frames, codec, crf, work):
     return os.path.getsize(stream), np.frombuffer(decoded, np.uint8).reshape(n, h, w), encode, time.time() - started
 
 
-def model_point(cleanplate, frames_folder, quality, work):
+def model_point(cleanplate, frames_folder, quality, preset, work):
     out = os.path.join(work, "model")
     started = time.time()
-    run([cleanplate, "separate", frames_folder, "-q", "--outputs", "model", "-o", out, "--quality", str(quality)])
+    run([cleanplate, "separate", frames_folder, "-q", "--outputs", "model", "-o", out, "--quality", str(quality),
+         "--model-preset", preset])
     encode = time.time() - started
     started = time.time()
     run([cleanplate, "rebuild", "-q", os.path.join(out, "model.npz"), "-o", os.path.join(work, "rebuilt")])
@@ -162,6 +164,7 @@ def main():
     parser.add_argument("--plot", default="model_vs_codecs.png")
     parser.add_argument("--json", help="also write every point here")
     parser.add_argument("--from-json", help="only summarize and plot the points of an earlier --json")
+    parser.add_argument("--model-preset", default="medium", help="separate's --model-preset")
     parser.add_argument("clips", nargs="*")
     args = parser.parse_args()
     if args.from_json:
@@ -189,7 +192,7 @@ def main():
             for coder, settings in [("model.npz", QUALITIES), ("libx264", CRFS), ("libx265", CRFS)]:
                 for setting in settings:
                     if coder == "model.npz":
-                        size, rebuilt, encode, decode = model_point(cleanplate, folder, setting, work)
+                        size, rebuilt, encode, decode = model_point(cleanplate, folder, setting, args.model_preset, work)
                     else:
                         size, rebuilt, encode, decode = codec_point(frames, coder, setting, work)
                     whole, fg = psnr(rebuilt, frames), psnr(rebuilt, frames, foreground)
