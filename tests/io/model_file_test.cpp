@@ -317,18 +317,23 @@ TEST(ResidualVideo, PlanesRebuildWithinOneLevel) {
   ASSERT_EQ(blocks.size(), 32u);
   for (std::size_t b = 0; b < blocks.size(); ++b)
     EXPECT_EQ(blocks[b], b == (2 * 16 + 3) / 8 ? 0x80 >> ((2 * 16 + 3) % 8) : b == 31 ? 0x01 : 0) << b;
-  for (const int channels : {1, 2}) {  // 2: each pixel's two values, in a frame 128 pixels wide
-    const int width = 256 / channels;
-    std::vector<std::uint8_t> base = background;
-    apply_blocks(base, blocks, width, channels);
+  for (const int channels : {1, 3}) {  // colour: the pairs shifted by a third of them in each channel
+    std::vector<std::uint8_t> f, b;
+    for (std::size_t p = 0; p < frame.size(); ++p)
+      for (int c = 0; c < channels; ++c) {
+        const std::size_t i = (p + static_cast<std::size_t>(c) * frame.size() / 3) % frame.size();
+        f.push_back(frame[i]), b.push_back(background[i]);
+      }
+    std::vector<std::uint8_t> base = b;
+    apply_blocks(base, blocks, 256, channels);
     std::vector<std::uint8_t> rebuilt = base;
-    add_residual(rebuilt, residual_planes(frame, base, channels), channels);
-    for (std::size_t i = 0; i < frame.size(); ++i) {
-      const std::size_t x = i % 256 / static_cast<std::size_t>(channels), y = i / 256;
-      const std::size_t block = y / 16 * static_cast<std::size_t>((width + 15) / 16) + x / 16;
-      const int base = blocks[block / 8] & (0x80 >> (block % 8)) ? 128 : background[i];
-      EXPECT_LE(std::abs(rebuilt[i] - frame[i]), (frame[i] - base) % 2 ? 1 : 0)
-          << "frame " << +frame[i] << " base " << base;
+    add_residual(rebuilt, residual_planes(f, base, channels), channels);
+    for (std::size_t v = 0; v < f.size(); ++v) {
+      const std::size_t p = v / static_cast<std::size_t>(channels), block = p / 256 / 16 * 16 + p % 256 / 16;
+      const int expected_base = blocks[block / 8] & (0x80 >> (block % 8)) ? 128 : b[v];
+      ASSERT_EQ(base[v], expected_base) << "value " << v;
+      EXPECT_LE(std::abs(rebuilt[v] - f[v]), (f[v] - expected_base) % 2 ? 1 : 0)
+          << "frame " << +f[v] << " base " << expected_base;
     }
   }
 }

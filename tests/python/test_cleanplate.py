@@ -198,6 +198,10 @@ class Pipeline(unittest.TestCase):
         self.assertEqual((model.frames, model.height, model.width), (60, 120, 160))
         self.assertEqual(model.frame(5).shape, (120, 160))
         self.assertEqual(model.background(5).dtype, np.uint8)
+        # Version 2 decodes its foreground video in order: back to frame 5 after frame 59, the same frame.
+        fifth = model.frame(5)
+        model.frame(59)
+        np.testing.assert_array_equal(model.frame(5), fifth)
         with self.assertRaisesRegex(ValueError, "not in the model"):
             model.frame(60)
 
