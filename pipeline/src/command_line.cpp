@@ -2,6 +2,7 @@
 // Boost.Program_options. Errors are caught here and reported as one line with a non-zero exit.
 #include "cleanplate/pipeline/command_line.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -120,6 +121,11 @@ std::optional<SeparateResult> separate_command(const std::vector<std::string>& a
   if (o.model.factors == io::FactorPrecision::int16) throw Error("--factors must be f32, f16 or int8");
   if (o.model.version != 1 && o.model.version != 2) throw Error("--model-version must be 1 or 2");
   if (o.model.quality < 0 || o.model.quality > 51) throw Error("--quality must be between 0 and 51");
+  const std::vector<std::string> presets{"ultrafast", "superfast", "veryfast", "faster",  "fast",
+                                         "medium",    "slow",      "slower",   "veryslow"};
+  if (std::find(presets.begin(), presets.end(), o.model.preset) == presets.end())
+    throw Error(
+        "--model-preset must be one of ultrafast, superfast, veryfast, faster, fast, medium, slow, slower, veryslow");
   if (o.model.foreground_step < 1 || o.model.foreground_step > 255)
     throw Error("--foreground-step must be between 1 and 255");
   if (o.model.tolerance < 0 || o.model.tolerance > 255) throw Error("--foreground-tolerance must be between 0 and 255");

@@ -145,6 +145,22 @@ TEST(Model, InfoAndRebuildOptions) {
   }
 }
 
+// Model options out of range end before any work, in one line, with nothing written.
+TEST(Model, BadModelOptionsGiveOneLine) {
+  const fs::path scratch = scratch_folder(), out = scratch / "out";
+  for (const auto& [arguments, message] :
+       std::vector<std::pair<std::string, std::string>>{{"--quality 52", "--quality must be between 0 and 51"},
+                                                        {"--model-version 3", "--model-version must be 1 or 2"},
+                                                        {"--model-preset bogus", "--model-preset must be one of"},
+                                                        {"--factors int16", "--factors must be f32, f16 or int8"}}) {
+    const ProgramRun result = separate(arguments, out);
+    EXPECT_EQ(result.exit_code, 1) << arguments;
+    EXPECT_TRUE(one_line(result.errors) && result.errors.find(message) != std::string::npos)
+        << arguments << ": " << result.errors;
+    EXPECT_FALSE(fs::exists(out / "model.npz")) << arguments;
+  }
+}
+
 // Damaged files: numpy rewrites a real model with one thing wrong; each gives one clear line.
 TEST(Model, DamagedFilesGiveOneClearLine) {
   const fs::path scratch = scratch_folder(), out = scratch / "out";
