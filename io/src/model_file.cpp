@@ -234,16 +234,15 @@ struct ModelDecoder::Stream {
     if (!decoder)
       decoder = std::make_unique<ResidualDecoder>(static_cast<int>(model.width), static_cast<int>(model.height),
                                                   static_cast<int>(model.channels), "model.npz");
+    const auto& at = model.foreground_packets;
     while (!decoded.count(frame)) {
       if (next_packet > model.frames) throw Error("the model's foreground video holds fewer frames than the model");
-      const auto& at = model.foreground_packets;
-      const std::span<const std::uint8_t> packet =
-          next_packet == model.frames
-              ? std::span<const std::uint8_t>()
-              : std::span(model.foreground_video)
-                    .subspan(static_cast<std::size_t>(at[static_cast<std::size_t>(next_packet)]),
-                             static_cast<std::size_t>(at[static_cast<std::size_t>(next_packet) + 1] -
-                                                      at[static_cast<std::size_t>(next_packet)]));
+      std::span<const std::uint8_t> packet;  // empty after the last: the decoder's flush
+      if (next_packet < model.frames) {
+        const auto first = static_cast<std::size_t>(at[static_cast<std::size_t>(next_packet)]),
+                   end = static_cast<std::size_t>(at[static_cast<std::size_t>(next_packet) + 1]);
+        packet = std::span(model.foreground_video).subspan(first, end - first);
+      }
       ++next_packet;
       for (auto& planes : decoder->decode(packet)) {
         decoded.emplace(next_frame++, std::move(planes));
@@ -251,8 +250,7 @@ struct ModelDecoder::Stream {
       }
       if (next_frame > model.frames) throw Error("the model's foreground video holds more frames than the model");
     }
-    std::vector<std::uint8_t> planes = decoded.at(frame);
-    return planes;
+    return decoded.at(frame);
   }
 };
 
@@ -576,6 +574,12 @@ void ModelWriter::append_part(const std::filesystem::path& part) {
 
 namespace {
 
+// Whether a bitmap of `bytes` bytes that holds `bits` bits (numpy.packbits order) leaves the
+// last byte's spare low bits clear.
+bool spare_bits_clear(const std::uint8_t* bitmap, std::int64_t bytes, std::int64_t bits) {
+  return (bitmap[bytes - 1] & ((1u << (bytes * 8 - bits)) - 1)) == 0;
+}
+
 // Checks of one file's arrays; every failure names the file and what is wrong.
 class Validator {
  public:
@@ -682,12 +686,11 @@ ModelFile parse_model_file(const NpzReader& npz, const std::string& name) {
                   "foreground_packets do not rise from 0");
     m.foreground_video = check.values<std::uint8_t>("foreground_video", {at.back()});
     m.foreground_blocks = check.values<std::uint8_t>("foreground_blocks", {m.frames, m.block_bytes()});
-    const std::int64_t blocks = ((m.width + residual_block - 1) / residual_block) *
-                                ((m.height + residual_block - 1) / residual_block),
-                       spare_bits = m.block_bytes() * 8 - blocks;
+    const std::int64_t blocks =
+        std::int64_t{blocks_across(static_cast<int>(m.width))} * blocks_across(static_cast<int>(m.height));
     for (std::int64_t j = 0; j < m.frames; ++j)
-      check.require((m.foreground_blocks[static_cast<std::size_t>((j + 1) * m.block_bytes() - 1)] &
-                     ((1u << spare_bits) - 1)) == 0,
+      check.require(spare_bits_clear(&m.foreground_blocks[static_cast<std::size_t>(j * m.block_bytes())],
+                                     m.block_bytes(), blocks),
                     "frame " + std::to_string(j) + "'s block bitmap sets bits past the last block");
     return m;
   }
@@ -710,14 +713,14 @@ ModelFile parse_model_file(const NpzReader& npz, const std::string& name) {
     m.foreground_values = check.values<std::int16_t>("foreground_values", value_shape);
   }
   // Each frame's bitmap must set exactly as many bits as it has values, and none past the last pixel.
-  const std::int64_t pixels = m.height * m.width, tail_bits = m.mask_bytes() * 8 - pixels;
+  const std::int64_t pixels = m.height * m.width;
   for (std::int64_t j = 0; j < m.frames; ++j) {
     const std::uint8_t* row = &m.foreground_mask[static_cast<std::size_t>(j * m.mask_bytes())];
     std::int64_t bits = 0;
     for (std::int64_t b = 0; b < m.mask_bytes(); ++b) bits += std::popcount(row[b]);
     check.require(bits == offsets[j + 1] - offsets[j],
                   "frame " + std::to_string(j) + "'s foreground bitmap and value count disagree");
-    check.require((row[m.mask_bytes() - 1] & ((1u << tail_bits) - 1)) == 0,
+    check.require(spare_bits_clear(row, m.mask_bytes(), pixels),
                   "frame " + std::to_string(j) + "'s bitmap sets bits past the last pixel");
   }
   return m;

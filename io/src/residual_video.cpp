@@ -14,13 +14,11 @@ extern "C" {
 namespace cleanplate::io {
 
 std::int64_t block_bitmap_bytes(int width, int height) {
-  const std::int64_t blocks =
-      std::int64_t{(width + residual_block - 1) / residual_block} * ((height + residual_block - 1) / residual_block);
-  return (blocks + 7) / 8;
+  return (std::int64_t{blocks_across(width)} * blocks_across(height) + 7) / 8;
 }
 
 std::vector<std::uint8_t> foreground_blocks(std::span<const std::uint8_t> mask, int width, int height) {
-  const int columns = (width + residual_block - 1) / residual_block;
+  const int columns = blocks_across(width);
   std::vector<std::uint8_t> blocks(static_cast<std::size_t>(block_bitmap_bytes(width, height)), 0);
   const std::int64_t pixels = std::int64_t{width} * height;
   for (std::int64_t byte = 0; byte < static_cast<std::int64_t>(mask.size()); ++byte) {
@@ -36,7 +34,7 @@ std::vector<std::uint8_t> foreground_blocks(std::span<const std::uint8_t> mask, 
 
 void apply_blocks(std::span<std::uint8_t> background, std::span<const std::uint8_t> blocks, int width, int channels) {
   const int height = static_cast<int>(background.size() / static_cast<std::size_t>(width * channels));
-  const int columns = (width + residual_block - 1) / residual_block;
+  const int columns = blocks_across(width);
   for (std::size_t block = 0; block < blocks.size() * 8; ++block) {
     if (!(blocks[block / 8] & (0x80 >> (block % 8)))) continue;
     const int x = static_cast<int>(block % static_cast<std::size_t>(columns)) * residual_block;
@@ -121,17 +119,28 @@ std::vector<std::uint8_t> planes_of(const AVFrame* frame, int channels) {
 
 }  // namespace
 
-struct ResidualEncoder::State {
+// The three libavcodec objects an encoder or a decoder holds, freed together.
+struct CodecHandles {
   AVCodecContext* codec = nullptr;
   AVFrame* frame = nullptr;
   AVPacket* packet = nullptr;
-  int channels = 1;
-  std::int64_t frames = 0;
-  ~State() {
+  // False when out of memory.
+  bool allocate(const AVCodec* with) {
+    codec = avcodec_alloc_context3(with);
+    frame = av_frame_alloc();
+    packet = av_packet_alloc();
+    return codec && frame && packet;
+  }
+  ~CodecHandles() {
     av_packet_free(&packet);
     av_frame_free(&frame);
     avcodec_free_context(&codec);
   }
+};
+
+struct ResidualEncoder::State : CodecHandles {
+  int channels = 1;
+  std::int64_t frames = 0;
   void check(int code, const char* what) const {
     if (code < 0) throw Error(std::string("cannot code the model's foreground: ") + what + ": " + av_error(code));
   }
@@ -144,10 +153,7 @@ ResidualEncoder::ResidualEncoder(int width, int height, int channels, double fps
   const AVCodec* codec = avcodec_find_encoder_by_name("libx264");
   if (!codec) throw Error("cannot code the model's foreground: FFmpeg has no libx264 encoder");
   s.channels = channels;
-  s.codec = avcodec_alloc_context3(codec);
-  s.frame = av_frame_alloc();
-  s.packet = av_packet_alloc();
-  if (!s.codec || !s.frame || !s.packet) throw Error("cannot code the model's foreground: out of memory");
+  if (!s.allocate(codec)) throw Error("cannot code the model's foreground: out of memory");
   s.codec->width = width;
   s.codec->height = height;
   s.codec->pix_fmt = residual_format(channels);
@@ -200,17 +206,9 @@ std::vector<std::vector<std::uint8_t>> ResidualEncoder::encode(std::span<const s
   }
 }
 
-struct ResidualDecoder::State {
-  AVCodecContext* codec = nullptr;
-  AVFrame* frame = nullptr;
-  AVPacket* packet = nullptr;
+struct ResidualDecoder::State : CodecHandles {
   int width = 0, height = 0, channels = 1;
   std::string name;
-  ~State() {
-    av_packet_free(&packet);
-    av_frame_free(&frame);
-    avcodec_free_context(&codec);
-  }
   [[noreturn]] void fail(const std::string& why) const {
     throw Error("cannot read '" + name + "': the foreground video " + why);
   }
@@ -226,10 +224,7 @@ ResidualDecoder::ResidualDecoder(int width, int height, int channels, std::strin
   s.width = width, s.height = height, s.channels = channels, s.name = std::move(name);
   const AVCodec* codec = avcodec_find_decoder(AV_CODEC_ID_H264);
   if (!codec) throw Error("cannot read '" + s.name + "': FFmpeg has no H.264 decoder");
-  s.codec = avcodec_alloc_context3(codec);
-  s.frame = av_frame_alloc();
-  s.packet = av_packet_alloc();
-  if (!s.codec || !s.frame || !s.packet) throw Error("cannot read '" + s.name + "': out of memory");
+  if (!s.allocate(codec)) throw Error("cannot read '" + s.name + "': out of memory");
   s.check(avcodec_open2(s.codec, codec, nullptr));
 }
 

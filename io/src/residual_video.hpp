@@ -23,6 +23,9 @@ inline constexpr int residual_scale = 2;   // grey levels per plane level
 inline constexpr int residual_block = 16;  // pixels a side of a block coded against mid-grey
 inline constexpr int frame_coded_base = 128;
 
+// Blocks that cover `pixels` along one side.
+constexpr int blocks_across(int pixels) { return (pixels + residual_block - 1) / residual_block; }
+
 // The blocks' bitmap (row-major over ceil(h/16) x ceil(w/16) blocks, numpy.packbits order): set
 // where `mask` (a pixel bitmap in the same order) has a pixel in the block. (Choosing by which base
 // leaves less variation in the block was measured too: worse on highway and on Board, since blocks
