@@ -170,11 +170,11 @@ ResidualEncoder::ResidualEncoder(int width, int height, int channels, double fps
   // they coded its noise. Measured on highway: a quarter smaller at the same PSNR, also in the
   // foreground's region.
   av_dict_set(&settings, "tune", "psnr", 0);
-  // Half of medium's 40 frames of lookahead: the encoder and the writer then hold 20 fewer frames
-  // (240 MB less at 1080p), at the same size and PSNR within 0.7% and 0.02 dB (highway, quality 23
-  // and 29; the 1080p synthetic scene 2.4% smaller). A residual's background is near zero, so
-  // macroblock-tree has little worth carrying far ahead.
-  av_dict_set(&settings, "x264-params", "rc-lookahead=20", 0);
+  // A quarter of medium's 40 frames of lookahead: the encoder and the writer then hold 30 fewer
+  // frames (about 0.3 GB less at 1080p). A residual's background is near zero, so macroblock-tree
+  // has little worth carrying far ahead: BD-rate against libx264 on highway, Board, IBMtest2 and
+  // Foliage -7.1% with 20 frames, -7.2% with 10, -6.3% with 5 (bench/model_vs_codecs.py).
+  av_dict_set(&settings, "x264-params", "rc-lookahead=10", 0);
   const int opened = avcodec_open2(s.codec, codec, &settings);
   av_dict_free(&settings);
   s.check(opened, "libx264 (is the preset one of ultrafast ... veryslow?)");

@@ -48,9 +48,10 @@ SeparateRun::SeparateRun(const SeparateOptions& options, const Cluster& cluster)
 }
 
 // Grey unless --color: a video then gives its decoder's luma plane, with no colour conversion.
-io::VideoSource SeparateRun::open_source() const {
+io::VideoSource SeparateRun::open_source(int decoder_threads) const {
   return io::VideoSource(options_.input,
                          {.format = options_.convert.color ? io::FrameFormat::bgr : io::FrameFormat::grey,
+                          .decoder_threads = decoder_threads,
                           .strict = options_.strict,
                           .fps = options_.fps});
 }

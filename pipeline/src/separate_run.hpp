@@ -72,7 +72,7 @@ class SeparateRun {
   };
 
   // separate.cpp
-  io::VideoSource open_source() const;
+  io::VideoSource open_source(int decoder_threads = 0) const;
   long expected_frames() const;
   void decompose();
   io::ModelFile model_header(const linalg::SvdResult<float>& background) const;

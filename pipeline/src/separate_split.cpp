@@ -71,15 +71,20 @@ void SeparateRun::split() {
   if (options_.outputs.mask)
     mask_video.emplace(output_or_part("mask.mp4"), size, fps, false,
                        io::mask_video_options(options_.video, options_.lossless_masks, options_.mask_preset));
-  if (options_.outputs.foreground)
-    foreground_video.emplace(output_or_part("foreground.mp4"), size, fps, color, options_.video);
-  if (background_video()) backgrounds_video.emplace(output_or_part("background.mp4"), size, fps, color, options_.video);
+  // One encoder thread each: the writers run side by side with the split, which keeps the cores busy;
+  // x264's frame threads would only add their frames' memory.
+  io::VideoOptions video = options_.video;
+  video.threads = 1;
+  if (options_.outputs.foreground) foreground_video.emplace(output_or_part("foreground.mp4"), size, fps, color, video);
+  if (background_video()) backgrounds_video.emplace(output_or_part("background.mp4"), size, fps, color, video);
   if (options_.outputs.png) mask_images_.emplace(out("masks"));
 
-  std::optional<io::VideoSource> again;  // when the matrix holds only the sample
-  if (sampled()) {
-    again.emplace(open_source());
-    if (first_ > 0 ? !again->seek(options_.start + first_) : !again->skip(options_.start))
+  if (sampled()) {  // the matrix holds only the sample: every frame is decoded again
+    matrix_.reset();
+    // A new decoder in place of the first (whose frames would stay in memory), on one thread: the
+    // split keeps the cores busy, and FFmpeg's frame threads would only add frames in flight.
+    source_ = open_source(1);
+    if (first_ > 0 ? !source_.seek(options_.start + first_) : !source_.skip(options_.start))
       throw Error("'" + options_.input + "' ended before --start " + std::to_string(options_.start));
   }
   preview_frames_ = stages::evenly_spaced_frames(n, 4);  // the middles of four equal parts
@@ -93,7 +98,7 @@ void SeparateRun::split() {
   flow::input_node<WorkFrame> frame(graph, [&](oneapi::tbb::flow_control& control) -> WorkFrame {
     auto busy = decode_time.measure();
     std::optional<io::Frame> decoded;
-    if (next == last_ || interrupted() || (again && !(decoded = again->next()))) {
+    if (next == last_ || interrupted() || (sampled() && !(decoded = source_.next()))) {
       control.stop();
       return {};
     }
@@ -154,8 +159,8 @@ void SeparateRun::split() {
   result_.seconds.write = write_time.seconds();
   result_.frames_written = rank_frames_ = written;
   result_.interrupted = interrupted();
-  if (again) note_undecodable(*again);
   if (sampled()) {
+    note_undecodable(source_);
     result_.seconds.decode += decode_time.seconds();
     result_.frames = written;
     result_.source_ended_early = !result_.interrupted && written < last_ - first_;
