@@ -42,11 +42,12 @@ double bytes_per_value(stages::Method method) {
 }  // namespace
 
 MemoryPlan::MemoryPlan(const stages::FrameGeometry& geometry, stages::Method method, long rank, long frames_in_flight,
-                       std::int64_t max_memory)
+                       std::int64_t max_memory, bool codes_model_stream)
     : geometry_(geometry),
       bytes_per_value_(bytes_per_value(method)),
       rank_(rank),
       frames_in_flight_(frames_in_flight),
+      codes_model_stream_(codes_model_stream),
       max_memory_(max_memory) {}
 
 // `frames` in the matrix, of which the method fits at most most_fitted_frames().
@@ -58,12 +59,12 @@ double MemoryPlan::matrix_bytes(long frames) const {
 long MemoryPlan::split_frames_in_flight() const { return std::min(frames_in_flight_, 8L); }
 
 // What the split holds besides the frames kept: the frames in flight (8-bit, float and the images
-// made from them), the refit's sums, and the encoders' lookahead.
+// made from them), the refit's sums, the video encoders' lookahead and the model stream's frames.
 double MemoryPlan::split_bytes() const {
   const double values = static_cast<double>(geometry_.values()), pixels = static_cast<double>(geometry_.pixels()),
                k = static_cast<double>(rank_);
   return 8e6 + static_cast<double>(split_frames_in_flight()) * values * 16 + pixels * 8 * (k * k + 3 * k) +
-         pixels * 120;
+         pixels * 120 + (codes_model_stream_ ? values * bytes_per_value_for_model_stream : 0);
 }
 
 double MemoryPlan::needed_bytes(long frames) const { return matrix_bytes(frames) + split_bytes(); }

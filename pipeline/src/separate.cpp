@@ -41,7 +41,8 @@ SeparateRun::SeparateRun(const SeparateOptions& options, const Cluster& cluster)
       source_(open_source()),
       progress_(options.progress && cluster.leader()),
       geometry_(stages::geometry_for(source_.size(), options.convert)),
-      plan_(geometry_, options.method, options.rank, options.frames_in_flight, memory_budget(options)) {
+      plan_(geometry_, options.method, options.rank, options.frames_in_flight, memory_budget(options),
+            options.outputs.model && !options.model.lossless && options.model.version == 2) {
   result_.geometry = geometry_;
   result_.fps = source_.fps();
   result_.announced_frames = source_.frame_count();

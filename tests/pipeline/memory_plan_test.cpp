@@ -82,6 +82,15 @@ TEST(MemoryPlan, FittedStrideKeepsAtMostTheFittedColumns) {
     }
 }
 
+TEST(MemoryPlan, TheModelStreamCountsItsFrames) {
+  const MemoryPlan without(vga, stages::Method::robust, 1, 16, 200 * mebibyte),
+      with(vga, stages::Method::robust, 1, 16, 200 * mebibyte, /*codes_model_stream=*/true);
+  EXPECT_DOUBLE_EQ(with.needed_bytes(10) - without.needed_bytes(10),
+                   MemoryPlan::bytes_per_value_for_model_stream * static_cast<double>(vga.values()));
+  // Its memory comes out of the sample: fewer frames fit beside it.
+  EXPECT_LT(with.sample_size(1700), without.sample_size(1700));
+}
+
 TEST(MemoryPlan, TheSplitKeepsAtMostEightFramesInFlight) {
   EXPECT_EQ(MemoryPlan(vga, stages::Method::robust, 1, 16, mebibyte).split_frames_in_flight(), 8);
   EXPECT_EQ(MemoryPlan(vga, stages::Method::robust, 1, 4, mebibyte).split_frames_in_flight(), 4);

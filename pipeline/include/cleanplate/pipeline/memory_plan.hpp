@@ -24,8 +24,16 @@ class MemoryPlan {
  public:
   static constexpr long fewest_sampled_frames = 16;
 
+  // `codes_model_stream`: model.npz version 2 is written, whose libx264 encoder and writer hold
+  // frames of their own (bytes_per_value_for_model_stream each value).
   MemoryPlan(const stages::FrameGeometry& geometry, stages::Method method, long rank, long frames_in_flight,
-             std::int64_t max_memory);
+             std::int64_t max_memory, bool codes_model_stream = false);
+
+  // The model stream's bytes per value of a frame: libx264 holds about 17 frames (10 of lookahead,
+  // B-frames and references), each padded with its half-pel planes and a quarter-size copy, and the
+  // writer keeps 2 bytes a value of each frame the encoder has not returned. Measured at 1920x1080
+  // grey: libx264 143 MB (69 bytes a value), the writer about 14 frames.
+  static constexpr double bytes_per_value_for_model_stream = 100;
 
   // Bytes of a run that keeps `frames` frames in its matrix.
   double needed_bytes(long frames) const;
@@ -50,6 +58,7 @@ class MemoryPlan {
   stages::FrameGeometry geometry_;
   double bytes_per_value_;
   long rank_, frames_in_flight_;
+  bool codes_model_stream_;
   std::int64_t max_memory_;
 };
 
