@@ -41,8 +41,8 @@ TEST(SyntheticScene, MasksAndBackgroundMatchTheGroundTruth) {
 }
 
 // 200 frames (15 MB of 8-bit levels; the split's buffers and model.npz's encoder plan 37 MB) in 44 MiB: the model
-// comes from a sample (about 110 frames), and every frame is split as it is decoded again. The masks, the clean plate and model.npz hold up as
-// they do with the whole video in memory.
+// comes from a sample (about 110 frames), and every frame is split as it is decoded again. The masks, the clean plate
+// and model.npz hold up as they do with the whole video in memory.
 TEST(SyntheticScene, VideoLongerThanMaxMemoryIsReadTwice) {
   const fs::path scene = synthetic_scene(), out = scratch_folder() / "out";
   const ProgramRun result = run(cleanplate_command("separate '" + (scene / "scene.mkv").string() + "' -o '" +
