@@ -96,6 +96,12 @@ long MemoryPlan::first_capacity() const {
   return std::clamp(static_cast<long>((static_cast<double>(max_memory_) - split_bytes()) / matrix_bytes(1)), 1L, 256L);
 }
 
+std::int64_t default_memory_budget(const MemoryPlan& plan, std::int64_t physical_memory) {
+  const std::int64_t usual = std::min<std::int64_t>(physical_memory / 4, std::int64_t{1} << 30);
+  if (plan.needed_bytes(MemoryPlan::fewest_sampled_frames) <= static_cast<double>(usual)) return usual;
+  return std::min(physical_memory / 2, static_cast<std::int64_t>(plan.needed_bytes(plan.most_fitted_frames())));
+}
+
 long fitted_frames(long values) { return std::clamp((1L << 27) / std::max(values, 1L), 128L, 512L); }
 
 long fitted_stride(long columns, long most) { return std::max(1L, (columns + most - 1) / most); }

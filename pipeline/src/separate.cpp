@@ -25,12 +25,15 @@ void prepare_output_folder(const fs::path& folder) {
     throw Error("cannot write to output folder '" + folder.string() + "': " + std::strerror(errno));
 }
 
-// By default 1 GiB (a quarter of a smaller machine's memory): a video whose frames need more is
-// sampled and decoded twice, which at 1080p is faster than holding every frame, as well as smaller.
-std::int64_t memory_budget(const SeparateOptions& options) {
-  if (options.max_memory > 0) return options.max_memory;
-  const std::int64_t quarter = static_cast<std::int64_t>(::sysconf(_SC_PHYS_PAGES)) * ::sysconf(_SC_PAGE_SIZE) / 4;
-  return std::min<std::int64_t>(quarter, std::int64_t{1} << 30);
+// --max-memory, or by default_memory_budget for this machine.
+MemoryPlan memory_plan(const SeparateOptions& options, const stages::FrameGeometry& geometry) {
+  const auto plan = [&](std::int64_t budget) {
+    return MemoryPlan(geometry, options.method, options.rank, options.frames_in_flight, budget,
+                      options.outputs.model && !options.model.lossless && options.model.version == 2);
+  };
+  if (options.max_memory > 0) return plan(options.max_memory);
+  const std::int64_t physical = static_cast<std::int64_t>(::sysconf(_SC_PHYS_PAGES)) * ::sysconf(_SC_PAGE_SIZE);
+  return plan(default_memory_budget(plan(0), physical));
 }
 
 }  // namespace
@@ -41,8 +44,7 @@ SeparateRun::SeparateRun(const SeparateOptions& options, const Cluster& cluster)
       source_(open_source()),
       progress_(options.progress && cluster.leader()),
       geometry_(stages::geometry_for(source_.size(), options.convert)),
-      plan_(geometry_, options.method, options.rank, options.frames_in_flight, memory_budget(options),
-            options.outputs.model && !options.model.lossless && options.model.version == 2) {
+      plan_(memory_plan(options, geometry_)) {
   result_.geometry = geometry_;
   result_.fps = source_.fps();
   result_.announced_frames = source_.frame_count();

@@ -91,6 +91,24 @@ TEST(MemoryPlan, TheModelStreamCountsItsFrames) {
   EXPECT_LT(with.sample_size(1700), without.sample_size(1700));
 }
 
+TEST(MemoryPlan, DefaultBudgetIsOneGibibyteUnlessNotEvenASampleFits) {
+  const std::int64_t gibibyte = 1024 * mebibyte;
+  const MemoryPlan vga_plan(vga, stages::Method::robust, 1, 16, 0, true);
+  EXPECT_EQ(default_memory_budget(vga_plan, 24 * gibibyte), gibibyte);
+  EXPECT_EQ(default_memory_budget(vga_plan, 2 * gibibyte), gibibyte / 2);  // a quarter of a small machine
+
+  // 3840x2160 grey: 1 GiB does not hold a 16-frame sample beside the split's buffers. The budget
+  // becomes what the largest sample needs, so the run goes ahead with it; at most half the machine.
+  const stages::FrameGeometry uhd{.width = 3840, .height = 2160, .channels = 1};
+  const MemoryPlan uhd_plan(uhd, stages::Method::robust, 1, 16, 0, true);
+  ASSERT_GT(uhd_plan.needed_bytes(MemoryPlan::fewest_sampled_frames), static_cast<double>(gibibyte));
+  const std::int64_t budget = default_memory_budget(uhd_plan, 24 * gibibyte);
+  EXPECT_EQ(budget, static_cast<std::int64_t>(uhd_plan.needed_bytes(uhd_plan.most_fitted_frames())));
+  EXPECT_EQ(MemoryPlan(uhd, stages::Method::robust, 1, 16, budget, true).sample_size(900),
+            uhd_plan.most_fitted_frames());
+  EXPECT_EQ(default_memory_budget(uhd_plan, 4 * gibibyte), 2 * gibibyte);
+}
+
 TEST(MemoryPlan, TheSplitKeepsAtMostEightFramesInFlight) {
   EXPECT_EQ(MemoryPlan(vga, stages::Method::robust, 1, 16, mebibyte).split_frames_in_flight(), 8);
   EXPECT_EQ(MemoryPlan(vga, stages::Method::robust, 1, 4, mebibyte).split_frames_in_flight(), 4);

@@ -62,6 +62,14 @@ class MemoryPlan {
   std::int64_t max_memory_;
 };
 
+// The budget when --max-memory is not given, for a machine of `physical_memory` bytes: 1 GiB, at most
+// a quarter of the machine (a video whose frames need more is sampled and decoded twice, which at
+// 1080p is faster than holding every frame, as well as smaller). When that does not hold even the
+// smallest sample beside the split's buffers (3840x2160, or 1920x1080 in colour), refusing to run
+// would serve no one: the budget is then what the largest sample needs, at most half the machine.
+// `plan`'s own budget is not used.
+std::int64_t default_memory_budget(const MemoryPlan& plan, std::int64_t physical_memory);
+
 // The stride of the columns the model is fitted on: every s-th column of a matrix of `columns`,
 // at most `most` of them.
 long fitted_stride(long columns, long most);
