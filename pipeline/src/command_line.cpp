@@ -88,7 +88,7 @@ std::optional<SeparateResult> separate_command(const std::vector<std::string>& a
       ("frames", po::value(&o.frames)->default_value(o.frames), "process at most this many frames (-1: all)")
       ("outputs", po::value(&outputs)->default_value(outputs), "what to write: any of background, foreground, mask, model")
       ("png", po::bool_switch(&o.outputs.png), "also write the masks as PNG files, OUT/masks/bin000001.png ... (CDnet naming)")
-      ("max-memory", po::value(&max_memory), "memory for the frames, such as 4G (default 1G, or a quarter of a smaller machine's); a longer video is read twice")
+      ("max-memory", po::value(&max_memory), "memory for the frames, such as 4G (default 1G, or a quarter of a smaller machine's; more when not even 16 frames fit); a longer video is read twice")
       ("quality", po::value(&o.model.quality)->default_value(o.model.quality),
        "model.npz: the foreground's quality on libx264's CRF scale, 0-51 (lower: better and larger; +6 about halves the size)")
       ("model-preset", po::value(&o.model.preset)->default_value(o.model.preset),
