@@ -29,7 +29,7 @@ void prepare_output_folder(const fs::path& folder) {
 MemoryPlan memory_plan(const SeparateOptions& options, const stages::FrameGeometry& geometry) {
   const auto plan = [&](std::int64_t budget) {
     return MemoryPlan(geometry, options.method, options.rank, options.frames_in_flight, budget,
-                      options.outputs.model && !options.model.lossless && options.model.version == 2);
+                      options.outputs.model && options.model.written_version() == 2);
   };
   if (options.max_memory > 0) return plan(options.max_memory);
   const std::int64_t physical = static_cast<std::int64_t>(::sysconf(_SC_PHYS_PAGES)) * ::sysconf(_SC_PAGE_SIZE);
@@ -133,7 +133,7 @@ io::ModelFile SeparateRun::model_header(const linalg::SvdResult<float>& backgrou
   model.frames = background.V.rows(), model.height = geometry_.height, model.width = geometry_.width,
   model.channels = geometry_.channels;
   model.fps = result_.fps;
-  model.version = format.lossless ? 1 : format.version;
+  model.version = format.written_version();
   if (model.version == 2)
     io::quantize_factors(model, background, io::FactorPrecision::int16,
                          io::factor_step_for_quality(format.quality, std::max(expected_frames(), model.frames)));

@@ -40,6 +40,8 @@ struct ModelFormat {
   long foreground_step = 4;  // grey levels per stored unit of the foreground residual (1: exact)
   int tolerance = 14;        // pixels off the mask are coded where they differ from the background by more
   bool lossless = false;     // code every pixel that differs from the background, step 1: exact frames
+
+  long written_version() const { return lossless ? 1 : version; }  // lossless is version 1's
 };
 
 struct SeparateOptions {
