@@ -3,6 +3,7 @@
 #include <oneapi/tbb/blocked_range.h>
 #include <oneapi/tbb/parallel_for.h>
 
+#include <Eigen/Eigenvalues>
 #include <algorithm>
 #include <array>
 #include <atomic>
@@ -26,6 +27,25 @@ using Range = oneapi::tbb::blocked_range<Eigen::Index>;
 // Rounded to the nearest level (a level is never negative; no lrint call in the histogram loop).
 int grey_level(float level) { return std::min(static_cast<int>(level + 0.5f), 255); }
 
+// What only chooses the mode's gains and window (the share of votes in the densest windows, the
+// residuals' noise level) and the start's frame coordinates is global: large frames give it from an
+// even sample of about 2^16 values, in runs of 16 (one group of mode_background's lanes), where each
+// pass over a 1080p matrix is a few seconds. 2^16 values of 128 frames still give the million
+// residuals residual_scale takes. Smaller frames: an empty matrix, and every value counts.
+constexpr Eigen::Index sampled_values = 1 << 16;
+
+// The sampled rows of `matrix` (the frames, or a vector of values).
+template <typename Result, typename Matrix>
+Result sample_values(const Matrix& matrix) {
+  constexpr Eigen::Index sample_run = 16;
+  if (matrix.rows() < 4 * sampled_values) return {};
+  const Eigen::Index step = matrix.rows() / sampled_values * sample_run, runs = matrix.rows() / step;
+  Result sample(runs * sample_run, matrix.cols());
+  for (Eigen::Index r = 0; r < runs; ++r)
+    sample.middleRows(r * sample_run, sample_run) = matrix.middleRows(r * step, sample_run);
+  return sample;
+}
+
 // Weighted alternating least squares of X ~ P V^T, P stored as `factor` (values x k) and V^T as
 // `coordinates` (k x frames), where an entry counts only while |x - its reference| < band. Both
 // steps sum a block of values at a time as whole arrays (normal_equations.hpp), so they vectorize:
@@ -35,12 +55,15 @@ class TrimmedFit {
   TrimmedFit(const FramesRef& frames, float band) : frames_(frames), band_(band) {}
 
   // Each frame's coordinates over its values within the band of the reference fit
-  // reference_factor * reference_coordinates.col(j) (which may be `factor` and `coordinates`).
+  // reference_factor * reference_coordinates.col(j) (which may be `factor` and `coordinates`). Large
+  // frames are fitted on evenly spaced blocks of about 2^16 values, as fit_frame fits them: k
+  // coordinates carry an error of sigma / sqrt(2^16) there, while the values' rows need every value.
   void fit_frames(const Eigen::MatrixXf& factor, Eigen::MatrixXf& coordinates,
                   const Eigen::Ref<const Eigen::MatrixXf>& reference_factor,
                   const Eigen::Ref<const Eigen::MatrixXf>& reference_coordinates) const {
     const Eigen::Index k = factor.cols(), values = factor.rows();
     constexpr Eigen::Index block = detail::normal_equations_block;
+    const Eigen::Index step = linalg::sampling_step(values, block, sampled_values);
     oneapi::tbb::parallel_for(Range(0, frames_.cols(), 4), [&](const Range& range) {
       Eigen::ArrayXf weights(block), frame(block);
       Eigen::VectorXf fit(block);
@@ -49,8 +72,8 @@ class TrimmedFit {
         Eigen::MatrixXd gram = Eigen::MatrixXd::Zero(k, k);
         Eigen::VectorXd moment = Eigen::VectorXd::Zero(k);
         double inliers = 0;
-        for (Eigen::Index first = 0; first < values; first += block) {
-          const Eigen::Index n = std::min(block, values - first);
+        for (Eigen::Index b = 0; b < linalg::row_blocks(values, block, step); ++b) {
+          const Eigen::Index first = (b * step + step / 2) * block, n = std::min(block, values - first);
           auto x = frame.head(n);
           x = frame_values(frames_.col(j).segment(first, n)).array();
           fit.head(n).noalias() = reference_factor.middleRows(first, n) * reference;
@@ -239,25 +262,10 @@ namespace {
 // of 3 grey levels (the narrowest that rounding cannot split).
 int refined_window(double first_scale) { return 2 * std::max(1, static_cast<int>(std::lrint(first_scale * 255))) + 1; }
 
-// What only chooses the mode's gains and window (the share of votes in the densest windows, the
-// residuals' noise level) is global: large frames give it from an even sample of about 2^16 values,
-// in runs of 16 (one group of mode_background's lanes), where each pass over a 1080p matrix is a
-// few seconds. 2^16 values of 128 frames still give the million residuals residual_scale takes.
-// Smaller frames: an empty matrix, and every value counts.
-FrameLevels sample_values(const FramesRef& frames) {
-  constexpr Eigen::Index sampled_values = 1 << 16, sample_run = 16;
-  if (frames.rows() < 4 * sampled_values) return {};
-  const Eigen::Index step = frames.rows() / sampled_values * sample_run, runs = frames.rows() / step;
-  FrameLevels sample(runs * sample_run, frames.cols());
-  for (Eigen::Index r = 0; r < runs; ++r)
-    sample.middleRows(r * sample_run, sample_run) = frames.middleRows(r * step, sample_run);
-  return sample;
-}
-
 }  // namespace
 
 Eigen::VectorXf background_mode(const FramesRef& frames, int max_frames, const Eigen::VectorXf& gains) {
-  const FrameLevels value_sample = sample_values(frames);
+  const auto value_sample = sample_values<FrameLevels>(frames);
   const FramesRef few = value_sample.size() > 0 ? FramesRef(value_sample) : frames;
   const double first_scale = residual_scale(few, mode_background(few, 3, max_frames, gains).levels, gains);
   return mode_background(frames, refined_window(first_scale), max_frames, gains).levels;
@@ -272,7 +280,7 @@ Eigen::VectorXf fit_frame(const Eigen::MatrixXf& pixel_factor, const Eigen::Ref<
   // trimmed squares), so a frame whose light moved beyond the band from `start` is still fitted.
   constexpr Eigen::Index block = detail::normal_equations_block;
   const Eigen::Index values = levels.size(), stride = std::max<Eigen::Index>(1, values / 4096);
-  const Eigen::Index step = linalg::sampling_step(values, block, 1 << 16);
+  const Eigen::Index step = linalg::sampling_step(values, block, sampled_values);
   Eigen::VectorXf coordinates = start;
   Eigen::ArrayXf x(block), fit(block), weights(block);
   std::vector<float> spread;  // about 4,000 residuals give the median
@@ -310,7 +318,7 @@ BackgroundModel robust_background(const FramesRef& frames, const RobustBackgroun
   // Only where that makes the background repeat more often (more of the values in their densest
   // windows): gains that foreground over most of the frames made wrong scatter it instead.
   Eigen::VectorXf gains = frame_gains(frames);
-  const FrameLevels value_sample = sample_values(frames);
+  const auto value_sample = sample_values<FrameLevels>(frames);
   const FramesRef few = value_sample.size() > 0 ? FramesRef(value_sample) : frames;
   Mode first = mode_background(few, 3, options.mode_frames, gains);
   if (Mode plain = mode_background(few, 3, options.mode_frames); first.support <= plain.support) {
@@ -322,23 +330,52 @@ BackgroundModel robust_background(const FramesRef& frames, const RobustBackgroun
           .levels;
   const float band = static_cast<float>(options.inlier_band * residual_scale(frames, mode, gains));
 
-  // A start for rank k: the SVD of the sampled frames with their outliers replaced by the mode, made
-  // a block of rows at a time (a copy of 128 frames of 1080p would be a gigabyte).
+  // A start for rank k: the leading left singular vectors of the sampled frames with their outliers
+  // replaced by the mode, made a block of rows at a time (a copy of 128 frames of 1080p would be a
+  // gigabyte). Large frames: a randomized SVD whose test vectors are the k + 10 leading right
+  // singular vectors of the sampled values (which set the mode's window too). Those are near the
+  // right singular vectors of every value, so one pass Y = A V gives the start as Y's leading left
+  // singular vectors (from the small Y^T Y), where Gaussian test vectors took three passes.
   const std::vector<Eigen::Index> sampled = evenly_spaced_frames(frames.cols(), 128);
-  const auto sample_rows = [&](Eigen::Index first, Eigen::Index n) {
+  const auto cleaned_rows = [&](const FramesRef& source, const Eigen::VectorXf& reference, Eigen::Index first,
+                                Eigen::Index n) {
     Eigen::MatrixXf rows(n, static_cast<Eigen::Index>(sampled.size()));
     for (std::size_t s = 0; s < sampled.size(); ++s) {
       const Eigen::Index j = sampled[s];
-      const auto lit = mode.segment(first, n) * gains[j];
-      const Eigen::VectorXf x = frame_values(frames.col(j).segment(first, n));
+      const auto lit = reference.segment(first, n) * gains[j];
+      const Eigen::VectorXf x = frame_values(source.col(j).segment(first, n));
       rows.col(static_cast<Eigen::Index>(s)) = ((x - lit).array().abs() < band).select(x, lit);
     }
     return rows;
   };
-  const linalg::GeneratedRowsOperator<float, decltype(sample_rows)> sample(
-      values, static_cast<Eigen::Index>(sampled.size()), sample_rows);
-  const linalg::SvdResult<float> start =
-      linalg::randomized_svd(sample, {.rank = std::min<Eigen::Index>(k, sample.cols())});
+  linalg::SvdResult<float> start;
+  if (const Eigen::VectorXf sampled_mode = sample_values<Eigen::VectorXf>(mode); sampled_mode.size() > 0) {
+    const auto sampled_row = [&](Eigen::Index first, Eigen::Index n) {
+      return cleaned_rows(few, sampled_mode, first, n);
+    };
+    const linalg::GeneratedRowsOperator<float, decltype(sampled_row)> rows_sample(
+        few.rows(), static_cast<Eigen::Index>(sampled.size()), sampled_row);
+    const Eigen::MatrixXf test_vectors =
+        linalg::randomized_svd(rows_sample, {.rank = std::min<Eigen::Index>(k + 10, rows_sample.cols())}).V;
+    Eigen::MatrixXf y(values, test_vectors.cols());
+    const Eigen::MatrixXd gram =
+        linalg::sum_over_row_blocks(values, detail::normal_equations_block, [&](Eigen::Index first, Eigen::Index n) {
+          auto block = y.middleRows(first, n);
+          block.noalias() = cleaned_rows(frames, mode, first, n) * test_vectors;
+          return (block.transpose() * block).eval();
+        });
+    const Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eigen(gram);  // ascending
+    const Eigen::Index r = std::min<Eigen::Index>(k, test_vectors.cols());
+    const Eigen::VectorXd s = eigen.eigenvalues().tail(r).reverse().cwiseMax(0).cwiseSqrt();
+    const Eigen::MatrixXd w = eigen.eigenvectors().rightCols(r).rowwise().reverse();
+    start.singular_values = s.cast<float>();
+    start.U = y * (w * (s.array() > 0).select(s.cwiseInverse(), 0.0).asDiagonal()).cast<float>();
+  } else {
+    const auto every_row = [&](Eigen::Index first, Eigen::Index n) { return cleaned_rows(frames, mode, first, n); };
+    const linalg::GeneratedRowsOperator<float, decltype(every_row)> cleaned(
+        values, static_cast<Eigen::Index>(sampled.size()), every_row);
+    start = linalg::randomized_svd(cleaned, {.rank = std::min<Eigen::Index>(k, cleaned.cols())});
+  }
 
   Eigen::MatrixXf factor = Eigen::MatrixXf::Zero(values, k);
   factor.leftCols(start.rank()) = start.U;

@@ -437,6 +437,39 @@ TEST(RobustBackground, LargeFramesTakeTheModeWindowFromASample) {
   EXPECT_EQ((stages::background_mode(frames) - expected).cwiseAbs().maxCoeff(), 0);
 }
 
+// Frames of 640x480 values take the start's frame side and each frame's coordinates from a sample of
+// the values, the rows from every value: a rank-2 background (a texture whose gain drifts by 5%, a
+// gradient of up to 16 grey levels whose strength swings) under random foreground over a third of
+// the columns in a third of the frames is found to the noise. A value's row fitted on its n >= 26
+// inlier frames carries sigma sqrt(k / n) = 0.55 grey levels; least squares is pulled far beyond.
+TEST(RobustBackground, LargeFramesFitFromASampleOfTheValues) {
+  constexpr Eigen::Index width = 640, values = width * 480, frames_count = 40;
+  std::mt19937 random(17);
+  std::uniform_real_distribution<float> texture(60, 160), foreground(0, 255);
+  std::normal_distribution<float> noise(0, 2);
+  Eigen::VectorXf plate(values), gradient(values);
+  for (Eigen::Index i = 0; i < values; ++i)
+    plate[i] = texture(random), gradient[i] = 16.0f * static_cast<float>(i % width) / width;
+  Eigen::MatrixXf background(values, frames_count);
+  stages::FrameLevels frames(values, frames_count);
+  for (Eigen::Index j = 0; j < frames_count; ++j) {
+    const float t = static_cast<float>(j);
+    background.col(j) = (plate * (1 + 0.05f * std::sin(0.3f * t)) + gradient * std::cos(0.2f * t)) / 255;
+    for (Eigen::Index i = 0; i < values; ++i) {
+      const bool object = j % 3 == 0 && i % width < width / 3;
+      const float level = object ? foreground(random) : 255 * background(i, j) + noise(random);
+      frames(i, j) = static_cast<std::uint8_t>(std::clamp(std::lround(level), 0L, 255L));
+    }
+  }
+  const auto rms_error = [&](const stages::BackgroundModel& model) {
+    double sum = 0;
+    for (Eigen::Index j = 0; j < frames_count; ++j) sum += (model.background(j) - background.col(j)).squaredNorm();
+    return 255 * std::sqrt(sum / static_cast<double>(values * frames_count));
+  };
+  EXPECT_LT(rms_error(stages::robust_background(frames, {.rank = 2})), 1.0);
+  EXPECT_GT(rms_error(stages::decompose(frames, {.method = stages::Method::svd, .rank = 2})), 10.0);
+}
+
 TEST(RobustBackground, HoldsUnderAnObjectPresentInMostFrames) {
   const Scene scene = make_scene(100, [](Eigen::Index j, Eigen::Index x, Eigen::Index y) {
     return j % 10 < 7 && x >= 10 && x < 22 && y >= 8 && y < 20;
