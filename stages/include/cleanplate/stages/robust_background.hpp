@@ -13,7 +13,9 @@
 // row over its inlier frames, a few rounds. The low rank carries what a per-pixel mode cannot:
 // illumination that drifts over the video. Where the light takes a few levels (a flicker, a sample
 // in step with a loop), the mode is taken over the frames divided by their gains (frame_gains),
-// when that makes the background repeat more often.
+// when that makes the background repeat more often. Frames of 2^18 values or more take what is
+// global from an even sample of 2^16 values (the mode's window, the start's frame side, each frame's
+// coordinates: errors of sigma / 256); each value's mode and row still come from all its values.
 #pragma once
 #include <Eigen/Core>
 
