@@ -348,7 +348,7 @@ BackgroundModel robust_background(const FramesRef& frames, const RobustBackgroun
     }
     return rows;
   };
-  linalg::SvdResult<float> start;
+  Eigen::MatrixXf start;  // values x at most k, orthonormal columns
   if (const Eigen::VectorXf sampled_mode = sample_values<Eigen::VectorXf>(mode); sampled_mode.size() > 0) {
     const auto sampled_row = [&](Eigen::Index first, Eigen::Index n) {
       return cleaned_rows(few, sampled_mode, first, n);
@@ -368,17 +368,16 @@ BackgroundModel robust_background(const FramesRef& frames, const RobustBackgroun
     const Eigen::Index r = std::min<Eigen::Index>(k, test_vectors.cols());
     const Eigen::VectorXd s = eigen.eigenvalues().tail(r).reverse().cwiseMax(0).cwiseSqrt();
     const Eigen::MatrixXd w = eigen.eigenvectors().rightCols(r).rowwise().reverse();
-    start.singular_values = s.cast<float>();
-    start.U = y * (w * (s.array() > 0).select(s.cwiseInverse(), 0.0).asDiagonal()).cast<float>();
+    start = y * (w * (s.array() > 0).select(s.cwiseInverse(), 0.0).asDiagonal()).cast<float>();
   } else {
     const auto every_row = [&](Eigen::Index first, Eigen::Index n) { return cleaned_rows(frames, mode, first, n); };
     const linalg::GeneratedRowsOperator<float, decltype(every_row)> cleaned(
         values, static_cast<Eigen::Index>(sampled.size()), every_row);
-    start = linalg::randomized_svd(cleaned, {.rank = std::min<Eigen::Index>(k, cleaned.cols())});
+    start = linalg::randomized_svd(cleaned, {.rank = std::min<Eigen::Index>(k, cleaned.cols())}).U;
   }
 
   Eigen::MatrixXf factor = Eigen::MatrixXf::Zero(values, k);
-  factor.leftCols(start.rank()) = start.U;
+  factor.leftCols(start.cols()) = start;
   // Kept by frames without inliers.
   Eigen::MatrixXf coordinates = (factor.transpose() * mode) * gains.transpose();
   const TrimmedFit fit(frames, band);
