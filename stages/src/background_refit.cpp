@@ -128,7 +128,7 @@ Eigen::VectorXd BackgroundRefit::frame_factor(const Eigen::Ref<const Eigen::Matr
   Eigen::ArrayXf weights(block_pixels * channels), x(block_pixels * channels);
   double counted = 0;
   for (Eigen::Index b = 0; b < linalg::row_blocks(pixels, block_pixels, step); ++b) {
-    const Eigen::Index first = (b * step + step / 2) * block_pixels;
+    const Eigen::Index first = linalg::row_block_first(b, block_pixels, step);
     const Eigen::Index count = std::min(block_pixels, pixels - first), n = count * channels;
     background_weights(mask, first, count, channels, weights);
     x.head(n) = frame_values(column.segment(first * channels, n)).array();

@@ -3,10 +3,10 @@
 #include <oneapi/tbb/blocked_range.h>
 #include <oneapi/tbb/parallel_for.h>
 
-#include <Eigen/Eigenvalues>
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <cleanplate/linalg/eigen.hpp>
 #include <cleanplate/linalg/row_blocks.hpp>
 #include <cleanplate/linalg/svd.hpp>
 #include <cmath>
@@ -73,7 +73,7 @@ class TrimmedFit {
         Eigen::VectorXd moment = Eigen::VectorXd::Zero(k);
         double inliers = 0;
         for (Eigen::Index b = 0; b < linalg::row_blocks(values, block, step); ++b) {
-          const Eigen::Index first = (b * step + step / 2) * block, n = std::min(block, values - first);
+          const Eigen::Index first = linalg::row_block_first(b, block, step), n = std::min(block, values - first);
           auto x = frame.head(n);
           x = frame_values(frames_.col(j).segment(first, n)).array();
           fit.head(n).noalias() = reference_factor.middleRows(first, n) * reference;
@@ -295,7 +295,7 @@ Eigen::VectorXf fit_frame(const Eigen::MatrixXf& pixel_factor, const Eigen::Ref<
     Eigen::VectorXd moment = Eigen::VectorXd::Zero(k);
     double inliers = 0;
     for (Eigen::Index b = 0; b < linalg::row_blocks(values, block, step); ++b) {
-      const Eigen::Index first = (b * step + step / 2) * block, n = std::min(block, values - first);
+      const Eigen::Index first = linalg::row_block_first(b, block, step), n = std::min(block, values - first);
       const auto p = pixel_factor.middleRows(first, n);
       x.head(n) = frame_values(levels.segment(first, n)).array();
       fit.head(n).matrix().noalias() = p * coordinates;
@@ -337,43 +337,43 @@ BackgroundModel robust_background(const FramesRef& frames, const RobustBackgroun
   // right singular vectors of every value, so one pass Y = A V gives the start as Y's leading left
   // singular vectors (from the small Y^T Y), where Gaussian test vectors took three passes.
   const std::vector<Eigen::Index> sampled = evenly_spaced_frames(frames.cols(), 128);
-  const auto cleaned_rows = [&](const FramesRef& source, const Eigen::VectorXf& reference, Eigen::Index first,
-                                Eigen::Index n) {
-    Eigen::MatrixXf rows(n, static_cast<Eigen::Index>(sampled.size()));
-    for (std::size_t s = 0; s < sampled.size(); ++s) {
-      const Eigen::Index j = sampled[s];
-      const auto lit = reference.segment(first, n) * gains[j];
-      const Eigen::VectorXf x = frame_values(source.col(j).segment(first, n));
-      rows.col(static_cast<Eigen::Index>(s)) = ((x - lit).array().abs() < band).select(x, lit);
-    }
-    return rows;
+  // The rows [first, first + n) of `source`'s sampled frames, their outliers replaced by `reference`.
+  const auto cleaned_rows = [&](const FramesRef& source, const Eigen::VectorXf& reference) {
+    return [&sampled, &gains, band, &source, &reference](Eigen::Index first, Eigen::Index n) {
+      Eigen::MatrixXf rows(n, static_cast<Eigen::Index>(sampled.size()));
+      for (std::size_t s = 0; s < sampled.size(); ++s) {
+        const Eigen::Index j = sampled[s];
+        const auto lit = reference.segment(first, n) * gains[j];
+        const Eigen::VectorXf x = frame_values(source.col(j).segment(first, n));
+        rows.col(static_cast<Eigen::Index>(s)) = ((x - lit).array().abs() < band).select(x, lit);
+      }
+      return rows;
+    };
   };
+  const auto every_row = cleaned_rows(frames, mode);
+  const Eigen::Index columns = static_cast<Eigen::Index>(sampled.size());
   Eigen::MatrixXf start;  // values x at most k, orthonormal columns
   if (const Eigen::VectorXf sampled_mode = sample_values<Eigen::VectorXf>(mode); sampled_mode.size() > 0) {
-    const auto sampled_row = [&](Eigen::Index first, Eigen::Index n) {
-      return cleaned_rows(few, sampled_mode, first, n);
-    };
-    const linalg::GeneratedRowsOperator<float, decltype(sampled_row)> rows_sample(
-        few.rows(), static_cast<Eigen::Index>(sampled.size()), sampled_row);
+    const auto sampled_row = cleaned_rows(few, sampled_mode);
+    const linalg::GeneratedRowsOperator<float, decltype(sampled_row)> rows_sample(few.rows(), columns, sampled_row);
     const Eigen::MatrixXf test_vectors =
-        linalg::randomized_svd(rows_sample, {.rank = std::min<Eigen::Index>(k + 10, rows_sample.cols())}).V;
+        linalg::randomized_svd(rows_sample, {.rank = std::min<Eigen::Index>(k + 10, columns)}).V;
     Eigen::MatrixXf y(values, test_vectors.cols());
     const Eigen::MatrixXd gram =
         linalg::sum_over_row_blocks(values, detail::normal_equations_block, [&](Eigen::Index first, Eigen::Index n) {
           auto block = y.middleRows(first, n);
-          block.noalias() = cleaned_rows(frames, mode, first, n) * test_vectors;
+          block.noalias() = every_row(first, n) * test_vectors;
           return (block.transpose() * block).eval();
         });
-    const Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eigen(gram);  // ascending
-    const Eigen::Index r = std::min<Eigen::Index>(k, test_vectors.cols());
-    const Eigen::VectorXd s = eigen.eigenvalues().tail(r).reverse().cwiseMax(0).cwiseSqrt();
-    const Eigen::MatrixXd w = eigen.eigenvectors().rightCols(r).rowwise().reverse();
-    start = y * (w * (s.array() > 0).select(s.cwiseInverse(), 0.0).asDiagonal()).cast<float>();
+    // Y^T Y = W S^2 W^T, so Y W S^-1 are Y's left singular vectors. The lower triangle, mirrored:
+    // the float products are symmetric only to their rounding.
+    const auto top = linalg::symmetric_eigen(Eigen::MatrixXd(gram.selfadjointView<Eigen::Lower>()),
+                                             std::min<Eigen::Index>(k, test_vectors.cols()));
+    const Eigen::VectorXd s = top.eigenvalues.cwiseMax(0).cwiseSqrt();
+    start = y * (top.eigenvectors * (s.array() > 0).select(s.cwiseInverse(), 0.0).asDiagonal()).cast<float>();
   } else {
-    const auto every_row = [&](Eigen::Index first, Eigen::Index n) { return cleaned_rows(frames, mode, first, n); };
-    const linalg::GeneratedRowsOperator<float, decltype(every_row)> cleaned(
-        values, static_cast<Eigen::Index>(sampled.size()), every_row);
-    start = linalg::randomized_svd(cleaned, {.rank = std::min<Eigen::Index>(k, cleaned.cols())}).U;
+    const linalg::GeneratedRowsOperator<float, decltype(every_row)> cleaned(values, columns, every_row);
+    start = linalg::randomized_svd(cleaned, {.rank = std::min<Eigen::Index>(k, columns)}).U;
   }
 
   Eigen::MatrixXf factor = Eigen::MatrixXf::Zero(values, k);

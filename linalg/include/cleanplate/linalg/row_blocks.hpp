@@ -31,12 +31,17 @@ inline Eigen::Index sampling_step(Eigen::Index rows, Eigen::Index block, Eigen::
   return std::max<Eigen::Index>(1, row_blocks(rows, block) / std::max<Eigen::Index>(1, sampled / block));
 }
 
+// The first row of the `visited`-th block visited with `step`: the middle block of each step.
+inline Eigen::Index row_block_first(Eigen::Index visited, Eigen::Index block, Eigen::Index step) {
+  return (visited * step + step / 2) * block;
+}
+
 template <typename Work>
 void for_each_row_block(Eigen::Index rows, Eigen::Index block, const Work& work, Eigen::Index step = 1) {
   oneapi::tbb::parallel_for(oneapi::tbb::blocked_range<Eigen::Index>(0, row_blocks(rows, block, step)),
                             [&](const auto& visited) {
                               for (Eigen::Index i = visited.begin(); i < visited.end(); ++i) {
-                                const Eigen::Index first = (i * step + step / 2) * block;
+                                const Eigen::Index first = row_block_first(i, block, step);
                                 work(first, std::min(block, rows - first));
                               }
                             });
