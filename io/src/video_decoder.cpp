@@ -176,6 +176,21 @@ std::optional<cv::Mat> VideoDecoder::next() {
 
 bool VideoDecoder::skip() { return state_->receive(); }
 
+long VideoDecoder::skip_to(long index) {
+  State& s = *state_;
+  // Read by frame threads as each packet is sent, so it holds from the next packet on.
+  s.codec->skip_frame = AVDISCARD_NONREF;
+  while (s.receive()) {
+    const std::int64_t time = s.frame->best_effort_timestamp;
+    const long number = time == AV_NOPTS_VALUE ? index : std::lround(s.seconds(time) * s.fps);
+    if (number >= index) {
+      s.buffered = true;
+      return number;
+    }
+  }
+  return -1;
+}
+
 bool VideoDecoder::seek(long index) {
   State& s = *state_;
   if (!(s.fps > 0)) return false;

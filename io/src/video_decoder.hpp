@@ -25,6 +25,13 @@ class VideoDecoder {
   // The next frame becomes frame `index` (0-based, counted at the stream's frame rate): a seek to
   // the keyframe before it, then decoding up to it. False when the container cannot seek.
   bool seek(long index);
+  // Decodes on to the first frame numbered `index` or later (numbered by its timestamp at the stream's
+  // frame rate), which next() then returns, and gives its number; -1 at the end. From the first call on,
+  // the decoder drops the frames no other frame refers to (H.264's non-reference B-frames, about half
+  // of x264's) without decoding them, so it lands on the next frame that others do refer to: for a
+  // sample of frames, where a frame near the one wanted serves as well. Frames without a timestamp
+  // count as reached.
+  long skip_to(long index);
 
   double fps() const;        // 0 when unknown
   long frame_count() const;  // -1 when unknown

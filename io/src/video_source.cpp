@@ -215,6 +215,16 @@ bool VideoSource::skip(long frames) {
   return true;
 }
 
+bool VideoSource::skip_near(long index) {
+  if (index <= position()) return true;
+  if (!decoder_ || live() || !(decoder_->fps() > 0)) return skip(index - position());
+  first_.reset();
+  const long reached = decoder_->skip_to(index);
+  if (reached < 0) return false;
+  next_index_ = reached;
+  return true;
+}
+
 bool VideoSource::seek(long index) {
   if (live() || index < 0) return false;
   if (index == next_index_ - (first_ ? 1 : 0)) return true;  // already there: keep what was decoded

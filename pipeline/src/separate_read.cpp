@@ -54,20 +54,22 @@ void SeparateRun::read() {
   std::atomic<long> capacity = matrix_->capacity();
   const auto started = Clock::now();
   BusyTime decode_time, convert_time, stack_time;
-  // Columns made, frames consumed.
-  long decoded = begin, position = begin > 0 ? sample_[static_cast<std::size_t>(begin)] : 0;
+  long decoded = begin;  // columns made
   progress_.start(sampled() ? "step 1/3, sampling" : "step 1/3, reading", sampled() ? sample_end - begin : expected);
   flow::graph graph;
   flow::input_node<DecodedFrame> decode(graph, [&](oneapi::tbb::flow_control& control) -> DecodedFrame {
     auto busy = decode_time.measure();
     std::optional<io::Frame> frame;
     const bool last = sampled() ? decoded == sample_end : options_.frames >= 0 && decoded >= options_.frames;
-    const long skipped = sampled() && !last ? sample_[static_cast<std::size_t>(decoded)] - position : 0;
-    if (interrupted() || last || !source_.skip(skipped) || !(frame = source_.next())) {
+    // A sampled frame may be a neighbour of the one planned (VideoSource::skip_near), which spares
+    // decoding the frames nothing refers to; under mpirun each rank's share is exact.
+    const long planned = sampled() && !last ? options_.start + sample_[static_cast<std::size_t>(decoded)] : 0;
+    if (interrupted() || last ||
+        (sampled() && !(ranks() > 1 ? source_.skip(planned - source_.position()) : source_.skip_near(planned))) ||
+        !(frame = source_.next())) {
       control.stop();
       return {};
     }
-    position += skipped + 1;
     const long index = decoded++;
     return {index, std::move(frame->image), index < capacity.load()};
   });
@@ -110,8 +112,10 @@ void SeparateRun::read() {
 
   result_.frames = matrix_->count();
   result_.interrupted = interrupted();
-  result_.source_ended_early = !result_.interrupted && source_.frame_count() >= 0 &&
-                               result_.frames < (sampled() ? static_cast<long>(sample_.size()) : expected);
+  // A sample may end short when its last frames' neighbours lie past the end; the split, which
+  // decodes every frame, says whether the video did.
+  result_.source_ended_early =
+      !result_.interrupted && !sampled() && source_.frame_count() >= 0 && result_.frames < expected;
   result_.seconds = {.read = seconds_since(started),
                      .decode = decode_time.seconds(),
                      .convert = convert_time.seconds(),

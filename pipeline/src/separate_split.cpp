@@ -35,7 +35,9 @@ SeparateRun::SplitOutputs SeparateRun::split_frame(long j, const cv::Mat& decode
   if (!original.isContinuous()) original = original.clone();
   const auto levels = stages::image_levels(original);
   const auto preview = std::find(preview_frames_.begin(), preview_frames_.end(), j);
-  const stages::FrameSplit split = splitter_->split(levels, background_video() || preview != preview_frames_.end());
+  const stages::FrameSplit split = splitter_->split(
+      levels,
+      {.background = background_video() || preview != preview_frames_.end(), .mask_bits = model_file_.has_value()});
 
   SplitOutputs frame;
   frame.index = j;

@@ -113,9 +113,10 @@ Eigen::MatrixXd BackgroundRefit::pixel_factor() const {
   return factor;
 }
 
-Eigen::VectorXd BackgroundRefit::frame_factor(const Eigen::Ref<const Eigen::MatrixXf>& pixel_factor,
-                                              const Eigen::Ref<const FrameColumnLevels>& column,
-                                              std::span<const std::uint8_t> mask, Eigen::VectorXd start) const {
+template <typename BackgroundWeights>
+Eigen::VectorXd BackgroundRefit::refit_frame(const Eigen::Ref<const Eigen::MatrixXf>& pixel_factor,
+                                             const Eigen::Ref<const FrameColumnLevels>& column,
+                                             const BackgroundWeights& weights_of, Eigen::VectorXd start) const {
   const Eigen::Index k = pixel_factor.cols(), channels = geometry_.channels, pixels = geometry_.pixels();
   // The normal equations over the values of the pixels outside the mask, a block at a time (whole
   // mask bytes: a byte gives eight weights at once). A large frame is refitted on evenly spaced
@@ -130,7 +131,7 @@ Eigen::VectorXd BackgroundRefit::frame_factor(const Eigen::Ref<const Eigen::Matr
   for (Eigen::Index b = 0; b < linalg::row_blocks(pixels, block_pixels, step); ++b) {
     const Eigen::Index first = linalg::row_block_first(b, block_pixels, step);
     const Eigen::Index count = std::min(block_pixels, pixels - first), n = count * channels;
-    background_weights(mask, first, count, channels, weights);
+    weights_of(first, count, weights);
     x.head(n) = frame_values(column.segment(first * channels, n)).array();
     detail::add_normal_equations(pixel_factor.middleRows(first * channels, n), x.head(n), weights.head(n), gram,
                                  moment);
@@ -138,6 +139,32 @@ Eigen::VectorXd BackgroundRefit::frame_factor(const Eigen::Ref<const Eigen::Matr
   }
   if (counted >= 2 * k) solve_normal(gram, moment, start);
   return start;
+}
+
+Eigen::VectorXd BackgroundRefit::frame_factor(const Eigen::Ref<const Eigen::MatrixXf>& pixel_factor,
+                                              const Eigen::Ref<const FrameColumnLevels>& column,
+                                              std::span<const std::uint8_t> mask, Eigen::VectorXd start) const {
+  return refit_frame(
+      pixel_factor, column,
+      [&](Eigen::Index first, Eigen::Index count, Eigen::ArrayXf& weights) {
+        background_weights(mask, first, count, geometry_.channels, weights);
+      },
+      std::move(start));
+}
+
+Eigen::VectorXd BackgroundRefit::frame_factor(const Eigen::Ref<const Eigen::MatrixXf>& pixel_factor,
+                                              const Eigen::Ref<const FrameColumnLevels>& column, const cv::Mat& mask,
+                                              Eigen::VectorXd start) const {
+  if (mask.type() != CV_8U || !mask.isContinuous() || static_cast<Eigen::Index>(mask.total()) != geometry_.pixels())
+    throw Error("BackgroundRefit::frame_factor: the mask is not an 8-bit image of the frame's size");
+  const std::uint8_t* on = mask.ptr<std::uint8_t>();
+  return refit_frame(
+      pixel_factor, column,
+      [&, channels = geometry_.channels](Eigen::Index first, Eigen::Index count, Eigen::ArrayXf& weights) {
+        for (Eigen::Index q = 0; q < count; ++q)
+          for (Eigen::Index c = 0; c < channels; ++c) weights[q * channels + c] = on[first + q] == 0 ? 1.0f : 0.0f;
+      },
+      std::move(start));
 }
 
 linalg::SvdResult<float> to_svd(const Eigen::MatrixXd& pixel_factor, const Eigen::MatrixXd& frame_factor) {

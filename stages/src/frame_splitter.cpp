@@ -47,13 +47,13 @@ FittedSplitter::FittedSplitter(const FramesRef& frames, const BackgroundModel& m
   to_stored_ = (inverse.asDiagonal() * refit_background_.U.transpose().cast<double>() * refit_factor).cast<float>();
 }
 
-FrameSplit FittedSplitter::split(const Eigen::Ref<const FrameColumnLevels>& levels, bool with_background) const {
+FrameSplit FittedSplitter::split(const Eigen::Ref<const FrameColumnLevels>& levels, const SplitExtras& extras) const {
   const Eigen::VectorXf coordinates = fit_frame(factor_, levels, band_, start_, 1);  // more refits: highway F +0.0002
   FrameSplit frame;
   frame.mask = frame_mask(levels, factor_, coordinates, seed_threshold_, geometry_, mask_options_);
-  frame.mask_bits = pack_mask(frame.mask);
-  frame.refit = refit_->frame_factor(refit_factor_, levels, frame.mask_bits, coordinates.cast<double>());
-  if (with_background) frame.background = factor_ * coordinates;
+  frame.refit = refit_->frame_factor(refit_factor_, levels, frame.mask, coordinates.cast<double>());
+  if (extras.mask_bits) frame.mask_bits = pack_mask(frame.mask);
+  if (extras.background) frame.background = factor_ * coordinates;
   return frame;
 }
 

@@ -114,6 +114,33 @@ TEST(VideoSource, SeekGivesTheFrameThatReadingInOrderGives) {
   EXPECT_FALSE(source.next()) << "the video has 60 frames";
 }
 
+// For a sample: x264's non-reference B-frames are not decoded, so some frames asked for give way to
+// the next frame others refer to (x264 puts at most 3 B-frames in a row); each frame comes with its
+// own number and exactly the image reading in order gives it.
+TEST(VideoSource, SkipNearGivesTheFrameAskedOrOneShortlyAfterWithItsNumber) {
+  const fs::path path = test_video("near.mp4", 60).path;
+  io::VideoSource in_order(path.string(), {.format = io::FrameFormat::grey});
+  const std::vector<cv::Mat> frames = source_frames(in_order);
+  ASSERT_EQ(frames.size(), 60u);
+  io::VideoSource source(path.string(), {.format = io::FrameFormat::grey});
+  long moved_on = 0, previous = -1;
+  for (long asked = 0; asked < 60; asked += 3) {
+    if (!source.skip_near(asked)) {
+      EXPECT_GT(asked, 56) << "only the last frames may lie past the last frame others refer to";
+      break;
+    }
+    const auto frame = source.next();
+    ASSERT_TRUE(frame) << asked;
+    EXPECT_GE(frame->index, asked);
+    EXPECT_LE(frame->index, asked + 3);
+    EXPECT_GT(frame->index, previous);
+    previous = frame->index;
+    moved_on += frame->index > asked;
+    EXPECT_EQ(cv::norm(frame->image, frames[static_cast<std::size_t>(frame->index)], cv::NORM_INF), 0) << asked;
+  }
+  EXPECT_GT(moved_on, 0) << "no frame was left undecoded: are there no non-reference B-frames?";
+}
+
 // The writer puts grey into the luma plane through a table (to 16..235) with neutral chroma, the
 // source takes it back through the inverse table: every level within one, and grey in colour too.
 TEST(VideoSource, GreyWrittenLosslesslyReadsBackWithinOneLevel) {

@@ -575,6 +575,29 @@ TEST(BackgroundRefit, FrameFactorOfALargeFrameFromASampleOfBlocks) {
   EXPECT_GT((unmasked.cast<float>() - truth).cwiseAbs().maxCoeff(), 0.05f) << unmasked.transpose();
 }
 
+// The split hands the refit its mask as made (a byte a pixel), the fit of the sample packed: the same
+// weights, so the same coordinates to the last bit, in grey and in colour.
+TEST(BackgroundRefit, FrameFactorTakesTheMaskPackedOrAsMade) {
+  for (const int channels : {1, 3}) {
+    const stages::FrameGeometry geometry{.width = 96, .height = 40, .channels = channels};
+    std::mt19937 random(21);
+    std::uniform_real_distribution<float> uniform(0.1f, 0.9f);
+    const Eigen::MatrixXf factor = Eigen::MatrixXf::NullaryExpr(geometry.values(), 2, [&] { return uniform(random); });
+    const Eigen::VectorXf frame = Eigen::VectorXf::NullaryExpr(geometry.values(), [&] { return uniform(random); });
+    cv::Mat mask(geometry.height, geometry.width, CV_8U);
+    cv::randu(mask, 0, 2);
+    mask *= 255;
+    const linalg::SvdResult<float> model = linalg::truncated_svd(factor, 2);
+    const stages::BackgroundRefit refit(geometry, model);
+    const Eigen::VectorXd packed =
+        refit.frame_factor(factor, to_levels(frame), stages::pack_mask(mask), Eigen::Vector2d(1.0, 0.5));
+    const Eigen::VectorXd as_made = refit.frame_factor(factor, to_levels(frame), mask, Eigen::Vector2d(1.0, 0.5));
+    EXPECT_TRUE(packed == as_made) << channels << " channels: " << packed.transpose() << " / " << as_made.transpose();
+    EXPECT_FALSE(packed.isApprox(Eigen::Vector2d(1.0, 0.5))) << "the refit moved from its start";
+    EXPECT_THROW(refit.frame_factor(factor, to_levels(frame), mask.rowRange(0, 20), Eigen::Vector2d(1.0, 0.5)), Error);
+  }
+}
+
 TEST(BackgroundRefit, RecoversTheBackgroundUnderMaskedObjects) {
   const stages::FrameGeometry geometry{.width = 16, .height = 12, .channels = 1};
   const Eigen::Index pixels = geometry.pixels(), frames = 60;

@@ -72,6 +72,13 @@ class VideoSource {
   // Moves to frame `index` (0-based) of a file or image folder without decoding what lies before
   // it, so that next() returns that frame; false when the source cannot seek (a live source).
   bool seek(long index);
+  // Moves on to frame `index` or, in a video file, to the first frame at or after it that other frames
+  // refer to: from then on the frames nothing refers to (about half of x264's) are dropped undecoded
+  // and the frames numbered by their timestamps. For a sample of frames, where a neighbour of the
+  // frame wanted serves as well; false when the source ends first.
+  bool skip_near(long index);
+
+  long position() const { return first_ ? first_->index : next_index_; }  // the index next() gives
 
   SourceKind kind() const { return kind_; }
   const std::string& spec() const { return spec_; }

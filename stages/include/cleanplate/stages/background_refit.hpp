@@ -12,11 +12,12 @@
 // truncated SVD; its mean background over the frames is the clean plate: one image of the background with nothing
 // moving in it.
 //
-// Masks are packed bitmaps (stages::pack_mask), one bit per pixel.
+// Masks are packed bitmaps (stages::pack_mask), one bit per pixel; a frame's refit also takes its mask as made.
 #pragma once
 #include <Eigen/Core>
 #include <cleanplate/linalg/svd.hpp>
 #include <cstdint>
+#include <opencv2/core.hpp>
 #include <span>
 
 #include "cleanplate/stages/frame_column.hpp"
@@ -39,8 +40,19 @@ class BackgroundRefit {
   Eigen::VectorXd frame_factor(const Eigen::Ref<const Eigen::MatrixXf>& pixel_factor,
                                const Eigen::Ref<const FrameColumnLevels>& column, std::span<const std::uint8_t> mask,
                                Eigen::VectorXd start) const;
+  // The same with the mask as made (8-bit, non-zero = foreground): the sampled blocks read it as it
+  // is, where packing all of it would cost more than the refit.
+  Eigen::VectorXd frame_factor(const Eigen::Ref<const Eigen::MatrixXf>& pixel_factor,
+                               const Eigen::Ref<const FrameColumnLevels>& column, const cv::Mat& mask,
+                               Eigen::VectorXd start) const;
 
  private:
+  // Step 2 with `weights_of(first, count, out)`: the background weights of `count` pixels from `first`.
+  template <typename BackgroundWeights>
+  Eigen::VectorXd refit_frame(const Eigen::Ref<const Eigen::MatrixXf>& pixel_factor,
+                              const Eigen::Ref<const FrameColumnLevels>& column, const BackgroundWeights& weights_of,
+                              Eigen::VectorXd start) const;
+
   FrameGeometry geometry_;
   const linalg::SvdResult<float>& model_;
   Eigen::ArrayXXd gram_;              // pixels x k*k: sum of v_j v_j^T over the pixel's background frames

@@ -25,11 +25,18 @@ namespace cleanplate::stages {
 
 // One frame, split.
 struct FrameSplit {
-  cv::Mat mask;                         // 8-bit, 255 = foreground (all zero while an online model warms up)
-  Eigen::VectorXf background;           // geometry.values() in [0, 1]; empty when it was not asked for
-  Eigen::VectorXd refit;                // fitted models: the frame's coordinates on the refit's pixel factor
-  std::vector<std::uint8_t> mask_bits;  // fitted models: the mask packed (pack_mask), as model.npz stores it
-  bool warming_up = false;              // online models: the model is not ready yet
+  cv::Mat mask;                // 8-bit, 255 = foreground (all zero while an online model warms up)
+  Eigen::VectorXf background;  // geometry.values() in [0, 1]; empty when it was not asked for
+  Eigen::VectorXd refit;       // fitted models: the frame's coordinates on the refit's pixel factor
+  std::vector<std::uint8_t>
+      mask_bits;            // fitted models, when asked: the mask packed (pack_mask), as model.npz stores it
+  bool warming_up = false;  // online models: the model is not ready yet
+};
+
+// What FittedSplitter::split makes besides the mask and the refit row.
+struct SplitExtras {
+  bool background = false;  // FrameSplit::background
+  bool mask_bits = false;   // FrameSplit::mask_bits
 };
 
 class FittedSplitter {
@@ -41,9 +48,8 @@ class FittedSplitter {
   FittedSplitter(const FittedSplitter&) = delete;  // the refit refers to the model held here
   FittedSplitter& operator=(const FittedSplitter&) = delete;
 
-  // A frame's levels (geometry.values()); safe to call concurrently. The background is filled when
-  // `with_background`.
-  FrameSplit split(const Eigen::Ref<const FrameColumnLevels>& levels, bool with_background) const;
+  // A frame's levels (geometry.values()); safe to call concurrently.
+  FrameSplit split(const Eigen::Ref<const FrameColumnLevels>& levels, const SplitExtras& extras = {}) const;
 
   // The refit over the sampled frames as a truncated SVD: model.npz's factors U and S.
   const linalg::SvdResult<float>& refit_background() const { return refit_background_; }
