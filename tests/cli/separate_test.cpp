@@ -78,6 +78,30 @@ TEST(SyntheticScene, VideoLongerThanMaxMemoryIsReadTwice) {
   EXPECT_EQ(check.exit_code, 0) << check.errors;
 }
 
+// The same scene in H.264 with B-frames (x264 veryfast): the sample is read by two decoders, each on half of the
+// video, which skip the frames nothing refers to and so take a neighbour of some planned frames (and fewer frames
+// where those lie closer together than the frames others refer to). The masks hold up all the same.
+TEST(SyntheticScene, H264SampleSkipsTheFramesNothingRefersTo) {
+  const fs::path scene = synthetic_scene(), scratch = scratch_folder(), video = scratch / "scene.mp4",
+                 out = scratch / "out";
+  const std::string encode = "ffmpeg -nostdin -v error -y -i '" + (scene / "scene.mkv").string() +
+                             "' -c:v libx264 -preset veryfast -pix_fmt yuv420p '" + video.string() + "'";
+  ASSERT_EQ(std::system(encode.c_str()), 0) << encode;
+  const ProgramRun result =
+      run(cleanplate_command("separate '" + video.string() + "' -o '" + out.string() + "' --png --max-memory 44M"),
+          scratch);
+  ASSERT_EQ(result.exit_code, 0) << result.errors;
+  const std::string summary = read_text(out / "summary.json");
+  const double sample = summary_number(out / "summary.json", "sample_frames");
+  EXPECT_GT(sample, 16) << summary;
+  EXPECT_LT(sample, 200) << summary;
+  EXPECT_EQ(summary_number(out / "summary.json", "frames"), 200) << summary;
+  EXPECT_NE(summary.find("\"source_ended_early\": false"), std::string::npos) << summary;
+  const auto counts = pipeline::score_mask_folder(out / "masks", io::open_cdnet_sequence(scene));
+  std::printf("synthetic scene in H.264, %g-frame sample: F-measure %.4f\n", sample, counts.f_measure());
+  EXPECT_GE(counts.f_measure(), 0.9);
+}
+
 // The 55 frames `separate` samples from five loops of a 1800-frame scene are 11 frames, 5 times
 // each, at 11 levels of its light drift: each pixel's densest level is then any of the 11. Unless
 // the frames are brought to one light level first, the robust fit starts from a mixed mode and
