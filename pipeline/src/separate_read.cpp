@@ -47,33 +47,33 @@ void SeparateRun::read() {
   // The sample's columns this process reads: all of them, or under mpirun those in its range.
   const long begin = ranks() > 1 ? sample_column(first_) : 0,
              sample_end = ranks() > 1 ? sample_column(last_) : static_cast<long>(sample_.size());
-  if (begin > 0 ? !source_.seek(options_.start + sample_[static_cast<std::size_t>(begin)])
-                : options_.start > 0 && !source_.skip(options_.start))
-    throw Error("--start " + std::to_string(options_.start) + " is past the end of '" + options_.input + "'");
-  const long columns = sampled() ? static_cast<long>(sample_.size()) : expected;
-  matrix_.emplace(geometry_.values(), columns > 0 ? columns : plan_.first_capacity());
-
   // A lane decodes a range of the columns from its own source. A sample of a video file is read in
-  // two: one decoder keeps about 1.4 of 2 cores busy, as each frame waits for the frames it refers
-  // to, and a second one from the middle on fills the rest (the 3-minute 720p video's sample pass:
-  // 2.3 -> ~1.6 s). Under mpirun each rank's range is its one lane.
+  // two halves, each by a decoder on one thread: FFmpeg's frame threads keep only about 1.4 of 2
+  // cores busy there, as each frame waits for the frames it refers to, and they hold more frames.
+  // Under mpirun each rank's range is its one lane.
   struct Lane {
     io::VideoSource* source;
     long next, end;                                           // columns; end -1: until the source ends (or --frames)
     long next_lane_frame = std::numeric_limits<long>::max();  // where the next lane's frames begin
   };
-  std::optional<io::VideoSource> second_source;
-  std::vector<Lane> lanes{{&source_, begin, sampled() ? sample_end : -1}};
   const long middle = (begin + sample_end) / 2;
+  std::optional<io::VideoSource> second_source;
   if (sampled() && ranks() == 1 && source_.kind() == io::SourceKind::file && middle - begin >= 8 &&
       oneapi::tbb::info::default_concurrency() > 1) {
-    const long middle_frame = options_.start + sample_[static_cast<std::size_t>(middle)];
-    second_source.emplace(open_source());
-    if (second_source->seek(middle_frame)) {
-      lanes.front() = {&source_, begin, middle, middle_frame};
-      lanes.push_back({&*second_source, middle, sample_end});
-    }
+    source_ = open_source(1);
+    second_source.emplace(open_source(1));
   }
+  if (begin > 0 ? !source_.seek(options_.start + sample_[static_cast<std::size_t>(begin)])
+                : options_.start > 0 && !source_.skip(options_.start))
+    throw Error("--start " + std::to_string(options_.start) + " is past the end of '" + options_.input + "'");
+  std::vector<Lane> lanes{{&source_, begin, sampled() ? sample_end : -1}};
+  if (const long middle_frame = second_source ? options_.start + sample_[static_cast<std::size_t>(middle)] : 0;
+      second_source && second_source->seek(middle_frame)) {
+    lanes.front() = {&source_, begin, middle, middle_frame};
+    lanes.push_back({&*second_source, middle, sample_end});
+  }
+  const long columns = sampled() ? static_cast<long>(sample_.size()) : expected;
+  matrix_.emplace(geometry_.values(), columns > 0 ? columns : plan_.first_capacity());
 
   // Frames below the capacity are converted in parallel straight into their columns. Only a
   // frame beyond it (a source that announced fewer frames, or none) goes through a buffer that
