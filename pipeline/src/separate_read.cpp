@@ -147,10 +147,13 @@ void SeparateRun::read() {
   for (auto& decoder : decoders) decoder->activate();
   graph.wait_for_all();
   progress_.finish();
-  // A lane that ended early (a damaged file) leaves a gap: the next lane's columns close it.
+  // A lane that ended short (a damaged file, or a sample whose frames lie closer than the frames
+  // others refer to) leaves a gap: the next lane's columns close it.
   long count = lanes.front().next;
-  for (std::size_t l = 1; l < lanes.size(); ++l)
-    for (long j = middle; j < lanes[l].next; ++j) matrix_->column(count++) = matrix_->column(j);
+  if (lanes.size() == 1 || count == middle)
+    count = lanes.back().next;
+  else
+    for (long j = middle; j < lanes.back().next; ++j) matrix_->column(count++) = matrix_->column(j);
   matrix_->set_count(count);
   if (ranks() > 1) share_sample(lanes.front().next == sample_end);
 
