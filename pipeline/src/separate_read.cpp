@@ -85,6 +85,7 @@ void SeparateRun::read() {
   const auto started = Clock::now();
   BusyTime decode_time, convert_time, stack_time;
   long stacked = 0;
+  std::vector<double> squared_norms;  // per column: summed in column order, whatever order they came in
   progress_.start(sampled() ? "step 1/3, sampling" : "step 1/3, reading", sampled() ? sample_end - begin : expected);
   flow::graph graph;
   const auto decode_lane = [&](Lane& lane) {
@@ -131,7 +132,9 @@ void SeparateRun::read() {
       matrix_->column(frame.index) = frame.column;
       capacity = matrix_->capacity();
     }
-    squared_norm_ += frame.squared_norm;
+    if (frame.index >= static_cast<long>(squared_norms.size()))
+      squared_norms.resize(static_cast<std::size_t>(frame.index) + 1);
+    squared_norms[static_cast<std::size_t>(frame.index)] = frame.squared_norm;
     progress_.update(++stacked);
     return flow::continue_msg();
   });
@@ -150,11 +153,16 @@ void SeparateRun::read() {
   // A lane that ended short (a damaged file, or a sample whose frames lie closer than the frames
   // others refer to) leaves a gap: the next lane's columns close it.
   long count = lanes.front().next;
-  if (lanes.size() == 1 || count == middle)
+  if (lanes.size() == 1 || count == middle) {
     count = lanes.back().next;
-  else
-    for (long j = middle; j < lanes.back().next; ++j) matrix_->column(count++) = matrix_->column(j);
+  } else {
+    for (long j = middle; j < lanes.back().next; ++j, ++count) {
+      matrix_->column(count) = matrix_->column(j);
+      squared_norms[static_cast<std::size_t>(count)] = squared_norms[static_cast<std::size_t>(j)];
+    }
+  }
   matrix_->set_count(count);
+  for (long j = begin; j < count; ++j) squared_norm_ += squared_norms[static_cast<std::size_t>(j)];
   if (ranks() > 1) share_sample(lanes.front().next == sample_end);
 
   result_.frames = matrix_->count();

@@ -1,4 +1,5 @@
 #include <gtest/gtest.h>
+#include <oneapi/tbb/task_arena.h>
 
 #include <cleanplate/linalg/svd.hpp>
 #include <random>
@@ -189,6 +190,25 @@ TYPED_TEST(RandomizedSvdSpectra, DenseOperatorsMatchEigenProducts) {
       close(made.product, a * x), close(made.adjoint_product, a.transpose() * (a * x));
     }
   }
+}
+
+// A^T Y sums over blocks of rows in parallel: the sums are those of fixed runs of blocks, added in order, so one
+// thread and four give the same bits (per-thread sums made the fits, and so the masks, differ between runs).
+TEST(RandomizedSvd, BlockSumsDoNotDependOnTheThreads) {
+  const Matrix<float> a = linalg::detail::gaussian_matrix<float>(200000, 24, 6);  // about 19 blocks of rows
+  const Matrix<float> y = linalg::detail::gaussian_matrix<float>(200000, 5, 7), x = y.topRows(24);
+  const linalg::DenseOperator<float> dense(a);
+  const auto products = [&](int threads) {
+    std::pair<Matrix<float>, Matrix<float>> result;
+    oneapi::tbb::task_arena(threads).execute([&] {
+      result = {dense.adjoint_multiply(y), dense.multiply_and_adjoint(x).adjoint_product};
+    });
+    return result;
+  };
+  const auto one = products(1), four = products(4);
+  EXPECT_TRUE(one.first == four.first) << (one.first - four.first).cwiseAbs().maxCoeff();
+  EXPECT_TRUE(one.second == four.second) << (one.second - four.second).cwiseAbs().maxCoeff();
+  EXPECT_LE((one.first - a.transpose() * y).norm(), 1e-4f * (a.transpose() * y).norm());
 }
 
 // 8-bit storage (video frames' levels): the products are those of the scaled float matrix, and the

@@ -9,13 +9,13 @@
 // made a block of rows at a time.
 #pragma once
 #include <oneapi/tbb/blocked_range.h>
-#include <oneapi/tbb/enumerable_thread_specific.h>
 #include <oneapi/tbb/parallel_for.h>
 
 #include <algorithm>
 #include <concepts>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "cleanplate/linalg/common.hpp"
 #include "cleanplate/linalg/detail/skinny_products.hpp"
@@ -65,14 +65,19 @@ void for_blocks(Eigen::Index total, Eigen::Index block, Body&& body) {
   });
 }
 
-// for_blocks where each thread adds into its own rows x width sum (body(first, count, sum)), the
-// sums added at the end.
+// for_blocks where each run of consecutive blocks adds into its own rows x width sum (body(first,
+// count, sum)), the sums added in order at the end: the same result on every run, whichever thread
+// took which blocks (per-thread sums made the fits, and so the masks, differ in the last bits).
 template <typename Scalar, typename Body>
 Matrix<Scalar> sum_over_blocks(Eigen::Index total, Eigen::Index block, Eigen::Index rows, Eigen::Index width,
                                Body&& body) {
-  oneapi::tbb::enumerable_thread_specific<Matrix<Scalar>> partial(
-      [&] { return Matrix<Scalar>::Zero(rows, width).eval(); });
-  for_blocks(total, block, [&](Eigen::Index first, Eigen::Index count) { body(first, count, partial.local()); });
+  constexpr Eigen::Index most_runs = 64;  // enough to balance many cores; few sums to keep
+  const Eigen::Index blocks = (total + block - 1) / block, runs = std::clamp<Eigen::Index>(blocks, 1, most_runs);
+  std::vector<Matrix<Scalar>> partial(static_cast<std::size_t>(runs), Matrix<Scalar>::Zero(rows, width));
+  oneapi::tbb::parallel_for(Eigen::Index{0}, runs, [&](Eigen::Index run) {
+    for (Eigen::Index b = run * blocks / runs; b < (run + 1) * blocks / runs; ++b)
+      body(b * block, std::min(block, total - b * block), partial[static_cast<std::size_t>(run)]);
+  });
   Matrix<Scalar> sum = Matrix<Scalar>::Zero(rows, width);
   for (const auto& p : partial) sum += p;
   return sum;
