@@ -56,7 +56,7 @@ double MemoryPlan::matrix_bytes(long frames) const {
   return (static_cast<double>(frames) + fitted * (bytes_per_value_ - 1)) * static_cast<double>(geometry_.values());
 }
 
-long MemoryPlan::split_frames_in_flight() const { return std::min(frames_in_flight_, 8L); }
+long MemoryPlan::split_frames_in_flight() const { return std::min(frames_in_flight_, 4L); }
 
 // What the split holds besides the frames kept: the frames in flight (8-bit, float and the images
 // made from them), the refit's sums, the video encoders' lookahead and the model stream's frames.

@@ -109,9 +109,9 @@ TEST(MemoryPlan, DefaultBudgetIsOneGibibyteUnlessNotEvenASampleFits) {
   EXPECT_EQ(default_memory_budget(uhd_plan, 4 * gibibyte), 2 * gibibyte);
 }
 
-TEST(MemoryPlan, TheSplitKeepsAtMostEightFramesInFlight) {
-  EXPECT_EQ(MemoryPlan(vga, stages::Method::robust, 1, 16, mebibyte).split_frames_in_flight(), 8);
-  EXPECT_EQ(MemoryPlan(vga, stages::Method::robust, 1, 4, mebibyte).split_frames_in_flight(), 4);
+TEST(MemoryPlan, TheSplitKeepsAtMostFourFramesInFlight) {
+  EXPECT_EQ(MemoryPlan(vga, stages::Method::robust, 1, 16, mebibyte).split_frames_in_flight(), 4);
+  EXPECT_EQ(MemoryPlan(vga, stages::Method::robust, 1, 2, mebibyte).split_frames_in_flight(), 2);
 }
 
 }  // namespace
