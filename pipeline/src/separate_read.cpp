@@ -132,6 +132,7 @@ void SeparateRun::read() {
       matrix_->column(frame.index) = frame.column;
       capacity = matrix_->capacity();
     }
+    if (!sampled()) matrix_->set_count(frame.index + 1);  // in order: what the matrix keeps when it grows
     if (frame.index >= static_cast<long>(squared_norms.size()))
       squared_norms.resize(static_cast<std::size_t>(frame.index) + 1);
     squared_norms[static_cast<std::size_t>(frame.index)] = frame.squared_norm;

@@ -7,8 +7,8 @@
 // whose frames fit the memory plan is read once: the matrix holds every frame and the fit sees
 // every s-th column. A longer one is read twice: an evenly spaced sample of its frames first (the
 // matrix; in a video file, by two decoders that skip what no frame refers to), then every frame,
-// split as it is decoded again. Under mpirun every rank keeps the same
-// sample and splits a range of the frames.
+// split as it is decoded again. Under mpirun every rank keeps the same sample and splits a range of
+// the frames.
 #pragma once
 #include <array>
 #include <atomic>

@@ -102,6 +102,31 @@ TEST(SyntheticScene, H264SampleSkipsTheFramesNothingRefersTo) {
   EXPECT_GE(counts.f_measure(), 0.9);
 }
 
+// Raw H.264 stores no frame count or duration: the frame matrix starts at 256 columns and grows as
+// the frames come, and must keep every column it had (it once kept none). Told the count, it does
+// not grow: the two runs see the same frames and must write the same files.
+TEST(SyntheticScene, VideoWithoutAFrameCountKeepsEveryFrame) {
+  const fs::path scene = synthetic_scene(), scratch = scratch_folder(), video = scratch / "scene.h264";
+  const std::string encode = "ffmpeg -nostdin -v error -y -stream_loop 1 -i '" + (scene / "scene.mkv").string() +
+                             "' -c:v libx264 -preset veryfast -pix_fmt yuv420p -f h264 '" + video.string() + "'";
+  ASSERT_EQ(std::system(encode.c_str()), 0) << encode;
+  for (const char* frames : {"", " --frames 400"}) {
+    const fs::path out = scratch / (*frames ? "told" : "grown");
+    const ProgramRun result = run(cleanplate_command("separate '" + video.string() + "' -q --png -o '" + out.string() +
+                                                     "' --outputs mask,background" + frames),
+                                  scratch);
+    ASSERT_EQ(result.exit_code, 0) << result.errors;
+    EXPECT_EQ(summary_number(out / "summary.json", "frames"), 400) << read_text(out / "summary.json");
+  }
+  EXPECT_EQ(read_text(scratch / "grown" / "background.png"), read_text(scratch / "told" / "background.png"));
+  long compared = 0;
+  for (const auto& entry : fs::directory_iterator(scratch / "grown" / "masks")) {
+    EXPECT_EQ(read_text(entry.path()), read_text(scratch / "told" / "masks" / entry.path().filename())) << entry.path();
+    ++compared;
+  }
+  EXPECT_EQ(compared, 400);
+}
+
 // The 55 frames `separate` samples from five loops of a 1800-frame scene are 11 frames, 5 times
 // each, at 11 levels of its light drift: each pixel's densest level is then any of the 11. Unless
 // the frames are brought to one light level first, the robust fit starts from a mixed mode and

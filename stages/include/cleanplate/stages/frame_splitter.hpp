@@ -25,12 +25,11 @@ namespace cleanplate::stages {
 
 // One frame, split.
 struct FrameSplit {
-  cv::Mat mask;                // 8-bit, 255 = foreground (all zero while an online model warms up)
-  Eigen::VectorXf background;  // geometry.values() in [0, 1]; empty when it was not asked for
-  Eigen::VectorXd refit;       // fitted models: the frame's coordinates on the refit's pixel factor
-  std::vector<std::uint8_t>
-      mask_bits;            // fitted models, when asked: the mask packed (pack_mask), as model.npz stores it
-  bool warming_up = false;  // online models: the model is not ready yet
+  cv::Mat mask;                         // 8-bit, 255 = foreground (all zero while an online model warms up)
+  Eigen::VectorXf background;           // geometry.values() in [0, 1]; empty when it was not asked for
+  Eigen::VectorXd refit;                // fitted models: the frame's coordinates on the refit's pixel factor
+  std::vector<std::uint8_t> mask_bits;  // fitted models, if asked: pack_mask(mask), as model.npz stores it
+  bool warming_up = false;              // online models: the model is not ready yet
 };
 
 // What FittedSplitter::split makes besides the mask and the refit row.
