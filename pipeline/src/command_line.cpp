@@ -38,13 +38,14 @@ void print_summary(const SeparateOptions& options, const SeparateResult& r) {
     std::snprintf(text, sizeof text, std::isinf(c.psnr) ? "exact" : "PSNR %.2f dB", c.psnr);
     model += text;
   }
+  const long frames = r.interrupted ? r.frames_written : r.frames;  // an interrupted run: those it wrote
   std::fprintf(
       stderr,
       "cleanplate: %s %ld frames %dx%dx%d, %s rank %ld, background energy %.2f%%, mean threshold %.1f grey levels; "
       "read %.2f s, decompose %.2f s, split+write %.2f s, %.1f fps overall%s -> %s\n",
-      r.interrupted ? "interrupted after" : "separated", r.interrupted ? r.frames_written : r.frames, r.geometry.width,
-      r.geometry.height, r.geometry.channels, method_name(options.method), options.rank, 100 * r.energy,
-      255 * r.threshold, s.read, s.decompose, s.split_wall, s.total > 0 ? r.frames / s.total : 0.0, model.c_str(),
+      r.interrupted ? "interrupted after" : "separated", frames, r.geometry.width, r.geometry.height,
+      r.geometry.channels, method_name(options.method), options.rank, 100 * r.energy, 255 * r.threshold, s.read,
+      s.decompose, s.split_wall, s.total > 0 ? static_cast<double>(frames) / s.total : 0.0, model.c_str(),
       options.output.c_str());
 }
 
