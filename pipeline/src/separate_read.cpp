@@ -132,7 +132,6 @@ void SeparateRun::read() {
       matrix_->column(frame.index) = frame.column;
       capacity = matrix_->capacity();
     }
-    if (!sampled()) matrix_->set_count(frame.index + 1);  // in order: what the matrix keeps when it grows
     if (frame.index >= static_cast<long>(squared_norms.size()))
       squared_norms.resize(static_cast<std::size_t>(frame.index) + 1);
     squared_norms[static_cast<std::size_t>(frame.index)] = frame.squared_norm;
@@ -154,16 +153,13 @@ void SeparateRun::read() {
   // A lane that ended short (a damaged file, or a sample whose frames lie closer than the frames
   // others refer to) leaves a gap: the next lane's columns close it.
   long count = lanes.front().next;
-  if (lanes.size() == 1 || count == middle) {
+  if (lanes.size() == 1 || count == middle)
     count = lanes.back().next;
-  } else {
-    for (long j = middle; j < lanes.back().next; ++j, ++count) {
-      matrix_->column(count) = matrix_->column(j);
-      squared_norms[static_cast<std::size_t>(count)] = squared_norms[static_cast<std::size_t>(j)];
-    }
-  }
+  else
+    for (long j = middle; j < lanes.back().next; ++j) matrix_->column(count++) = matrix_->column(j);
   matrix_->set_count(count);
-  for (long j = begin; j < count; ++j) squared_norm_ += squared_norms[static_cast<std::size_t>(j)];
+  // Columns never stacked (a gap, another rank's) hold 0 here, which leaves the sum as it is.
+  for (const double norm : squared_norms) squared_norm_ += norm;
   if (ranks() > 1) share_sample(lanes.front().next == sample_end);
 
   result_.frames = matrix_->count();

@@ -30,7 +30,7 @@ void FrameMatrix::reserve(Eigen::Index columns) {
   if (columns <= storage_.cols()) return;
   FrameLevels grown(storage_.rows(), std::max(columns, storage_.cols() * 3 / 2 + 1));
   advise_huge_pages(grown);
-  grown.leftCols(count_) = storage_.leftCols(count_);
+  grown.leftCols(storage_.cols()) = storage_;  // every column: writers fill them before the count is set
   storage_.swap(grown);
 }
 

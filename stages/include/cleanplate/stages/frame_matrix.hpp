@@ -31,7 +31,7 @@ class FrameMatrix {
   // Column j < capacity(). Writers in parallel are safe as long as nobody calls reserve().
   Eigen::Ref<FrameColumnLevels> column(Eigen::Index j) { return storage_.col(j); }
   Eigen::Index capacity() const { return storage_.cols(); }
-  void reserve(Eigen::Index columns);  // may move the storage
+  void reserve(Eigen::Index columns);  // may move the storage; keeps every column, counted or not
   void set_count(Eigen::Index columns) { count_ = columns; }
   Eigen::Index count() const { return count_; }
   // The first count() columns, without a copy.
